@@ -1,0 +1,17 @@
+"""Typed errors the library raises; the CLI turns each into a one-line message."""
+
+
+class VidcolorError(Exception):
+    """Base class: the message says what went wrong and what to do about it."""
+
+
+class InputError(VidcolorError):
+    """The input file is missing, empty, not media, truncated or otherwise unusable."""
+
+
+class OutputError(VidcolorError):
+    """The output path cannot be written (exists, same as input, folder missing, encoder refused)."""
+
+
+class WeightsError(VidcolorError):
+    """A weights file is missing, corrupt, or was made for another architecture."""

@@ -1,0 +1,20 @@
+"""Generators (by registry name), the PatchGAN discriminator and the checkpoint format."""
+
+from . import generators as _generators  # noqa: F401  (registers the architectures)
+from ._registry import GeneratorSpec, create_generator, generator_spec, list_generators, register_generator
+from .checkpoint import default_weights_path, load_generator, read_metadata, save_generator
+from .discriminator import PatchDiscriminator, receptive_field
+
+__all__ = [
+    "GeneratorSpec",
+    "PatchDiscriminator",
+    "create_generator",
+    "default_weights_path",
+    "generator_spec",
+    "list_generators",
+    "load_generator",
+    "read_metadata",
+    "receptive_field",
+    "register_generator",
+    "save_generator",
+]

@@ -1,0 +1,109 @@
+"""Generator weights on disk: safetensors (no pickle) with a JSON metadata block.
+
+The metadata rebuilds the model on its own: architecture name, input size, normalisation, and
+what the weights were trained on and how well they did.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+from torch import nn
+
+from ..errors import WeightsError
+from ._registry import create_generator, list_generators
+
+FORMAT_NAME = "vidcolor-generator"
+FORMAT_VERSION = 1
+METADATA_KEY = "vidcolor"
+NORMALIZATION = {"l": "L/50-1", "ab": "ab/110", "output": "tanh"}
+DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "default.safetensors"
+
+
+def save_generator(
+    model: nn.Module,
+    path: str | os.PathLike,
+    architecture: str,
+    input_size: int = 256,
+    training: dict[str, Any] | None = None,
+    metrics: dict[str, Any] | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> None:
+    """Write ``model``'s weights and metadata to ``path`` (atomically: temp file, then rename)."""
+    metadata = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "architecture": architecture,
+        "input_size": input_size,
+        "normalization": NORMALIZATION,
+        "dtype": str(dtype).removeprefix("torch."),
+        "training": training or {},
+        "metrics": metrics or {},
+    }
+    tensors = {
+        key: (value.to(dtype) if value.is_floating_point() else value).detach().cpu().contiguous()
+        for key, value in model.state_dict().items()
+    }
+    path = Path(path)
+    temporary = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(temporary), metadata={METADATA_KEY: json.dumps(metadata)})
+    os.replace(temporary, path)
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """The validated metadata block of a weights file; ``WeightsError`` if it is not ours."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"weights file not found: {path}")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            raw = (handle.metadata() or {}).get(METADATA_KEY)
+    except (SafetensorError, OSError, ValueError) as error:
+        raise WeightsError(f"{path} is not a readable safetensors weights file ({error})") from error
+    if raw is None:
+        raise WeightsError(f"{path} has no vidcolor metadata; it was not saved by vidcolor")
+    try:
+        metadata = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise WeightsError(f"{path} has corrupt metadata ({error})") from error
+    if metadata.get("format") != FORMAT_NAME or metadata.get("format_version") != FORMAT_VERSION:
+        raise WeightsError(f"{path} is not a vidcolor generator file (format {metadata.get('format')!r})")
+    if metadata.get("architecture") not in list_generators():
+        raise WeightsError(
+            f"{path} names unknown architecture {metadata.get('architecture')!r}; "
+            f"known: {', '.join(list_generators())}"
+        )
+    if metadata.get("normalization") != NORMALIZATION:
+        raise WeightsError(f"{path} uses normalisation {metadata.get('normalization')}, expected {NORMALIZATION}")
+    return metadata
+
+
+def load_generator(path: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild the generator described by ``path`` and load its weights (float32, eval mode)."""
+    metadata = read_metadata(path)
+    model = create_generator(metadata["architecture"], pretrained=False, input_size=metadata["input_size"])
+    try:
+        state = load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError) as error:
+        raise WeightsError(f"{path} is corrupt ({error})") from error
+    state = {key: value.float() if value.is_floating_point() else value for key, value in state.items()}
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as error:
+        first_line = str(error).splitlines()[0]
+        raise WeightsError(f"{path} does not match architecture {metadata['architecture']!r}: {first_line}") from error
+    return model.eval(), metadata
+
+
+def default_weights_path() -> Path:
+    """The bundled default model; ``WeightsError`` when this install has none."""
+    if not DEFAULT_WEIGHTS.is_file():
+        raise WeightsError("no default model is bundled with this install; pass --weights FILE.safetensors")
+    return DEFAULT_WEIGHTS
