@@ -31,7 +31,7 @@ class ColorizationGenerator(nn.Module):
             nn.init.zeros_(last_conv.bias)
 
     def forward(self, l_norm: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(self.unet(l_norm))
+        return torch.tanh(self.unet(l_norm)).as_subclass(torch.Tensor)
 
 
 def _lite0_imagenet_state(model: nn.Module) -> dict[str, torch.Tensor]:
