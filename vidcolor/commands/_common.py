@@ -1,0 +1,107 @@
+"""Options and error handling shared by the subcommands."""
+
+from __future__ import annotations
+
+import functools
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Callable
+
+import av
+import click
+
+from ..errors import VidcolorError
+from ..io.encode import EncodeSettings
+from ..temporal import TemporalOptions
+from ..worker import Colorizer
+
+DEBUG_ENV = "VIDCOLOR_DEBUG"
+
+
+class Interrupted(click.ClickException):
+    """Ctrl-C: one line, exit status 130 (the shell's convention for SIGINT)."""
+
+    exit_code = 130
+
+
+def one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn library errors, FFmpeg errors and Ctrl-C into one-line messages with a non-zero exit.
+
+    Set ``VIDCOLOR_DEBUG=1`` to see the full traceback of an unexpected error instead.
+    """
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        warnings.formatwarning = lambda message, *_args, **_kwargs: f"warning: {message}\n"
+        try:
+            return command(*args, **kwargs)
+        except KeyboardInterrupt:
+            raise Interrupted("interrupted; no output was written") from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except VidcolorError as error:
+            raise click.ClickException(str(error)) from None
+        except (av.FFmpegError, OSError, ValueError, RuntimeError) as error:
+            if os.environ.get(DEBUG_ENV):
+                raise
+            raise click.ClickException(f"{type(error).__name__}: {error} (set {DEBUG_ENV}=1 for details)") from None
+
+    return wrapper
+
+
+def model_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--weights, --device, --render-size, --saturation, --batch-size."""
+    options = [
+        click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="Generator weights (.safetensors). Default: the bundled model."),
+        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+                     help="Where the model runs; auto uses a CUDA GPU when there is one."),
+        click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
+                     help="Frames per model call."),
+        click.option("--render-size", type=click.IntRange(min=32), default=256, show_default=True,
+                     help="Side of the square the model sees (multiple of 32); colour is upsampled to full size."),
+        click.option("--saturation", type=click.FloatRange(min=0.0, max=4.0), default=1.0, show_default=True,
+                     help="Multiply the predicted colour (ab) by this factor."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def video_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Encoder settings and temporal smoothing."""
+    options = [
+        click.option("--codec", default="libx264", show_default=True, help="Video encoder (FFmpeg name)."),
+        click.option("--crf", type=click.IntRange(0, 51), default=18, show_default=True,
+                     help="Constant rate factor for libx264/libx265 (lower is better quality)."),
+        click.option("--preset", default="medium", show_default=True, help="Encoder speed preset."),
+        click.option("--temporal", type=click.Choice(["on", "off"]), default="on", show_default=True,
+                     help="Carry colour along optical flow between frames to stop flicker."),
+        click.option("--temporal-strength", type=click.FloatRange(0.0, 1.0), default=TemporalOptions().strength,
+                     show_default=True, help="How strongly colour follows the previous frame (0 = per frame)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def check_render_size(render_size: int) -> None:
+    """Reject render sizes the U-Net cannot take, before any work starts."""
+    if render_size % 32:
+        raise click.BadParameter(f"{render_size} is not a multiple of 32", param_hint="--render-size")
+
+
+def load_colorizer(weights: Path | None, device: str, render_size: int, saturation: float) -> Colorizer:
+    """The model ready for inference (bundled default when ``weights`` is None)."""
+    return Colorizer.from_weights(weights, device=device, render_size=render_size, saturation=saturation)
+
+
+def encode_settings(codec: str, crf: int, preset: str) -> EncodeSettings:
+    """Encoder settings from the CLI options."""
+    return EncodeSettings(codec=codec, crf=crf, preset=preset)
+
+
+def temporal_options(temporal: str, strength: float) -> TemporalOptions:
+    """Temporal smoothing settings from the CLI options."""
+    return TemporalOptions(enabled=temporal == "on", strength=strength)

@@ -1,0 +1,74 @@
+"""``vidcolor INPUT -o OUTPUT``: colourise one video or photo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..io.output import check_output_path
+from ..io.probe import media_kind
+from ..pipeline import colorize_image, colorize_video
+from ._common import (
+    check_render_size,
+    encode_settings,
+    load_colorizer,
+    model_options,
+    one_line_errors,
+    temporal_options,
+    video_options,
+)
+
+
+@click.command("colorize")
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option("-o", "--output", "output_path", type=click.Path(path_type=Path), required=True,
+              help="Output file; its extension picks the container or image format.")
+@model_options
+@video_options
+@click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
+@one_line_errors
+def colorize_command(
+    input_path: Path,
+    output_path: Path,
+    weights: Path | None,
+    device: str,
+    batch_size: int,
+    render_size: int,
+    saturation: float,
+    codec: str,
+    crf: int,
+    preset: str,
+    temporal: str,
+    temporal_strength: float,
+    overwrite: bool,
+    quiet: bool,
+) -> None:
+    """Colourise a black-and-white video or photo (decided by content, not extension).
+
+    Video keeps its sound (copied packet for packet), frame timing, resolution and metadata;
+    photos keep their resolution, alpha and bit depth.
+    """
+    check_render_size(render_size)
+    kind = media_kind(input_path)
+    check_output_path(input_path, output_path, overwrite)
+    colorizer = load_colorizer(weights, device, render_size, saturation)
+    if kind == "image":
+        result = colorize_image(input_path, output_path, colorizer, overwrite=overwrite)
+        summary = f"{result.output}: {result.width}x{result.height} in {result.seconds:.1f} s"
+    else:
+        result = colorize_video(
+            input_path,
+            output_path,
+            colorizer,
+            settings=encode_settings(codec, crf, preset),
+            temporal=temporal_options(temporal, temporal_strength),
+            batch_size=batch_size,
+            overwrite=overwrite,
+            progress=not quiet,
+        )
+        rate = result.frames / result.seconds if result.seconds else 0.0
+        summary = f"{result.output}: {result.frames} frames in {result.seconds:.1f} s ({rate:.1f} fps), {result.cuts} scene cuts"
+    if not quiet:
+        click.echo(summary, err=True)

@@ -1,0 +1,42 @@
+"""Safe output paths: checked before any work starts, written to a temporary file, renamed at the end."""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from ..errors import OutputError
+
+
+def check_output_path(input_path: Path, output_path: Path, overwrite: bool) -> None:
+    """Refuse an output that equals the input, sits in a missing folder, or exists without ``overwrite``."""
+    if output_path.resolve() == input_path.resolve() or (output_path.exists() and output_path.samefile(input_path)):
+        raise OutputError(f"output {output_path} is the input file; choose another output path")
+    if not output_path.parent.is_dir():
+        raise OutputError(f"output folder {output_path.parent} does not exist; create it first")
+    if output_path.is_dir():
+        raise OutputError(f"output {output_path} is a folder; give a file name")
+    if output_path.exists() and not overwrite:
+        raise OutputError(f"output {output_path} already exists; pass --overwrite to replace it")
+
+
+def partial_path(output_path: Path) -> Path:
+    """The hidden temporary file beside ``output_path``; it keeps the suffix so formats are detected."""
+    return output_path.with_name(f".{output_path.stem}.partial{output_path.suffix}")
+
+
+@contextmanager
+def atomic_output(output_path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``output_path``; rename it into place only if the block succeeds.
+
+    On any error, Ctrl-C included, the temporary file is removed and ``output_path`` is untouched.
+    """
+    temporary = partial_path(output_path)
+    try:
+        yield temporary
+        os.replace(temporary, output_path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise

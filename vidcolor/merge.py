@@ -1,0 +1,64 @@
+"""Merge predicted ab with a video frame's own luma into Y'CbCr 4:2:0 planes.
+
+The source's Y plane passes through untouched: only the half-resolution chroma is computed, from
+the Lab colour made of the frame's (downsampled) lightness and the upsampled ab. Colour is added;
+luminance detail is never resampled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .color import grey_to_lightness, lab_to_rgb
+from .worker import resize
+
+
+@dataclass(frozen=True)
+class YuvFormat:
+    """How the source stores Y'CbCr: matrix coefficients (Kr, Kb) and signal range."""
+
+    kr: float = 0.2126
+    kb: float = 0.0722
+    full_range: bool = False
+
+    @classmethod
+    def for_video(cls, colorspace: str | None, full_range: bool, height: int) -> "YuvFormat":
+        """BT.601 or BT.709 from the stream's colour matrix; unknown: BT.709 from 720 lines up (as players do)."""
+        name = (colorspace or "").lower()
+        if "601" in name or "470" in name or "smpte170" in name or (not name and height < 720):
+            return cls(kr=0.299, kb=0.114, full_range=full_range)
+        return cls(kr=0.2126, kb=0.0722, full_range=full_range)
+
+    def luma_to_unit(self, y: torch.Tensor) -> torch.Tensor:
+        """Y' code values (0..255) to a [0, 1] grey level."""
+        if self.full_range:
+            return (y / 255.0).clamp(0.0, 1.0)
+        return ((y - 16.0) / 219.0).clamp(0.0, 1.0)
+
+    def rgb_to_chroma(self, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """RGB in [0, 1] ``(N,3,H,W)`` to Cb, Cr code values (uint8) with this matrix and range."""
+        red, green, blue = rgb.unbind(dim=1)
+        luma = self.kr * red + (1.0 - self.kr - self.kb) * green + self.kb * blue
+        cb = 0.5 * (blue - luma) / (1.0 - self.kb)
+        cr = 0.5 * (red - luma) / (1.0 - self.kr)
+        scale = 255.0 if self.full_range else 224.0
+        to_code = lambda chroma: (128.0 + scale * chroma).round().clamp(0, 255).to(torch.uint8)  # noqa: E731
+        return to_code(cb), to_code(cr)
+
+
+def luma_to_lightness(y: torch.Tensor, yuv: YuvFormat) -> torch.Tensor:
+    """Lab L ``(N,1,H,W)`` of grey frames given their Y' planes ``(N,1,H,W)`` (any dtype)."""
+    return grey_to_lightness(yuv.luma_to_unit(y.float()))
+
+
+def chroma_planes(lightness: torch.Tensor, ab: torch.Tensor, yuv: YuvFormat) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cb and Cr planes ``(N, ceil(H/2), ceil(W/2))`` for full-resolution L and ab at any size."""
+    height, width = lightness.shape[-2:]
+    half = ((height + 1) // 2, (width + 1) // 2)
+    l_half = F.adaptive_avg_pool2d(lightness, half) if half != (height, width) else lightness
+    ab_half = resize(ab, half)
+    rgb = lab_to_rgb(torch.cat([l_half, ab_half], dim=1))
+    return yuv.rgb_to_chroma(rgb)

@@ -1,0 +1,277 @@
+"""Colourise a whole video or image: decode -> model -> merge -> encode, streaming.
+
+Video data flow (three threads, two bounded queues, so memory stays flat for any length)::
+
+    decoder thread --(batches of luma frames + packets to copy)--> model (this thread)
+        --(Y, Cb, Cr planes + packets)--> encoder thread --> temporary file --> rename
+
+The model runs in the calling thread so Ctrl-C lands where it can stop the others cleanly.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .errors import InputError
+from .io.decode import LumaFrame, VideoSource
+from .io.encode import EncodeSettings, VideoSink
+from .io.images import read_image, write_image
+from .io.output import atomic_output, check_output_path
+from .merge import YuvFormat, chroma_planes, luma_to_lightness
+from .temporal import TemporalOptions, TemporalSmoother
+from .worker import Colorizer, resize
+
+QUEUE_BATCHES = 3
+_END = object()
+
+
+@dataclass
+class FrameBatch:
+    """Frames to colourise, and the packets of copied streams demuxed before them."""
+
+    frames: list[LumaFrame] = field(default_factory=list)
+    packets: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class EncodedBatch:
+    """What the encoder thread writes: copied packets first, then the colour frames in order."""
+
+    packets: list[Any]
+    planes: list[tuple[np.ndarray, np.ndarray, np.ndarray, int | None]]
+
+
+@dataclass(frozen=True)
+class VideoResult:
+    """Summary of one video render."""
+
+    output: Path
+    frames: int
+    seconds: float
+    cuts: int
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    """Summary of one image."""
+
+    output: Path
+    width: int
+    height: int
+    seconds: float
+
+
+def batch_items(items: Iterable[LumaFrame | Any], batch_size: int) -> Iterator[FrameBatch]:
+    """Group the decoder's items into batches of ``batch_size`` frames, packets riding along in order."""
+    batch = FrameBatch()
+    for item in items:
+        if isinstance(item, LumaFrame):
+            batch.frames.append(item)
+            if len(batch.frames) == batch_size:
+                yield batch
+                batch = FrameBatch()
+        else:
+            batch.packets.append(item)
+    if batch.frames or batch.packets:
+        yield batch
+
+
+class _Stage(threading.Thread):
+    """A daemon thread that feeds or drains a queue and keeps its exception for the caller."""
+
+    def __init__(self, target: Callable[[], None], name: str) -> None:
+        super().__init__(name=name, daemon=True)
+        self._work = target
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._work()
+        except BaseException as error:  # handed to the main thread, which re-raises it
+            self.error = error
+
+
+def _put(target: queue.Queue, item: Any, keep_trying: Callable[[], bool]) -> bool:
+    """Put ``item``, waiting while ``keep_trying()``; True when it was queued."""
+    while keep_trying():
+        try:
+            target.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _get(source: queue.Queue, producer: _Stage) -> Any:
+    """Take the next item, or re-raise the producer's error if it died without sending one."""
+    while True:
+        try:
+            return source.get(timeout=0.1)
+        except queue.Empty:
+            if not producer.is_alive():
+                if producer.error is not None:
+                    raise producer.error
+                try:
+                    return source.get_nowait()
+                except queue.Empty:
+                    return _END
+
+
+def _drain_and_end(target: queue.Queue) -> None:
+    """Empty ``target`` and leave the end marker, so a consumer blocked on it returns."""
+    while True:
+        try:
+            target.get_nowait()
+        except queue.Empty:
+            break
+    target.put_nowait(_END)
+
+
+class FrameColorizer:
+    """Turns batches of luma frames into Y/Cb/Cr planes: model, temporal smoothing, chroma merge."""
+
+    def __init__(self, colorizer: Colorizer, yuv: YuvFormat, temporal: TemporalOptions) -> None:
+        self.colorizer = colorizer
+        self.yuv = yuv
+        self.smoother = TemporalSmoother(temporal) if temporal.enabled and temporal.strength > 0 else None
+
+    @property
+    def cuts(self) -> int:
+        return self.smoother.cuts if self.smoother else 0
+
+    @torch.inference_mode()
+    def __call__(self, frames: list[LumaFrame]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, int | None]]:
+        device = self.colorizer.device
+        luma = torch.from_numpy(np.stack([frame.y for frame in frames]))[:, None].to(device)
+        lightness = luma_to_lightness(luma, self.yuv)
+        ab = self.colorizer.predict_ab(lightness)
+        if self.smoother is not None:
+            ab = self._smooth(lightness, ab)
+        cb, cr = chroma_planes(lightness, ab, self.yuv)
+        cb, cr = cb.cpu().numpy(), cr.cpu().numpy()
+        return [(frame.y, cb[i], cr[i], frame.pts) for i, frame in enumerate(frames)]
+
+    def _smooth(self, lightness: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+        size = tuple(ab.shape[-2:])
+        l_small = (resize(lightness, size)[:, 0] * 2.55).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
+        ab_numpy = ab.cpu().numpy()
+        smoothed = np.stack([self.smoother(l_small[i], ab_numpy[i]) for i in range(len(ab_numpy))])
+        return torch.from_numpy(smoothed).to(ab.device)
+
+
+def colorize_video(
+    input_path: str | Path,
+    output_path: str | Path,
+    colorizer: Colorizer,
+    *,
+    settings: EncodeSettings = EncodeSettings(),
+    temporal: TemporalOptions = TemporalOptions(),
+    batch_size: int = 8,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> VideoResult:
+    """Colourise ``input_path`` into ``output_path``, keeping sound, timing, size and metadata.
+
+    The output is written to a hidden temporary file beside ``output_path`` and renamed at the end;
+    on any error (or Ctrl-C) nothing is left at ``output_path``.
+    """
+    input_path, output_path = Path(input_path), Path(output_path)
+    if batch_size < 1:
+        raise ValueError(f"batch size must be at least 1, got {batch_size}")
+    check_output_path(input_path, output_path, overwrite)
+    started = time.perf_counter()
+    with VideoSource(input_path) as source, atomic_output(output_path) as temporary:
+        codec_context = source.video_stream.codec_context
+        yuv = YuvFormat.for_video(
+            str(getattr(codec_context, "colorspace", "") or ""),
+            "jpeg" in str(getattr(codec_context, "color_range", "")).lower() or getattr(codec_context, "color_range", 0) == 2,
+            source.info.height,
+        )
+        frame_colorizer = FrameColorizer(colorizer, yuv, temporal)
+        with VideoSink(temporary, source, settings) as sink:
+            frames = _run_stages(source, sink, frame_colorizer, batch_size, progress, input_path.name)
+    if frames == 0:
+        raise InputError(f"{input_path} has a video stream but no decodable frames")
+    return VideoResult(output_path, frames, time.perf_counter() - started, frame_colorizer.cuts)
+
+
+def _run_stages(
+    source: VideoSource,
+    sink: VideoSink,
+    frame_colorizer: FrameColorizer,
+    batch_size: int,
+    progress: bool,
+    label: str,
+) -> int:
+    """Run decoder and encoder threads around the model; returns the number of frames written."""
+    stop = threading.Event()
+    decoded: queue.Queue = queue.Queue(maxsize=QUEUE_BATCHES)
+    encoded: queue.Queue = queue.Queue(maxsize=QUEUE_BATCHES)
+
+    def decode() -> None:
+        for batch in batch_items(source.items(), batch_size):
+            if not _put(decoded, batch, lambda: not stop.is_set()):
+                return
+        _put(decoded, _END, lambda: not stop.is_set())
+
+    def encode() -> None:
+        while (item := encoded.get()) is not _END:
+            for packet in item.packets:
+                sink.write_packet(packet)
+            for y, cb, cr, pts in item.planes:
+                sink.write_frame(y, cb, cr, pts)
+
+    decoder = _Stage(decode, "vidcolor-decode")
+    encoder = _Stage(encode, "vidcolor-encode")
+    frames = 0
+    bar = tqdm(total=source.info.frame_count, unit="frame", desc=label, disable=not progress, dynamic_ncols=True)
+    decoder.start()
+    encoder.start()
+    try:
+        while (batch := _get(decoded, decoder)) is not _END:
+            planes = frame_colorizer(batch.frames) if batch.frames else []
+            if not _put(encoded, EncodedBatch(batch.packets, planes), encoder.is_alive):
+                break
+            frames += len(planes)
+            bar.update(len(planes))
+        _put(encoded, _END, encoder.is_alive)
+        encoder.join()
+        if encoder.error is not None:
+            raise encoder.error
+    finally:
+        stop.set()
+        bar.close()
+        if encoder.is_alive():
+            _drain_and_end(encoded)
+        decoder.join()
+        encoder.join()
+    return frames
+
+
+def colorize_image(
+    input_path: str | Path,
+    output_path: str | Path,
+    colorizer: Colorizer,
+    *,
+    overwrite: bool = False,
+) -> ImageResult:
+    """Colourise one photo at full resolution; format from the output extension, alpha and 16-bit kept."""
+    input_path, output_path = Path(input_path), Path(output_path)
+    check_output_path(input_path, output_path, overwrite)
+    started = time.perf_counter()
+    image = read_image(input_path)
+    grey = np.repeat(image.grey[..., None], 3, axis=2)
+    colour = colorizer.colorize_rgb(grey)
+    with atomic_output(output_path) as temporary:
+        write_image(temporary, colour, image.alpha, image.bit_depth, format_suffix=output_path.suffix)
+    height, width = colour.shape[:2]
+    return ImageResult(output_path, width, height, time.perf_counter() - started)

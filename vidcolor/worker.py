@@ -1,0 +1,96 @@
+"""Batched inference: L in, ab out, on the GPU when there is one.
+
+:class:`Colorizer` owns the generator and its device. It sees every frame at the render size
+(default 256x256) and returns ab there; callers upsample ab onto their own full-resolution L
+(see :mod:`vidcolor.merge`), so no detail of the source is ever lost.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .color import denormalize_ab, lab_to_rgb, normalize_l, rgb_to_lab
+from .errors import VidcolorError
+from .models import default_weights_path, load_generator
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` picks CUDA when available, else CPU; ``cuda`` without a GPU is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise VidcolorError("--device cuda was asked for, but no CUDA GPU is available; use --device cpu")
+    if name not in ("cpu", "cuda"):
+        raise VidcolorError(f"unknown device {name!r}; use auto, cpu or cuda")
+    return torch.device(name)
+
+
+def resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear resize of ``(N,C,H,W)`` (antialiased when shrinking); a no-op at the same size."""
+    if tuple(image.shape[-2:]) == tuple(size):
+        return image
+    shrinking = size[0] < image.shape[-2] or size[1] < image.shape[-1]
+    return F.interpolate(image, size=size, mode="bilinear", align_corners=False, antialias=shrinking)
+
+
+class Colorizer:
+    """A generator ready for inference on one device.
+
+    On CUDA the model runs in channels_last with bf16 autocast (fp16 where bf16 is missing);
+    on CPU it runs in float32.
+    """
+
+    def __init__(self, model: nn.Module, device: str = "auto", render_size: int = 256, saturation: float = 1.0) -> None:
+        if render_size < 32 or render_size % 32:
+            raise VidcolorError(f"render size must be a multiple of 32 and at least 32, got {render_size}")
+        if saturation < 0:
+            raise VidcolorError(f"saturation must be 0 or more, got {saturation}")
+        self.device = resolve_device(device)
+        self.render_size = render_size
+        self.saturation = saturation
+        self.model = model.eval().to(self.device)
+        if self.device.type == "cuda":
+            self.model = self.model.to(memory_format=torch.channels_last)
+            self._autocast_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        elif os.cpu_count() and torch.get_num_threads() < os.cpu_count():
+            torch.set_num_threads(os.cpu_count())
+
+    @classmethod
+    def from_weights(cls, weights: str | os.PathLike | None = None, **options) -> "Colorizer":
+        """Load ``weights`` (or the bundled default model) and wrap it; ``options`` go to ``__init__``."""
+        path = Path(weights) if weights is not None else default_weights_path()
+        model, metadata = load_generator(path)
+        colorizer = cls(model, **options)
+        colorizer.metadata = metadata
+        return colorizer
+
+    @torch.inference_mode()
+    def predict_ab(self, lightness: torch.Tensor) -> torch.Tensor:
+        """Predict ab (Lab units, saturation applied) at the render size for L ``(N,1,H,W)`` in [0, 100]."""
+        size = (self.render_size, self.render_size)
+        l_small = resize(lightness.to(self.device, torch.float32), size)
+        l_norm = normalize_l(l_small)
+        if self.device.type == "cuda":
+            l_norm = l_norm.contiguous(memory_format=torch.channels_last)
+            with torch.autocast("cuda", dtype=self._autocast_dtype):
+                ab_norm = self.model(l_norm)
+        else:
+            ab_norm = self.model(l_norm)
+        return denormalize_ab(ab_norm.float()) * self.saturation
+
+    @torch.inference_mode()
+    def colorize_rgb(self, rgb: np.ndarray) -> np.ndarray:
+        """Colourise one ``(H,W,3)`` float image in [0, 1]; its own Lab L is kept at full resolution."""
+        image = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1)[None].to(self.device)
+        lab = rgb_to_lab(image)
+        lightness = lab[:, :1]
+        ab = resize(self.predict_ab(lightness), tuple(lightness.shape[-2:]))
+        result = lab_to_rgb(torch.cat([lightness, ab], dim=1))
+        return result[0].permute(1, 2, 0).cpu().numpy()
+
