@@ -6,16 +6,16 @@ import warnings
 from pathlib import Path
 
 import torch
-from fastai.vision.learner import create_body
-from fastai.vision.models.unet import DynamicUnet
 from torch import nn
 from torchvision.models import resnet18
 
 from ._registry import register_generator
 
-with warnings.catch_warnings():  # timm scripts a few activations with the deprecated torch.jit.script
+with warnings.catch_warnings():  # fastai scripts a few activations with the deprecated torch.jit.script
     warnings.simplefilter("ignore", FutureWarning)
     import timm
+    from fastai.vision.learner import create_body
+    from fastai.vision.models.unet import DynamicUnet
 
 
 class ColorizationGenerator(nn.Module):
