@@ -1,0 +1,274 @@
+"""Tests for vidcolor.io.images: decoding cases, round trips, format choice and errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image, ImageOps
+from skimage.color import rgb2lab
+
+from tests.image_media import make_image, mark_box
+from vidcolor.errors import InputError, OutputError
+from vidcolor.io.images import IMAGE_SUFFIXES, is_image_suffix, read_image, write_image
+
+SIZE = (96, 64)  # width, height
+SHAPE = (64, 96)
+
+
+def _pillow_rgb(path: Path) -> np.ndarray:
+    """Reference decode: Pillow, orientation applied, as float RGB."""
+    with Image.open(path) as image:
+        return np.asarray(ImageOps.exif_transpose(image).convert("RGB"), dtype=np.float32) / 255
+
+
+def _raw16(path: Path) -> np.ndarray:
+    """The file's stored uint16 samples (RGB order for colour)."""
+    if path.suffix == ".tif":
+        return tifffile.imread(path)
+    pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    return pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
+
+
+def test_rgb_png_read_and_round_trip_are_exact(tmp_path: Path) -> None:
+    src = make_image(tmp_path / "a.png", mode="RGB")
+    image = read_image(src)
+    assert image.rgb.shape == (*SHAPE, 3) and image.rgb.dtype == np.float32
+    assert image.alpha is None and image.bit_depth == 8
+    np.testing.assert_array_equal(image.rgb, _pillow_rgb(src))
+    write_image(tmp_path / "b.png", image.rgb)
+    np.testing.assert_array_equal(read_image(tmp_path / "b.png").rgb, image.rgb)
+
+
+def test_grey_source_keeps_its_own_values(tmp_path: Path) -> None:
+    src = make_image(tmp_path / "g.png", mode="L")
+    image = read_image(src)
+    expected = np.asarray(Image.open(src), dtype=np.float32) / 255
+    np.testing.assert_array_equal(image.grey, expected)
+    for channel in range(3):
+        np.testing.assert_array_equal(image.rgb[..., channel], expected)
+    assert image.grey.min() < 0.2 and image.grey.max() > 0.7
+
+
+def test_colour_grey_has_the_same_lab_lightness(tmp_path: Path) -> None:
+    image = read_image(make_image(tmp_path / "c.png", mode="RGB"))
+    assert image.grey.shape == SHAPE and image.grey.dtype == np.float32
+    grey_l = rgb2lab(np.repeat(image.grey[..., None], 3, axis=2))[..., 0]
+    np.testing.assert_allclose(grey_l, rgb2lab(image.rgb)[..., 0], atol=0.01)
+    red = image.rgb[mark_box(SIZE)][0, 0]
+    assert np.allclose(red, (0.9, 0.2, 0.1), atol=1 / 255)
+    assert not np.allclose(image.grey[mark_box(SIZE)], red.mean(), atol=0.05)
+
+
+def test_jpeg_exif_orientation_6_is_rotated_clockwise(tmp_path: Path) -> None:
+    plain = read_image(make_image(tmp_path / "plain.jpg"))
+    rotated = read_image(make_image(tmp_path / "rot.jpg", exif_orientation=6))
+    assert rotated.rgb.shape == (SHAPE[1], SHAPE[0], 3)
+    np.testing.assert_array_equal(rotated.rgb, np.rot90(plain.rgb, -1))
+    np.testing.assert_array_equal(rotated.grey, np.rot90(plain.grey, -1))
+    # the red rectangle, stored top-left, is displayed top-right
+    assert rotated.rgb[2, -2, 0] > 0.8 and rotated.rgb[2, 1, 0] < 0.5
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_orientation_matches_pillow(tmp_path: Path, orientation: int) -> None:
+    src = make_image(tmp_path / f"o{orientation}.png", mode="RGB", exif_orientation=orientation)
+    np.testing.assert_array_equal(read_image(src).rgb, _pillow_rgb(src))
+
+
+def test_16bit_tiff_orientation_is_applied(tmp_path: Path) -> None:
+    src = make_image(tmp_path / "r.tif", mode="RGB16", exif_orientation=8)
+    image = read_image(src)
+    assert image.bit_depth == 16 and image.rgb.shape == (SHAPE[1], SHAPE[0], 3)
+    expected = np.rot90(tifffile.imread(src), 1).astype(np.float32) / 65535
+    np.testing.assert_array_equal(image.rgb, expected)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+@pytest.mark.parametrize("mode", ["I;16", "RGB16"])
+def test_16bit_survives_read_write_read(tmp_path: Path, suffix: str, mode: str) -> None:
+    src = make_image(tmp_path / f"src{suffix}", mode=mode)
+    raw = _raw16(src)
+    assert raw.dtype == np.uint16 and np.any(raw % 257)  # not representable in 8 bits
+    image = read_image(src)
+    assert image.bit_depth == 16
+    np.testing.assert_array_equal(np.rint(image.rgb[..., 0] * 65535), raw if raw.ndim == 2 else raw[..., 0])
+    if mode == "I;16":
+        np.testing.assert_array_equal(image.grey, image.rgb[..., 0])
+    out = tmp_path / f"out{suffix}"
+    write_image(out, image.rgb, bit_depth=image.bit_depth)
+    written = _raw16(out)
+    assert written.dtype == np.uint16
+    np.testing.assert_array_equal(written, np.stack([raw] * 3, axis=-1) if raw.ndim == 2 else raw)
+    again = read_image(out)
+    assert again.bit_depth == 16
+    np.testing.assert_array_equal(again.rgb, image.rgb)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_bit_depth_8_writes_8bit(tmp_path: Path, suffix: str) -> None:
+    image = read_image(make_image(tmp_path / f"src{suffix}", mode="RGB16"))
+    write_image(tmp_path / f"out{suffix}", image.rgb, bit_depth=8)
+    again = read_image(tmp_path / f"out{suffix}")
+    assert again.bit_depth == 8
+    np.testing.assert_allclose(again.rgb, image.rgb, atol=0.5 / 255 + 1e-6)
+
+
+def test_16bit_request_is_ignored_for_jpeg(tmp_path: Path) -> None:
+    write_image(tmp_path / "x.jpg", np.full((8, 8, 3), 0.5, np.float32), bit_depth=16)
+    assert read_image(tmp_path / "x.jpg").bit_depth == 8
+
+
+def test_rgba_png_alpha_is_read_and_kept(tmp_path: Path) -> None:
+    src = make_image(tmp_path / "a.png", mode="RGBA")
+    image = read_image(src)
+    expected_alpha = np.asarray(Image.open(src), dtype=np.float32)[..., 3] / 255
+    assert image.alpha is not None and image.alpha.dtype == np.float32
+    np.testing.assert_array_equal(image.alpha, expected_alpha)
+    assert image.alpha[:, 0].max() == 0 and image.alpha[:, -1].min() == 1
+    for suffix, tolerance in ((".png", 0), (".tif", 0), (".webp", 1 / 255)):
+        write_image(tmp_path / f"out{suffix}", image.rgb, image.alpha)
+        again = read_image(tmp_path / f"out{suffix}")
+        assert again.alpha is not None, suffix
+        np.testing.assert_allclose(again.alpha, image.alpha, atol=tolerance + 1e-6)
+
+
+def test_16bit_alpha_is_kept(tmp_path: Path) -> None:
+    rgb = np.random.default_rng(0).random((8, 10, 3), dtype=np.float32)
+    alpha = np.linspace(0, 1, 80, dtype=np.float32).reshape(8, 10)
+    for suffix in (".png", ".tif"):
+        write_image(tmp_path / f"o{suffix}", rgb, alpha, bit_depth=16)
+        again = read_image(tmp_path / f"o{suffix}")
+        assert again.bit_depth == 16
+        np.testing.assert_allclose(again.alpha, alpha, atol=0.5 / 65535)
+        np.testing.assert_allclose(again.rgb, rgb, atol=0.5 / 65535)
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".bmp"])
+def test_alpha_is_dropped_where_unsupported(tmp_path: Path, suffix: str) -> None:
+    image = read_image(make_image(tmp_path / "a.png", mode="RGBA"))
+    write_image(tmp_path / f"out{suffix}", image.rgb, image.alpha)
+    assert Image.open(tmp_path / f"out{suffix}").mode == "RGB"
+    again = read_image(tmp_path / f"out{suffix}")
+    assert again.alpha is None
+    assert np.abs(again.rgb - image.rgb).mean() < (0.01 if suffix == ".jpg" else 1e-6)
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".tif"])
+def test_cmyk_becomes_rgb(tmp_path: Path, suffix: str) -> None:
+    src = make_image(tmp_path / f"cmyk{suffix}", mode="CMYK")
+    assert Image.open(src).mode == "CMYK"
+    image = read_image(src)
+    assert image.rgb.shape == (*SHAPE, 3) and image.bit_depth == 8
+    rows, cols = mark_box(SIZE)
+    inner = image.rgb[rows.stop // 4 : rows.stop * 3 // 4, cols.stop // 4 : cols.stop * 3 // 4]
+    np.testing.assert_allclose(inner.reshape(-1, 3).mean(axis=0), (0, 1, 1), atol=0.03)
+    np.testing.assert_array_equal(image.rgb, _pillow_rgb(src))
+
+
+def test_palette_png_becomes_rgb(tmp_path: Path) -> None:
+    src = make_image(tmp_path / "p.png", mode="P")
+    assert Image.open(src).mode == "P"
+    image = read_image(src)
+    assert image.alpha is None and image.bit_depth == 8
+    np.testing.assert_array_equal(image.rgb, _pillow_rgb(src))
+    assert np.abs(image.rgb - read_image(make_image(tmp_path / "c.png")).rgb).mean() < 0.03
+
+
+def test_palette_transparency_becomes_alpha(tmp_path: Path) -> None:
+    palette = Image.new("P", (4, 2), 0)
+    palette.putpalette([0, 0, 0, 255, 0, 0])
+    palette.putpixel((3, 1), 1)
+    palette.save(tmp_path / "t.png", transparency=0)
+    image = read_image(tmp_path / "t.png")
+    assert image.alpha is not None and image.alpha.sum() == 1 and image.alpha[1, 3] == 1
+    np.testing.assert_array_equal(image.rgb[1, 3], (1, 0, 0))
+
+
+@pytest.mark.parametrize(
+    ("name", "pillow_format"),
+    [("o.jpg", "JPEG"), ("o.JPEG", "JPEG"), ("o.png", "PNG"), ("o.tif", "TIFF"),
+     ("o.tiff", "TIFF"), ("o.webp", "WEBP"), ("o.bmp", "BMP")],
+)
+def test_format_follows_extension(tmp_path: Path, name: str, pillow_format: str) -> None:
+    rgb = read_image(make_image(tmp_path / "src.png")).rgb
+    write_image(tmp_path / name, rgb)
+    with Image.open(tmp_path / name) as written:
+        assert written.format == pillow_format and written.size == SIZE
+    assert np.abs(read_image(tmp_path / name).rgb - rgb).mean() < 0.02  # JPEG/WebP are lossy
+
+
+def test_jpeg_is_written_at_quality_95(tmp_path: Path) -> None:
+    rgb = read_image(make_image(tmp_path / "src.png")).rgb
+    write_image(tmp_path / "o.jpg", rgb)
+    reference = tmp_path / "ref.jpg"
+    Image.fromarray(np.rint(rgb * 255).astype(np.uint8)).save(reference, quality=95)
+    with Image.open(tmp_path / "o.jpg") as ours, Image.open(reference) as theirs:
+        assert ours.quantization[0] == theirs.quantization[0]
+
+
+@pytest.mark.parametrize(("suffix", "pillow_format"), [(".png", "PNG"), (".jpg", "JPEG"), (".tiff", "TIFF")])
+def test_format_suffix_overrides_temporary_name(tmp_path: Path, suffix: str, pillow_format: str) -> None:
+    target = tmp_path / "out.png.tmp-xyz"
+    write_image(target, np.full((6, 5, 3), 0.25, np.float32), bit_depth=16, format_suffix=suffix)
+    with Image.open(target) as written:
+        assert written.format == pillow_format and written.size == (5, 6)
+    assert not is_image_suffix(target)
+
+
+def test_unsupported_output_extension(tmp_path: Path) -> None:
+    with pytest.raises(OutputError) as caught:
+        write_image(tmp_path / "o.gif", np.zeros((4, 4, 3), np.float32))
+    message = str(caught.value)
+    assert "\n" not in message and all(suffix in message for suffix in IMAGE_SUFFIXES)
+    assert not (tmp_path / "o.gif").exists()
+    with pytest.raises(OutputError):
+        write_image(tmp_path / "o.png.tmp", np.zeros((4, 4, 3), np.float32), format_suffix=".gif")
+
+
+def test_missing_output_folder(tmp_path: Path) -> None:
+    with pytest.raises(OutputError, match="does not exist"):
+        write_image(tmp_path / "nope" / "o.png", np.zeros((4, 4, 3), np.float32))
+
+
+def _missing(tmp_path: Path) -> Path:
+    return tmp_path / "missing.png"
+
+
+def _empty(tmp_path: Path) -> Path:
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    return tmp_path / "empty.jpg"
+
+
+def _text(tmp_path: Path) -> Path:
+    (tmp_path / "notes.jpg").write_text("this is not a picture\n")
+    return tmp_path / "notes.jpg"
+
+
+def _truncated(tmp_path: Path) -> Path:
+    src = make_image(tmp_path / "full.jpg")
+    (tmp_path / "cut.jpg").write_bytes(src.read_bytes()[: src.stat().st_size // 2])
+    return tmp_path / "cut.jpg"
+
+
+@pytest.mark.parametrize(
+    ("make", "words"),
+    [(_missing, "not found"), (_empty, "empty"), (_text, "not a readable image"),
+     (_truncated, "truncated"), (lambda p: p, "not found")],
+)
+def test_read_errors_are_one_line_input_errors(tmp_path: Path, make, words: str) -> None:
+    path = make(tmp_path)
+    with pytest.raises(InputError) as caught:
+        read_image(path)
+    message = str(caught.value)
+    assert words in message and str(path) in message and "\n" not in message
+    if words in ("not a readable image", "truncated"):
+        assert caught.value.__cause__ is not None
+
+
+def test_is_image_suffix() -> None:
+    assert is_image_suffix("a/b.JPG") and is_image_suffix(Path("x.tiff")) and is_image_suffix("y.webp")
+    assert not any(is_image_suffix(name) for name in ("clip.mp4", "noext", "a.png.tmp"))

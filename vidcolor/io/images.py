@@ -1,0 +1,185 @@
+"""Read and write still images as float RGB in [0, 1], keeping bit depth, alpha and orientation.
+
+Pillow identifies every file, reads its EXIF/TIFF orientation and decodes the 8-bit modes
+(grey, palette, CMYK, ...). Pillow truncates 16-bit colour, so colour PNGs are decoded with
+OpenCV and 16-bit colour TIFFs with tifffile. Writing uses OpenCV for PNG/JPEG/WebP/BMP and
+tifffile for TIFF, so the output format follows the name given, not the file's real path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import tifffile
+from PIL import ExifTags, Image
+
+from vidcolor.errors import InputError, OutputError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp")
+
+_GREY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16L", "I;16B", "I;16N"})
+_ALPHA_SUFFIXES = frozenset({".png", ".tif", ".tiff", ".webp"})
+_DEEP_SUFFIXES = frozenset({".png", ".tif", ".tiff"})
+_ENCODE_PARAMS = {
+    ".jpg": [cv2.IMWRITE_JPEG_QUALITY, 95],
+    ".jpeg": [cv2.IMWRITE_JPEG_QUALITY, 95],
+    ".webp": [cv2.IMWRITE_WEBP_QUALITY, 95],
+}
+
+# EXIF orientation -> how to turn the stored pixels into the displayed image (as Pillow's
+# ImageOps.exif_transpose does), written on arrays so it also serves 16-bit data.
+_ORIENT: dict[int, Callable[[np.ndarray], np.ndarray]] = {
+    2: np.fliplr,
+    3: lambda a: np.rot90(a, 2),
+    4: np.flipud,
+    5: lambda a: np.swapaxes(a, 0, 1),
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: np.rot90(a, 2).swapaxes(0, 1),
+    8: lambda a: np.rot90(a, 1),
+}
+
+
+@dataclass
+class LoadedImage:
+    """A decoded image in display orientation.
+
+    ``rgb`` is ``(H, W, 3)`` float32 in [0, 1]; ``alpha`` is ``(H, W)`` float32 in [0, 1] or
+    None; ``bit_depth`` (8 or 16) is the source's per-channel depth. ``grey`` is the luminance to
+    colourise: a grey source's own values, otherwise the neutral sRGB grey whose Lab L equals the
+    pixel's Lab L (sRGB/D65, the same as ``skimage.color.rgb2lab``).
+    """
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None
+    bit_depth: int
+    grey: np.ndarray
+
+
+def is_image_suffix(path: str | Path) -> bool:
+    """True when the file name ends in one of :data:`IMAGE_SUFFIXES` (any case)."""
+    return Path(path).suffix.lower() in IMAGE_SUFFIXES
+
+
+def read_image(path: Path) -> LoadedImage:
+    """Decode ``path`` at full resolution; raise :class:`InputError` if it is not a usable image."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"image not found: {path}; check the path")
+    if path.stat().st_size == 0:
+        raise InputError(f"image is empty (0 bytes): {path}; re-export or re-download it")
+    try:
+        with Image.open(path) as image:
+            orientation = int(image.getexif().get(ExifTags.Base.Orientation, 1))
+            is_grey = image.mode in _GREY_MODES
+            pixels = _decode(path, image)
+    except Image.UnidentifiedImageError as e:
+        raise InputError(f"not a readable image: {path}; use one of {', '.join(IMAGE_SUFFIXES)}") from e
+    except Image.DecompressionBombError as e:
+        raise InputError(f"image too large to decode safely: {path}; downscale it first ({e})") from e
+    except (OSError, ValueError, SyntaxError, cv2.error, tifffile.TiffFileError) as e:
+        raise InputError(f"image is truncated or corrupt: {path}; re-export it ({e})") from e
+    bit_depth = 16 if pixels.dtype == np.uint16 else 8
+    pixels = _ORIENT.get(orientation, np.asarray)(pixels)
+    values = pixels.astype(np.float32) / np.float32(65535 if bit_depth == 16 else 255)
+    if values.ndim == 2:
+        values = values[..., None]
+    colour = values[..., :3] if values.shape[2] >= 3 else np.repeat(values[..., :1], 3, axis=2)
+    alpha = values[..., -1] if values.shape[2] in (2, 4) else None
+    grey = colour[..., 0] if is_grey else _neutral_grey(colour)
+    return LoadedImage(
+        rgb=np.ascontiguousarray(colour),
+        alpha=None if alpha is None else np.ascontiguousarray(alpha),
+        bit_depth=bit_depth,
+        grey=np.ascontiguousarray(grey),
+    )
+
+
+def _decode(path: Path, image: Image.Image) -> np.ndarray:
+    """Stored pixels as uint8/uint16 ``(H, W)`` or ``(H, W, C)`` with C in 2..4, RGB(A) order."""
+    if image.format == "PNG" and image.mode in ("RGB", "RGBA", "LA"):
+        pixels = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+        if pixels is None:
+            raise ValueError("OpenCV could not decode the PNG")
+        return cv2.cvtColor(pixels, cv2.COLOR_BGRA2RGBA if pixels.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+    if image.format == "TIFF" and image.mode in ("RGB", "RGBA") and max(image.tag_v2.get(258, (8,))) > 8:
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages[0]
+            pixels = page.asarray()
+            if page.planarconfig == tifffile.PLANARCONFIG.SEPARATE:
+                pixels = np.moveaxis(pixels, 0, -1)
+        return pixels.astype(np.uint16)
+    if image.mode.startswith("I"):
+        return np.clip(np.asarray(image, dtype=np.int64), 0, 65535).astype(np.uint16)
+    if image.mode in ("L", "LA", "RGB", "RGBA"):
+        return np.asarray(image)
+    if image.mode == "1":
+        return np.asarray(image.convert("L"))
+    return np.asarray(image.convert("RGBA" if image.has_transparency_data else "RGB"))
+
+
+def _neutral_grey(rgb: np.ndarray) -> np.ndarray:
+    """sRGB grey with the same CIE luminance Y (hence Lab L) as each sRGB pixel."""
+    linear = np.where(rgb > 0.04045, ((rgb + 0.055) / 1.055) ** 2.4, rgb / 12.92)
+    luminance = linear @ np.array([0.212671, 0.715160, 0.072169], dtype=np.float32)
+    encoded = np.where(
+        luminance > 0.0031308, 1.055 * np.maximum(luminance, 1e-12) ** (1 / 2.4) - 0.055, 12.92 * luminance
+    )
+    return np.clip(encoded, 0.0, 1.0).astype(np.float32)
+
+
+def write_image(
+    path: Path,
+    rgb: np.ndarray,
+    alpha: np.ndarray | None = None,
+    bit_depth: int = 8,
+    *,
+    format_suffix: str | None = None,
+) -> None:
+    """Write ``rgb`` (and ``alpha``), values in [0, 1], choosing the format from the name.
+
+    The format comes from ``format_suffix`` when given (for a temporary file such as
+    ``out.png.tmp-xyz``), else from ``path``'s extension. 16-bit is written for PNG/TIFF when
+    ``bit_depth == 16``, otherwise 8-bit; alpha is kept for PNG, TIFF and WebP and dropped for
+    JPEG/BMP; JPEG and WebP use quality 95. Raises :class:`OutputError` for an unsupported
+    extension or a file that cannot be written; ``ValueError`` for malformed arrays.
+    """
+    path = Path(path)
+    suffix = (format_suffix if format_suffix is not None else path.suffix).lower()
+    if suffix not in IMAGE_SUFFIXES:
+        raise OutputError(
+            f"cannot write images as '{suffix or path.name}': use one of {', '.join(IMAGE_SUFFIXES)}"
+        )
+    if bit_depth not in (8, 16):
+        raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth}")
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"rgb must have shape (H, W, 3), got {rgb.shape}")
+    channels = rgb
+    if alpha is not None and suffix in _ALPHA_SUFFIXES:
+        alpha = np.asarray(alpha)
+        if alpha.shape != rgb.shape[:2]:
+            raise ValueError(f"alpha must have shape {rgb.shape[:2]}, got {alpha.shape}")
+        channels = np.concatenate([rgb, alpha[..., None]], axis=2)
+    deep = bit_depth == 16 and suffix in _DEEP_SUFFIXES
+    scale, dtype = (65535, np.uint16) if deep else (255, np.uint8)
+    pixels = np.rint(np.clip(channels, 0.0, 1.0) * scale).astype(dtype)
+    if not path.parent.is_dir():
+        raise OutputError(f"output folder does not exist: {path.parent}; create it first")
+    try:
+        if suffix in (".tif", ".tiff"):
+            extra = "unassalpha" if pixels.shape[2] == 4 else None
+            tifffile.imwrite(path, pixels, photometric="rgb", extrasamples=extra, compression="zlib")
+        else:
+            order = cv2.COLOR_RGBA2BGRA if pixels.shape[2] == 4 else cv2.COLOR_RGB2BGR
+            ok, encoded = cv2.imencode(suffix, cv2.cvtColor(pixels, order), _ENCODE_PARAMS.get(suffix, []))
+            if not ok:
+                raise OutputError(f"OpenCV could not encode {path} as {suffix}; try .png")
+            path.write_bytes(encoded.tobytes())
+    except OSError as e:
+        raise OutputError(f"cannot write {path}: {e.strerror or e}; check permissions and free space") from e
+    except cv2.error as e:
+        raise OutputError(f"OpenCV could not encode {path} as {suffix}; try .png") from e
