@@ -1,0 +1,179 @@
+"""Synthetic video files for tests: real containers written with PyAV, plus readers for assertions."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from typing import Literal
+
+import av
+import numpy as np
+
+AudioCodec = Literal["aac", "mp3", "pcm_s16le", "opus"]
+_AUDIO_ENCODERS = {"aac": "aac", "mp3": "libmp3lame", "pcm_s16le": "pcm_s16le", "opus": "libopus"}
+_AUDIO_RATES = {"aac": 48000, "mp3": 44100, "pcm_s16le": 44100, "opus": 48000}
+
+
+def _fill_plane(plane: av.video.plane.VideoPlane, values: np.ndarray) -> None:
+    """Copy a (h, w) uint8 array into a plane, honouring its line size."""
+    rows = np.zeros((plane.height, plane.line_size), dtype=np.uint8)
+    rows[:, : plane.width] = values
+    plane.update(rows)
+
+
+def _plane_array(plane: av.video.plane.VideoPlane) -> np.ndarray:
+    """The visible (h, w) uint8 pixels of a plane, copied out of its padded buffer."""
+    rows = np.frombuffer(plane, dtype=np.uint8).reshape(plane.height, plane.line_size)
+    return rows[:, : plane.width].copy()
+
+
+def pattern_planes(
+    width: int, height: int, index: int, *, grey: bool = True, pattern: str = "moving"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Y, U, V planes (limited range, 4:2:0) of frame `index`: gradient, texture and moving shapes."""
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    t = index if pattern == "moving" else 0
+    y = 40 + 120 * xx / max(width - 1, 1) + 20 * yy / max(height - 1, 1)
+    y += 8 * np.sin(xx / 5.0 + yy / 7.0)
+    side = max(min(width, height) // 5, 2)
+    x0 = (7 * t) % max(width - side, 1)
+    y0 = (3 * t) % max(height - side, 1)
+    y[y0 : y0 + side, x0 : x0 + side] = 225
+    cx = width - 1 - (5 * t) % width
+    cy = height / 2 + height / 4 * np.sin(t / 4.0)
+    y[(xx - cx) ** 2 + (yy - cy) ** 2 < (side / 2) ** 2] = 24
+    y_plane = np.clip(y, 16, 235).astype(np.uint8)
+    ch, cw = (height + 1) // 2, (width + 1) // 2
+    if grey:
+        u = np.full((ch, cw), 128, dtype=np.uint8)
+        v = np.full((ch, cw), 128, dtype=np.uint8)
+    else:
+        cyy, cxx = np.mgrid[0:ch, 0:cw].astype(np.float32)
+        u = np.clip(128 + 60 * np.sin(cxx / 9.0 + t / 5.0), 16, 240).astype(np.uint8)
+        v = np.clip(128 + 60 * np.cos(cyy / 7.0 - t / 6.0), 16, 240).astype(np.uint8)
+    return y_plane, u, v
+
+
+def _video_frame(width: int, height: int, index: int, grey: bool, pattern: str) -> av.VideoFrame:
+    frame = av.VideoFrame(width, height, "yuv420p")
+    for plane, values in zip(frame.planes, pattern_planes(width, height, index, grey=grey, pattern=pattern)):
+        _fill_plane(plane, values)
+    return frame
+
+
+def _audio_stream(container: av.container.OutputContainer, codec: str) -> av.AudioStream:
+    rate = _AUDIO_RATES[codec]
+    stream = container.add_stream(_AUDIO_ENCODERS[codec], rate=rate, layout="stereo")
+    stream.time_base = Fraction(1, rate)
+    return stream
+
+
+def _audio_frame(stream: av.AudioStream, start: int, samples: int) -> av.AudioFrame:
+    rate = stream.codec_context.sample_rate
+    t = (start + np.arange(samples)) / rate
+    tone = np.stack([0.3 * np.sin(2 * np.pi * 440 * t), 0.3 * np.sin(2 * np.pi * 660 * t)])
+    fmt = stream.codec_context.format
+    if fmt.name.startswith("s16"):
+        data = (tone * 32767).astype(np.int16)
+    elif fmt.name.startswith("s32"):
+        data = (tone * 2147483647).astype(np.int32)
+    else:
+        data = tone.astype(np.float64 if fmt.name.startswith("dbl") else np.float32)
+    if not fmt.is_planar:
+        data = data.T.reshape(1, -1)
+    frame = av.AudioFrame.from_ndarray(data, format=fmt.name, layout="stereo")
+    frame.sample_rate = rate
+    frame.pts = start
+    frame.time_base = Fraction(1, rate)
+    return frame
+
+
+def _video_times(frames: int, rate: Fraction, vfr: bool) -> tuple[Fraction, list[int]]:
+    """Codec time base and pts of each frame; VFR alternates 1- and 3-period durations in 1/90000."""
+    if not vfr:
+        return 1 / rate, list(range(frames))
+    tick = int(round(90000 / rate))
+    pts, t = [], 0
+    for i in range(frames):
+        pts.append(t)
+        t += tick * (1 if i % 2 == 0 else 3)
+    return Fraction(1, 90000), pts
+
+
+def make_video(
+    path: str | Path,
+    *,
+    size: tuple[int, int] = (322, 182),
+    frames: int = 24,
+    rate: Fraction = Fraction(30000, 1001),
+    grey: bool = True,
+    audio: AudioCodec | None = None,
+    vfr: bool = False,
+    rotation: int = 0,
+    codec: str = "libx264",
+    pattern: str = "moving",
+) -> Path:
+    """Write a `frames`-long clip of `size` (w, h) to `path`; the container follows the extension."""
+    path = Path(path)
+    width, height = size
+    time_base, pts_list = _video_times(frames, Fraction(rate), vfr)
+    with av.open(str(path), "w") as container:
+        video = container.add_stream(codec, rate=Fraction(rate))
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        video.codec_context.time_base = time_base
+        video.time_base = time_base
+        if codec == "libx264":
+            video.options = {"crf": "12", "preset": "fast"}
+        if not container.format.flags & 0x0400:  # AVFMT_VARIABLE_FPS unset (AVI): no pts, no B-frames
+            video.codec_context.max_b_frames = 0
+        if rotation:
+            video.set_display_rotation(rotation)
+        sound = _audio_stream(container, audio) if audio else None
+        end_s = float((pts_list[-1] + (pts_list[-1] - pts_list[-2] if frames > 1 else 1)) * time_base)
+        sample = 0
+        for index, pts in enumerate(pts_list):
+            frame = _video_frame(width, height, index, grey, pattern)
+            frame.pts, frame.time_base = pts, time_base
+            container.mux(video.encode(frame))
+            if sound is not None:
+                sample = _write_audio_until(container, sound, sample, float(pts * time_base))
+        container.mux(video.encode(None))
+        if sound is not None:
+            _write_audio_until(container, sound, sample, end_s)
+            container.mux(sound.encode(None))
+    return path
+
+
+def _write_audio_until(
+    container: av.container.OutputContainer, stream: av.AudioStream, sample: int, seconds: float
+) -> int:
+    """Encode tone frames until `seconds` are covered; return the next sample index."""
+    rate = stream.codec_context.sample_rate
+    chunk = stream.codec_context.frame_size or 1024
+    while sample < seconds * rate:
+        container.mux(stream.encode(_audio_frame(stream, sample, chunk)))
+        sample += chunk
+    return sample
+
+
+def read_video_frames(path: str | Path) -> list[tuple[int | None, Fraction, np.ndarray]]:
+    """Decode the first video stream: (pts, time_base, Y plane) of every frame, in output order."""
+    out = []
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        for frame in container.decode(stream):
+            if frame.format.name != "yuv420p":
+                frame = frame.reformat(format="yuv420p")
+            out.append((frame.pts, frame.time_base, _plane_array(frame.planes[0])))
+    return out
+
+
+def read_packets(path: str | Path, kind: str = "audio") -> list[tuple[int | None, int | None, bytes]]:
+    """(pts, dts, payload) of every non-empty packet of the first stream of `kind`."""
+    with av.open(str(path)) as container:
+        stream = getattr(container.streams, kind)[0]
+        return [
+            (packet.pts, packet.dts, bytes(packet))
+            for packet in container.demux(stream)
+            if packet.size > 0
+        ]

@@ -1,0 +1,246 @@
+"""`vidcolor batch`: mirror a tree, resume after a crash, keep going past failures, report every file."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+import av
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+import vidcolor.batch as batch_module
+from media import make_video
+from image_media import make_image
+from vidcolor.batch import BatchInterrupted, colorize_tree, report_paths, walk_tree
+from vidcolor.commands.batch import batch_command
+from vidcolor.models import create_generator, save_generator
+from vidcolor.worker import Colorizer
+
+IMAGES = {"a.png": (40, 30), "photos/b.jpg": (96, 64), "photos/deep/c.tif": (50, 34)}
+VIDEOS = {"clips/sound.mp4": True, "clips/silent.mkv": False}
+EXPECTED = {
+    "a.png": ("image", "done"),
+    "clips/silent.mkv": ("video", "done"),
+    "clips/sound.mp4": ("video", "done"),
+    "notes.txt": ("", "ignored"),
+    "photos/b.jpg": ("image", "done"),
+    "photos/broken.jpg": ("image", "failed"),
+    "photos/deep/c.tif": ("image", "done"),
+}
+
+
+@pytest.fixture(scope="module")
+def colorizer() -> Colorizer:
+    return Colorizer(create_generator("tiny-unet"), device="cpu", render_size=64)
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
+    save_generator(create_generator("tiny-unet"), path, "tiny-unet", input_size=64)
+    return path
+
+
+def make_tree(src: Path) -> Path:
+    """Nested folders: three grey images, two 64x48 6-frame clips (one with sound), text, a broken JPEG."""
+    (src / "photos" / "deep").mkdir(parents=True)
+    (src / "clips").mkdir()
+    make_image(src / "a.png", size=IMAGES["a.png"], mode="L")
+    make_image(src / "photos/b.jpg", size=IMAGES["photos/b.jpg"], mode="L")
+    make_image(src / "photos/deep/c.tif", size=IMAGES["photos/deep/c.tif"], mode="I;16")
+    make_video(src / "clips/sound.mp4", size=(64, 48), frames=6, audio="aac")
+    make_video(src / "clips/silent.mkv", size=(64, 48), frames=6)
+    (src / "notes.txt").write_text("scanned 1952\n")
+    (src / "photos/broken.jpg").write_bytes(b"not a jpeg at all " * 8)
+    return src
+
+
+def run(src: Path, dst: Path, colorizer: Colorizer, **options) -> batch_module.BatchReport:
+    return colorize_tree(src, dst, colorizer, batch_size=4, progress=False, **options)
+
+
+def statuses(report: batch_module.BatchReport) -> dict[str, str]:
+    return {result.file: result.status for result in report.files}
+
+
+def mtimes(dst: Path) -> dict[str, int]:
+    return {name: (dst / name).stat().st_mtime_ns for name in [*IMAGES, *VIDEOS]}
+
+
+def test_batch_mirrors_tree_and_reports_every_file(tmp_path: Path, colorizer: Colorizer) -> None:
+    src, dst = make_tree(tmp_path / "src"), tmp_path / "out" / "colour"
+    seen = []
+    report = run(src, dst, colorizer, on_file=seen.append)
+
+    assert [(r.file, r.kind, r.status) for r in report.files] == [(f, *EXPECTED[f]) for f in sorted(EXPECTED)]
+    assert seen == report.files
+    assert report.counts == {"done": 5, "skipped": 0, "failed": 1, "ignored": 1}
+    assert not report.ok
+    assert re.fullmatch(r"5 done, 0 skipped, 1 failed, 1 ignored in \d+\.\d s", report.summary())
+    broken = report.files[5]
+    assert "not a readable image" in broken.error and broken.frames is None
+
+    # Same names in the same folders; nothing for the text file or the broken JPEG.
+    written = sorted(p.relative_to(dst).as_posix() for p in dst.rglob("*") if p.is_file())
+    assert written == sorted([*IMAGES, *VIDEOS, "vidcolor-report.csv", "vidcolor-report.json"])
+    for name, size in IMAGES.items():
+        with Image.open(dst / name) as image:
+            assert image.size == size
+            assert image.mode == "RGB"
+    for name, has_sound in VIDEOS.items():
+        with av.open(str(dst / name)) as container:
+            stream = container.streams.video[0]
+            assert (stream.width, stream.height) == (64, 48)
+            assert len(container.streams.audio) == int(has_sound)
+            assert sum(1 for _ in container.decode(stream)) == 6
+    assert {r.file: r.frames for r in report.files if r.status == "done"} == {
+        "a.png": 1, "clips/silent.mkv": 6, "clips/sound.mp4": 6, "photos/b.jpg": 1, "photos/deep/c.tif": 1,
+    }
+
+    csv_path, json_path = report_paths(dst)
+    with open(csv_path, newline="", encoding="utf-8") as stream:
+        rows = list(csv.DictReader(stream))
+    assert list(rows[0]) == ["file", "kind", "status", "frames", "seconds", "error"]
+    assert [(row["file"], row["kind"], row["status"]) for row in rows] == [
+        (f, *EXPECTED[f]) for f in sorted(EXPECTED)
+    ]
+    assert rows[2]["frames"] == "6" and float(rows[2]["seconds"]) > 0
+    assert rows[5]["frames"] == "" and "not a readable image" in rows[5]["error"]
+    document = json.loads(json_path.read_text())
+    assert document["counts"] == report.counts
+    assert document["interrupted"] is False
+    assert [entry["status"] for entry in document["files"]] == [row["status"] for row in rows]
+    assert document["files"][1] == {**rows[1], "frames": 6, "seconds": document["files"][1]["seconds"]}
+
+
+def test_rerun_skips_complete_outputs_and_redoes_missing_ones(tmp_path: Path, colorizer: Colorizer) -> None:
+    src, dst = make_tree(tmp_path / "src"), tmp_path / "dst"
+    run(src, dst, colorizer)
+    before = mtimes(dst)
+    # A crash mid-file leaves a hidden temporary and no output: neither counts as complete.
+    (dst / "photos/b.jpg").unlink()
+    (dst / "clips/sound.mp4").unlink()
+    (dst / "clips/.sound.partial.mp4").write_bytes(b"half a video")
+
+    report = run(src, dst, colorizer)
+
+    assert statuses(report) == {
+        "a.png": "skipped", "clips/silent.mkv": "skipped", "clips/sound.mp4": "done", "notes.txt": "ignored",
+        "photos/b.jpg": "done", "photos/broken.jpg": "failed", "photos/deep/c.tif": "skipped",
+    }
+    after = mtimes(dst)
+    for name in ("a.png", "clips/silent.mkv", "photos/deep/c.tif"):
+        assert after[name] == before[name], name
+    assert {r.file: r.kind for r in report.files if r.status == "skipped"} == {
+        "a.png": "image", "clips/silent.mkv": "video", "photos/deep/c.tif": "image",
+    }
+    assert not (dst / "clips/.sound.partial.mp4").exists()
+    with av.open(str(dst / "clips/sound.mp4")) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 6
+    with open(report_paths(dst)[0], newline="", encoding="utf-8") as stream:
+        assert [row["status"] for row in csv.DictReader(stream)].count("skipped") == 3
+
+
+def test_output_folder_inside_source_is_not_walked(tmp_path: Path, colorizer: Colorizer) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    make_image(src / "a.png", size=(32, 32), mode="L")
+    (src / ".DS_Store").write_bytes(b"\0\1")
+    dst = src / "colour"
+
+    first = run(src, dst, colorizer)
+    second = run(src, dst, colorizer)
+
+    assert statuses(first) == {"a.png": "done"}
+    assert statuses(second) == {"a.png": "skipped"}
+    assert walk_tree(src, exclude=dst) == [src / "a.png"]
+    assert not (dst / "colour").exists()
+
+
+def test_ctrl_c_stops_and_still_writes_the_report(tmp_path: Path, colorizer: Colorizer, monkeypatch) -> None:
+    src, dst = make_tree(tmp_path / "src"), tmp_path / "dst"
+    real = batch_module.colorize_image
+    calls = []
+
+    def colorize_image_then_ctrl_c(*args, **kwargs):
+        calls.append(args[0])
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(batch_module, "colorize_image", colorize_image_then_ctrl_c)
+    with pytest.raises(BatchInterrupted) as caught:
+        run(src, dst, colorizer)
+
+    report = caught.value.report
+    assert report.interrupted
+    # a.png done, both clips done, notes.txt ignored, photos/b.jpg was being coloured when Ctrl-C came.
+    assert statuses(report) == {
+        "a.png": "done", "clips/silent.mkv": "done", "clips/sound.mp4": "done", "notes.txt": "ignored",
+        "photos/b.jpg": "failed",
+    }
+    assert report.files[-1].error == "interrupted; no output was written"
+    assert list((dst / "photos").iterdir()) == []
+    document = json.loads(report_paths(dst)[1].read_text())
+    assert document["interrupted"] is True
+    assert document["counts"] == {"done": 3, "skipped": 0, "failed": 1, "ignored": 1}
+
+
+def test_cli_summary_exit_status_and_rerun(tmp_path: Path, weights: Path) -> None:
+    src, dst = make_tree(tmp_path / "src"), tmp_path / "new" / "dst"
+    options = ["--weights", str(weights), "--device", "cpu", "--render-size", "64", "--batch-size", "4"]
+
+    result = CliRunner().invoke(batch_command, [str(src), "-o", str(dst), *options])
+
+    assert result.exit_code == 1, result.output
+    assert "failed: photos/broken.jpg: not a readable image" in result.stderr
+    assert re.search(r"^5 done, 0 skipped, 1 failed, 1 ignored in \d+\.\d s$", result.stderr, re.MULTILINE)
+    assert f"Error: 1 of 7 files failed; see {dst / 'vidcolor-report.csv'}" in result.stderr
+    assert sorted(p.name for p in (dst / "clips").iterdir()) == ["silent.mkv", "sound.mp4"]
+
+    (src / "photos/broken.jpg").unlink()
+    again = CliRunner().invoke(batch_command, [str(src), "-o", str(dst), "--quiet", *options])
+    assert again.exit_code == 0, again.output
+    assert again.output == ""
+    rows = list(csv.DictReader(open(dst / "vidcolor-report.csv", newline="", encoding="utf-8")))
+    assert [row["status"] for row in rows] == ["skipped", "skipped", "skipped", "ignored", "skipped", "skipped"]
+
+
+def test_cli_ctrl_c_exits_130_with_report(tmp_path: Path, weights: Path, monkeypatch) -> None:
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    make_image(src / "a.png", size=(32, 32), mode="L")
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(batch_module, "colorize_image", ctrl_c)
+    result = CliRunner().invoke(batch_command, [str(src), "-o", str(dst), "--weights", str(weights), "--device", "cpu"])
+
+    assert result.exit_code == 130
+    assert re.search(
+        rf"Error: interrupted; 0 done, 0 skipped, 1 failed, 0 ignored in \d+\.\d s \(interrupted\); "
+        rf"report in {re.escape(str(dst / 'vidcolor-report.csv'))}; run again to carry on$",
+        result.stderr.strip(),
+    ), result.stderr
+    assert json.loads((dst / "vidcolor-report.json").read_text())["files"][0]["status"] == "failed"
+
+
+def test_cli_missing_source_is_one_line_error(tmp_path: Path) -> None:
+    dst = tmp_path / "dst"
+    result = CliRunner().invoke(batch_command, [str(tmp_path / "nope"), "-o", str(dst)])
+
+    assert result.exit_code == 1
+    assert result.output == f"Error: source folder {tmp_path / 'nope'} does not exist; check the path\n"
+    assert not dst.exists()
+
+
+def test_cli_refuses_output_folder_equal_to_source(tmp_path: Path) -> None:
+    result = CliRunner().invoke(batch_command, [str(tmp_path), "-o", f"{tmp_path}/."])
+
+    assert result.exit_code == 1
+    assert result.output == f"Error: output folder {tmp_path} is the source folder; choose another folder\n"

@@ -1,0 +1,286 @@
+"""Round trips through VideoSource and VideoSink on real files written by tests/media.py."""
+
+from __future__ import annotations
+
+import warnings
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from media import make_video, read_packets, read_video_frames
+from vidcolor.errors import InputError, OutputError
+from vidcolor.io.decode import LumaFrame, VideoSource
+from vidcolor.io.encode import EncodeSettings, VideoSink, container_format
+from vidcolor.io.probe import media_kind
+
+REAL_VIDEO = Path(__file__).resolve().parents[2] / "shared" / "data" / "video"
+REAL_CLIPS = sorted(p for p in REAL_VIDEO.rglob("*") if p.is_file()) if REAL_VIDEO.is_dir() else []
+FAST = EncodeSettings(preset="ultrafast")
+
+
+def round_trip(src: Path, dst: Path, settings: EncodeSettings = FAST, max_frames: int | None = None) -> None:
+    """Decode `src`, write its own Y planes with neutral chroma and its copied packets to `dst`."""
+    with VideoSource(src) as source:
+        height, width = source.info.height, source.info.width
+        grey = np.full(((height + 1) // 2, (width + 1) // 2), 128, dtype=np.uint8)
+        with VideoSink(dst, source, settings, format=container_format(dst)) as sink:
+            for item in source.items():
+                if isinstance(item, LumaFrame):
+                    if max_frames is not None and item.index >= max_frames:
+                        break
+                    sink.write_frame(item.y, grey, grey, item.pts)
+                else:
+                    sink.write_packet(item)
+
+
+def times(path: Path) -> list[Fraction]:
+    """Presentation time of every decoded frame, in seconds, exact."""
+    return [pts * time_base for pts, time_base, _ in read_video_frames(path)]
+
+
+def source_times(path: Path) -> list[Fraction]:
+    """Frame times as VideoSource reports them (AVI: from dts, since AVI stores no pts)."""
+    with VideoSource(path) as source:
+        return [frame.pts * source.info.time_base for frame in source.frames()]
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else 10 * np.log10(255**2 / mse)
+
+
+@pytest.mark.parametrize("ext", ["mp4", "mkv", "mov"])
+def test_cfr_ntsc_rate_keeps_frame_count_pts_and_rate(tmp_path: Path, ext: str) -> None:
+    src = make_video(tmp_path / f"in.{ext}", frames=30, rate=Fraction(30000, 1001))
+    dst = tmp_path / f"out.{ext}"
+    round_trip(src, dst)
+    assert times(dst) == times(src)
+    assert len(times(dst)) == 30
+    with VideoSource(src) as a, VideoSource(dst) as b:
+        assert b.info.average_rate == a.info.average_rate == Fraction(30000, 1001)
+        assert (b.info.width, b.info.height) == (a.info.width, a.info.height)
+
+
+@pytest.mark.parametrize("ext", ["mp4", "mkv"])
+def test_vfr_pts_survive_b_frames(tmp_path: Path, ext: str) -> None:
+    """Irregular frame durations must come back unchanged although the encoder reorders frames."""
+    src = make_video(tmp_path / f"in.{ext}", frames=24, vfr=True)
+    dst = tmp_path / f"out.{ext}"
+    round_trip(src, dst, EncodeSettings(preset="medium"))
+    assert times(dst) == times(src)
+    assert len(set(np.diff([float(t) for t in times(src)]).round(3))) > 1
+
+
+@pytest.mark.parametrize("ext", ["mp4", "mkv"])
+@pytest.mark.parametrize("audio", ["aac", "mp3"])
+def test_audio_packets_are_copied_byte_for_byte(tmp_path: Path, ext: str, audio: str) -> None:
+    src = make_video(tmp_path / f"in.{ext}", frames=24, audio=audio)
+    dst = tmp_path / f"out.{ext}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        round_trip(src, dst)
+    before = [(pts, data) for pts, _, data in read_packets(src)]
+    after = [(pts, data) for pts, _, data in read_packets(dst)]
+    assert len(before) > 20
+    assert after == before
+
+
+@pytest.mark.parametrize(("ext", "rotation"), [("mp4", 90), ("mov", 270), ("mkv", 180)])
+def test_rotation_metadata_survives(tmp_path: Path, ext: str, rotation: int) -> None:
+    src = make_video(tmp_path / f"in.{ext}", frames=6, rotation=rotation)
+    dst = tmp_path / f"out.{ext}"
+    round_trip(src, dst)
+    with VideoSource(src) as a, VideoSource(dst) as b:
+        assert a.info.rotation == b.info.rotation == rotation
+
+
+def test_luma_psnr_at_crf_18_is_at_least_40_db(tmp_path: Path) -> None:
+    src = make_video(tmp_path / "in.mp4", frames=24, grey=False)
+    dst = tmp_path / "out.mp4"
+    round_trip(src, dst, EncodeSettings(crf=18, preset="fast"))
+    before, after = read_video_frames(src), read_video_frames(dst)
+    assert len(before) == len(after)
+    assert min(psnr(a[2], b[2]) for a, b in zip(before, after)) >= 40
+
+
+def test_odd_half_size_keeps_shape(tmp_path: Path) -> None:
+    """322x182 has odd chroma dimensions (161x91) and is not a multiple of 16."""
+    src = make_video(tmp_path / "in.mp4", size=(322, 182), frames=4)
+    dst = tmp_path / "out.mp4"
+    round_trip(src, dst)
+    assert {y.shape for _, _, y in read_video_frames(dst)} == {(182, 322)}
+
+
+def test_write_frame_rejects_wrong_plane_shape(tmp_path: Path) -> None:
+    src = make_video(tmp_path / "in.mp4", frames=2)
+    with VideoSource(src) as source, VideoSink(tmp_path / "out.mp4", source, FAST) as sink:
+        y = np.zeros((182, 322), np.uint8)
+        with pytest.raises(ValueError, match="u plane"):
+            sink.write_frame(y, np.zeros((90, 161), np.uint8), np.zeros((91, 161), np.uint8), 0)
+
+
+def test_frames_match_an_independent_decode(tmp_path: Path) -> None:
+    src = make_video(tmp_path / "in.mkv", frames=12, grey=False)
+    with VideoSource(src) as source:
+        frames = list(source.frames())
+        again = list(source.frames())
+    expected = read_video_frames(src)
+    assert [f.index for f in frames] == list(range(12))
+    assert [f.pts for f in frames] == [f.pts for f in again] == [pts for pts, _, _ in expected]
+    assert all(np.array_equal(f.y, y) for f, (_, _, y) in zip(frames, expected))
+
+
+def test_frame_at_returns_the_frame_shown_at_that_time(tmp_path: Path) -> None:
+    src = make_video(tmp_path / "in.mp4", frames=40)
+    expected = read_video_frames(src)
+    with VideoSource(src) as source:
+        for index in (0, 17, 39):
+            pts, time_base, y = expected[index]
+            frame = source.frame_at(float(pts * time_base) + 0.01)
+            assert frame.pts == pts
+            assert frame.index == index
+            assert np.array_equal(frame.y, y)
+        assert len(list(source.frames())) == 40
+
+
+def test_video_info_reports_the_stream(tmp_path: Path) -> None:
+    src = make_video(tmp_path / "in.mp4", size=(160, 96), frames=24, rate=Fraction(25))
+    with VideoSource(src) as source:
+        info = source.info
+    assert (info.width, info.height, info.frame_count, info.average_rate) == (160, 96, 24, Fraction(25))
+    assert info.codec == "h264" and info.rotation == 0
+    assert info.duration_s == pytest.approx(24 / 25)
+
+
+def test_media_kind_tells_video_from_image(tmp_path: Path) -> None:
+    video = make_video(tmp_path / "clip.mp4", frames=3)
+    png = tmp_path / "photo.png"
+    cv2.imwrite(str(png), np.full((40, 60), 90, np.uint8))
+    jpeg_named_mp4 = tmp_path / "photo.mp4"
+    cv2.imwrite(str(tmp_path / "photo.jpg"), np.full((40, 60, 3), 90, np.uint8))
+    (tmp_path / "photo.jpg").rename(jpeg_named_mp4)
+    assert media_kind(video) == "video"
+    assert media_kind(png) == "image"
+    assert media_kind(jpeg_named_mp4) == "image"
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def _audio_only(path: Path) -> Path:
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("aac", rate=48000, layout="mono")
+        samples = np.zeros((1, 48000), np.float32)
+        for start in range(0, 48000, 1024):
+            frame = av.AudioFrame.from_ndarray(samples[:, start : start + 1024], format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = 48000, start
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda d: d / "missing.mp4", "does not exist"),
+        (lambda d: d, "is a folder"),
+        (lambda d: _write(d / "empty.mp4", b""), "empty"),
+        (lambda d: _write(d / "notes.mp4", b"not a video\n" * 50), "cannot be read"),
+        (lambda d: _audio_only(d / "sound.m4a"), "no video stream"),
+    ],
+    ids=["missing", "directory", "zero-bytes", "text", "audio-only"],
+)
+def test_unusable_inputs_raise_input_error(tmp_path: Path, make, message: str) -> None:
+    path = make(tmp_path)
+    with pytest.raises(InputError, match=message):
+        media_kind(path)
+    with pytest.raises(InputError, match=message):
+        VideoSource(path)
+
+
+@pytest.mark.parametrize("ext", ["mkv", "mp4"])
+def test_truncated_video_raises_input_error(tmp_path: Path, ext: str) -> None:
+    """A file cut in half must fail loudly, not come back with half its frames."""
+    data = make_video(tmp_path / f"in.{ext}", frames=48, audio="aac").read_bytes()
+    cut = tmp_path / f"cut.{ext}"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match="truncated or corrupt|cannot be read"):
+        with VideoSource(cut) as source:
+            list(source.items())
+
+
+def test_audio_the_container_refuses_is_reencoded_with_a_warning(tmp_path: Path) -> None:
+    src = make_video(tmp_path / "in.mkv", frames=24, audio="opus")
+    dst = tmp_path / "out.avi"
+    with pytest.warns(UserWarning, match="re-encoding"):
+        round_trip(src, dst)
+    assert source_times(dst) == pytest.approx(source_times(src), abs=1e-3)
+    with av.open(str(dst)) as container:
+        assert container.streams.audio[0].codec_context.name == "aac"
+        decoded = sum(frame.samples for frame in container.decode(audio=0))
+    assert decoded / 48000 == pytest.approx(24 * 1001 / 30000, abs=0.1)
+
+
+def test_mp3_into_webm_is_reencoded(tmp_path: Path) -> None:
+    src = make_video(tmp_path / "in.mkv", size=(160, 96), frames=8, audio="mp3")
+    dst = tmp_path / "out.webm"
+    with pytest.warns(UserWarning, match="mp3.*re-encoding"):
+        round_trip(src, dst, EncodeSettings(codec="libvpx-vp9", crf=30))
+    assert times(dst) == times(src)
+    assert read_packets(dst)
+
+
+def test_mpeg4_codec_works(tmp_path: Path) -> None:
+    src = make_video(tmp_path / "in.mp4", frames=24, audio="aac")
+    dst = tmp_path / "out.mp4"
+    round_trip(src, dst, EncodeSettings(codec="mpeg4"))
+    assert times(dst) == times(src)
+    with VideoSource(dst) as source:
+        assert source.info.codec == "mpeg4"
+
+
+def test_unknown_codec_raises_output_error(tmp_path: Path) -> None:
+    src = make_video(tmp_path / "in.mp4", frames=2)
+    with VideoSource(src) as source, pytest.raises(OutputError, match="unknown video encoder"):
+        VideoSink(tmp_path / "out.mp4", source, EncodeSettings(codec="no-such-codec"))
+
+
+def test_format_comes_from_the_final_suffix(tmp_path: Path) -> None:
+    """The caller writes to a temporary name; the container type must follow the final name."""
+    src = make_video(tmp_path / "in.mkv", frames=4)
+    tmp_out = tmp_path / "out.mkv.part"
+    with VideoSource(src) as source, VideoSink(tmp_out, source, FAST, format=container_format(Path("x.mkv"))) as sink:
+        frame = next(source.frames())
+        grey = np.full((91, 161), 128, np.uint8)
+        sink.write_frame(frame.y, grey, grey, frame.pts)
+    with av.open(str(tmp_out)) as container:
+        assert "matroska" in container.format.name
+    assert container_format(Path("a.MP4")) == "mp4"
+
+
+@pytest.mark.real_data
+@pytest.mark.skipif(not REAL_CLIPS, reason=f"no real clips in {REAL_VIDEO}")
+@pytest.mark.parametrize("clip", REAL_CLIPS, ids=lambda p: p.name)
+def test_real_clip_round_trip(tmp_path: Path, clip: Path) -> None:
+    """The first 30 frames of each real clip come back with the same presentation times."""
+    if media_kind(clip) != "video":
+        pytest.skip(f"{clip.name} is not a video")
+    dst = tmp_path / ("out.mkv" if clip.suffix.lower() == ".webm" else f"out{clip.suffix}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        round_trip(clip, dst, max_frames=30)
+    with VideoSource(clip) as a, VideoSource(dst) as b:
+        first = [f.pts * a.info.time_base for f, _ in zip(a.frames(), range(30))]
+        again = [f.pts * b.info.time_base for f in b.frames()]
+        assert b.info.rotation == a.info.rotation
+        assert (b.info.width, b.info.height) == (a.info.width, a.info.height)
+    assert len(again) == len(first)
+    if clip.suffix.lower() == ".avi":  # AVI pins the first frame to slot 0: it cannot store a start offset
+        first, again = first[1:], again[1:]
+    assert again == pytest.approx(first, abs=1e-3)

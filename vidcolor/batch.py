@@ -1,0 +1,279 @@
+"""Colourise a whole folder tree: mirror it into another folder, resume after a crash, report per file.
+
+The walk is sorted, so two runs see files in the same order. Each output is written by the pipeline to a
+hidden temporary file and renamed at the end, so an output that exists is complete: a rerun skips it and
+carries on where the last run stopped. A file that fails is recorded and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Literal
+
+import av
+from tqdm import tqdm
+
+from .errors import InputError, OutputError, VidcolorError
+from .io.encode import EncodeSettings
+from .io.probe import media_kind, open_media
+from .pipeline import colorize_image, colorize_video
+from .temporal import TemporalOptions
+from .worker import Colorizer
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp"})
+VIDEO_EXTENSIONS = frozenset(
+    {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts"}
+)
+MEDIA_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
+REPORT_STEM = "vidcolor-report"
+REPORT_FIELDS = ("file", "kind", "status", "frames", "seconds", "error")
+
+Status = Literal["done", "skipped", "failed", "ignored"]
+STATUSES: tuple[Status, ...] = ("done", "skipped", "failed", "ignored")
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """What happened to one file of the tree; ``file`` is relative to the source folder (POSIX form)."""
+
+    file: str
+    kind: str  # "image", "video", or "" when the file is not media
+    status: Status
+    frames: int | None = None
+    seconds: float = 0.0
+    error: str = ""
+
+
+@dataclass
+class BatchReport:
+    """Every file the walk met, in walk order, and the totals."""
+
+    src_dir: Path
+    dst_dir: Path
+    files: list[FileResult] = field(default_factory=list)
+    seconds: float = 0.0
+    interrupted: bool = False
+
+    def count(self, status: Status) -> int:
+        return sum(result.status == status for result in self.files)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {status: self.count(status) for status in STATUSES}
+
+    @property
+    def failed(self) -> list[FileResult]:
+        return [result for result in self.files if result.status == "failed"]
+
+    @property
+    def ok(self) -> bool:
+        """True when no file failed and the run was not interrupted."""
+        return not self.failed and not self.interrupted
+
+    def summary(self) -> str:
+        """``N done, N skipped, N failed, N ignored in T s``."""
+        counts = ", ".join(f"{number} {status}" for status, number in self.counts.items())
+        return f"{counts} in {self.seconds:.1f} s" + (" (interrupted)" if self.interrupted else "")
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`colorize_tree`; ``report`` holds what was done before it (already written)."""
+
+    def __init__(self, report: BatchReport) -> None:
+        super().__init__("batch interrupted")
+        self.report = report
+
+
+def check_folders(src_dir: Path, dst_dir: Path) -> None:
+    """Refuse a missing source, a source that is a file, and a destination equal to the source."""
+    if not src_dir.exists():
+        raise InputError(f"source folder {src_dir} does not exist; check the path")
+    if not src_dir.is_dir():
+        raise InputError(f"source {src_dir} is a file, not a folder; use `vidcolor FILE -o OUT` for one file")
+    if dst_dir.exists() and not dst_dir.is_dir():
+        raise OutputError(f"output {dst_dir} is a file; give a folder")
+    if dst_dir.resolve() == src_dir.resolve():
+        raise OutputError(f"output folder {dst_dir} is the source folder; choose another folder")
+
+
+def walk_tree(src_dir: Path, exclude: Path | None = None) -> list[Path]:
+    """Files under ``src_dir``, sorted by relative path; hidden files and folders, and ``exclude``, left out.
+
+    Symlinked folders are not followed (no loops); symlinked files are included.
+    """
+    excluded = exclude.resolve() if exclude is not None else None
+    found: list[Path] = []
+    for root, folders, files in os.walk(src_dir):
+        root_path = Path(root)
+        folders[:] = sorted(
+            name for name in folders
+            if not name.startswith(".") and (excluded is None or (root_path / name).resolve() != excluded)
+        )
+        found.extend(root_path / name for name in files if not name.startswith("."))
+    return sorted(found, key=lambda path: path.relative_to(src_dir).parts)
+
+
+def classify(path: Path) -> tuple[str, str]:
+    """``(kind, error)``: kind is "image"/"video" for media, "" otherwise, with the reason in ``error``.
+
+    A file with a media extension (:data:`MEDIA_EXTENSIONS`) is always meant to be media, so the caller
+    fails it when kind is ""; any other file is used only when its content is a picture or a video
+    (audio files whose only picture is cover art are not).
+    """
+    try:
+        kind = media_kind(path)
+    except InputError as error:
+        return "", str(error)
+    if path.suffix.lower() not in MEDIA_EXTENSIONS and _cover_art_only(path):
+        return "", f"{path} is audio with cover art, not a video"
+    return kind, ""
+
+
+def _cover_art_only(path: Path) -> bool:
+    with open_media(path) as container:
+        return all(stream.disposition & av.stream.Disposition.attached_pic for stream in container.streams.video)
+
+
+def colorize_tree(
+    src_dir: str | os.PathLike,
+    dst_dir: str | os.PathLike,
+    colorizer: Colorizer,
+    *,
+    settings: EncodeSettings = EncodeSettings(),
+    temporal: TemporalOptions = TemporalOptions(),
+    batch_size: int = 8,
+    progress: bool = True,
+    on_file: Callable[[FileResult], None] | None = None,
+    write_reports: bool = True,
+) -> BatchReport:
+    """Colourise every image and video under ``src_dir`` into the same relative path under ``dst_dir``.
+
+    Outputs that exist are skipped (they are complete: the pipeline renames them into place only at the
+    end). A file that fails is recorded with its error and the walk goes on. ``on_file`` is called with
+    each file's result as soon as it is known. Unless ``write_reports`` is False, the report is written to
+    ``dst_dir`` as ``vidcolor-report.csv`` and ``.json`` at the end, and also when interrupted.
+
+    If ``dst_dir`` lies inside ``src_dir`` it is not walked. Ctrl-C stops after removing the current
+    file's temporary output and raises :class:`BatchInterrupted` carrying the report so far.
+    """
+    src_dir, dst_dir = Path(src_dir), Path(dst_dir)
+    if batch_size < 1:
+        raise ValueError(f"batch size must be at least 1, got {batch_size}")
+    check_folders(src_dir, dst_dir)
+    started = time.perf_counter()
+    dst_dir.mkdir(parents=True, exist_ok=True)
+    report = BatchReport(src_dir, dst_dir)
+    sources = walk_tree(src_dir, exclude=dst_dir)
+    bar = tqdm(total=len(sources), unit="file", desc="files", disable=not progress, dynamic_ncols=True)
+    current = ""
+    try:
+        for source in sources:
+            current = source.relative_to(src_dir).as_posix()
+            bar.set_postfix_str(current, refresh=True)
+            result = _colorize_file(
+                source, dst_dir / source.relative_to(src_dir), current, colorizer,
+                settings=settings, temporal=temporal, batch_size=batch_size, progress=progress,
+            )
+            current = ""
+            report.files.append(result)
+            if on_file is not None:
+                on_file(result)
+            bar.update(1)
+    except KeyboardInterrupt:
+        report.interrupted = True
+        if current:
+            report.files.append(FileResult(current, "", "failed", error="interrupted; no output was written"))
+        raise BatchInterrupted(report) from None
+    finally:
+        bar.close()
+        report.seconds = time.perf_counter() - started
+        if write_reports:
+            write_report(report)
+    return report
+
+
+def _colorize_file(
+    source: Path,
+    output: Path,
+    name: str,
+    colorizer: Colorizer,
+    *,
+    settings: EncodeSettings,
+    temporal: TemporalOptions,
+    batch_size: int,
+    progress: bool,
+) -> FileResult:
+    """Colourise one file of the tree into ``output``, turning every error but Ctrl-C into a failed result."""
+    started = time.perf_counter()
+    kind = ""
+    try:
+        kind, reason = classify(source)
+        if not kind:
+            if source.suffix.lower() in MEDIA_EXTENSIONS:
+                return FileResult(name, "", "failed", error=reason)
+            return FileResult(name, "", "ignored", error="not an image or video")
+        if output.is_dir():
+            raise OutputError(f"output {output} is a folder; move it away to colourise {name}")
+        if output.exists():
+            return FileResult(name, kind, "skipped")
+        output.parent.mkdir(parents=True, exist_ok=True)
+        if kind == "image":
+            colorize_image(source, output, colorizer)
+            frames = 1
+        else:
+            frames = colorize_video(
+                source, output, colorizer,
+                settings=settings, temporal=temporal, batch_size=batch_size, progress=progress,
+            ).frames
+        return FileResult(name, kind, "done", frames, time.perf_counter() - started)
+    except Exception as error:  # noqa: BLE001 - a batch goes on past any failed file
+        message = str(error) if isinstance(error, VidcolorError) else f"{type(error).__name__}: {error}"
+        return FileResult(name, kind, "failed", None, time.perf_counter() - started, message)
+
+
+def report_paths(dst_dir: str | os.PathLike) -> tuple[Path, Path]:
+    """Where :func:`write_report` puts the CSV and the JSON report."""
+    dst_dir = Path(dst_dir)
+    return dst_dir / f"{REPORT_STEM}.csv", dst_dir / f"{REPORT_STEM}.json"
+
+
+def write_report(report: BatchReport) -> tuple[Path, Path]:
+    """Write ``vidcolor-report.csv`` and ``vidcolor-report.json`` into the report's output folder."""
+    csv_path, json_path = report_paths(report.dst_dir)
+    write_report_csv(report, csv_path)
+    write_report_json(report, json_path)
+    return csv_path, json_path
+
+
+def write_report_csv(report: BatchReport, path: Path) -> None:
+    """One row per file: file, kind, status, frames, seconds, error."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    with open(temporary, "w", newline="", encoding="utf-8") as stream:
+        writer = csv.DictWriter(stream, fieldnames=REPORT_FIELDS)
+        writer.writeheader()
+        for result in report.files:
+            row = asdict(result)
+            row["frames"] = "" if result.frames is None else result.frames
+            row["seconds"] = f"{result.seconds:.3f}"
+            writer.writerow(row)
+    os.replace(temporary, path)
+
+
+def write_report_json(report: BatchReport, path: Path) -> None:
+    """The whole report: folders, totals, interruption flag and one object per file."""
+    document = {
+        "src_dir": str(report.src_dir),
+        "dst_dir": str(report.dst_dir),
+        "seconds": round(report.seconds, 3),
+        "interrupted": report.interrupted,
+        "counts": report.counts,
+        "files": [{**asdict(result), "seconds": round(result.seconds, 3)} for result in report.files],
+    }
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    os.replace(temporary, path)

@@ -1,0 +1,79 @@
+"""``vidcolor batch SRC_DIR -o DST_DIR``: colourise every photo and video of a folder tree."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from ..batch import BatchInterrupted, FileResult, check_folders, colorize_tree, report_paths
+from ._common import (
+    Interrupted,
+    check_render_size,
+    encode_settings,
+    load_colorizer,
+    model_options,
+    one_line_errors,
+    temporal_options,
+    video_options,
+)
+
+
+@click.command("batch")
+@click.argument("src_dir", metavar="SRC_DIR", type=click.Path(path_type=Path))
+@click.option("-o", "--output", "dst_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Output folder (created if missing); the source tree is mirrored into it.")
+@model_options
+@video_options
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars or summary (failures are still listed).")
+@one_line_errors
+def batch_command(
+    src_dir: Path,
+    dst_dir: Path,
+    weights: Path | None,
+    device: str,
+    batch_size: int,
+    render_size: int,
+    saturation: float,
+    codec: str,
+    crf: int,
+    preset: str,
+    temporal: str,
+    temporal_strength: float,
+    quiet: bool,
+) -> None:
+    """Colourise every photo and video under SRC_DIR into the same place under DST_DIR.
+
+    Outputs that already exist are skipped, so a rerun after a crash or Ctrl-C carries on where it
+    stopped (delete an output to redo it). A file that fails does not stop the batch, but the exit
+    status is 1. Other files are ignored. A report of every file is written to
+    DST_DIR/vidcolor-report.csv and .json.
+    """
+    check_render_size(render_size)
+    check_folders(src_dir, dst_dir)
+    settings = encode_settings(codec, crf, preset)
+    smoothing = temporal_options(temporal, temporal_strength)
+    colorizer = load_colorizer(weights, device, render_size, saturation)
+
+    def show_failure(result: FileResult) -> None:
+        if result.status == "failed":
+            tqdm.write(f"failed: {result.file}: {result.error}", file=sys.stderr)
+
+    try:
+        report = colorize_tree(
+            src_dir, dst_dir, colorizer,
+            settings=settings, temporal=smoothing, batch_size=batch_size, progress=not quiet, on_file=show_failure,
+        )
+    except BatchInterrupted as interrupt:
+        raise Interrupted(
+            f"interrupted; {interrupt.report.summary()}; report in {report_paths(dst_dir)[0]}; "
+            "run again to carry on"
+        ) from None
+    if not quiet:
+        click.echo(report.summary(), err=True)
+    if report.failed:
+        raise click.ClickException(
+            f"{len(report.failed)} of {len(report.files)} files failed; see {report_paths(dst_dir)[0]}"
+        )

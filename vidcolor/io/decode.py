@@ -1,0 +1,229 @@
+"""Stream a video's luma frames, and the packets of its other streams, in file order."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from vidcolor.errors import InputError
+from vidcolor.io.probe import open_media
+
+_JPEG_RANGE = 2  # AVCOL_RANGE_JPEG: full-range samples
+_DTS_TIMED = frozenset({"avi"})  # demuxers that store no pts: their frame pts are guesses, dts are real
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the container says about the video stream."""
+
+    width: int
+    height: int
+    frame_count: int | None
+    average_rate: Fraction | None
+    time_base: Fraction
+    duration_s: float | None
+    rotation: int
+    codec: str
+
+
+@dataclass
+class LumaFrame:
+    """One decoded frame: its output index, pts in the stream's time base, and limited-range Y plane."""
+
+    index: int
+    pts: int | None
+    y: np.ndarray
+
+
+class VideoSource:
+    """An opened video file; iterate `items()` once per pass, use as a context manager."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.container = open_media(self.path)
+        if not self.container.streams.video:
+            self.container.close()
+            raise InputError(f"{self.path} has no video stream; pass a video file")
+        self.video_stream = self.container.streams.video[0]
+        self.video_stream.thread_type = "AUTO"
+        self.copy_streams: list[av.stream.Stream] = [
+            s for s in self.container.streams if s.type in ("audio", "subtitle")
+        ]
+        self._stream_duration_s = _stream_duration_s(self.video_stream)
+        self._dts_timed = self.container.format.name in _DTS_TIMED
+        self._reformatter = av.video.reformatter.VideoReformatter()
+        try:
+            self.info = self._read_info()
+        except InputError:
+            self.container.close()
+            raise
+        self._rewind = False
+
+    def __enter__(self) -> VideoSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the file."""
+        self.container.close()
+
+    def items(self) -> Iterator[LumaFrame | av.Packet]:
+        """Demux once in file order: video as LumaFrame, packets of `copy_streams` as av.Packet."""
+        yield from self._demux(self.video_stream, *self.copy_streams)
+
+    def frames(self) -> Iterator[LumaFrame]:
+        """Only the decoded video frames, in output order."""
+        for item in self._demux(self.video_stream):
+            if isinstance(item, LumaFrame):
+                yield item
+
+    def frame_at(self, seconds: float) -> LumaFrame:
+        """The frame shown at `seconds` on the pts timeline (keyframe seek, then decode forward).
+
+        Its `index` is estimated from the average rate (0 when the rate is unknown).
+        """
+        stream = self.video_stream
+        target = int(seconds / stream.time_base)
+        self._rewind = True
+        shown: av.VideoFrame | None = None
+        try:
+            self.container.seek(target, stream=stream, backward=True, any_frame=False)
+            for packet in self.container.demux(stream):
+                for frame in packet.decode():
+                    pts = self._pts(frame)
+                    if shown is not None and pts is not None and pts > target:
+                        return self._luma(shown, self._index_at(shown))
+                    shown = frame
+        except av.FFmpegError as e:
+            raise self._corrupt(e) from e
+        if shown is None:
+            raise InputError(f"{self.path} has no frame at {seconds:.3f} s; pick a time within the video")
+        return self._luma(shown, self._index_at(shown))
+
+    def _demux(self, *streams: av.stream.Stream) -> Iterator[LumaFrame | av.Packet]:
+        if self._rewind:
+            self._seek_start()
+        self._rewind = True
+        video = self.video_stream
+        index = 0
+        last: av.VideoFrame | None = None
+        try:
+            for packet in self.container.demux(*streams):
+                if packet.size == 0:
+                    continue
+                if packet.stream is not video:
+                    yield packet
+                    continue
+                for frame in video.decode(packet):
+                    yield self._luma(frame, index)
+                    index, last = index + 1, frame
+            for frame in video.decode(None):
+                yield self._luma(frame, index)
+                index, last = index + 1, frame
+        except av.FFmpegError as e:
+            raise self._corrupt(e) from e
+        self._check_complete(last)
+
+    def _seek_start(self) -> None:
+        try:
+            self.container.seek(0, backward=True, any_frame=False)
+        except av.FFmpegError as e:
+            raise self._corrupt(e) from e
+
+    def _pts(self, frame: av.VideoFrame) -> int | None:
+        """Presentation time in the stream's time base (the dts where the container stores no pts)."""
+        if self._dts_timed and frame.dts is not None:
+            return frame.dts
+        return frame.pts
+
+    def _luma(self, frame: av.VideoFrame, index: int) -> LumaFrame:
+        pts = self._pts(frame)
+        if frame.format.name != "yuv420p" or frame.color_range == _JPEG_RANGE:
+            frame = self._reformatter.reformat(
+                frame, format="yuv420p", src_color_range=frame.color_range or None, dst_color_range="MPEG"
+            )
+        plane = frame.planes[0]
+        rows = np.frombuffer(plane, dtype=np.uint8).reshape(plane.height, plane.line_size)
+        return LumaFrame(index=index, pts=pts, y=rows[:, : plane.width].copy())
+
+    def _index_at(self, frame: av.VideoFrame) -> int:
+        rate, pts = self.info.average_rate, self._pts(frame)
+        if rate is None or pts is None:
+            return 0
+        start = self.video_stream.start_time or 0
+        return max(round((pts - start) * self.video_stream.time_base * rate), 0)
+
+    def _check_complete(self, last: av.VideoFrame | None) -> None:
+        """Raise when decoding stopped well before the duration the container announced."""
+        if self._stream_duration_s is None:
+            return
+        if last is None:
+            raise InputError(f"{self.path} is truncated or corrupt (no frame decodes); pass a complete file")
+        stream = self.video_stream
+        rate = self.info.average_rate or Fraction(25)
+        start = float((stream.start_time or 0) * stream.time_base)
+        decoded_end = float((self._pts(last) or 0) * stream.time_base) + 1 / float(rate) - start
+        missing = self._stream_duration_s - decoded_end
+        if missing > max(0.15, 3 / float(rate), 0.02 * self._stream_duration_s):
+            raise InputError(
+                f"{self.path} is truncated or corrupt: video stops at {decoded_end:.2f} s of "
+                f"{self._stream_duration_s:.2f} s; pass a complete file"
+            )
+
+    def _corrupt(self, e: Exception) -> InputError:
+        return InputError(f"{self.path} is truncated or corrupt ({e}); pass a complete file")
+
+    def _read_info(self) -> VideoInfo:
+        stream = self.video_stream
+        ctx = stream.codec_context
+        rate = stream.average_rate or None
+        duration_s = self._stream_duration_s
+        if duration_s is None and self.container.duration:
+            duration_s = self.container.duration / av.time_base
+        frame_count = stream.frames or None
+        if frame_count is None and duration_s is not None and rate is not None:
+            frame_count = round(duration_s * rate)
+        return VideoInfo(
+            width=ctx.width,
+            height=ctx.height,
+            frame_count=frame_count,
+            average_rate=Fraction(rate) if rate else None,
+            time_base=Fraction(stream.time_base),
+            duration_s=duration_s,
+            rotation=self._rotation(),
+            codec=ctx.name,
+        )
+
+    def _rotation(self) -> int:
+        """Degrees counter-clockwise from the display matrix (read off the first frame), else 0."""
+        tag = self.video_stream.metadata.get("rotate")
+        if tag is not None:
+            return -int(float(tag)) % 360
+        try:
+            with av.open(str(self.path)) as probe:
+                for frame in probe.decode(probe.streams.video[0]):
+                    return round(frame.rotation) % 360
+        except av.FFmpegError as e:
+            raise self._corrupt(e) from e
+        return 0
+
+
+def _stream_duration_s(stream: av.VideoStream) -> float | None:
+    """Duration the container records for this stream itself (not the longest stream), if any."""
+    if stream.duration:
+        return float(stream.duration * stream.time_base)
+    tag = stream.metadata.get("DURATION") or stream.metadata.get("duration")
+    if not tag:
+        return None
+    try:
+        hours, minutes, seconds = tag.split(":")
+        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    except ValueError:
+        return None

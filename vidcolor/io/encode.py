@@ -1,0 +1,240 @@
+"""Write a colourised video: encode new frames, copy (or re-encode) the source's other streams."""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from vidcolor.errors import OutputError
+from vidcolor.io.decode import VideoSource
+
+_MPEG_RANGE, _JPEG_RANGE = 1, 2  # AVCOL_RANGE_MPEG (limited), AVCOL_RANGE_JPEG (full)
+_VARIABLE_FPS = 0x0400  # AVFMT_VARIABLE_FPS: the muxer stores any frame timing (AVI does not)
+
+
+@dataclass(frozen=True)
+class EncodeSettings:
+    """Video encoder choice; crf and preset apply where the encoder has those options."""
+
+    codec: str = "libx264"
+    crf: int = 18
+    preset: str = "medium"
+    pix_fmt: str = "yuv420p"
+
+
+@functools.cache
+def container_format(path: Path) -> str | None:
+    """FFmpeg muxer name for the suffix of `path` ('mp4', 'matroska', ...), None when none claims it."""
+    suffix = Path(path).suffix.lower().lstrip(".")
+    claimants = []
+    for name in sorted(av.formats_available):
+        try:
+            extensions = av.ContainerFormat(name, "w").extensions
+        except ValueError:
+            continue
+        if suffix in extensions:
+            claimants.append(name)
+    if suffix in claimants:
+        return suffix
+    return claimants[0] if claimants else None
+
+
+class _Copy:
+    """A source stream muxed packet for packet."""
+
+    def __init__(self, stream: av.stream.Stream) -> None:
+        self.stream = stream
+
+    def packets(self, packet: av.Packet) -> list[av.Packet]:
+        packet.stream = self.stream
+        return [packet]
+
+    def flush(self) -> list[av.Packet]:
+        return []
+
+
+class _Reencode:
+    """A source audio stream decoded and encoded again with a codec the container accepts."""
+
+    def __init__(self, source: av.AudioStream, stream: av.AudioStream) -> None:
+        self.source = source
+        self.stream = stream
+        self._resampler: av.AudioResampler | None = None
+
+    def packets(self, packet: av.Packet) -> list[av.Packet]:
+        return self._encode(self.source.decode(packet))
+
+    def flush(self) -> list[av.Packet]:
+        out = self._encode(self.source.decode(None))
+        out += self._encode([None])
+        return out + self.stream.encode(None)
+
+    def _encode(self, frames: list[av.AudioFrame | None]) -> list[av.Packet]:
+        if self._resampler is None:
+            ctx = self.stream.codec_context
+            self._resampler = av.AudioResampler(
+                format=ctx.format, layout=ctx.layout, rate=ctx.sample_rate, frame_size=ctx.frame_size or None
+            )
+        out = []
+        for frame in frames:
+            for resampled in self._resampler.resample(frame):
+                out += self.stream.encode(resampled)
+        return out
+
+
+class VideoSink:
+    """An output file being written; use as a context manager so it is flushed and closed."""
+
+    def __init__(
+        self,
+        path: Path,
+        source: VideoSource,
+        settings: EncodeSettings = EncodeSettings(),
+        *,
+        format: str | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self._closed = False
+        self._check_codec(settings.codec)
+        try:
+            self.container = av.open(str(self.path), "w", format=format)
+        except (av.FFmpegError, OSError, ValueError) as e:
+            raise OutputError(f"{self.path} cannot be created ({e}); check the folder and the file name") from e
+        try:
+            self._video = self._add_video(source, settings)
+            self._routes: dict[int, _Copy | _Reencode] = {}
+            for stream in source.copy_streams:
+                route = self._add_copy(stream)
+                if route is not None:
+                    self._routes[stream.index] = route
+            self.container.start_encoding()
+        except (av.FFmpegError, ValueError) as e:
+            self.container.close()
+            raise OutputError(
+                f"{self.path} cannot be set up for {settings.codec} ({e}); pick another --codec or file type"
+            ) from e
+        except BaseException:
+            self.container.close()
+            raise
+
+    def __enter__(self) -> VideoSink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def write_packet(self, packet: av.Packet) -> None:
+        """Mux a packet of one of the source's copy streams (re-encoding it where needed)."""
+        route = self._routes.get(packet.stream.index)
+        if route is None or packet.size == 0:
+            return
+        self._mux(route.packets(packet))
+
+    def write_frame(self, y: np.ndarray, u: np.ndarray, v: np.ndarray, pts: int | None) -> None:
+        """Encode one frame from 4:2:0 uint8 planes; `pts` is in the source video's time base.
+
+        The pts is kept as is, except in constant-rate containers (AVI), where it is rescaled to 1/rate.
+        """
+        height, width = self._size
+        chroma = ((height + 1) // 2, (width + 1) // 2)
+        for name, plane, shape in (("y", y, (height, width)), ("u", u, chroma), ("v", v, chroma)):
+            if plane.shape != shape or plane.dtype != np.uint8:
+                raise ValueError(f"{name} plane must be uint8 {shape}, got {plane.dtype} {plane.shape}")
+        frame = av.VideoFrame(width, height, "yuv420p")
+        for target, values in zip(frame.planes, (y, u, v)):
+            rows = np.zeros((target.height, target.line_size), dtype=np.uint8)
+            rows[:, : target.width] = values
+            target.update(rows)
+        ctx = self._video.codec_context
+        frame.color_range, frame.colorspace = ctx.color_range, ctx.colorspace
+        frame.color_primaries, frame.color_trc = ctx.color_primaries, ctx.color_trc
+        if ctx.pix_fmt != "yuv420p":
+            frame = frame.reformat(format=ctx.pix_fmt)
+        if pts is not None and self._time_base != self._source_time_base:
+            pts = round(pts * self._source_time_base / self._time_base)
+        frame.pts = pts
+        frame.time_base = self._time_base
+        self._mux(self._video.encode(frame))
+
+    def close(self) -> None:
+        """Flush every encoder and close the file; calling it again does nothing."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._mux(self._video.encode(None))
+            for route in self._routes.values():
+                self._mux(route.flush())
+        finally:
+            self.container.close()
+
+    def _mux(self, packets: list[av.Packet]) -> None:
+        try:
+            self.container.mux(packets)
+        except (av.FFmpegError, OSError) as e:
+            raise OutputError(f"{self.path} could not be written ({e}); check free disk space") from e
+
+    def _check_codec(self, name: str) -> None:
+        try:
+            av.Codec(name, "w")
+        except ValueError as e:
+            raise OutputError(f"unknown video encoder {name!r}; use one FFmpeg has, e.g. libx264 or mpeg4") from e
+
+    def _add_video(self, source: VideoSource, settings: EncodeSettings) -> av.VideoStream:
+        info, template = source.info, source.video_stream
+        if av.Codec(settings.codec, "w").canonical_name not in self.container.supported_codecs:
+            raise ValueError(f"{self.container.format.name} does not take {settings.codec} video")
+        rate = info.average_rate or template.guessed_rate
+        stream = self.container.add_stream(settings.codec, rate=rate)
+        stream.width, stream.height, stream.pix_fmt = info.width, info.height, settings.pix_fmt
+        self._size = (info.height, info.width)
+        self._source_time_base = info.time_base
+        self._time_base = info.time_base
+        if rate and not self.container.format.flags & _VARIABLE_FPS:
+            self._time_base = 1 / Fraction(rate)
+            # audio priming would otherwise shift the video, whose first frame AVI pins to slot 0
+            self.container.options["avoid_negative_ts"] = "disabled"
+            stream.codec_context.max_b_frames = 0  # such containers store no pts to reorder by
+        stream.codec_context.time_base = self._time_base
+        stream.time_base = self._time_base
+        src = template.codec_context
+        stream.codec_context.color_range = _MPEG_RANGE if src.color_range == _JPEG_RANGE else src.color_range
+        stream.codec_context.colorspace = src.colorspace
+        stream.codec_context.color_primaries = src.color_primaries
+        stream.codec_context.color_trc = src.color_trc
+        if template.sample_aspect_ratio:
+            stream.sample_aspect_ratio = template.sample_aspect_ratio
+        known = {option.name for option in stream.codec_context.supported_options.private}
+        options = {"crf": str(settings.crf), "preset": settings.preset}
+        stream.options = {key: value for key, value in options.items() if key in known}
+        if info.rotation:
+            stream.set_display_rotation(info.rotation)
+        return stream
+
+    def _add_copy(self, template: av.stream.Stream) -> _Copy | _Reencode | None:
+        """Copy `template` if the container takes its codec; else re-encode audio or drop subtitles."""
+        name = template.codec_context.name
+        if template.codec_context.codec.canonical_name in self.container.supported_codecs:
+            try:
+                return _Copy(self.container.add_stream_from_template(template))
+            except ValueError:
+                pass
+        kind = self.container.format.name
+        if template.type != "audio":
+            warnings.warn(f"{self.path.name}: {kind} cannot hold {name} subtitles; dropping them", stacklevel=3)
+            return None
+        codec = "aac" if "aac" in self.container.supported_codecs else self.container.default_audio_codec
+        encoder = av.Codec(codec, "w")
+        rate = template.codec_context.sample_rate
+        if encoder.audio_rates and rate not in encoder.audio_rates:
+            rate = 48000 if 48000 in encoder.audio_rates else max(encoder.audio_rates)
+        stream = self.container.add_stream(codec, rate=rate, layout=template.codec_context.layout.name)
+        stream.time_base = Fraction(1, rate)
+        warnings.warn(f"{self.path.name}: {kind} cannot hold {name} audio; re-encoding it as {codec}", stacklevel=3)
+        return _Reencode(template, stream)

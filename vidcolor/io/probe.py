@@ -1,0 +1,58 @@
+"""Look at a file cheaply: open it as media and tell a video from a still image by its content."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import av
+
+from vidcolor.errors import InputError
+
+STILL_IMAGE_CODECS = frozenset(
+    {"mjpeg", "jpegls", "jpeg2000", "png", "apng", "tiff", "webp", "bmp", "gif", "ppm", "pgm", "pgmyuv",
+     "pbm", "pam", "qoi", "sgi", "targa", "dpx", "exr", "hdr", "jpegxl", "photocd", "pcx", "xbm", "xwd"}
+)
+
+
+def open_media(path: Path) -> av.container.InputContainer:
+    """Open `path` for reading; InputError if it is missing, a folder, empty, or not media."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path} does not exist; check the path")
+    if path.is_dir():
+        raise InputError(f"{path} is a folder; pass a video or image file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path} is empty (0 bytes); pass a complete video or image file")
+    try:
+        return av.open(str(path))
+    except (av.FFmpegError, OSError) as e:
+        raise InputError(
+            f"{path} cannot be read as media ({e}); pass a complete video or image file"
+        ) from e
+
+
+def media_kind(path: Path) -> Literal["video", "image"]:
+    """'image' for a single still picture, 'video' for a file with a moving-picture stream."""
+    with open_media(path) as container:
+        if not container.streams.video:
+            raise InputError(f"{path} has no video stream; pass a video or image file")
+        stream = container.streams.video[0]
+        if stream.codec_context.name not in STILL_IMAGE_CODECS or container.streams.audio:
+            return "video"
+        if stream.frames > 1:
+            return "video"
+        return "image" if _packets_at_most(container, stream, 1) else "video"
+
+
+def _packets_at_most(container: av.container.InputContainer, stream: av.VideoStream, limit: int) -> bool:
+    """True when `stream` holds no more than `limit` non-empty packets (reads at most limit + 1)."""
+    count = 0
+    try:
+        for packet in container.demux(stream):
+            count += packet.size > 0
+            if count > limit:
+                return False
+    except av.FFmpegError as e:
+        raise InputError(f"{container.name} is truncated or corrupt ({e}); pass a complete file") from e
+    return True
