@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from vidcolor.commands.batch import batch_command
 from vidcolor.commands.colorize import colorize_command
 
 
@@ -37,6 +38,7 @@ def main() -> None:
 
 
 main.add_command(colorize_command)
+main.add_command(batch_command)
 
 if __name__ == "__main__":
     main()

@@ -16,6 +16,10 @@ from .color import grey_to_lightness, lab_to_rgb
 from .worker import resize
 
 
+_BT601_CODES = frozenset({4, 5, 6})  # FCC, BT.470BG, SMPTE 170M
+_MATRICES = {1: (0.2126, 0.0722), 9: (0.2627, 0.0593), 10: (0.2627, 0.0593)}  # BT.709, BT.2020
+
+
 @dataclass(frozen=True)
 class YuvFormat:
     """How the source stores Y'CbCr: matrix coefficients (Kr, Kb) and signal range."""
@@ -25,12 +29,16 @@ class YuvFormat:
     full_range: bool = False
 
     @classmethod
-    def for_video(cls, colorspace: str | None, full_range: bool, height: int) -> "YuvFormat":
-        """BT.601 or BT.709 from the stream's colour matrix; unknown: BT.709 from 720 lines up (as players do)."""
-        name = (colorspace or "").lower()
-        if "601" in name or "470" in name or "smpte170" in name or (not name and height < 720):
-            return cls(kr=0.299, kb=0.114, full_range=full_range)
-        return cls(kr=0.2126, kb=0.0722, full_range=full_range)
+    def for_video(cls, colorspace: int, height: int) -> "YuvFormat":
+        """Matrix from FFmpeg's colour-space code (AVCOL_SPC_*), limited range.
+
+        Unspecified (2) or unknown codes fall back to what players assume: BT.709 from 720 lines up,
+        BT.601 below.
+        """
+        if colorspace in _BT601_CODES or (colorspace not in _MATRICES and height < 720):
+            return cls(kr=0.299, kb=0.114)
+        kr, kb = _MATRICES.get(colorspace, (0.2126, 0.0722))
+        return cls(kr=kr, kb=kb)
 
     def luma_to_unit(self, y: torch.Tensor) -> torch.Tensor:
         """Y' code values (0..255) to a [0, 1] grey level."""

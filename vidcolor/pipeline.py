@@ -70,6 +70,11 @@ class ImageResult:
     seconds: float
 
 
+def source_yuv_format(source: VideoSource) -> YuvFormat:
+    """The Y'CbCr matrix of the decoded frames (the decoder always hands out limited-range luma)."""
+    return YuvFormat.for_video(int(source.video_stream.codec_context.colorspace), source.info.height)
+
+
 def batch_items(items: Iterable[LumaFrame | Any], batch_size: int) -> Iterator[FrameBatch]:
     """Group the decoder's items into batches of ``batch_size`` frames, packets riding along in order."""
     batch = FrameBatch()
@@ -190,12 +195,7 @@ def colorize_video(
     check_output_path(input_path, output_path, overwrite)
     started = time.perf_counter()
     with VideoSource(input_path) as source, atomic_output(output_path) as temporary:
-        codec_context = source.video_stream.codec_context
-        yuv = YuvFormat.for_video(
-            str(getattr(codec_context, "colorspace", "") or ""),
-            "jpeg" in str(getattr(codec_context, "color_range", "")).lower() or getattr(codec_context, "color_range", 0) == 2,
-            source.info.height,
-        )
+        yuv = source_yuv_format(source)
         frame_colorizer = FrameColorizer(colorizer, yuv, temporal)
         with VideoSink(temporary, source, settings) as sink:
             frames = _run_stages(source, sink, frame_colorizer, batch_size, progress, input_path.name)

@@ -1,0 +1,117 @@
+"""End to end through the library: real files in, real files out, timing, sound and luma kept."""
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import torch
+from skimage.color import rgb2lab
+
+from tests.helpers import ConstantColour
+from tests.image_media import make_image
+from tests.media import make_video, read_packets, read_video_frames
+from vidcolor.io.images import read_image
+from vidcolor.models import create_generator
+from vidcolor.pipeline import colorize_image, colorize_video
+from vidcolor.temporal import TemporalOptions
+from vidcolor.worker import Colorizer
+
+SHARED_VIDEO = Path(__file__).resolve().parents[2] / "shared" / "data" / "video"
+
+
+@pytest.fixture(scope="module")
+def purple() -> Colorizer:
+    """Lab a = +33, b = -22 everywhere."""
+    return Colorizer(ConstantColour(0.3, -0.2), device="cpu", render_size=64)
+
+
+@pytest.fixture(scope="module")
+def tiny() -> Colorizer:
+    torch.manual_seed(0)
+    return Colorizer(create_generator("tiny-unet"), device="cpu", render_size=64)
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+def _mean_ab(path: Path) -> np.ndarray:
+    with av.open(str(path)) as container:
+        frame = next(container.decode(video=0))
+        rgb = frame.to_ndarray(format="rgb24")
+    return rgb2lab(rgb)[..., 1:].reshape(-1, 2).mean(0)
+
+
+def test_video_keeps_frames_timing_sound_and_luma(media_dir, purple):
+    source = make_video(media_dir / "grey.mp4", size=(322, 182), frames=24, rate=Fraction(30000, 1001), audio="aac")
+    out = media_dir / "colour.mp4"
+    result = colorize_video(source, out, purple, batch_size=5, progress=False)
+    assert result.frames == 24 and out.is_file()
+    before, after = read_video_frames(source), read_video_frames(out)
+    assert [float(p * tb) for p, tb, _ in after] == pytest.approx([float(p * tb) for p, tb, _ in before], abs=1e-6)
+    assert min(_psnr(a[2], b[2]) for a, b in zip(before, after)) >= 40.0
+    assert read_packets(out, "audio") == read_packets(source, "audio")
+    with av.open(str(out)) as container:
+        stream = container.streams.video[0]
+        assert stream.average_rate == Fraction(30000, 1001)
+        assert (stream.codec_context.width, stream.codec_context.height) == (322, 182)
+    a, b = _mean_ab(out)
+    assert a == pytest.approx(33, abs=6) and b == pytest.approx(-22, abs=6)
+
+
+def test_variable_frame_rate_and_mp3_in_mkv(media_dir, tiny):
+    source = make_video(media_dir / "vfr.mkv", size=(160, 96), frames=20, vfr=True, audio="mp3")
+    out = media_dir / "vfr_colour.mkv"
+    colorize_video(source, out, tiny, batch_size=4, progress=False)
+    before, after = read_video_frames(source), read_video_frames(out)
+    assert [p * tb for p, tb, _ in after] == [p * tb for p, tb, _ in before]
+    assert read_packets(out, "audio") == read_packets(source, "audio")
+
+
+def test_rotation_metadata_is_kept(media_dir, tiny):
+    from vidcolor.io.decode import VideoSource
+
+    source = make_video(media_dir / "rot.mp4", size=(128, 72), frames=6, rotation=90)
+    out = media_dir / "rot_colour.mp4"
+    colorize_video(source, out, tiny, progress=False)
+    with VideoSource(source) as a, VideoSource(out) as b:
+        assert a.info.rotation == b.info.rotation == 90
+
+
+def test_temporal_smoothing_runs_in_the_stream(media_dir, purple):
+    source = make_video(media_dir / "t.mp4", size=(128, 96), frames=12)
+    out = media_dir / "t_colour.mp4"
+    result = colorize_video(source, out, purple, temporal=TemporalOptions(strength=0.9), progress=False)
+    assert result.frames == 12 and result.cuts == 0
+    a, b = _mean_ab(out)
+    assert a == pytest.approx(33, abs=6) and b == pytest.approx(-22, abs=6)
+
+
+def test_image_keeps_lightness_and_size(media_dir, purple):
+    source = make_image(media_dir / "grey.png", size=(97, 61), mode="L")
+    out = media_dir / "colour.jpg"
+    result = colorize_image(source, out, purple)
+    assert (result.width, result.height) == (97, 61)
+    grey, colour = read_image(source), read_image(out)
+    lab_in, lab_out = rgb2lab(np.repeat(grey.grey[..., None], 3, 2)), rgb2lab(colour.rgb)
+    assert np.abs(lab_in[..., 0] - lab_out[..., 0]).mean() < 1.5
+    assert lab_out[..., 1].mean() == pytest.approx(33, abs=6)
+
+
+@pytest.mark.real_data
+@pytest.mark.skipif(not SHARED_VIDEO.is_dir(), reason="../shared/data/video not present")
+@pytest.mark.parametrize("name", ["bw/dicky_test.mp4", "color/realshort.mp4"])
+def test_real_clips(tmp_path, tiny, name):
+    source = SHARED_VIDEO / name
+    out = tmp_path / source.name
+    result = colorize_video(source, out, tiny, progress=False)
+    before, after = read_video_frames(source), read_video_frames(out)
+    assert result.frames == len(before) == len(after)
+    assert [p * tb for p, tb, _ in after] == pytest.approx([p * tb for p, tb, _ in before], abs=1e-3)
+    with av.open(str(source)) as container:
+        if container.streams.audio:
+            assert read_packets(out, "audio") == read_packets(source, "audio")
+    assert min(_psnr(a[2], b[2]) for a, b in zip(before, after)) >= 35.0
