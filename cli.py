@@ -6,6 +6,7 @@ import click
 
 from vidcolor.commands.batch import batch_command
 from vidcolor.commands.colorize import colorize_command
+from vidcolor.commands.preview import preview_command
 
 
 class DefaultCommandGroup(click.Group):
@@ -39,6 +40,7 @@ def main() -> None:
 
 main.add_command(colorize_command)
 main.add_command(batch_command)
+main.add_command(preview_command)
 
 if __name__ == "__main__":
     main()

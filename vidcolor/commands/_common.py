@@ -70,12 +70,21 @@ def model_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def video_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Encoder settings and temporal smoothing."""
+    """Encoder settings."""
     options = [
         click.option("--codec", default="libx264", show_default=True, help="Video encoder (FFmpeg name)."),
         click.option("--crf", type=click.IntRange(0, 51), default=18, show_default=True,
                      help="Constant rate factor for libx264/libx265 (lower is better quality)."),
         click.option("--preset", default="medium", show_default=True, help="Encoder speed preset."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def temporal_flags(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--temporal and --temporal-strength."""
+    options = [
         click.option("--temporal", type=click.Choice(["on", "off"]), default="on", show_default=True,
                      help="Carry colour along optical flow between frames to stop flicker."),
         click.option("--temporal-strength", type=click.FloatRange(0.0, 1.0), default=TemporalOptions().strength,

@@ -16,6 +16,7 @@ from ._common import (
     load_colorizer,
     model_options,
     one_line_errors,
+    temporal_flags,
     temporal_options,
     video_options,
 )
@@ -27,6 +28,7 @@ from ._common import (
               help="Output folder (created if missing); the source tree is mirrored into it.")
 @model_options
 @video_options
+@temporal_flags
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars or summary (failures are still listed).")
 @one_line_errors
 def batch_command(

@@ -15,6 +15,7 @@ from ._common import (
     load_colorizer,
     model_options,
     one_line_errors,
+    temporal_flags,
     temporal_options,
     video_options,
 )
@@ -26,6 +27,7 @@ from ._common import (
               help="Output file; its extension picks the container or image format.")
 @model_options
 @video_options
+@temporal_flags
 @click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 @one_line_errors

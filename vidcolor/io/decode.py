@@ -84,28 +84,33 @@ class VideoSource:
             if isinstance(item, LumaFrame):
                 yield item
 
-    def frame_at(self, seconds: float) -> LumaFrame:
-        """The frame shown at `seconds` on the pts timeline (keyframe seek, then decode forward).
+    def frames_from_pts(self, target: int) -> Iterator[LumaFrame]:
+        """Video frames from the keyframe at or before ``target`` (stream time base) onwards.
 
-        Its `index` is estimated from the average rate (0 when the rate is unknown).
+        Their ``index`` is estimated from the average rate (0 when the rate is unknown). A later
+        ``items()`` or ``frames()`` starts from the beginning again.
         """
         stream = self.video_stream
-        target = int(seconds / stream.time_base)
         self._rewind = True
-        shown: av.VideoFrame | None = None
         try:
             self.container.seek(target, stream=stream, backward=True, any_frame=False)
             for packet in self.container.demux(stream):
                 for frame in packet.decode():
-                    pts = self._pts(frame)
-                    if shown is not None and pts is not None and pts > target:
-                        return self._luma(shown, self._index_at(shown))
-                    shown = frame
+                    yield self._luma(frame, self._index_at(frame))
         except av.FFmpegError as e:
             raise self._corrupt(e) from e
+
+    def frame_at(self, seconds: float) -> LumaFrame:
+        """The frame shown at ``seconds`` on the pts timeline (keyframe seek, then decode forward)."""
+        target = int(seconds / self.video_stream.time_base)
+        shown: LumaFrame | None = None
+        for frame in self.frames_from_pts(target):
+            if shown is not None and frame.pts is not None and frame.pts > target:
+                return shown
+            shown = frame
         if shown is None:
             raise InputError(f"{self.path} has no frame at {seconds:.3f} s; pick a time within the video")
-        return self._luma(shown, self._index_at(shown))
+        return shown
 
     def _demux(self, *streams: av.stream.Stream) -> Iterator[LumaFrame | av.Packet]:
         if self._rewind:

@@ -1,0 +1,171 @@
+"""The command line: every bad input gives one line on stderr, a non-zero exit and no output file."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from cli import main
+from tests.image_media import make_image
+from tests.media import make_video
+from vidcolor.models import checkpoint, create_generator, save_generator
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory) -> Path:
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
+    save_generator(create_generator("tiny-unet"), path, "tiny-unet", input_size=64)
+    return path
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    return make_video(tmp_path_factory.mktemp("clip") / "grey.mp4", size=(96, 64), frames=8, audio="aac")
+
+
+def run(*args: str) -> "click.testing.Result":  # noqa: F821
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def assert_one_line_error(result, fragment: str, code: int = 1) -> None:
+    assert result.exit_code == code, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error:"), result.stderr
+    assert fragment in lines[0], lines[0]
+    assert "Traceback" not in result.output
+
+
+def no_outputs(folder: Path, keep: set[str]) -> bool:
+    return {p.name for p in folder.iterdir()} == keep
+
+
+def test_help_lists_commands_and_options():
+    result = run("--help")
+    assert result.exit_code == 0
+    for word in ("batch", "colorize", "Bring colour back"):
+        assert word in result.output
+    result = run("colorize", "--help")
+    for option in ("--weights", "--device", "--batch-size", "--render-size", "--saturation", "--overwrite",
+                   "--quiet", "--codec", "--crf", "--preset", "--temporal"):
+        assert option in result.output
+
+
+def test_default_command_colourises_video_and_image(tmp_path, weights, clip):
+    out = tmp_path / "out.mkv"
+    result = run(clip, "-o", out, "--weights", weights, "--render-size", "64", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert out.is_file() and result.stderr == ""
+    image = make_image(tmp_path / "photo.png", mode="L")
+    result = run(image, "-o", tmp_path / "photo_colour.png", "--weights", weights, "--render-size", "64")
+    assert result.exit_code == 0 and (tmp_path / "photo_colour.png").is_file()
+    assert "photo_colour.png: 96x64" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "make_input, fragment",
+    [
+        (lambda d: d / "missing.mp4", "does not exist"),
+        (lambda d: (d / "empty.mp4").write_bytes(b"") and d / "empty.mp4" or d / "empty.mp4", "empty"),
+        (lambda d: (d / "notes.mp4").write_text("just some words\n" * 50) and d / "notes.mp4", "not"),
+    ],
+    ids=["missing", "zero-bytes", "not-media"],
+)
+def test_bad_input_files(tmp_path, weights, make_input, fragment):
+    source = make_input(tmp_path)
+    result = run(source, "-o", tmp_path / "out.mp4", "--weights", weights)
+    assert_one_line_error(result, fragment)
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_audio_only_file_has_no_video_stream(tmp_path, weights):
+    import av
+    import numpy as np
+
+    path = tmp_path / "sound.m4a"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("aac", rate=48000)
+        for i in range(20):
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = 48000, i * 1024
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    result = run(path, "-o", tmp_path / "out.mp4", "--weights", weights)
+    assert_one_line_error(result, "video")
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_truncated_video_leaves_nothing(tmp_path, weights):
+    full = make_video(tmp_path / "full.mkv", size=(96, 64), frames=40)
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    result = run(cut, "-o", tmp_path / "out.mkv", "--weights", weights, "--render-size", "64", "--quiet")
+    assert_one_line_error(result, "truncated")
+    assert no_outputs(tmp_path, {"full.mkv", "cut.mkv"})
+
+
+def test_output_problems(tmp_path, weights, clip):
+    assert_one_line_error(run(clip, "-o", clip, "--weights", weights), "is the input")
+    assert_one_line_error(run(clip, "-o", tmp_path / "no" / "such" / "out.mp4", "--weights", weights), "does not exist")
+    existing = tmp_path / "exists.mp4"
+    existing.write_bytes(b"keep me")
+    assert_one_line_error(run(clip, "-o", existing, "--weights", weights), "--overwrite")
+    assert existing.read_bytes() == b"keep me"
+    result = run(clip, "-o", existing, "--weights", weights, "--overwrite", "--render-size", "64", "-q")
+    assert result.exit_code == 0 and existing.stat().st_size > 1000
+
+
+def test_unreadable_weights(tmp_path, clip):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"garbage" * 10)
+    assert_one_line_error(run(clip, "-o", tmp_path / "out.mp4", "--weights", bad), "safetensors")
+    assert_one_line_error(run(clip, "-o", tmp_path / "out.mp4", "--weights", tmp_path / "nope.safetensors"), "not found")
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_without_bundled_model_says_so(tmp_path, clip, monkeypatch):
+    monkeypatch.setattr(checkpoint, "DEFAULT_WEIGHTS", tmp_path / "absent.safetensors")
+    assert_one_line_error(run(clip, "-o", tmp_path / "out.mp4"), "no default model is bundled")
+
+
+def test_bad_option_values(tmp_path, weights, clip):
+    result = run(clip, "-o", tmp_path / "o.mp4", "--weights", weights, "--render-size", "100")
+    assert result.exit_code == 2 and "multiple of 32" in result.stderr
+    result = run(clip, "-o", tmp_path / "o.mp4", "--weights", weights, "--codec", "no-such-codec", "-q")
+    assert_one_line_error(result, "no-such-codec")
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_ctrl_c_mid_render_leaves_no_file(tmp_path):
+    """A real SIGINT to a real render: exit 130, one line, neither output nor temporary file."""
+    torch.manual_seed(0)
+    weights = tmp_path / "lite0.safetensors"
+    save_generator(create_generator("lite0-unet"), weights, "lite0-unet")
+    source = make_video(tmp_path / "long.mp4", size=(160, 96), frames=150)
+    out = tmp_path / "out.mp4"
+    process = subprocess.Popen(
+        [sys.executable, str(REPO_ROOT / "cli.py"), str(source), "-o", str(out), "--weights", str(weights),
+         "--batch-size", "2", "--device", "cpu"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+    )
+    partial = tmp_path / ".out.partial.mp4"
+    deadline = time.monotonic() + 120
+    while not partial.exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    assert partial.exists(), "render never started writing"
+    time.sleep(1.0)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    error_lines = [line for line in stderr.splitlines() if line.startswith("Error")]
+    assert error_lines == ["Error: interrupted; no output was written"]
+    assert "Traceback" not in stderr
+    assert not out.exists() and not partial.exists()

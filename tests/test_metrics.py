@@ -1,0 +1,118 @@
+"""Metrics against hand-computed values, and the evaluation table on a tiny folder."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+from torch import nn
+
+from training.cli import evaluate_command
+from training.evaluate import OVERALL, evaluate, grey_baseline, read_rgb, sample_rows, sample_sheet, save_table
+from training.metrics import colourfulness, psnr, ssim
+from vidcolor.models import create_generator, save_generator
+from vidcolor.worker import Colorizer
+
+
+class _GreyModel(nn.Module):
+    """Predicts ab = 0 everywhere: the colouriser's output must then equal the grey baseline."""
+
+    def forward(self, l_norm: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(l_norm.shape[0], 2, *l_norm.shape[2:])
+
+
+def test_psnr_of_a_uniform_error_is_hand_computed() -> None:
+    truth = np.zeros((8, 8, 3), np.float32)
+    off_by_a_tenth = np.full((8, 8, 3), 0.1, np.float32)
+    assert psnr(truth, off_by_a_tenth) == pytest.approx(10 * math.log10(1.0 / 0.01))  # MSE 0.01 -> 20 dB
+    assert psnr(truth, truth) == math.inf
+
+
+def test_ssim_is_one_for_identical_images_and_lower_otherwise() -> None:
+    rng = np.random.default_rng(0)
+    image = rng.uniform(0, 1, (16, 16, 3)).astype(np.float32)
+    assert ssim(image, image) == pytest.approx(1.0)
+    assert ssim(image, np.clip(image + rng.normal(0, 0.2, image.shape), 0, 1)) < 0.9
+
+
+def test_colourfulness_is_hand_computed() -> None:
+    grey = np.full((4, 4, 3), 0.5)
+    red = np.zeros((4, 4, 3))
+    red[..., 0] = 1.0
+    half_red_half_green = red.copy()
+    half_red_half_green[:, 2:] = [0.0, 1.0, 0.0]
+    assert colourfulness(grey) == 0.0
+    # pure red: rg = 255, yb = 127.5, no spread -> 0.3 * sqrt(255^2 + 127.5^2)
+    assert colourfulness(red) == pytest.approx(0.3 * math.hypot(255, 127.5))
+    # red | green: rg = +-255 (std 255, mean 0), yb = 127.5 (std 0) -> 255 + 0.3 * 127.5
+    assert colourfulness(half_red_half_green) == pytest.approx(255 + 0.3 * 127.5)
+
+
+def test_metrics_reject_mismatched_shapes() -> None:
+    with pytest.raises(ValueError, match="same"):
+        psnr(np.zeros((4, 4, 3)), np.zeros((4, 5, 3)))
+
+
+@pytest.fixture(scope="module")
+def val_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two sub-folders of small colour photos, plus one grey photo that must be skipped."""
+    root = tmp_path_factory.mktemp("val")
+    rng = np.random.default_rng(1)
+    for folder, count in (("birds", 2), ("cities", 3)):
+        (root / folder).mkdir()
+        for index in range(count):
+            pixels = rng.integers(0, 256, (24, 40, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / folder / f"{index}.png")
+    Image.fromarray(np.full((24, 24), 90, np.uint8)).save(root / "cities" / "grey.png")
+    return root
+
+
+def test_evaluate_scores_each_folder_beside_the_grey_baseline(val_dir: Path, tmp_path: Path) -> None:
+    rows = evaluate(val_dir, Colorizer(_GreyModel(), device="cpu", render_size=32), progress=False)
+    assert [(row.group, row.photos) for row in rows] == [("birds", 2), ("cities", 3), (OVERALL, 5)]
+    truths = [read_rgb(path) for path in sorted(val_dir.glob("*/[0-9].png"))]
+    expected_psnr = np.mean([psnr(truth, grey_baseline(truth)) for truth in truths])
+    expected_colour = np.mean([colourfulness(truth) for truth in truths])
+    overall = rows[-1]
+    assert overall.psnr_model == pytest.approx(overall.psnr_grey, abs=1e-3)
+    assert overall.psnr_grey == pytest.approx(expected_psnr)
+    assert overall.colourfulness_model == pytest.approx(0.0, abs=0.05)
+    assert overall.colourfulness_truth == pytest.approx(expected_colour)
+    assert overall.colourfulness_truth > 50  # random pixels are very colourful
+
+    csv_path, md_path, png_path = save_table(rows, tmp_path)
+    with open(csv_path, newline="") as handle:
+        table = list(csv.DictReader(handle))
+    assert [row["group"] for row in table] == ["birds", "cities", OVERALL]
+    assert float(table[-1]["psnr_grey"]) == pytest.approx(expected_psnr)
+    assert "| overall | 5 |" in md_path.read_text()
+    assert png_path.stat().st_size > 1000
+
+
+def test_sample_sheet_leaves_truth_blank_for_grey_photos(val_dir: Path, tmp_path: Path) -> None:
+    colorizer = Colorizer(_GreyModel(), device="cpu", render_size=32)
+    photos = [val_dir / "birds" / "0.png", val_dir / "cities" / "grey.png"]
+    rows = sample_rows(photos, colorizer)
+    assert [[cell is None for cell in row] for row in rows] == [[False, False, False], [False, False, True]]
+    assert rows[0][1].shape == (24, 40, 3)  # colourised at the photo's own size
+    np.testing.assert_allclose(rows[0][1], rows[0][0], atol=1e-4)  # ab = 0 model -> the grey baseline
+    sample_sheet(photos, colorizer, tmp_path / "sheet.png")
+    assert Image.open(tmp_path / "sheet.png").size == (900, 600)  # 3 columns x 2 rows of 3-inch cells at 100 dpi
+
+
+def test_evaluate_command_writes_the_table(val_dir: Path, tmp_path: Path) -> None:
+    weights = tmp_path / "tiny.safetensors"
+    save_generator(create_generator("tiny-unet"), weights, "tiny-unet", input_size=32)
+    result = CliRunner().invoke(evaluate_command, ["--data", str(val_dir), "--weights", str(weights),
+                                                   "--out", str(tmp_path / "eval"), "--render-size", "32",
+                                                   "--device", "cpu", "--samples", "2"])
+    assert result.exit_code == 0, result.output
+    assert "| overall | 5 |" in result.output
+    assert sorted(path.name for path in (tmp_path / "eval").iterdir()) == [
+        "evaluation.csv", "evaluation.md", "evaluation.png", "samples.png"]

@@ -1,0 +1,265 @@
+"""`vidcolor preview`: the colour it shows for frame t is the full render's frame t.
+
+A tiny untrained model on a 96x64 grey clip; the full render is encoded losslessly (crf 0) so its
+decoded planes are exactly what the pipeline produced.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from media import make_video
+from vidcolor.commands.preview import preview_command
+from vidcolor.io.decode import VideoSource
+from vidcolor.io.encode import EncodeSettings
+from vidcolor.merge import YuvFormat
+from vidcolor.models import create_generator, save_generator
+from vidcolor.pipeline import colorize_image, colorize_video
+from vidcolor.preview import (
+    PreviewSession,
+    label_height,
+    planes_to_rgb,
+    preview_frames,
+    warmup_frames,
+    write_contact_sheet,
+    yuv_format,
+)
+from vidcolor.temporal import TemporalOptions
+from vidcolor.worker import Colorizer
+
+WIDTH, HEIGHT, FRAMES = 96, 64, 20
+RENDER = 64
+LOSSLESS = EncodeSettings(crf=0, preset="ultrafast")
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("preview")
+
+
+@pytest.fixture(scope="module")
+def weights(workdir: Path) -> Path:
+    """A tiny untrained model whose last conv is re-drawn large: it starts near grey otherwise."""
+    torch.manual_seed(0)
+    model = create_generator("tiny-unet")
+    last_conv = [module for module in model.modules() if isinstance(module, torch.nn.Conv2d)][-1]
+    with torch.no_grad():
+        torch.nn.init.normal_(last_conv.weight, std=0.5)
+    path = workdir / "tiny.safetensors"
+    save_generator(model, path, "tiny-unet")
+    return path
+
+
+@pytest.fixture(scope="module")
+def clip(workdir: Path) -> Path:
+    return make_video(workdir / "clip.mp4", size=(WIDTH, HEIGHT), frames=FRAMES, grey=True)
+
+
+def colorizer(weights: Path) -> Colorizer:
+    return Colorizer.from_weights(weights, device="cpu", render_size=RENDER)
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """A PNG as (H, W, 3) float64 RGB in 0..255."""
+    return cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB).astype(np.float64)
+
+
+def decoded_planes(path: Path) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(Y, U, V) of every frame of a yuv420p video."""
+    out = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            planes = []
+            for plane in frame.planes:
+                rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+                planes.append(rows[:, : plane.width].copy())
+            out.append(tuple(planes))
+    return out
+
+
+def sheet_panels(sheet: np.ndarray, row: int) -> tuple[np.ndarray, np.ndarray]:
+    """Original and colour panel of ``row`` of a contact sheet."""
+    top = row * (label_height(WIDTH) + HEIGHT) + label_height(WIDTH)
+    panel = sheet[top : top + HEIGHT]
+    return panel[:, :WIDTH], panel[:, WIDTH:]
+
+
+def test_warmup_frames_is_the_smallest_window_below_the_tolerance() -> None:
+    assert warmup_frames(TemporalOptions(strength=0.7)) == 20  # 0.7**20 = 8.0e-4, 0.7**19 = 1.1e-3
+    assert warmup_frames(TemporalOptions(strength=0.5)) == 10
+    assert warmup_frames(TemporalOptions(strength=0.1)) == 4  # 0.1**3 is not below 1e-3
+    assert warmup_frames(TemporalOptions(enabled=False)) == 0
+    assert warmup_frames(TemporalOptions(strength=0.0)) == 0
+    assert warmup_frames(TemporalOptions(strength=1.0)) is None
+
+
+@pytest.mark.parametrize(
+    ("temporal", "sheet_frames", "expected_rows"),
+    [
+        (TemporalOptions(enabled=False), 4, [0, 6, 13, 19]),
+        # W = 10: frame 19 is warmed up on frames 9..18 only, not on the whole clip as the render is.
+        (TemporalOptions(strength=0.5), 2, [0, 19]),
+        (TemporalOptions(strength=0.7), 3, [0, 10, 19]),
+    ],
+    ids=["temporal-off", "temporal-0.5-truncated-warmup", "temporal-0.7"],
+)
+def test_sheet_shows_the_full_render(weights, clip, workdir, temporal, sheet_frames, expected_rows) -> None:
+    name = f"{temporal.enabled}-{temporal.strength}"
+    rendered = colorize_video(clip, workdir / f"render-{name}.mkv", colorizer(weights), settings=LOSSLESS,
+                              temporal=temporal, progress=False)
+    assert rendered.frames == FRAMES
+    sheet_path = workdir / f"sheet-{name}.png"
+    result = write_contact_sheet(clip, sheet_path, colorizer(weights), frames=sheet_frames, temporal=temporal)
+    assert result.frames == expected_rows
+
+    sheet = read_rgb(sheet_path)
+    assert sheet.shape == (len(expected_rows) * (label_height(WIDTH) + HEIGHT), 2 * WIDTH, 3)
+    with VideoSource(clip) as source:
+        yuv = yuv_format(source)
+        inputs = [frame.y for frame in source.frames()]
+    outputs = decoded_planes(workdir / f"render-{name}.mkv")
+    assert len(outputs) == FRAMES
+    for row, index in enumerate(expected_rows):
+        original, colour = sheet_panels(sheet, row)
+        grey = np.clip((inputs[index].astype(np.float64) - 16) / 219, 0, 1) * 255
+        assert np.abs(original - grey[..., None]).max() <= 0.5 + 1e-6
+        y, u, v = outputs[index]
+        assert np.array_equal(y, inputs[index])  # crf 0: the render's planes come back exactly
+        expected = np.rint(planes_to_rgb(y, u, v, yuv).astype(np.float64) * 255)  # the sheet is 8-bit
+        difference = np.abs(colour - expected)
+        # Measured: 0.0. Smoothing on vs off moves frame 19 by ~0.3 levels on average, so this tells them apart.
+        assert difference.mean() < 0.05, (index, difference.mean())
+        assert difference.max() <= 1, (index, difference.max())
+        # The colour is real colour, not grey.
+        assert np.abs(colour - original).mean() > 1.0
+
+
+def test_temporal_smoothing_changes_the_preview(weights, clip) -> None:
+    """Guards the test above: on this clip smoothing does move the colour, so matching it means something."""
+    off = preview_frames(clip, colorizer(weights), [19], temporal=TemporalOptions(enabled=False))[0]
+    on = preview_frames(clip, colorizer(weights), [19], temporal=TemporalOptions(strength=0.7))[0]
+    assert np.abs(off.colour - on.colour).mean() * 255 > 0.2
+
+
+def test_planes_to_rgb_agrees_with_ffmpeg(weights, clip, workdir) -> None:
+    """The sheet's YCbCr -> RGB is FFmpeg's, for the BT.601 that FFmpeg assumes for untagged SD video."""
+    render = workdir / "render-ffmpeg.mkv"
+    colorize_video(clip, render, colorizer(weights), settings=LOSSLESS, temporal=TemporalOptions(enabled=False),
+                   progress=False)
+    yuv = YuvFormat(kr=0.299, kb=0.114, full_range=False)
+    with av.open(str(render)) as container:
+        frame = next(container.decode(video=0))
+        ffmpeg_rgb = frame.to_ndarray(format="rgb24").astype(np.float64)
+    y, u, v = decoded_planes(render)[0]
+    ours = planes_to_rgb(y, u, v, yuv).astype(np.float64) * 255
+    assert np.abs(ours - ffmpeg_rgb).mean() < 2.0
+
+
+def test_session_steps_and_jumps_match_one_pass(weights, clip) -> None:
+    """Seeking backwards, stepping one frame and jumping forwards give the one-pass (render) colour."""
+    temporal = TemporalOptions(strength=0.5)
+    reference = {frame.index: frame for frame in preview_frames(clip, colorizer(weights), [4, 5, 17], temporal=temporal)}
+    with PreviewSession(clip, colorizer(weights), temporal) as session:
+        assert session.frame_count == FRAMES
+        visited = [session.frame(17), session.frame(4), session.frame(5), session.frame(17), session.frame(99)]
+    assert [frame.index for frame in visited] == [17, 4, 5, 17, FRAMES - 1]
+    for frame in visited[:4]:
+        # Batches of 1 and of 8 round differently in the last float bit; a chroma code may flip by one.
+        difference = np.abs(frame.colour - reference[frame.index].colour) * 255
+        assert difference.mean() < 0.05 and difference.max() <= 1.5, (frame.index, difference.mean(), difference.max())
+        assert np.array_equal(frame.original, reference[frame.index].original)
+
+
+def cli(*args: str) -> object:
+    return CliRunner().invoke(preview_command, [*args], catch_exceptions=False)
+
+
+def test_cli_clamps_frames_to_the_clip(weights, tmp_path) -> None:
+    short = make_video(tmp_path / "short.mp4", size=(WIDTH, HEIGHT), frames=5)
+    sheet = tmp_path / "sheet.png"
+    result = cli(str(short), "--sheet", str(sheet), "--frames", "50", "--weights", str(weights), "--device", "cpu",
+                 "--render-size", str(RENDER), "--temporal", "off")
+    assert result.exit_code == 0, result.output
+    assert "frames 0, 1, 2, 3, 4" in result.output
+    assert read_rgb(sheet).shape == (5 * (label_height(WIDTH) + HEIGHT), 2 * WIDTH, 3)
+
+
+def test_cli_refuses_to_overwrite_the_sheet(weights, clip, tmp_path) -> None:
+    sheet = tmp_path / "sheet.png"
+    sheet.write_bytes(b"keep me")
+    common = ["--weights", str(weights), "--device", "cpu", "--render-size", str(RENDER), "--frames", "1"]
+    result = cli(str(clip), "--sheet", str(sheet), *common)
+    assert result.exit_code != 0
+    assert "already exists" in result.output and "--overwrite" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert sheet.read_bytes() == b"keep me"
+    result = cli(str(clip), "--sheet", str(sheet), *common, "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert read_rgb(sheet).shape == (label_height(WIDTH) + HEIGHT, 2 * WIDTH, 3)
+    assert not list(tmp_path.glob(".*partial*"))
+
+
+def test_cli_without_window_support_says_what_to_do(clip, tmp_path, monkeypatch) -> None:
+    """The project ships opencv-python-headless: the window must fail in one line, before the model loads."""
+
+    def no_window(*args: object, **kwargs: object) -> None:
+        raise cv2.error("The function is not implemented. Rebuild the library with Windows, GTK+ 2.x or Cocoa support")
+
+    monkeypatch.setattr(cv2, "namedWindow", no_window)
+    result = cli(str(clip), "--weights", str(tmp_path / "missing.safetensors"), "--device", "cpu")
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert "pip install opencv-python" in lines[0] and "--sheet" in lines[0]
+
+
+def test_cli_frames_needs_sheet(clip) -> None:
+    result = cli(str(clip), "--frames", "3")
+    assert result.exit_code == 2
+    assert "--frames" in result.output
+
+
+def test_image_input_gives_one_row(weights, tmp_path) -> None:
+    yy, xx = np.mgrid[0:HEIGHT, 0:WIDTH]
+    grey = np.clip(30 + 2 * xx + yy, 0, 255).astype(np.uint8)
+    photo = tmp_path / "photo.png"
+    cv2.imwrite(str(photo), grey)
+    sheet, colour_file = tmp_path / "sheet.png", tmp_path / "colour.png"
+    result = cli(str(photo), "--sheet", str(sheet), "--weights", str(weights), "--device", "cpu",
+                 "--render-size", str(RENDER))
+    assert result.exit_code == 0, result.output
+    colorize_image(photo, colour_file, colorizer(weights))
+    image = read_rgb(sheet)
+    assert image.shape == (label_height(WIDTH) + HEIGHT, 2 * WIDTH, 3)
+    original, colour = sheet_panels(image, 0)
+    assert np.array_equal(original, np.repeat(grey[..., None], 3, axis=2).astype(np.float64))
+    assert np.abs(colour - read_rgb(colour_file)).max() <= 1
+
+
+def test_viewer_keys_with_a_fake_window(weights, clip, tmp_path, monkeypatch) -> None:
+    """Drive run_viewer's key loop through cv2 stand-ins (the installed OpenCV is headless)."""
+    from vidcolor import preview
+
+    keys = iter([ord("d"), ord("l"), 65361, ord("t"), ord("+"), ord("s"), ord("J"), ord("q")])
+    titles: list[str] = []
+    monkeypatch.setattr(cv2, "namedWindow", lambda *a, **k: None)
+    monkeypatch.setattr(cv2, "destroyWindow", lambda *a, **k: None)
+    monkeypatch.setattr(cv2, "imshow", lambda name, image: None)
+    monkeypatch.setattr(cv2, "setWindowTitle", lambda name, title: titles.append(title))
+    monkeypatch.setattr(cv2, "getWindowProperty", lambda *a: 1.0)
+    monkeypatch.setattr(cv2, "waitKeyEx", lambda delay: next(keys))
+    preview.run_viewer(clip, colorizer(weights), temporal=TemporalOptions(strength=0.5), save_dir=tmp_path)
+    frames = [title.split("frame ")[1].split()[0] for title in titles]
+    # d: 1; l: +1 s (30 frames, clamped to 19); left: 18; t, +: same frame redrawn; s: saved; J: -10 s -> 0.
+    assert frames == ["0", "1", "19", "18", "18", "18", "18", "0"]
+    assert "temporal on 0.50" in titles[3] and "temporal off" in titles[4] and "saturation 1.10" in titles[5]
+    saved = tmp_path / "clip_frame000018.png"
+    assert "saved clip_frame000018.png" in titles[6]
+    assert read_rgb(saved).shape == (label_height(WIDTH) + HEIGHT, 2 * WIDTH, 3)

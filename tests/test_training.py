@@ -1,0 +1,184 @@
+"""Training: data loading, L1 and GAN stages, exact resume, export. Tiny-unet on tiny synthetic photos."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+from training.cli import train_command
+from training.config import StageBudget, TrainConfig
+from training.data import build_bank, collect_images, random_crops, to_model_pair
+from training.trainer import Trainer, resume_trainer
+from vidcolor.models import load_generator, read_metadata
+
+CROP = 32
+
+
+def _colour_photo(seed: int, size: tuple[int, int] = (40, 48)) -> np.ndarray:
+    """A smooth colour gradient with a coloured square: colour that follows position, plus noise."""
+    rng = np.random.default_rng(seed)
+    height, width = size
+    y, x = np.mgrid[0:height, 0:width]
+    image = np.stack([x / width * 255, y / height * 255, np.full((height, width), 90.0 + 20 * seed)], axis=-1)
+    image[8:20, 10:24] = rng.uniform(0, 255, 3)
+    image += rng.normal(0, 6, image.shape)
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def photo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """8 colour photos in two sub-folders, plus 2 grey photos and 1 corrupt file."""
+    root = tmp_path_factory.mktemp("photos")
+    for index in range(8):
+        folder = root / ("street" if index % 2 else "nature")
+        folder.mkdir(exist_ok=True)
+        Image.fromarray(_colour_photo(index)).save(folder / f"photo{index}.png")
+    Image.fromarray(np.full((40, 40), 120, np.uint8)).save(root / "nature" / "grey_mode_l.png")
+    Image.fromarray(np.full((40, 40, 3), 120, np.uint8)).save(root / "street" / "grey_rgb.jpg")
+    (root / "street" / "corrupt.jpg").write_bytes(b"\xff\xd8 this is not a jpeg")
+    return root
+
+
+@pytest.fixture(scope="module")
+def bank(photo_dir: Path):
+    return build_bank(collect_images([photo_dir]), CROP, progress=False)
+
+
+def _config(photo_dir: Path, **changes) -> TrainConfig:
+    values = dict(data=[str(photo_dir)], arch="tiny-unet", pretrained=False, crop=CROP, batch_size=4,
+                  pretrain=StageBudget(epochs=2), gan=StageBudget(epochs=1), preview_count=1)
+    values.update(changes)
+    return TrainConfig(**values)
+
+
+def _weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {name: value.detach().clone() for name, value in model.state_dict().items()}
+
+
+def _l1_column(run_dir: Path) -> list[str]:
+    with open(run_dir / "losses.csv", newline="") as handle:
+        return [row["l1"] for row in csv.DictReader(handle)]
+
+
+def test_grey_and_corrupt_files_are_skipped_and_counted(bank) -> None:
+    assert len(bank) == 8
+    assert bank.images.shape == (8, 40, 40, 3) and bank.images.dtype == torch.uint8
+    assert sorted(Path(path).name for path in bank.skipped_grey) == ["grey_mode_l.png", "grey_rgb.jpg"]
+    assert [Path(path).name for path in bank.skipped_corrupt] == ["corrupt.jpg"]
+
+
+def test_random_crops_are_reproducible_and_in_range(bank) -> None:
+    first = random_crops(bank.images[:4], CROP, torch.Generator().manual_seed(3))
+    again = random_crops(bank.images[:4], CROP, torch.Generator().manual_seed(3))
+    other = random_crops(bank.images[:4], CROP, torch.Generator().manual_seed(4))
+    assert first.shape == (4, 3, CROP, CROP)
+    assert torch.equal(first, again) and not torch.equal(first, other)
+    assert 0.0 <= first.min() and first.max() <= 1.0
+    l_norm, ab_norm = to_model_pair(first)
+    assert -1.0 <= l_norm.min() and l_norm.max() <= 1.0
+    assert ab_norm.abs().max() > 0.1  # the photos are colourful
+
+
+def test_l1_stage_overfits_one_fixed_batch(photo_dir: Path, bank, tmp_path: Path) -> None:
+    trainer = Trainer(_config(photo_dir, pretrain_lr=3e-3), tmp_path, torch.device("cpu"), bank=bank)
+    l_norm, ab_norm = to_model_pair(random_crops(bank.images[:4], CROP, torch.Generator().manual_seed(0)))
+    losses = [trainer.pretrain_step(l_norm, ab_norm)["l1"] for _ in range(30)]
+    assert losses[0] > 0.2  # starts near grey: ab ~ 0 against colourful targets
+    assert losses[-1] < 0.5 * losses[0], (losses[0], losses[-1])
+
+
+def test_gan_stage_updates_both_nets(photo_dir: Path, bank, tmp_path: Path) -> None:
+    trainer = Trainer(_config(photo_dir, pretrain=StageBudget(), gan=StageBudget(epochs=1)), tmp_path,
+                      torch.device("cpu"), bank=bank)
+    generator_before, discriminator_before = _weights(trainer.generator), _weights(trainer.discriminator)
+    trainer.run(progress=False)
+    assert trainer.step == 2 and trainer.stage is None
+    for before, model in ((generator_before, trainer.generator), (discriminator_before, trainer.discriminator)):
+        changed = [name for name, value in model.state_dict().items()
+                   if value.is_floating_point() and not torch.equal(value, before[name])]
+        assert changed, f"{type(model).__name__} did not change"
+    with open(tmp_path / "losses.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["stage"] for row in rows] == ["gan", "gan"]
+    assert all(0.0 < float(row["gan_d"]) < 5.0 and 0.0 < float(row["gan_g"]) < 10.0 for row in rows)
+
+
+def test_resume_continues_exactly_like_an_uninterrupted_run(photo_dir: Path, bank, tmp_path: Path) -> None:
+    """Stop inside the second L1 epoch, resume from disk, run on into the GAN stage: same numbers."""
+    config = _config(photo_dir)  # 8 photos, batch 4: 2 steps an epoch, 2 + 1 epochs = 6 steps
+    whole = Trainer(config, tmp_path / "whole", torch.device("cpu"), bank=bank)
+    whole.run(progress=False)
+
+    interrupted = Trainer(config, tmp_path / "split", torch.device("cpu"), bank=bank)
+    interrupted.run(max_steps=3, progress=False)
+    assert (interrupted.step, interrupted.stage, interrupted.position) == (3, "pretrain", 4)
+    del interrupted
+    torch.manual_seed(12345)  # a resumed run must not depend on the process's RNG state
+    resumed = resume_trainer(tmp_path / "split", torch.device("cpu"), bank=bank)
+    assert (resumed.step, resumed.epoch, resumed.position) == (3, 1, 4)
+    resumed.run(progress=False)
+
+    assert resumed.step == whole.step == 6
+    assert _l1_column(tmp_path / "split") == _l1_column(tmp_path / "whole")
+    for name, value in whole.generator.state_dict().items():
+        assert torch.equal(value, resumed.generator.state_dict()[name]), name
+    for name, value in whole.discriminator.state_dict().items():
+        assert torch.equal(value, resumed.discriminator.state_dict()[name]), name
+    samples = sorted(path.name for path in (tmp_path / "split" / "samples").iterdir())
+    assert samples == ["gan_epoch001.png", "pretrain_epoch001.png", "pretrain_epoch002.png"]
+    assert (tmp_path / "split" / "loss_curve.png").stat().st_size > 1000
+
+
+def test_export_then_load_gives_identical_outputs(photo_dir: Path, bank, tmp_path: Path) -> None:
+    trainer = Trainer(_config(photo_dir, gan=StageBudget()), tmp_path, torch.device("cpu"), bank=bank)
+    trainer.run(max_steps=2, progress=False)
+    l_norm, _ = to_model_pair(random_crops(bank.images[:2], CROP, torch.Generator().manual_seed(1)))
+    with torch.no_grad():
+        expected = trainer.generator.eval()(l_norm)
+
+    trainer.export(tmp_path / "fp32.safetensors", fp16=False)
+    model, metadata = load_generator(tmp_path / "fp32.safetensors")
+    with torch.no_grad():
+        assert torch.equal(model(l_norm), expected)
+    assert metadata["training"]["photos"] == 8
+    assert metadata["training"]["skipped_grey"] == 2 and metadata["training"]["skipped_unreadable"] == 1
+    assert metadata["training"]["stages"]["pretrain"]["steps"] == 2
+    assert metadata["training"]["data"] == {str(photo_dir): 8}
+
+    trainer.export(tmp_path / "fp16.safetensors", fp16=True)
+    assert read_metadata(tmp_path / "fp16.safetensors")["dtype"] == "float16"
+    half, _ = load_generator(tmp_path / "fp16.safetensors")
+    with torch.no_grad():
+        assert torch.allclose(half(l_norm), expected, atol=2e-3)
+
+
+def test_train_command_runs_and_exports(photo_dir: Path, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    arguments = ["--data", str(photo_dir), "--out", str(run_dir), "--arch", "tiny-unet", "--no-pretrained",
+                 "--crop", str(CROP), "--batch-size", "4", "--pretrain-epochs", "1",
+                 "--export", str(tmp_path / "model.safetensors")]
+    result = CliRunner().invoke(train_command, arguments)
+    assert result.exit_code == 0, result.output
+    assert read_metadata(tmp_path / "model.safetensors")["training"]["steps"] == 2
+    assert "skipped 2 grey and 1 unreadable" in (run_dir / "train.log").read_text()
+
+    again = CliRunner().invoke(train_command, arguments)
+    assert again.exit_code == 2 and "--resume" in again.output  # never overwrite a run by accident
+
+    longer = CliRunner().invoke(train_command, ["--resume", str(run_dir), "--pretrain-epochs", "2",
+                                                "--export", str(tmp_path / "model.safetensors")])
+    assert longer.exit_code == 0, longer.output
+    assert read_metadata(tmp_path / "model.safetensors")["training"]["steps"] == 4
+    assert "resumed" in (run_dir / "train.log").read_text()
+
+
+def test_train_command_rejects_bad_options_in_one_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(train_command, ["--data", str(tmp_path), "--out", str(tmp_path / "r"), "--crop", "100",
+                                                "--pretrain-epochs", "1"])
+    assert result.exit_code == 2 and "multiple of 32" in result.output

@@ -1,0 +1,73 @@
+"""``vidcolor preview INPUT``: step through original and colour side by side before a long render."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..io.images import IMAGE_SUFFIXES, is_image_suffix
+from ..io.output import check_output_path
+from ..io.probe import media_kind
+from ..preview import DEFAULT_SHEET_FRAMES, HELP, check_window_support, run_viewer, write_contact_sheet
+from ._common import (
+    check_render_size,
+    load_colorizer,
+    model_options,
+    one_line_errors,
+    temporal_flags,
+    temporal_options,
+)
+
+
+@click.command("preview", epilog=f"Keys in the window: {HELP}")
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option("--sheet", "sheet_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write a contact sheet image (rows of original | colour) instead of opening a window.")
+@click.option("--frames", type=click.IntRange(min=1), default=None,
+              help=f"Evenly spaced frames on the sheet (default {DEFAULT_SHEET_FRAMES}; at most the clip's length).")
+@click.option("--start", "start_seconds", type=click.FloatRange(min=0.0), default=0.0, show_default=True,
+              help="Second of the video the window opens at.")
+@model_options
+@temporal_flags
+@click.option("--overwrite", is_flag=True, help="Replace the sheet if it exists.")
+@one_line_errors
+def preview_command(
+    input_path: Path,
+    sheet_path: Path | None,
+    frames: int | None,
+    start_seconds: float,
+    weights: Path | None,
+    device: str,
+    batch_size: int,
+    render_size: int,
+    saturation: float,
+    temporal: str,
+    temporal_strength: float,
+    overwrite: bool,
+) -> None:
+    """Show original and colourised frames side by side, exactly as the full render will give them.
+
+    Without --sheet a window opens (needs an OpenCV build with window support); with --sheet OUT.png
+    a contact sheet of evenly spaced frames is written instead.
+    """
+    check_render_size(render_size)
+    if sheet_path is None and frames is not None:
+        raise click.BadParameter("only applies with --sheet", param_hint="--frames")
+    if sheet_path is not None and not is_image_suffix(sheet_path):
+        raise click.BadParameter(f"{sheet_path.name} is not an image name; use one of {', '.join(IMAGE_SUFFIXES)}",
+                                 param_hint="--sheet")
+    media_kind(input_path)  # a missing or unreadable input fails before the model loads
+    options = temporal_options(temporal, temporal_strength)
+    if sheet_path is not None:
+        check_output_path(input_path, sheet_path, overwrite)
+        colorizer = load_colorizer(weights, device, render_size, saturation)
+        result = write_contact_sheet(input_path, sheet_path, colorizer, frames=frames or DEFAULT_SHEET_FRAMES,
+                                     temporal=options, batch_size=batch_size,
+                                     overwrite=overwrite)
+        click.echo(f"{result.output}: frames {', '.join(map(str, result.frames))} "
+                   f"({result.width}x{result.height}) in {result.seconds:.1f} s", err=True)
+        return
+    check_window_support()
+    colorizer = load_colorizer(weights, device, render_size, saturation)
+    run_viewer(input_path, colorizer, temporal=options, start_seconds=start_seconds)
