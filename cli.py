@@ -6,6 +6,7 @@ import click
 
 from vidcolor.commands.batch import batch_command
 from vidcolor.commands.colorize import colorize_command
+from training.cli import evaluate_command, train_command
 from vidcolor.commands.preview import preview_command
 
 
@@ -41,6 +42,8 @@ def main() -> None:
 main.add_command(colorize_command)
 main.add_command(batch_command)
 main.add_command(preview_command)
+main.add_command(train_command)
+main.add_command(evaluate_command)
 
 if __name__ == "__main__":
     main()

@@ -197,43 +197,55 @@ def colorize_video(
     with VideoSource(input_path) as source, atomic_output(output_path) as temporary:
         yuv = source_yuv_format(source)
         frame_colorizer = FrameColorizer(colorizer, yuv, temporal)
-        with VideoSink(temporary, source, settings) as sink:
-            frames = _run_stages(source, sink, frame_colorizer, batch_size, progress, input_path.name)
+        with VideoSink(temporary, source, settings) as sink, progress_bar(source, progress) as bar:
+            frames = run_stages(batch_items(source.items(), batch_size), sink_writer(sink), frame_colorizer, bar)
     if frames == 0:
         raise InputError(f"{input_path} has a video stream but no decodable frames")
     return VideoResult(output_path, frames, time.perf_counter() - started, frame_colorizer.cuts)
 
 
-def _run_stages(
-    source: VideoSource,
-    sink: VideoSink,
+def progress_bar(source: VideoSource, enabled: bool, done: int = 0) -> tqdm:
+    """A frames bar with fps and ETA (silent when ``enabled`` is False)."""
+    return tqdm(total=source.info.frame_count, initial=done, unit="frame", desc=source.path.name,
+                disable=not enabled, dynamic_ncols=True)
+
+
+def sink_writer(sink: VideoSink) -> Callable[[EncodedBatch], None]:
+    """Write a batch to ``sink``: the copied packets, then the frames."""
+
+    def write(batch: EncodedBatch) -> None:
+        for packet in batch.packets:
+            sink.write_packet(packet)
+        for y, cb, cr, pts in batch.planes:
+            sink.write_frame(y, cb, cr, pts)
+
+    return write
+
+
+def run_stages(
+    batches: Iterator[FrameBatch],
+    write: Callable[[EncodedBatch], None],
     frame_colorizer: FrameColorizer,
-    batch_size: int,
-    progress: bool,
-    label: str,
+    bar: tqdm,
 ) -> int:
-    """Run decoder and encoder threads around the model; returns the number of frames written."""
+    """Decode (``batches``) and encode (``write``) in threads around the model; returns frames written."""
     stop = threading.Event()
     decoded: queue.Queue = queue.Queue(maxsize=QUEUE_BATCHES)
     encoded: queue.Queue = queue.Queue(maxsize=QUEUE_BATCHES)
 
     def decode() -> None:
-        for batch in batch_items(source.items(), batch_size):
+        for batch in batches:
             if not _put(decoded, batch, lambda: not stop.is_set()):
                 return
         _put(decoded, _END, lambda: not stop.is_set())
 
     def encode() -> None:
         while (item := encoded.get()) is not _END:
-            for packet in item.packets:
-                sink.write_packet(packet)
-            for y, cb, cr, pts in item.planes:
-                sink.write_frame(y, cb, cr, pts)
+            write(item)
 
     decoder = _Stage(decode, "vidcolor-decode")
     encoder = _Stage(encode, "vidcolor-encode")
     frames = 0
-    bar = tqdm(total=source.info.frame_count, unit="frame", desc=label, disable=not progress, dynamic_ncols=True)
     decoder.start()
     encoder.start()
     try:
@@ -249,7 +261,6 @@ def _run_stages(
             raise encoder.error
     finally:
         stop.set()
-        bar.close()
         if encoder.is_alive():
             _drain_and_end(encoded)
         decoder.join()

@@ -128,6 +128,19 @@ class TemporalSmoother:
         self._previous_luma = None
         self._previous_ab = None
 
+    def state(self) -> dict[str, np.ndarray]:
+        """Everything the next frame depends on, as arrays (to save a render that will be resumed)."""
+        state = {"cuts": np.array(self.cuts)}
+        if self._previous_luma is not None and self._previous_ab is not None:
+            state.update(previous_luma=self._previous_luma, previous_ab=self._previous_ab)
+        return state
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        """Restore what :meth:`state` returned; the next frame then blends exactly as it would have."""
+        self.cuts = int(state["cuts"])
+        self._previous_luma = state["previous_luma"] if "previous_luma" in state else None
+        self._previous_ab = state["previous_ab"] if "previous_ab" in state else None
+
     def __call__(self, lightness: np.ndarray, ab: np.ndarray) -> np.ndarray:
         """Return the temporally smoothed ab (2, h, w) float32 for this frame.
 

@@ -9,7 +9,9 @@ import click
 from ..io.output import check_output_path
 from ..io.probe import media_kind
 from ..pipeline import colorize_image, colorize_video
+from ..resume import colorize_video_resumable, resume_folder
 from ._common import (
+    Interrupted,
     check_render_size,
     encode_settings,
     load_colorizer,
@@ -28,6 +30,8 @@ from ._common import (
 @model_options
 @video_options
 @temporal_flags
+@click.option("--resume", is_flag=True,
+              help="Render in segments kept beside OUTPUT, so an interrupted render continues when rerun.")
 @click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 @one_line_errors
@@ -44,6 +48,7 @@ def colorize_command(
     preset: str,
     temporal: str,
     temporal_strength: float,
+    resume: bool,
     overwrite: bool,
     quiet: bool,
 ) -> None:
@@ -60,16 +65,25 @@ def colorize_command(
         result = colorize_image(input_path, output_path, colorizer, overwrite=overwrite)
         summary = f"{result.output}: {result.width}x{result.height} in {result.seconds:.1f} s"
     else:
-        result = colorize_video(
-            input_path,
-            output_path,
-            colorizer,
-            settings=encode_settings(codec, crf, preset),
-            temporal=temporal_options(temporal, temporal_strength),
-            batch_size=batch_size,
-            overwrite=overwrite,
-            progress=not quiet,
-        )
+        render = colorize_video_resumable if resume else colorize_video
+        try:
+            result = render(
+                input_path,
+                output_path,
+                colorizer,
+                settings=encode_settings(codec, crf, preset),
+                temporal=temporal_options(temporal, temporal_strength),
+                batch_size=batch_size,
+                overwrite=overwrite,
+                progress=not quiet,
+            )
+        except KeyboardInterrupt:
+            if not resume:
+                raise
+            raise Interrupted(
+                f"interrupted; finished segments are kept in {resume_folder(output_path)}: "
+                "run the same command again to continue"
+            ) from None
         rate = result.frames / result.seconds if result.seconds else 0.0
         summary = f"{result.output}: {result.frames} frames in {result.seconds:.1f} s ({rate:.1f} fps), {result.cuts} scene cuts"
     if not quiet:

@@ -84,6 +84,20 @@ class VideoSource:
             if isinstance(item, LumaFrame):
                 yield item
 
+    def copy_packets(self) -> Iterator[av.Packet]:
+        """Only the packets of ``copy_streams``, in file order, without decoding any video."""
+        if not self.copy_streams:
+            return
+        if self._rewind:
+            self._seek_start()
+        self._rewind = True
+        try:
+            for packet in self.container.demux(*self.copy_streams):
+                if packet.size:
+                    yield packet
+        except av.FFmpegError as e:
+            raise self._corrupt(e) from e
+
     def frames_from_pts(self, target: int) -> Iterator[LumaFrame]:
         """Video frames from the keyframe at or before ``target`` (stream time base) onwards.
 

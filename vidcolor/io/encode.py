@@ -98,7 +98,14 @@ class VideoSink:
         settings: EncodeSettings = EncodeSettings(),
         *,
         format: str | None = None,
+        copy_streams: bool = True,
+        video_template: av.VideoStream | None = None,
     ) -> None:
+        """Open ``path`` for writing.
+
+        ``copy_streams=False`` writes the video alone. With ``video_template`` the video is not
+        encoded: already encoded packets of that stream are muxed with :meth:`write_video_packet`.
+        """
         self.path = Path(path)
         self._closed = False
         self._check_codec(settings.codec)
@@ -107,9 +114,13 @@ class VideoSink:
         except (av.FFmpegError, OSError, ValueError) as e:
             raise OutputError(f"{self.path} cannot be created ({e}); check the folder and the file name") from e
         try:
-            self._video = self._add_video(source, settings)
+            self._encoding = video_template is None
+            if self._encoding:
+                self._video = self._add_video(source, settings)
+            else:
+                self._video = self.container.add_stream_from_template(video_template)
             self._routes: dict[int, _Copy | _Reencode] = {}
-            for stream in source.copy_streams:
+            for stream in source.copy_streams if copy_streams else ():
                 route = self._add_copy(stream)
                 if route is not None:
                     self._routes[stream.index] = route
@@ -135,6 +146,13 @@ class VideoSink:
         if route is None or packet.size == 0:
             return
         self._mux(route.packets(packet))
+
+    def write_video_packet(self, packet: av.Packet) -> None:
+        """Mux an encoded packet of the ``video_template`` stream (joining segments of a render)."""
+        if packet.size == 0:
+            return
+        packet.stream = self._video
+        self._mux([packet])
 
     def write_frame(self, y: np.ndarray, u: np.ndarray, v: np.ndarray, pts: int | None) -> None:
         """Encode one frame from 4:2:0 uint8 planes; `pts` is in the source video's time base.
@@ -168,7 +186,8 @@ class VideoSink:
             return
         self._closed = True
         try:
-            self._mux(self._video.encode(None))
+            if self._encoding:
+                self._mux(self._video.encode(None))
             for route in self._routes.values():
                 self._mux(route.flush())
         finally:

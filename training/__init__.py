@@ -1,0 +1,1 @@
+"""Training and evaluation of vidcolor's colourisers (not needed to colourise)."""

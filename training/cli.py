@@ -1,0 +1,182 @@
+"""``vidcolor train`` and ``vidcolor evaluate``: parse options, then call the training library."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+import torch
+
+from vidcolor.errors import VidcolorError
+from vidcolor.models import list_generators
+
+from .config import StageBudget, TrainConfig, resolve_device
+
+
+@contextmanager
+def _logging_to(run_dir: Path) -> Iterator[None]:
+    """Log INFO and above to ``run_dir/train.log`` and to stderr while the block runs."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    root = logging.getLogger()
+    previous_level = root.level
+    handlers = [logging.FileHandler(run_dir / "train.log"), logging.StreamHandler()]
+    root.setLevel(logging.INFO)
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        root.addHandler(handler)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            root.removeHandler(handler)
+            handler.close()
+        root.setLevel(previous_level)
+
+
+def _data_folders(data: tuple[str, ...]) -> list[str]:
+    folders = []
+    for entry in data:
+        if entry == "coco":
+            from .data import coco_sample_dir
+
+            folders.append(str(coco_sample_dir()))
+        elif not Path(entry).is_dir():
+            raise click.BadParameter(f"{entry} is not a folder", param_hint="--data")
+        else:
+            folders.append(str(Path(entry)))
+    return folders
+
+
+def _budget(epochs: int | None, minutes: float | None, name: str) -> StageBudget:
+    if (epochs is not None and epochs < 0) or (minutes is not None and minutes < 0):
+        raise click.BadParameter("must not be negative", param_hint=f"--{name}-epochs/--{name}-minutes")
+    return StageBudget(epochs=epochs, minutes=minutes)
+
+
+def _resumed_config(run_dir: Path, pretrain: StageBudget, gan: StageBudget) -> TrainConfig:
+    """The saved config of the run in ``run_dir``; budgets given again on the command line replace the saved ones."""
+    from .trainer import read_checkpoint
+
+    try:
+        config = TrainConfig.from_dict(read_checkpoint(run_dir)["config"])
+    except FileNotFoundError as error:
+        raise click.BadParameter(str(error), param_hint="--resume") from error
+    if pretrain.epochs is not None or pretrain.minutes is not None:
+        config.pretrain = pretrain
+    if gan.epochs is not None or gan.minutes is not None:
+        config.gan = gan
+    return config
+
+
+@click.command("train")
+@click.option("--data", "data", multiple=True, help="Folder of colour photos (searched recursively); repeatable. 'coco' downloads fastai's COCO sample.")
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), help="Run folder (checkpoint, logs, plots).")
+@click.option("--resume", "resume", type=click.Path(file_okay=False, exists=True, path_type=Path), help="Continue the run in this folder.")
+@click.option("--arch", type=click.Choice(list_generators()), default="lite0-unet", show_default=True)
+@click.option("--pretrained/--no-pretrained", default=True, show_default=True, help="Start from ImageNet encoder weights.")
+@click.option("--crop", type=click.IntRange(32, 1024), default=128, show_default=True, help="Training crop size (a multiple of 32).")
+@click.option("--batch-size", type=click.IntRange(1), default=16, show_default=True)
+@click.option("--pretrain-lr", type=click.FloatRange(0, min_open=True), default=1e-4, show_default=True, help="Adam lr of the L1 stage.")
+@click.option("--gan-lr", type=click.FloatRange(0, min_open=True), default=2e-4, show_default=True, help="Adam lr of both nets in the GAN stage.")
+@click.option("--pretrain-epochs", type=int, help="Epochs of L1 pretraining.")
+@click.option("--pretrain-minutes", type=float, help="Minutes of L1 pretraining.")
+@click.option("--gan-epochs", type=int, help="Epochs of the GAN stage.")
+@click.option("--gan-minutes", type=float, help="Minutes of the GAN stage.")
+@click.option("--checkpoint-minutes", type=click.FloatRange(0, min_open=True), default=10.0, show_default=True, help="Also checkpoint this often inside an epoch.")
+@click.option("--val", type=click.Path(file_okay=False, exists=True), help="Photos for the per-epoch sample sheet (never trained on).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--threads", type=click.IntRange(1), help="CPU threads for torch (default: torch's choice).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--export", "export", type=click.Path(dir_okay=False, path_type=Path), help="Write the trained generator here (.safetensors).")
+@click.option("--fp16/--fp32", default=True, show_default=True, help="Precision of the exported weights.")
+def train_command(data: tuple[str, ...], out: Path | None, resume: Path | None, arch: str, pretrained: bool, crop: int,
+                  batch_size: int, pretrain_lr: float, gan_lr: float, pretrain_epochs: int | None,
+                  pretrain_minutes: float | None, gan_epochs: int | None, gan_minutes: float | None,
+                  checkpoint_minutes: float, val: str | None, device: str, threads: int | None, seed: int,
+                  export: Path | None, fp16: bool) -> None:
+    """Train a colouriser: L1 pretraining, then the pix2pix GAN stage."""
+    from .trainer import CHECKPOINT_NAME, Trainer, resume_trainer
+
+    if crop % 32:
+        raise click.BadParameter("must be a multiple of 32", param_hint="--crop")
+    if resume is None and (not data or out is None):
+        raise click.UsageError("give --data and --out for a new run, or --resume RUN_DIR")
+    if export is not None and export.suffix != ".safetensors":
+        raise click.BadParameter("must end in .safetensors", param_hint="--export")
+    try:
+        torch_device = resolve_device(device)
+    except (ValueError, RuntimeError) as error:
+        raise click.BadParameter(str(error), param_hint="--device") from error
+    if threads:
+        torch.set_num_threads(threads)
+    if resume is not None:
+        config = _resumed_config(resume, _budget(pretrain_epochs, pretrain_minutes, "pretrain"),
+                                 _budget(gan_epochs, gan_minutes, "gan"))
+    else:
+        if (out / CHECKPOINT_NAME).is_file():
+            raise click.BadParameter(f"{out} already holds a run; continue it with --resume {out}", param_hint="--out")
+        config = TrainConfig(
+            data=_data_folders(data), arch=arch, pretrained=pretrained, crop=crop, batch_size=batch_size,
+            pretrain_lr=pretrain_lr, gan_lr=gan_lr,
+            pretrain=_budget(pretrain_epochs, pretrain_minutes, "pretrain"),
+            gan=_budget(gan_epochs, gan_minutes, "gan"),
+            checkpoint_minutes=checkpoint_minutes, seed=seed, val=val,
+        )
+        if not (config.pretrain.active or config.gan.active):
+            raise click.UsageError("give a budget: --pretrain-epochs/--pretrain-minutes and/or --gan-epochs/--gan-minutes")
+    run_dir = resume or out
+    log = logging.getLogger(__name__)
+    with _logging_to(run_dir):
+        try:
+            if resume is not None:
+                trainer = resume_trainer(resume, torch_device, config)
+                log.info("resumed %s at step %d (stage %s)", resume, trainer.step, trainer.stage)
+            else:
+                trainer = Trainer(config, run_dir, torch_device)
+            log.info("config: %s; device %s, %d threads", config.to_dict(), torch_device, torch.get_num_threads())
+            trainer.run()
+            if export is not None:
+                trainer.export(export, fp16=fp16)
+        except (VidcolorError, FileNotFoundError, ValueError) as error:
+            raise click.ClickException(str(error)) from error
+
+
+@click.command("evaluate")
+@click.option("--data", "data", required=True, type=click.Path(file_okay=False, exists=True, path_type=Path), help="Folder of colour photos; each sub-folder is scored separately.")
+@click.option("--weights", type=click.Path(dir_okay=False, exists=True, path_type=Path), help="Generator .safetensors file (default: the bundled model).")
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), help="Write evaluation.csv/.md/.png and samples.png here.")
+@click.option("--render-size", type=click.IntRange(32), default=256, show_default=True, help="Side the model sees (a multiple of 32).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+@click.option("--samples", type=click.IntRange(0), default=6, show_default=True, help="Photos on the sample sheet (with --out).")
+def evaluate_command(data: Path, weights: Path | None, out: Path | None, render_size: int, device: str, samples: int) -> None:
+    """Score a model against the truth and the grey baseline: PSNR, SSIM, colourfulness."""
+    import numpy as np
+
+    from vidcolor.models import default_weights_path
+    from vidcolor.worker import Colorizer
+
+    from .data import find_images
+    from .evaluate import evaluate, markdown_table, sample_sheet, save_table
+
+    if render_size % 32:
+        raise click.BadParameter("must be a multiple of 32", param_hint="--render-size")
+    try:
+        weights = weights or default_weights_path()
+        colorizer = Colorizer.from_weights(weights, device=device, render_size=render_size)
+        rows = evaluate(data, colorizer)
+        title = f"{weights.name} on {data}"
+        click.echo(markdown_table(rows, title))
+        if out is not None:
+            written = save_table(rows, out, title)
+            photos = find_images(data)
+            if samples and photos:
+                picks = [photos[int(i)] for i in np.linspace(0, len(photos) - 1, min(samples, len(photos)))]
+                sample_sheet(picks, colorizer, out / "samples.png")
+                written.append(out / "samples.png")
+            click.echo("wrote " + ", ".join(map(str, written)))
+    except (VidcolorError, ValueError, FileNotFoundError) as error:
+        raise click.ClickException(str(error)) from error

@@ -1,0 +1,172 @@
+"""Training photos: found recursively, decoded once into one uint8 tensor, cropped and flipped in batches.
+
+Every usable photo is centre-cropped to a square and resized so its side is ``ceil(crop * 1.25)``;
+random resized crops and horizontal flips are then one ``grid_sample`` call per batch, on whatever
+device holds the bank (the GPU on CUDA), followed by the Lab conversion there.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, UnidentifiedImageError
+from tqdm import tqdm
+
+from vidcolor.color import normalize_ab, normalize_l, rgb_to_lab
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
+BANK_MARGIN = 1.25
+GREY_CHROMA_LIMIT = 2.0  # mean |R-G| + |G-B| (0..255) below this counts as a grey photo
+
+
+@dataclass
+class ImageBank:
+    """Square uint8 photos ``(N, S, S, 3)`` plus where they came from and what was skipped."""
+
+    images: torch.Tensor
+    sources: list[str]
+    skipped_grey: list[str] = field(default_factory=list)
+    skipped_corrupt: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def to(self, device: torch.device | str) -> "ImageBank":
+        """The same bank with its pixels on ``device``."""
+        return ImageBank(self.images.to(device), self.sources, self.skipped_grey, self.skipped_corrupt)
+
+
+def find_images(root: str | os.PathLike) -> list[Path]:
+    """Every photo under ``root`` (recursively, sorted), by file suffix."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"data folder not found: {root}")
+    return sorted(path for path in root.rglob("*") if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file())
+
+
+def is_grey(rgb: np.ndarray) -> bool:
+    """True when an RGB uint8 photo carries (almost) no colour."""
+    pixels = rgb.astype(np.int16)
+    chroma = np.abs(pixels[..., 0] - pixels[..., 1]) + np.abs(pixels[..., 1] - pixels[..., 2])
+    return float(chroma.mean()) < GREY_CHROMA_LIMIT
+
+
+def load_square(path: Path, side: int) -> np.ndarray | None:
+    """Decode ``path`` as RGB, centre-crop to a square, resize to ``side``; ``None`` if grey.
+
+    Raises ``OSError``/``ValueError`` for files that are not readable images.
+    """
+    with Image.open(path) as image:
+        if image.mode in ("L", "LA", "1", "I", "I;16", "F"):
+            return None
+        image.draft("RGB", (side, side))
+        rgb = image.convert("RGB")
+    short = min(rgb.size)
+    left, top = (rgb.width - short) // 2, (rgb.height - short) // 2
+    square = rgb.crop((left, top, left + short, top + short)).resize((side, side), Image.Resampling.BICUBIC)
+    pixels = np.asarray(square, dtype=np.uint8)
+    return None if is_grey(pixels) else pixels
+
+
+def bank_side(crop: int) -> int:
+    """Side of the stored squares for a given crop size (a margin for random resized crops)."""
+    return math.ceil(crop * BANK_MARGIN)
+
+
+def _load_or_reason(path: Path, side: int) -> np.ndarray | str:
+    try:
+        pixels = load_square(path, side)
+    except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError):
+        return "corrupt"
+    return "grey" if pixels is None else pixels
+
+
+def collect_images(folders: list[str | os.PathLike]) -> list[Path]:
+    """Every photo under each of ``folders``, in folder order then sorted path order."""
+    paths = [path for folder in folders for path in find_images(folder)]
+    if not paths:
+        raise FileNotFoundError(f"no photos found under {', '.join(map(str, folders))}")
+    return paths
+
+
+def build_bank(paths: list[Path], crop: int, workers: int = 2, progress: bool = True) -> ImageBank:
+    """Decode every colour photo in ``paths`` once; grey and unreadable files are skipped and counted."""
+    side = bank_side(crop)
+    images = np.empty((len(paths), side, side, 3), dtype=np.uint8)
+    sources: list[str] = []
+    grey: list[str] = []
+    corrupt: list[str] = []
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = pool.map(lambda path: _load_or_reason(path, side), paths)
+        for path, result in tqdm(zip(paths, results), total=len(paths), desc="decoding", disable=not progress):
+            if isinstance(result, str):
+                (grey if result == "grey" else corrupt).append(str(path))
+                continue
+            images[len(sources)] = result
+            sources.append(str(path))
+    log.info("decoded %d photos at %dx%d; skipped %d grey and %d unreadable", len(sources), side, side, len(grey), len(corrupt))
+    if not sources:
+        raise ValueError("none of the photos is a readable colour photo")
+    return ImageBank(torch.from_numpy(images[: len(sources)]), sources, grey, corrupt)
+
+
+def random_crops(
+    images: torch.Tensor,
+    crop: int,
+    generator: torch.Generator,
+    min_scale: float = 0.5,
+    ratio: tuple[float, float] = (3 / 4, 4 / 3),
+) -> torch.Tensor:
+    """Random resized crops (area ``min_scale``..1, aspect ``ratio``) with random horizontal flips.
+
+    ``images`` is uint8 ``(B, S, S, 3)``; returns float RGB ``(B, 3, crop, crop)`` in [0, 1] on the same
+    device. Random numbers come from ``generator`` (a CPU generator), so runs are reproducible.
+    """
+    batch = images.shape[0]
+    area = torch.empty(batch).uniform_(min_scale, 1.0, generator=generator)
+    log_ratio = torch.empty(batch).uniform_(math.log(ratio[0]), math.log(ratio[1]), generator=generator)
+    aspect = log_ratio.exp()
+    width = (area * aspect).sqrt().clamp(max=1.0)
+    height = (area / aspect).sqrt().clamp(max=1.0)
+    shift_x = (torch.rand(batch, generator=generator) * 2 - 1) * (1 - width)
+    shift_y = (torch.rand(batch, generator=generator) * 2 - 1) * (1 - height)
+    flip = torch.where(torch.rand(batch, generator=generator) < 0.5, -1.0, 1.0)
+    theta = torch.zeros(batch, 2, 3)
+    theta[:, 0, 0] = width * flip
+    theta[:, 0, 2] = shift_x
+    theta[:, 1, 1] = height
+    theta[:, 1, 2] = shift_y
+    pixels = images.permute(0, 3, 1, 2).float().div_(255.0)
+    grid = F.affine_grid(theta.to(pixels.device), [batch, 3, crop, crop], align_corners=False)
+    return F.grid_sample(pixels, grid, mode="bilinear", padding_mode="border", align_corners=False).clamp_(0.0, 1.0)
+
+
+def centre_crops(images: torch.Tensor, crop: int) -> torch.Tensor:
+    """Deterministic centre crops ``(B, 3, crop, crop)`` in [0, 1] of a uint8 ``(B, S, S, 3)`` batch."""
+    side = images.shape[1]
+    start = (side - crop) // 2
+    window = images[:, start : start + crop, start : start + crop]
+    return window.permute(0, 3, 1, 2).float().div(255.0)
+
+
+def to_model_pair(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Normalised (L ``(B,1,H,W)``, ab ``(B,2,H,W)``) of an RGB batch in [0, 1]."""
+    lab = rgb_to_lab(rgb)
+    return normalize_l(lab[:, :1]), normalize_ab(lab[:, 1:])
+
+
+def coco_sample_dir() -> Path:
+    """fastai's COCO sample (the seed's data set), downloaded on first use: ``untar_data(URLs.COCO_SAMPLE)``."""
+    from fastai.data.external import URLs, untar_data
+
+    return Path(untar_data(URLs.COCO_SAMPLE)) / "train_sample"

@@ -1,0 +1,151 @@
+"""Score a colouriser on a folder of colour photos, per sub-folder and overall, beside the grey baseline.
+
+Each photo is turned grey by the colouriser itself (it keeps the photo's Lab L and predicts ab), so
+the model and the grey baseline (the same L with ab = 0) start from exactly the same input.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+from dataclasses import astuple, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from tqdm import tqdm
+
+from vidcolor.color import lab_to_rgb, rgb_to_lab
+from vidcolor.worker import Colorizer
+
+from . import plots
+from .data import find_images, is_grey
+from .metrics import DATA_RANGE, colourfulness, psnr, ssim
+
+log = logging.getLogger(__name__)
+
+OVERALL = "overall"
+
+
+@dataclass
+class ScoreRow:
+    """Mean scores of one group of photos; ``grey`` is the ab = 0 baseline, ``truth`` the original."""
+
+    group: str
+    photos: int
+    psnr_model: float
+    psnr_grey: float
+    ssim_model: float
+    ssim_grey: float
+    colourfulness_model: float
+    colourfulness_grey: float
+    colourfulness_truth: float
+
+
+def read_rgb(path: str | os.PathLike) -> np.ndarray:
+    """An image file as RGB float32 ``(H, W, 3)`` in [0, 1]."""
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+
+
+def grey_baseline(rgb: np.ndarray) -> np.ndarray:
+    """The photo's own Lab L with ab = 0, back in RGB: what an uncoloured grey photo looks like."""
+    lab = rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1).double())
+    lab[1:] = 0.0
+    return lab_to_rgb(lab).permute(1, 2, 0).numpy().astype(np.float32)
+
+
+def _group_of(path: Path, root: Path) -> str:
+    parts = path.relative_to(root).parts
+    return parts[0] if len(parts) > 1 else root.name
+
+
+def _mean_row(group: str, scores: list[tuple[float, ...]]) -> ScoreRow:
+    means = np.mean(np.array(scores, dtype=np.float64), axis=0)
+    return ScoreRow(group, len(scores), *(float(value) for value in means))
+
+
+def evaluate(data_dir: str | os.PathLike, colorizer: Colorizer, progress: bool = True) -> list[ScoreRow]:
+    """Mean scores per top-level sub-folder of ``data_dir``, then ``overall`` (the mean over all photos).
+
+    Grey and unreadable photos are skipped (and logged): they have no colour truth to compare with.
+    """
+    root = Path(data_dir)
+    by_group: dict[str, list[tuple[float, ...]]] = {}
+    skipped_grey = skipped_unreadable = 0
+    for path in tqdm(find_images(root), desc="evaluating", disable=not progress):
+        try:
+            truth = read_rgb(path)
+        except (OSError, ValueError, UnidentifiedImageError):
+            skipped_unreadable += 1
+            continue
+        if is_grey((truth * 255).round().astype(np.uint8)):
+            skipped_grey += 1
+            continue
+        output = colorizer.colorize_rgb(truth)
+        grey = grey_baseline(truth)
+        scores = (psnr(truth, output), psnr(truth, grey), ssim(truth, output), ssim(truth, grey),
+                  colourfulness(output), colourfulness(grey), colourfulness(truth))
+        by_group.setdefault(_group_of(path, root), []).append(scores)
+    if skipped_grey or skipped_unreadable:
+        log.info("skipped %d grey and %d unreadable photos in %s", skipped_grey, skipped_unreadable, root)
+    if not by_group:
+        raise ValueError(f"no colour photos to evaluate in {root}")
+    rows = [_mean_row(group, scores) for group, scores in sorted(by_group.items())]
+    rows.append(_mean_row(OVERALL, [score for scores in by_group.values() for score in scores]))
+    return rows
+
+
+def markdown_table(rows: list[ScoreRow], title: str) -> str:
+    """The rows as a Markdown table under ``title``, with a line saying how each number is computed."""
+    header = ["folder", "photos", "PSNR model", "PSNR grey", "SSIM model", "SSIM grey",
+              "colourfulness model", "colourfulness grey", "colourfulness truth"]
+    lines = [f"# {title}", "",
+             f"PSNR (dB) and SSIM on RGB in [0, 1] (data_range={DATA_RANGE:g}) against the original colour photo; "
+             "colourfulness: Hasler & Suesstrunk 2003 on RGB 0..255. 'grey' is the baseline with ab = 0.", "",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        values = astuple(row)
+        cells = [values[0], str(values[1])] + [f"{values[2]:.2f}", f"{values[3]:.2f}", f"{values[4]:.4f}",
+                                               f"{values[5]:.4f}", f"{values[6]:.1f}", f"{values[7]:.1f}", f"{values[8]:.1f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def save_table(rows: list[ScoreRow], out_dir: str | os.PathLike, title: str = "Evaluation") -> list[Path]:
+    """Write ``evaluation.csv``, ``evaluation.md`` and the bar chart ``evaluation.png``; returns their paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "evaluation.csv", out / "evaluation.md", out / "evaluation.png"]
+    with open(paths[0], "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([field.name for field in fields(ScoreRow)])
+        writer.writerows(astuple(row) for row in rows)
+    paths[1].write_text(markdown_table(rows, title))
+    groups = [row.group for row in rows]
+    series = {
+        "PSNR (dB)": {"model": [row.psnr_model for row in rows], "grey": [row.psnr_grey for row in rows]},
+        "SSIM": {"model": [row.ssim_model for row in rows], "grey": [row.ssim_grey for row in rows]},
+        "colourfulness": {"model": [row.colourfulness_model for row in rows],
+                          "grey": [row.colourfulness_grey for row in rows],
+                          "truth": [row.colourfulness_truth for row in rows]},
+    }
+    plots.metric_bars(groups, series, paths[2])
+    return paths
+
+
+def sample_rows(paths: list[str | os.PathLike], colorizer: Colorizer) -> list[list[np.ndarray | None]]:
+    """For each photo: [grey, colourised, truth], with truth ``None`` when the photo itself is grey."""
+    rows: list[list[np.ndarray | None]] = []
+    for path in paths:
+        rgb = read_rgb(path)
+        has_colour = not is_grey((rgb * 255).round().astype(np.uint8))
+        rows.append([grey_baseline(rgb), colorizer.colorize_rgb(rgb), rgb if has_colour else None])
+    return rows
+
+
+def sample_sheet(paths: list[str | os.PathLike], colorizer: Colorizer, out_png: str | os.PathLike) -> None:
+    """Side-by-side sheet, one photo a row: grey | colourised | truth (truth only for colour photos)."""
+    plots.image_sheet(sample_rows(paths, colorizer), ["grey", "colourised", "truth"], out_png)

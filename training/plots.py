@@ -1,0 +1,85 @@
+"""PNG figures: loss curves, image sheets and metric bar charts (matplotlib, no display needed)."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def _smooth(values: np.ndarray, window: int) -> np.ndarray:
+    if len(values) < window or window < 2:
+        return values
+    kernel = np.ones(window) / window
+    return np.convolve(values, kernel, mode="valid")
+
+
+def loss_curve(csv_path: str | os.PathLike, out_png: str | os.PathLike, window: int = 25) -> None:
+    """Plot every loss column of a run's ``losses.csv`` against the step, smoothed by a running mean."""
+    with open(csv_path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows:
+        return
+    columns = {"l1": "L1 (ab/110)", "gan_g": "generator GAN", "gan_d": "discriminator"}
+    figure, axes = plt.subplots(1, len(columns), figsize=(5 * len(columns), 3.5))
+    for axis, (column, title) in zip(axes, columns.items()):
+        points = [(int(row["step"]), float(row[column])) for row in rows if row[column] != ""]
+        if points:
+            steps, values = map(np.array, zip(*points))
+            smooth = _smooth(values, window)
+            axis.plot(steps, values, alpha=0.25, color="tab:blue")
+            axis.plot(steps[len(steps) - len(smooth) :], smooth, color="tab:blue")
+        for row_a, row_b in zip(rows, rows[1:]):
+            if row_a["stage"] != row_b["stage"]:
+                axis.axvline(int(row_b["step"]), color="grey", linestyle="--", linewidth=0.8)
+        axis.set_title(title)
+        axis.set_xlabel("step")
+    figure.tight_layout()
+    figure.savefig(out_png, dpi=100)
+    plt.close(figure)
+
+
+def image_sheet(rows: list[list[np.ndarray | None]], column_titles: list[str], out_png: str | os.PathLike) -> None:
+    """Save a grid of RGB images (float [0, 1], ``(H, W, 3)``); ``None`` leaves a cell blank."""
+    n_rows, n_columns = len(rows), len(column_titles)
+    figure, axes = plt.subplots(n_rows, n_columns, figsize=(3 * n_columns, 3 * n_rows), squeeze=False)
+    for row_index, row in enumerate(rows):
+        for column_index in range(n_columns):
+            axis = axes[row_index][column_index]
+            axis.axis("off")
+            image = row[column_index] if column_index < len(row) else None
+            if image is not None:
+                axis.imshow(np.clip(image, 0.0, 1.0))
+            if row_index == 0:
+                axis.set_title(column_titles[column_index])
+    figure.tight_layout()
+    Path(out_png).parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(out_png, dpi=100)
+    plt.close(figure)
+
+
+def metric_bars(
+    groups: list[str],
+    series: dict[str, dict[str, list[float]]],
+    out_png: str | os.PathLike,
+) -> None:
+    """One panel per metric, grouped bars per data folder: ``series[metric][label] = values per group``."""
+    figure, axes = plt.subplots(1, len(series), figsize=(max(6, 1.2 * len(groups)) * len(series) / 1.5, 4), squeeze=False)
+    positions = np.arange(len(groups))
+    for axis, (metric, bars) in zip(axes[0], series.items()):
+        width = 0.8 / len(bars)
+        for index, (label, values) in enumerate(bars.items()):
+            container = axis.bar(positions + (index - (len(bars) - 1) / 2) * width, values, width, label=label)
+            axis.bar_label(container, fmt="%.3g", fontsize=7)
+        axis.set_xticks(positions, groups, rotation=30, ha="right")
+        axis.set_title(metric)
+        axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(out_png, dpi=100)
+    plt.close(figure)

@@ -1,0 +1,349 @@
+"""The two-stage pix2pix training loop: L1 pretraining of the generator, then the cGAN stage.
+
+Everything needed to continue a run exactly (weights, optimisers, stage, epoch, position in the
+epoch's shuffled order, step, elapsed time, RNG states) is saved in ``RUN_DIR/checkpoint.pt`` every
+epoch, every ``checkpoint_minutes`` and when a stage runs out of time.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import random
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from vidcolor.color import lab_from_normalized, lab_to_rgb
+from vidcolor.models import PatchDiscriminator, create_generator, generator_spec, save_generator
+
+from . import plots
+from .config import GAN, PRETRAIN, STAGES, TrainConfig
+from .data import ImageBank, build_bank, centre_crops, collect_images, random_crops, to_model_pair
+from .history import LossHistory
+from .losses import discriminator_loss, generator_adversarial_loss, l1_loss
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+class Trainer:
+    """Owns the nets, optimisers, data and progress of one run in ``run_dir``."""
+
+    def __init__(self, config: TrainConfig, run_dir: str | Path, device: torch.device, bank: ImageBank | None = None) -> None:
+        self.config = config
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.device = device
+        torch.manual_seed(config.seed)
+        random.seed(config.seed)
+        self.bank = (bank if bank is not None else build_bank(collect_images(config.data), config.crop)).to(device)
+        self.generator = create_generator(config.arch, pretrained=config.pretrained).to(device)
+        self.discriminator = PatchDiscriminator().to(device)
+        self.pretrain_optimizer = torch.optim.Adam(self.generator.parameters(), lr=config.pretrain_lr, betas=(0.9, 0.999))
+        self.gan_g_optimizer = torch.optim.Adam(self.generator.parameters(), lr=config.gan_lr, betas=(0.5, 0.999))
+        self.gan_d_optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=config.gan_lr, betas=(0.5, 0.999))
+        self.data_rng = torch.Generator().manual_seed(config.seed)
+        self.stage_index = 0
+        self.position = 0
+        self.order: torch.Tensor | None = None
+        self.step = 0
+        self.stage_steps = {stage: 0 for stage in STAGES}
+        self.stage_epochs = {stage: 0 for stage in STAGES}
+        self.stage_seconds = {stage: 0.0 for stage in STAGES}
+        self.history = LossHistory(self.run_dir / "losses.csv")
+        self.preview = self._preview_batch()
+
+    # ----------------------------------------------------------------- progress
+    @property
+    def stage(self) -> str | None:
+        """The current stage name, or ``None`` once every stage is done."""
+        return STAGES[self.stage_index] if self.stage_index < len(STAGES) else None
+
+    @property
+    def epoch(self) -> int:
+        """Completed epochs of the current stage."""
+        return self.stage_epochs[self.stage] if self.stage is not None else 0
+
+    def _stage_finished(self, stage: str) -> bool:
+        budget = self.config.budget(stage)
+        if not budget.active:
+            return True
+        out_of_epochs = budget.epochs is not None and self.stage_epochs[stage] >= budget.epochs
+        out_of_time = budget.minutes is not None and self.stage_seconds[stage] >= budget.minutes * 60
+        return out_of_epochs or out_of_time
+
+    def _next_batch(self) -> torch.Tensor:
+        if self.order is None:
+            self.order = torch.randperm(len(self.bank), generator=self.data_rng)
+            self.position = 0
+        size = min(self.config.batch_size, len(self.bank))
+        indices = self.order[self.position : self.position + size]
+        self.position += size
+        return random_crops(self.bank.images[indices.to(self.bank.images.device)], self.config.crop, self.data_rng)
+
+    def _autocast(self) -> Any:
+        """bf16 autocast on CUDA; plain float32 elsewhere."""
+        if self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return nullcontext()
+
+    # ----------------------------------------------------------------- steps
+    def pretrain_step(self, l_norm: torch.Tensor, ab_norm: torch.Tensor) -> dict[str, float]:
+        """One Adam step of the generator on L1 alone."""
+        self.generator.train()
+        self.pretrain_optimizer.zero_grad(set_to_none=True)
+        with self._autocast():
+            predicted = self.generator(l_norm)
+        loss = l1_loss(predicted, ab_norm)
+        loss.backward()
+        self.pretrain_optimizer.step()
+        return {"l1": loss.item()}
+
+    def gan_step(self, l_norm: torch.Tensor, ab_norm: torch.Tensor) -> dict[str, float]:
+        """One discriminator step, then one generator step on cGAN loss + ``l1_weight`` x L1."""
+        self.generator.train()
+        self.discriminator.train()
+        with self._autocast():
+            predicted = self.generator(l_norm)
+        self.discriminator.requires_grad_(True)
+        self.gan_d_optimizer.zero_grad(set_to_none=True)
+        with self._autocast():
+            real_logits = self.discriminator(torch.cat([l_norm, ab_norm], dim=1))
+            fake_logits = self.discriminator(torch.cat([l_norm, predicted.detach()], dim=1))
+        loss_d = discriminator_loss(real_logits.float(), fake_logits.float())
+        loss_d.backward()
+        self.gan_d_optimizer.step()
+
+        self.discriminator.requires_grad_(False)
+        self.gan_g_optimizer.zero_grad(set_to_none=True)
+        with self._autocast():
+            fake_logits = self.discriminator(torch.cat([l_norm, predicted], dim=1))
+        loss_gan = generator_adversarial_loss(fake_logits.float())
+        loss_l1 = l1_loss(predicted, ab_norm)
+        (loss_gan + self.config.l1_weight * loss_l1).backward()
+        self.gan_g_optimizer.step()
+        self.discriminator.requires_grad_(True)
+        return {"l1": loss_l1.item(), "gan_g": loss_gan.item(), "gan_d": loss_d.item()}
+
+    # ----------------------------------------------------------------- the loop
+    def run(self, max_steps: int | None = None, progress: bool = True) -> None:
+        """Train until every stage has spent its budget, or for ``max_steps`` more steps; then checkpoint."""
+        steps_done = 0
+        last_checkpoint = time.monotonic()
+        bar = tqdm(total=None, disable=not progress, unit="step", dynamic_ncols=True)
+        while self.stage is not None and (max_steps is None or steps_done < max_steps):
+            stage = self.stage
+            if self._stage_finished(stage):
+                self._finish_stage()
+                continue
+            started = time.monotonic()
+            rgb = self._next_batch()
+            l_norm, ab_norm = to_model_pair(rgb)
+            losses = self.pretrain_step(l_norm, ab_norm) if stage == PRETRAIN else self.gan_step(l_norm, ab_norm)
+            if self.device.type == "cuda":
+                torch.cuda.synchronize()
+            seconds = time.monotonic() - started
+            self.step += 1
+            steps_done += 1
+            self.stage_steps[stage] += 1
+            self.stage_seconds[stage] += seconds
+            images_per_second = rgb.shape[0] / max(seconds, 1e-9)
+            self.history.append(stage, self.epoch, self.step, self.stage_seconds[stage], images_per_second, losses)
+            bar.update(1)
+            bar.set_description(f"{stage} epoch {self.epoch + 1}")
+            bar.set_postfix({name: f"{value:.4f}" for name, value in losses.items()} | {"img/s": f"{images_per_second:.1f}"})
+            if self.step % 20 == 0:
+                log.info("%s epoch %d step %d: %s, %.1f images/s", stage, self.epoch + 1, self.step,
+                         ", ".join(f"{name} {value:.4f}" for name, value in losses.items()), images_per_second)
+            if self.position + min(self.config.batch_size, len(self.bank)) > len(self.bank):
+                self._finish_epoch()
+                last_checkpoint = time.monotonic()
+            elif time.monotonic() - last_checkpoint >= self.config.checkpoint_minutes * 60:
+                self.save_checkpoint()
+                last_checkpoint = time.monotonic()
+        bar.close()
+        self.save_checkpoint()
+
+    def _finish_epoch(self) -> None:
+        stage = self.stage
+        self.stage_epochs[stage] += 1
+        self.order = None
+        self.position = 0
+        log.info("%s epoch %d done (step %d, %.1f min in stage)", stage, self.epoch, self.step, self.stage_seconds[stage] / 60)
+        self.write_figures(f"{stage}_epoch{self.epoch:03d}")
+        self.save_checkpoint()
+
+    def _finish_stage(self) -> None:
+        stage = self.stage
+        if self.position > 0:  # stopped by the clock inside an epoch
+            self.write_figures(f"{stage}_epoch{self.epoch + 1:03d}_partial")
+        if self.stage_steps[stage]:
+            log.info("%s stage done: %d steps in %.1f min", stage, self.stage_steps[stage], self.stage_seconds[stage] / 60)
+        self.stage_index += 1
+        self.position = 0
+        self.order = None
+        self.save_checkpoint()
+
+    # ----------------------------------------------------------------- outputs
+    def _preview_batch(self) -> torch.Tensor:
+        """Fixed photos for the per-epoch sample sheet: from ``config.val`` if given, else from the training bank."""
+        count = self.config.preview_count
+        if self.config.val:
+            paths = collect_images([self.config.val])
+            picks = [paths[int(i)] for i in np.linspace(0, len(paths) - 1, min(count, len(paths)))]
+            images = build_bank(picks, self.config.crop, progress=False).images
+        else:
+            picks = np.linspace(0, len(self.bank) - 1, min(count, len(self.bank))).astype(int)
+            images = self.bank.images[torch.as_tensor(picks, device=self.bank.images.device)].cpu()
+        return centre_crops(images, self.config.crop)
+
+    @torch.no_grad()
+    def predict_preview(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(grey, predicted, truth) RGB ``(N, H, W, 3)`` of the preview photos."""
+        self.generator.eval()
+        truth = self.preview.to(self.device)
+        l_norm, _ = to_model_pair(truth)
+        with self._autocast():
+            predicted = self.generator(l_norm).float()
+        self.generator.train()
+        colour = lab_to_rgb(lab_from_normalized(l_norm, predicted))
+        grey = lab_to_rgb(lab_from_normalized(l_norm, torch.zeros_like(predicted)))
+        as_numpy = lambda batch: batch.permute(0, 2, 3, 1).cpu().numpy()  # noqa: E731
+        return as_numpy(grey), as_numpy(colour), as_numpy(truth)
+
+    def write_figures(self, tag: str) -> None:
+        """Sample sheet (grey | predicted | truth) for ``tag`` and the loss curve so far."""
+        grey, colour, truth = self.predict_preview()
+        rows = [[g, c, t] for g, c, t in zip(grey, colour, truth)]
+        plots.image_sheet(rows, ["grey", "predicted", "truth"], self.run_dir / "samples" / f"{tag}.png")
+        plots.loss_curve(self.history.path, self.run_dir / "loss_curve.png")
+
+    def _epochs_seen(self, stage: str) -> float:
+        """Passes over the data a stage made, counting a partial epoch as a fraction."""
+        return round(self.stage_steps[stage] * min(self.config.batch_size, len(self.bank)) / len(self.bank), 2)
+
+    def training_info(self) -> dict[str, Any]:
+        """What went into the weights, for the exported file's metadata."""
+        if self.device.type == "cuda":
+            hardware = torch.cuda.get_device_name(self.device)
+        else:
+            hardware = f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+        counts: dict[str, int] = {}
+        for source in self.bank.sources:
+            folder = next((str(f) for f in self.config.data if source.startswith(str(Path(f)))), "other")
+            counts[folder] = counts.get(folder, 0) + 1
+        return {
+            "data": counts,
+            "photos": len(self.bank),
+            "skipped_grey": len(self.bank.skipped_grey),
+            "skipped_unreadable": len(self.bank.skipped_corrupt),
+            "crop": self.config.crop,
+            "batch_size": self.config.batch_size,
+            "stages": {
+                PRETRAIN: {"loss": "L1", "lr": self.config.pretrain_lr, "betas": [0.9, 0.999],
+                           "steps": self.stage_steps[PRETRAIN], "epochs": self._epochs_seen(PRETRAIN),
+                           "minutes": round(self.stage_seconds[PRETRAIN] / 60, 2)},
+                GAN: {"loss": f"cGAN BCE + {self.config.l1_weight:g} L1", "lr": self.config.gan_lr, "betas": [0.5, 0.999],
+                      "discriminator": "PatchGAN 70x70",
+                      "steps": self.stage_steps[GAN], "epochs": self._epochs_seen(GAN),
+                      "minutes": round(self.stage_seconds[GAN] / 60, 2)},
+            },
+            "steps": self.step,
+            "minutes": round(sum(self.stage_seconds.values()) / 60, 2),
+            "hardware": hardware,
+            "torch": torch.__version__,
+            "pretrained_encoder": self.config.pretrained,
+            "seed": self.config.seed,
+        }
+
+    def export(self, path: str | Path, fp16: bool = True) -> None:
+        """Write the generator in vidcolor's safetensors format with the training info in its metadata."""
+        spec = generator_spec(self.config.arch)
+        save_generator(self.generator, path, self.config.arch, input_size=spec.input_size,
+                       training=self.training_info(), dtype=torch.float16 if fp16 else torch.float32)
+        log.info("exported %s to %s", self.config.arch, path)
+
+    # ----------------------------------------------------------------- checkpoints
+    def save_checkpoint(self) -> Path:
+        """Write ``checkpoint.pt`` atomically (temp file, then rename)."""
+        state = {
+            "config": self.config.to_dict(),
+            "generator": self.generator.state_dict(),
+            "discriminator": self.discriminator.state_dict(),
+            "pretrain_optimizer": self.pretrain_optimizer.state_dict(),
+            "gan_g_optimizer": self.gan_g_optimizer.state_dict(),
+            "gan_d_optimizer": self.gan_d_optimizer.state_dict(),
+            "progress": {
+                "stage_index": self.stage_index, "position": self.position, "step": self.step,
+                "stage_steps": self.stage_steps, "stage_epochs": self.stage_epochs, "stage_seconds": self.stage_seconds,
+                "photos": len(self.bank),
+            },
+            "order": self.order,
+            "rng": {
+                "data": self.data_rng.get_state(),
+                "torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+                "python": random.getstate(),
+            },
+        }
+        path = self.run_dir / CHECKPOINT_NAME
+        temporary = path.with_name(path.name + ".tmp")
+        torch.save(state, temporary)
+        temporary.replace(path)
+        return path
+
+    def load_checkpoint(self, state: dict[str, Any]) -> None:
+        """Restore everything :meth:`save_checkpoint` wrote."""
+        progress = state["progress"]
+        if progress["photos"] != len(self.bank):
+            raise ValueError(f"the checkpoint was trained on {progress['photos']} photos but the data now has {len(self.bank)}")
+        self.generator.load_state_dict(state["generator"])
+        self.discriminator.load_state_dict(state["discriminator"])
+        self.pretrain_optimizer.load_state_dict(state["pretrain_optimizer"])
+        self.gan_g_optimizer.load_state_dict(state["gan_g_optimizer"])
+        self.gan_d_optimizer.load_state_dict(state["gan_d_optimizer"])
+        self.stage_index = progress["stage_index"]
+        self.position, self.step = progress["position"], progress["step"]
+        self.stage_steps, self.stage_epochs = progress["stage_steps"], progress["stage_epochs"]
+        self.stage_seconds = progress["stage_seconds"]
+        self.order = state["order"]
+        self.data_rng.set_state(state["rng"]["data"])
+        torch.set_rng_state(state["rng"]["torch"])
+        if state["rng"]["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        random.setstate(state["rng"]["python"])
+        self.history.truncate(self.step)
+        self._reopen_stages()
+
+    def _reopen_stages(self) -> None:
+        """Go back to the last stage that trained, or a later one, if a longer budget leaves it work to do."""
+        trained = [index for index, stage in enumerate(STAGES) if self.stage_steps[stage]]
+        first = min(self.stage_index, trained[-1] if trained else 0)
+        pending = [index for index in range(first, len(STAGES)) if not self._stage_finished(STAGES[index])]
+        reopened = pending[0] if pending else len(STAGES)
+        if reopened < self.stage_index:
+            self.stage_index, self.position, self.order = reopened, 0, None
+
+
+def read_checkpoint(run_dir: str | Path) -> dict[str, Any]:
+    """The saved state of the run in ``run_dir``; ``FileNotFoundError`` when it has none."""
+    path = Path(run_dir) / CHECKPOINT_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"no {CHECKPOINT_NAME} in {run_dir}; nothing to resume")
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def resume_trainer(run_dir: str | Path, device: torch.device, config: TrainConfig | None = None,
+                   bank: ImageBank | None = None) -> Trainer:
+    """A trainer continuing the run in ``run_dir`` (``config`` may replace the saved one, e.g. longer budgets)."""
+    state = read_checkpoint(run_dir)
+    trainer = Trainer(config or TrainConfig.from_dict(state["config"]), run_dir, device, bank=bank)
+    trainer.load_checkpoint(state)
+    return trainer

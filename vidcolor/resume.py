@@ -1,0 +1,234 @@
+"""Resumable renders: encode in segments that survive an interruption, join them losslessly at the end.
+
+``vidcolor IN -o OUT --resume`` keeps its work in a hidden folder beside the output::
+
+    .OUT.vidcolor-resume/
+        manifest.json          input identity, settings, frames per segment, finished segments
+        segment-00000.mp4      video only, encoded from frame 0 (each segment starts on a keyframe)
+        state-00000.npz        temporal-smoothing state after the segment's last frame
+
+A finished segment is never redone. On a rerun with the same input and settings, the decoder skips
+the frames already rendered (decoding only, no model), the smoother state is restored, and the
+render carries on. When every segment is there, their packets are joined into the output with the
+source's sound copied as in a normal render, and the folder is removed. The result is the same,
+byte for byte, as an uninterrupted ``--resume`` render.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import heapq
+import itertools
+import json
+import os
+import shutil
+import time
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Iterator
+
+import av
+import numpy as np
+
+from .errors import InputError, OutputError
+from .io.decode import VideoSource
+from .io.encode import EncodeSettings, VideoSink
+from .io.output import atomic_output, check_output_path
+from .pipeline import (
+    FrameColorizer,
+    VideoResult,
+    batch_items,
+    progress_bar,
+    run_stages,
+    sink_writer,
+    source_yuv_format,
+)
+from .temporal import TemporalOptions
+from .worker import Colorizer
+
+SEGMENT_SECONDS = 10.0
+MANIFEST_VERSION = 1
+
+
+def resume_folder(output_path: Path) -> Path:
+    """Where a resumable render of ``output_path`` keeps its segments."""
+    return output_path.with_name(f".{output_path.name}.vidcolor-resume")
+
+
+def _input_identity(path: Path) -> dict[str, Any]:
+    stat = path.stat()
+    with path.open("rb") as handle:
+        head = hashlib.sha256(handle.read(1 << 20)).hexdigest()
+    return {"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "head_sha256": head}
+
+
+def _render_settings(colorizer: Colorizer, settings: EncodeSettings, temporal: TemporalOptions, batch_size: int) -> dict:
+    """Everything that changes the output's pixels; a resume with other settings starts over."""
+    model = getattr(colorizer, "metadata", {}) or {}
+    return {
+        "encode": dataclasses.asdict(settings),
+        "temporal": dataclasses.asdict(temporal),
+        "batch_size": batch_size,
+        "render_size": colorizer.render_size,
+        "saturation": colorizer.saturation,
+        "model": {key: model.get(key) for key in ("architecture", "training", "metrics")},
+    }
+
+
+class _Manifest:
+    """The resume folder's ``manifest.json``: what is being rendered and which segments are done."""
+
+    def __init__(self, folder: Path, expected: dict[str, Any]) -> None:
+        self.folder = folder
+        self.path = folder / "manifest.json"
+        self.data = expected | {"segments": []}
+
+    def load_matching(self) -> bool:
+        """Adopt the saved manifest if it describes the same input and settings."""
+        try:
+            saved = json.loads(self.path.read_text())
+        except (OSError, json.JSONDecodeError):
+            return False
+        if {key: saved.get(key) for key in self.data if key != "segments"} != {
+            key: value for key, value in self.data.items() if key != "segments"
+        }:
+            return False
+        self.data["segments"] = saved.get("segments", [])
+        return all((self.folder / segment["file"]).is_file() for segment in self.data["segments"])
+
+    @property
+    def segments(self) -> list[dict[str, Any]]:
+        return self.data["segments"]
+
+    def add_segment(self, file_name: str, frames: int, first_seconds: str | None) -> None:
+        self.segments.append({"file": file_name, "frames": frames, "first_seconds": first_seconds})
+        self.save()
+
+    def save(self) -> None:
+        temporary = self.path.with_suffix(".json.tmp")
+        temporary.write_text(json.dumps(self.data, indent=2))
+        os.replace(temporary, self.path)
+
+
+def colorize_video_resumable(
+    input_path: str | Path,
+    output_path: str | Path,
+    colorizer: Colorizer,
+    *,
+    settings: EncodeSettings = EncodeSettings(),
+    temporal: TemporalOptions = TemporalOptions(),
+    batch_size: int = 8,
+    overwrite: bool = False,
+    progress: bool = True,
+    segment_seconds: float = SEGMENT_SECONDS,
+) -> VideoResult:
+    """Like :func:`vidcolor.pipeline.colorize_video`, but an interrupted run continues where it stopped."""
+    input_path, output_path = Path(input_path), Path(output_path)
+    check_output_path(input_path, output_path, overwrite)
+    started = time.perf_counter()
+    folder = resume_folder(output_path)
+    with VideoSource(input_path) as source:
+        rate = source.info.average_rate or 25
+        expected = {
+            "version": MANIFEST_VERSION,
+            "input": _input_identity(input_path),
+            "settings": _render_settings(colorizer, settings, temporal, batch_size),
+            "segment_frames": max(1, round(segment_seconds * float(rate))),
+        }
+        manifest = _Manifest(folder, expected)
+        if not manifest.load_matching():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            manifest.save()
+        frame_colorizer = FrameColorizer(colorizer, source_yuv_format(source), temporal)
+        _render_segments(source, output_path.suffix, manifest, frame_colorizer, batch_size, settings, progress)
+        frames = sum(segment["frames"] for segment in manifest.segments)
+        if frames == 0:
+            raise InputError(f"{input_path} has a video stream but no decodable frames")
+        with atomic_output(output_path) as temporary:
+            _join_segments(source, manifest, temporary, settings)
+    shutil.rmtree(folder, ignore_errors=True)
+    return VideoResult(output_path, frames, time.perf_counter() - started, frame_colorizer.cuts)
+
+
+def _render_segments(
+    source: VideoSource,
+    suffix: str,
+    manifest: _Manifest,
+    frame_colorizer: FrameColorizer,
+    batch_size: int,
+    settings: EncodeSettings,
+    progress: bool,
+) -> None:
+    """Render the segments not yet in ``manifest``, each into its own file, saving state after each."""
+    done = sum(segment["frames"] for segment in manifest.segments)
+    frames = source.frames()
+    for _ in itertools.islice(frames, done):  # decode only: these frames are already rendered
+        pass
+    if manifest.segments and frame_colorizer.smoother is not None:
+        state_file = manifest.folder / f"state-{len(manifest.segments) - 1:05d}.npz"
+        with np.load(state_file) as state:
+            frame_colorizer.smoother.load_state(dict(state))
+    with progress_bar(source, progress, done) as bar:
+        for number in itertools.count(len(manifest.segments)):
+            first = next(frames, None)
+            if first is None:
+                return
+            segment_frames = itertools.chain([first], itertools.islice(frames, manifest.data["segment_frames"] - 1))
+            file_name = f"segment-{number:05d}{suffix}"
+            with atomic_output(manifest.folder / file_name) as temporary:
+                with VideoSink(temporary, source, settings, copy_streams=False) as sink:
+                    written = run_stages(batch_items(segment_frames, batch_size), sink_writer(sink), frame_colorizer, bar)
+            if frame_colorizer.smoother is not None:
+                np.savez(manifest.folder / f"state-{number:05d}.npz", **frame_colorizer.smoother.state())
+            first_seconds = None if first.pts is None else str(first.pts * source.info.time_base)
+            manifest.add_segment(file_name, written, first_seconds)
+
+
+def _timed(packets: Iterator[av.Packet]) -> Iterator[tuple[float, int, av.Packet]]:
+    """Packets keyed by decode time in seconds (for merging streams in time order)."""
+    for order, packet in enumerate(packets):
+        stamp = packet.dts if packet.dts is not None else packet.pts
+        yield (float(stamp * packet.time_base) if stamp is not None else 0.0), order, packet
+
+
+def _segment_packets(folder: Path, segments: list[dict[str, Any]]) -> Iterator[av.Packet]:
+    """The segments' video packets in order, each segment's times put back exactly where they were.
+
+    Containers may round a segment's start (MP4 keeps it in a millisecond edit list); the exact
+    time of each segment's first frame is in the manifest, so the whole segment is shifted back.
+    """
+    for segment in segments:
+        with av.open(str(folder / segment["file"])) as container:
+            shift: int | None = None
+            for packet in container.demux(container.streams.video[0]):
+                if not packet.size:
+                    continue
+                if shift is None:
+                    expected = segment["first_seconds"]
+                    shift = 0 if expected is None or packet.pts is None else (
+                        round(Fraction(expected) / packet.time_base) - packet.pts
+                    )
+                if packet.pts is not None:
+                    packet.pts += shift
+                if packet.dts is not None:
+                    packet.dts += shift
+                yield packet
+
+
+def _join_segments(source: VideoSource, manifest: _Manifest, output: Path, settings: EncodeSettings) -> None:
+    """Mux the segments' video packets and the source's copied streams into ``output``, in time order."""
+    segments = manifest.segments
+    try:
+        with av.open(str(manifest.folder / segments[0]["file"])) as first:
+            with VideoSink(output, source, settings, video_template=first.streams.video[0]) as sink:
+                video = ((time_, 0, order, packet, True) for time_, order, packet in _timed(_segment_packets(manifest.folder, segments)))
+                other = ((time_, 1, order, packet, False) for time_, order, packet in _timed(source.copy_packets()))
+                for _, _, _, packet, is_video in heapq.merge(video, other, key=lambda item: item[:3]):
+                    if is_video:
+                        sink.write_video_packet(packet)
+                    else:
+                        sink.write_packet(packet)
+    except av.FFmpegError as error:
+        raise OutputError(f"could not join the rendered segments into {output} ({error})") from error
