@@ -1,0 +1,142 @@
+"""Flicker benchmark: does temporal smoothing hold colour steady without losing accuracy or speed?
+
+    python benchmarks/flicker.py ../shared/data/video/color [--weights W] [--frames 60] [--out test_results]
+
+For every colour clip: the first ``--frames`` frames are turned grey (chroma set to neutral, luma
+untouched), colourised per frame (``--temporal off``) and with temporal smoothing (``--temporal on``),
+and compared with the truth:
+
+* warp error: mean |ab(t) - warp(ab(t-1))| along optical flow computed on the TRUTH's L, occluded
+  pixels masked (``flicker_metrics.warp_error``), for the truth itself, per-frame and temporal output;
+* PSNR of the RGB output against the truth;
+* frames per second of each render.
+
+Goals: temporal warp error <= 1.3 x the truth's, PSNR no more than 0.3 dB below per-frame, and speed
+within 25 % of per-frame. Writes ``flicker.md`` and ``flicker.csv`` to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+from skimage.color import rgb2lab
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.flicker_metrics import warp_error  # noqa: E402
+from benchmarks.throughput import transcode  # noqa: E402
+from vidcolor.io.encode import EncodeSettings  # noqa: E402
+from vidcolor.pipeline import colorize_video  # noqa: E402
+from vidcolor.temporal import TemporalOptions  # noqa: E402
+from vidcolor.worker import Colorizer  # noqa: E402
+
+METRIC_WIDTH = 320  # frames are compared at this width: flow on full HD would dominate the run
+
+
+def decoded_rgb(path: Path, limit: int) -> list[np.ndarray]:
+    """The first ``limit`` frames as RGB uint8, resized to METRIC_WIDTH wide."""
+    frames = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            rgb = frame.to_ndarray(format="rgb24")
+            height = round(rgb.shape[0] * METRIC_WIDTH / rgb.shape[1])
+            frames.append(cv2.resize(rgb, (METRIC_WIDTH, height), interpolation=cv2.INTER_AREA))
+            if len(frames) == limit:
+                break
+    return frames
+
+
+def lab_planes(frames: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """L scaled to 0..255 and ab (2, h, w) in Lab units for each frame."""
+    labs = [rgb2lab(frame) for frame in frames]
+    return [lab[..., 0] * 2.55 for lab in labs], [np.moveaxis(lab[..., 1:], -1, 0) for lab in labs]
+
+
+def mean_warp_error(truth_l: list[np.ndarray], ab: list[np.ndarray]) -> float:
+    errors = [warp_error(truth_l[i - 1], truth_l[i], ab[i - 1], ab[i]) for i in range(1, len(ab))]
+    return float(np.nanmean(errors))
+
+
+def mean_psnr(truth: list[np.ndarray], output: list[np.ndarray]) -> float:
+    values = [cv2.PSNR(t, o) for t, o in zip(truth, output)]
+    return float(np.mean(values))
+
+
+def measure_clip(clip: Path, colorizer: Colorizer, frames: int, folder: Path) -> dict[str, float | str]:
+    """Grey version of ``clip``, both renders, and their scores."""
+    grey = folder / f"{clip.stem}_grey.mkv"
+    count = transcode(clip, grey, EncodeSettings(crf=0, preset="ultrafast"), max_frames=frames)
+    truth = decoded_rgb(clip, count)
+    truth_l, truth_ab = lab_planes(truth)
+    row: dict[str, float | str] = {"clip": clip.name, "frames": count, "truth_warp": mean_warp_error(truth_l, truth_ab)}
+    for mode in ("off", "on"):
+        out = folder / f"{clip.stem}_{mode}.mkv"
+        started = time.perf_counter()
+        colorize_video(grey, out, colorizer, temporal=TemporalOptions(enabled=mode == "on"), progress=False,
+                       settings=EncodeSettings(crf=12, preset="veryfast"))
+        row[f"fps_{mode}"] = count / (time.perf_counter() - started)
+        output = decoded_rgb(out, count)
+        row[f"warp_{mode}"] = mean_warp_error(truth_l, lab_planes(output)[1])
+        row[f"psnr_{mode}"] = mean_psnr(truth, output)
+    return row
+
+
+def markdown(rows: list[dict], weights: str) -> str:
+    lines = [
+        f"Flicker benchmark ({weights}); warp error of ab in Lab units along the truth's flow, lower is steadier.",
+        "",
+        "| clip | frames | warp truth | warp per-frame | warp temporal | temporal / truth | PSNR per-frame | "
+        "PSNR temporal | fps per-frame | fps temporal |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['clip']} | {row['frames']} | {row['truth_warp']:.2f} | {row['warp_off']:.2f} | "
+            f"{row['warp_on']:.2f} | {row['warp_on'] / row['truth_warp']:.2f} | {row['psnr_off']:.2f} | "
+            f"{row['psnr_on']:.2f} | {row['fps_off']:.2f} | {row['fps_on']:.2f} |"
+        )
+    mean = {key: float(np.mean([row[key] for row in rows])) for key in rows[0] if key not in ("clip", "frames")}
+    lines.append(
+        f"| **mean** | | {mean['truth_warp']:.2f} | {mean['warp_off']:.2f} | {mean['warp_on']:.2f} | "
+        f"{mean['warp_on'] / mean['truth_warp']:.2f} | {mean['psnr_off']:.2f} | {mean['psnr_on']:.2f} | "
+        f"{mean['fps_off']:.2f} | {mean['fps_on']:.2f} |"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("clips", type=Path, help="folder of colour clips")
+    parser.add_argument("--weights", type=Path, default=None, help="default: the bundled model")
+    parser.add_argument("--frames", type=int, default=60)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--out", type=Path, default=Path("test_results"))
+    args = parser.parse_args()
+
+    colorizer = Colorizer.from_weights(args.weights, device=args.device)
+    clips = sorted(path for path in args.clips.iterdir() if path.is_file())
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        for clip in clips:
+            rows.append(measure_clip(clip, colorizer, args.frames, Path(folder)))
+            print(f"{clip.name}: {rows[-1]}", flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    table = markdown(rows, args.weights.name if args.weights else "bundled model")
+    (args.out / "flicker.md").write_text(table)
+    with (args.out / "flicker.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
