@@ -10,11 +10,11 @@ from pathlib import Path
 import av
 import pytest
 from click.testing import CliRunner
+from image_media import make_image
+from media import make_video
 from PIL import Image
 
 import vidcolor.batch as batch_module
-from media import make_video
-from image_media import make_image
 from vidcolor.batch import BatchInterrupted, colorize_tree, report_paths, walk_tree
 from vidcolor.commands.batch import batch_command
 from vidcolor.models import create_generator, save_generator

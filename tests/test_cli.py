@@ -1,6 +1,5 @@
 """The command line: every bad input gives one line on stderr, a non-zero exit and no output file."""
 
-import os
 import signal
 import subprocess
 import sys

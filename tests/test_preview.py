@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-
 from media import make_video
+
 from vidcolor.commands.preview import preview_command
 from vidcolor.io.decode import VideoSource
 from vidcolor.io.encode import EncodeSettings
@@ -245,7 +245,7 @@ def test_image_input_gives_one_row(weights, tmp_path) -> None:
 
 def test_viewer_keys_with_a_fake_window(weights, clip, tmp_path, monkeypatch) -> None:
     """Drive run_viewer's key loop through cv2 stand-ins (the installed OpenCV is headless)."""
-    from vidcolor import preview
+    from vidcolor import viewer
 
     keys = iter([ord("d"), ord("l"), 65361, ord("t"), ord("+"), ord("s"), ord("J"), ord("q")])
     titles: list[str] = []
@@ -255,7 +255,7 @@ def test_viewer_keys_with_a_fake_window(weights, clip, tmp_path, monkeypatch) ->
     monkeypatch.setattr(cv2, "setWindowTitle", lambda name, title: titles.append(title))
     monkeypatch.setattr(cv2, "getWindowProperty", lambda *a: 1.0)
     monkeypatch.setattr(cv2, "waitKeyEx", lambda delay: next(keys))
-    preview.run_viewer(clip, colorizer(weights), temporal=TemporalOptions(strength=0.5), save_dir=tmp_path)
+    viewer.run_viewer(clip, colorizer(weights), temporal=TemporalOptions(strength=0.5), save_dir=tmp_path)
     frames = [title.split("frame ")[1].split()[0] for title in titles]
     # d: 1; l: +1 s (30 frames, clamped to 19); left: 18; t, +: same frame redrawn; s: saved; J: -10 s -> 0.
     assert frames == ["0", "1", "19", "18", "18", "18", "18", "0"]

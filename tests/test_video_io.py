@@ -10,8 +10,8 @@ import av
 import cv2
 import numpy as np
 import pytest
-
 from media import make_video, read_packets, read_video_frames
+
 from vidcolor.errors import InputError, OutputError
 from vidcolor.io.decode import LumaFrame, VideoSource
 from vidcolor.io.encode import EncodeSettings, VideoSink, container_format

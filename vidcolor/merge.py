@@ -15,7 +15,6 @@ import torch.nn.functional as F
 from .color import grey_to_lightness, lab_to_rgb
 from .worker import resize
 
-
 _BT601_CODES = frozenset({4, 5, 6})  # FCC, BT.470BG, SMPTE 170M
 _MATRICES = {1: (0.2126, 0.0722), 9: (0.2627, 0.0593), 10: (0.2627, 0.0593)}  # BT.709, BT.2020
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Generator, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -39,12 +39,7 @@ from .worker import Colorizer
 
 WARMUP_TOLERANCE = 1e-3
 DEFAULT_SHEET_FRAMES = 8
-WINDOW_NAME = "vidcolor preview"
 _BACKGROUND = 0.12  # grey of the label strips
-
-
-class WindowUnavailableError(VidcolorError):
-    """OpenCV was built without window support (the opencv-python-headless wheel)."""
 
 
 @dataclass(frozen=True)
@@ -432,133 +427,3 @@ class PreviewSession:
         for frame in source.frames_from_pts(target):
             if frame.index >= index:
                 yield frame
-
-
-# -- the window ------------------------------------------------------------------------------------
-
-# cv2.waitKeyEx codes of the arrow and page keys on GTK/Qt (X11), Windows and macOS.
-_LEFT = {65361, 2424832, 63234}
-_RIGHT = {65363, 2555904, 63235}
-_PAGE_UP = {65365, 2162688, 63276}
-_PAGE_DOWN = {65366, 2228224, 63277}
-_ESCAPE = 27
-
-HELP = "a/d or arrows: 1 frame  j/l: 1 s  J/L or PgUp/PgDn: 10 s  t: temporal  +/-: saturation  s: save PNG  q/Esc: quit"
-
-
-def check_window_support() -> None:
-    """Raise :class:`WindowUnavailableError` when OpenCV cannot open a window (headless build)."""
-    try:
-        cv2.namedWindow(WINDOW_NAME, cv2.WINDOW_NORMAL)
-    except cv2.error as e:
-        raise WindowUnavailableError(
-            "this OpenCV has no window support (opencv-python-headless): run "
-            "`pip uninstall opencv-python-headless && pip install opencv-python`, or write a contact sheet "
-            "with --sheet OUT.png"
-        ) from e
-
-
-def run_viewer(
-    input_path: str | Path,
-    colorizer: Colorizer,
-    *,
-    temporal: TemporalOptions = TemporalOptions(),
-    start_seconds: float = 0.0,
-    save_dir: str | Path | None = None,
-) -> None:
-    """Open the preview window and step through the video (or show the photo) until q/Esc; see :data:`HELP`.
-
-    ``s`` saves the current pair as ``<input stem>_frame<N>.png`` in ``save_dir`` (default: the input's
-    folder), never over an existing file.
-    """
-    input_path = Path(input_path)
-    save_dir = Path(save_dir) if save_dir is not None else input_path.parent
-    check_window_support()
-    try:
-        if media_kind(input_path) == "image":
-            _show_image(input_path, colorizer, save_dir)
-        else:
-            _show_video(input_path, colorizer, temporal, start_seconds, save_dir)
-    finally:
-        cv2.destroyWindow(WINDOW_NAME)
-
-
-def _display(row: np.ndarray, title: str) -> None:
-    cv2.setWindowTitle(WINDOW_NAME, title)
-    pixels = np.rint(np.clip(row, 0.0, 1.0) * 255).astype(np.uint8)
-    cv2.imshow(WINDOW_NAME, cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR))
-
-
-def _next_key() -> int | None:
-    """The next key, or None when the window was closed."""
-    while True:
-        key = cv2.waitKeyEx(100)
-        if cv2.getWindowProperty(WINDOW_NAME, cv2.WND_PROP_VISIBLE) < 1:
-            return None
-        if key != -1:
-            return key
-
-
-def _save_pair(frame: PreviewFrame, text: str, stem: str, save_dir: Path) -> Path:
-    path = save_dir / f"{stem}_frame{frame.index:06d}.png"
-    number = 1
-    while path.exists():
-        path = save_dir / f"{stem}_frame{frame.index:06d}-{number}.png"
-        number += 1
-    with atomic_output(path) as temporary:
-        write_image(temporary, sheet_row(frame, text), format_suffix=".png")
-    return path
-
-
-def _show_image(input_path: Path, colorizer: Colorizer, save_dir: Path) -> None:
-    while True:
-        frame = image_preview(input_path, colorizer)
-        text = f"saturation {colorizer.saturation:.2f}"
-        _display(sheet_row(frame, text), f"{input_path.name}  {text}  |  +/-: saturation  s: save  q: quit")
-        key = _next_key()
-        if key is None or key in (_ESCAPE, ord("q")):
-            return
-        if key in (ord("+"), ord("=")):
-            colorizer.saturation = min(colorizer.saturation + 0.1, 4.0)
-        elif key == ord("-"):
-            colorizer.saturation = max(colorizer.saturation - 0.1, 0.0)
-        elif key == ord("s"):
-            _save_pair(frame, text, input_path.stem, save_dir)
-
-
-def _show_video(
-    input_path: Path, colorizer: Colorizer, temporal: TemporalOptions, start_seconds: float, save_dir: Path
-) -> None:
-    with PreviewSession(input_path, colorizer, temporal) as session:
-        index = session.frames_in(start_seconds) if start_seconds > 0 else 0
-        saved = ""
-        while True:
-            frame = session.frame(index)
-            index = frame.index
-            options = session.temporal
-            settings = (
-                f"temporal {'on %.2f' % options.strength if options.enabled else 'off'}  "
-                f"saturation {colorizer.saturation:.2f}"
-            )
-            text = describe(frame, settings)
-            _display(sheet_row(frame, text), f"{input_path.name}  {text}{saved}  |  {HELP}")
-            saved = ""
-            key = _next_key()
-            if key is None or key in (_ESCAPE, ord("q")):
-                return
-            steps = {ord("a"): -1, ord("d"): 1, ord("j"): -session.frames_in(1), ord("l"): session.frames_in(1),
-                     ord("J"): -session.frames_in(10), ord("L"): session.frames_in(10)}
-            if key in steps:
-                index += steps[key]
-            elif key in _LEFT or key in _RIGHT:
-                index += -1 if key in _LEFT else 1
-            elif key in _PAGE_UP or key in _PAGE_DOWN:
-                index += session.frames_in(-10 if key in _PAGE_UP else 10)
-            elif key == ord("t"):
-                session.configure(temporal=replace(options, enabled=not options.enabled))
-            elif key in (ord("+"), ord("=")):
-                session.configure(saturation=min(colorizer.saturation + 0.1, 4.0))
-            elif key == ord("-"):
-                session.configure(saturation=max(colorizer.saturation - 0.1, 0.0))
-            elif key == ord("s"):
-                saved = f"  saved {_save_pair(frame, text, input_path.stem, save_dir).name}"

@@ -9,7 +9,8 @@ import click
 from ..io.images import IMAGE_SUFFIXES, is_image_suffix
 from ..io.output import check_output_path
 from ..io.probe import media_kind
-from ..preview import DEFAULT_SHEET_FRAMES, HELP, check_window_support, run_viewer, write_contact_sheet
+from ..preview import DEFAULT_SHEET_FRAMES, write_contact_sheet
+from ..viewer import HELP, check_window_support, run_viewer
 from ._common import (
     check_render_size,
     load_colorizer,
