@@ -20,12 +20,13 @@ from tqdm import tqdm
 
 from .errors import InputError, OutputError, VidcolorError
 from .io.encode import EncodeSettings
+from .io.images import IMAGE_SUFFIXES
 from .io.probe import media_kind, open_media
 from .pipeline import colorize_image, colorize_video
 from .temporal import TemporalOptions
 from .worker import Colorizer
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp"})
+IMAGE_EXTENSIONS = frozenset(IMAGE_SUFFIXES)
 VIDEO_EXTENSIONS = frozenset(
     {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts"}
 )
