@@ -1,6 +1,7 @@
 """--resume: an interrupted render continues and gives exactly what an uninterrupted one gives."""
 
 import json
+from fractions import Fraction
 
 import av
 import numpy as np
@@ -12,6 +13,7 @@ from cli import main
 from tests.media import make_video, read_packets, read_video_frames
 from vidcolor import pipeline
 from vidcolor.models import create_generator, save_generator
+from vidcolor.pipeline import colorize_video
 from vidcolor.resume import colorize_video_resumable, resume_folder
 from vidcolor.temporal import TemporalOptions
 from vidcolor.worker import Colorizer
@@ -115,3 +117,14 @@ def test_cli_resume_message_and_continue(tmp_path, colorizer, monkeypatch):
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert len(read_video_frames(out)) == 330
+
+
+def test_avi_output_keeps_frame_slots(tmp_path, colorizer):
+    """AVI stores no per-frame times: segments must still land on the right frame slots when joined."""
+    source = make_video(tmp_path / "in.mp4", size=(96, 64), frames=30, rate=Fraction(25))
+    plain, resumable = tmp_path / "plain.avi", tmp_path / "resumable.avi"
+    colorize_video(source, plain, colorizer, progress=False)
+    colorize_video_resumable(source, resumable, colorizer, progress=False, segment_seconds=0.4)
+    # Same frame slots; only the keyframe flags differ (each segment starts on a keyframe).
+    assert [t[:2] for t in video_timing(resumable)] == [t[:2] for t in video_timing(plain)]
+    assert len(read_video_frames(resumable)) == 30

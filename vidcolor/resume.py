@@ -48,6 +48,7 @@ from .temporal import TemporalOptions
 from .worker import Colorizer
 
 SEGMENT_SECONDS = 10.0
+_VARIABLE_FPS = 0x0400  # AVFMT_VARIABLE_FPS: the container stores each frame's own time
 MANIFEST_VERSION = 1
 
 
@@ -201,18 +202,24 @@ def _segment_packets(folder: Path, segments: list[dict[str, Any]]) -> Iterator[a
     """
     for segment in segments:
         with av.open(str(folder / segment["file"])) as container:
+            # Containers without per-frame times (AVI) were encoded without B-frames, so decode order
+            # is display order; their demuxer's guessed dts would run backwards at each segment start.
+            dts_from_pts = not container.format.flags & _VARIABLE_FPS
             shift: int | None = None
             for packet in container.demux(container.streams.video[0]):
                 if not packet.size:
                     continue
                 if shift is None:
                     expected = segment["first_seconds"]
-                    shift = 0 if expected is None or packet.pts is None else (
-                        round(Fraction(expected) / packet.time_base) - packet.pts
+                    stamp = packet.pts if packet.pts is not None else packet.dts  # AVI stores dts only
+                    shift = 0 if expected is None or stamp is None else (
+                        round(Fraction(expected) / packet.time_base) - stamp
                     )
                 if packet.pts is not None:
                     packet.pts += shift
-                if packet.dts is not None:
+                if dts_from_pts:
+                    packet.dts = packet.pts
+                elif packet.dts is not None:
                     packet.dts += shift
                 yield packet
 
