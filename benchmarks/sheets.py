@@ -12,16 +12,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from training.calibrate import spread
 from training.data import find_images
 from training.evaluate import sample_sheet
 from vidcolor.worker import Colorizer
-
-
-def spread(paths: list[Path], count: int) -> list[Path]:
-    """``count`` paths evenly spaced through the sorted list."""
-    paths = sorted(paths)
-    step = max(len(paths) / count, 1)
-    return [paths[int(i * step)] for i in range(min(count, len(paths)))]
 
 
 def main() -> None:

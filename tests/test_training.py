@@ -182,3 +182,16 @@ def test_train_command_rejects_bad_options_in_one_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(train_command, ["--data", str(tmp_path), "--out", str(tmp_path / "r"), "--crop", "100",
                                                 "--pretrain-epochs", "1"])
     assert result.exit_code == 2 and "multiple of 32" in result.output
+
+
+def test_start_from_exported_weights_for_fine_tuning(photo_dir: Path, bank, tmp_path: Path) -> None:
+    source = Trainer(_config(photo_dir, seed=1), tmp_path / "source", torch.device("cpu"), bank=bank)
+    source.export(tmp_path / "source.safetensors", fp16=False)
+    tuned = Trainer(_config(photo_dir, seed=2), tmp_path / "tuned", torch.device("cpu"), bank=bank)
+    assert not all(torch.equal(a, b) for a, b in zip(_weights(tuned.generator).values(), _weights(source.generator).values()))
+    tuned.start_from(tmp_path / "source.safetensors")
+    for name, value in _weights(source.generator).items():
+        assert torch.equal(tuned.generator.state_dict()[name], value), name
+    other = Trainer(_config(photo_dir, arch="resnet18-unet"), tmp_path / "other", torch.device("cpu"), bank=bank)
+    with pytest.raises(ValueError, match="not --arch resnet18-unet"):
+        other.start_from(tmp_path / "source.safetensors")

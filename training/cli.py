@@ -78,6 +78,7 @@ def _resumed_config(run_dir: Path, pretrain: StageBudget, gan: StageBudget) -> T
 @click.option("--resume", "resume", type=click.Path(file_okay=False, exists=True, path_type=Path), help="Continue the run in this folder.")
 @click.option("--arch", type=click.Choice(list_generators()), default="lite0-unet", show_default=True)
 @click.option("--pretrained/--no-pretrained", default=True, show_default=True, help="Start from ImageNet encoder weights.")
+@click.option("--init-weights", type=click.Path(dir_okay=False, exists=True, path_type=Path), help="Start the generator from these exported weights (fine-tuning) instead.")
 @click.option("--crop", type=click.IntRange(32, 1024), default=128, show_default=True, help="Training crop size (a multiple of 32).")
 @click.option("--batch-size", type=click.IntRange(1), default=16, show_default=True)
 @click.option("--pretrain-lr", type=click.FloatRange(0, min_open=True), default=1e-4, show_default=True, help="Adam lr of the L1 stage.")
@@ -93,7 +94,8 @@ def _resumed_config(run_dir: Path, pretrain: StageBudget, gan: StageBudget) -> T
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--export", "export", type=click.Path(dir_okay=False, path_type=Path), help="Write the trained generator here (.safetensors).")
 @click.option("--fp16/--fp32", default=True, show_default=True, help="Precision of the exported weights.")
-def train_command(data: tuple[str, ...], out: Path | None, resume: Path | None, arch: str, pretrained: bool, crop: int,
+def train_command(data: tuple[str, ...], out: Path | None, resume: Path | None, arch: str, pretrained: bool,
+                  init_weights: Path | None, crop: int,
                   batch_size: int, pretrain_lr: float, gan_lr: float, pretrain_epochs: int | None,
                   pretrain_minutes: float | None, gan_epochs: int | None, gan_minutes: float | None,
                   checkpoint_minutes: float, val: str | None, device: str, threads: int | None, seed: int,
@@ -125,6 +127,7 @@ def train_command(data: tuple[str, ...], out: Path | None, resume: Path | None, 
             pretrain=_budget(pretrain_epochs, pretrain_minutes, "pretrain"),
             gan=_budget(gan_epochs, gan_minutes, "gan"),
             checkpoint_minutes=checkpoint_minutes, seed=seed, val=val,
+            init_weights=str(init_weights) if init_weights else None,
         )
         if not (config.pretrain.active or config.gan.active):
             raise click.UsageError("give a budget: --pretrain-epochs/--pretrain-minutes and/or --gan-epochs/--gan-minutes")
@@ -137,6 +140,8 @@ def train_command(data: tuple[str, ...], out: Path | None, resume: Path | None, 
                 log.info("resumed %s at step %d (stage %s)", resume, trainer.step, trainer.stage)
             else:
                 trainer = Trainer(config, run_dir, torch_device)
+                if init_weights is not None:
+                    trainer.start_from(init_weights)
             log.info("config: %s; device %s, %d threads", config.to_dict(), torch_device, torch.get_num_threads())
             trainer.run()
             if export is not None:

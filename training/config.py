@@ -46,6 +46,7 @@ class TrainConfig:
     seed: int = 0
     val: str | None = None
     preview_count: int = 6
+    init_weights: str | None = None
 
     def budget(self, stage: str) -> StageBudget:
         """The budget of ``stage`` (``"pretrain"`` or ``"gan"``)."""

@@ -20,7 +20,7 @@ import torch
 from tqdm import tqdm
 
 from vidcolor.color import lab_from_normalized, lab_to_rgb
-from vidcolor.models import PatchDiscriminator, create_generator, generator_spec, save_generator
+from vidcolor.models import PatchDiscriminator, create_generator, generator_spec, load_generator, save_generator
 
 from . import plots
 from .config import GAN, PRETRAIN, STAGES, TrainConfig
@@ -59,6 +59,14 @@ class Trainer:
         self.stage_seconds = {stage: 0.0 for stage in STAGES}
         self.history = LossHistory(self.run_dir / "losses.csv")
         self.preview = self._preview_batch()
+
+    def start_from(self, weights: str | Path) -> None:
+        """Load an exported generator (same architecture) as the starting point, for fine-tuning."""
+        model, metadata = load_generator(weights)
+        if metadata["architecture"] != self.config.arch:
+            raise ValueError(f"{weights} holds {metadata['architecture']}, not --arch {self.config.arch}")
+        self.generator.load_state_dict(model.state_dict())
+        log.info("generator initialised from %s", weights)
 
     # ----------------------------------------------------------------- progress
     @property

@@ -62,11 +62,19 @@ class Colorizer:
             torch.set_num_threads(os.cpu_count())
 
     @classmethod
-    def from_weights(cls, weights: str | os.PathLike | None = None, **options) -> "Colorizer":
-        """Load ``weights`` (or the bundled default model) and wrap it; ``options`` go to ``__init__``."""
+    def from_weights(
+        cls, weights: str | os.PathLike | None = None, *, calibrated: bool = True, saturation: float = 1.0, **options
+    ) -> "Colorizer":
+        """Load ``weights`` (or the bundled default model) and wrap it; ``options`` go to ``__init__``.
+
+        ``saturation`` multiplies the colour strength calibrated for the model (``inference.saturation``
+        in its metadata, see ``training/calibrate.py``); ``calibrated=False`` ignores the calibration.
+        """
         path = Path(weights) if weights is not None else default_weights_path()
         model, metadata = load_generator(path)
-        colorizer = cls(model, **options)
+        if calibrated:
+            saturation *= float(metadata.get("inference", {}).get("saturation", 1.0))
+        colorizer = cls(model, saturation=saturation, **options)
         colorizer.metadata = metadata
         return colorizer
 

@@ -2,7 +2,7 @@
 
 from . import generators as _generators  # noqa: F401  (registers the architectures)
 from ._registry import GeneratorSpec, create_generator, generator_spec, list_generators, register_generator
-from .checkpoint import default_weights_path, load_generator, read_metadata, save_generator
+from .checkpoint import default_weights_path, load_generator, read_metadata, save_generator, update_metadata
 from .discriminator import PatchDiscriminator, receptive_field
 
 __all__ = [
@@ -17,4 +17,5 @@ __all__ = [
     "receptive_field",
     "register_generator",
     "save_generator",
+    "update_metadata",
 ]

@@ -101,6 +101,16 @@ def load_generator(path: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]:
     return model.eval(), metadata
 
 
+def update_metadata(path: str | os.PathLike, changes: dict[str, Any]) -> None:
+    """Merge ``changes`` into the metadata block of ``path``, keeping the tensors as stored."""
+    metadata = read_metadata(path) | changes
+    tensors = load_file(str(path), device="cpu")
+    path = Path(path)
+    temporary = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(temporary), metadata={METADATA_KEY: json.dumps(metadata)})
+    os.replace(temporary, path)
+
+
 def default_weights_path() -> Path:
     """The bundled default model; ``WeightsError`` when this install has none."""
     if not DEFAULT_WEIGHTS.is_file():
