@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
+from training.cli import evaluate_command, train_command
 from vidcolor.commands.batch import batch_command
 from vidcolor.commands.colorize import colorize_command
-from training.cli import evaluate_command, train_command
 from vidcolor.commands.preview import preview_command
 
 

@@ -12,7 +12,7 @@ and compared with the truth:
 * frames per second of each render.
 
 Goals: temporal warp error <= 1.3 x the truth's, PSNR no more than 0.3 dB below per-frame, and speed
-within 25 % of per-frame. Writes ``flicker.md`` and ``flicker.csv`` to ``--out``.
+within 25 % of per-frame. Writes ``flicker_strengthS.md`` and ``.csv`` to ``--out``.
 """
 
 from __future__ import annotations
@@ -70,17 +70,17 @@ def mean_psnr(truth: list[np.ndarray], output: list[np.ndarray]) -> float:
     return float(np.mean(values))
 
 
-def measure_clip(clip: Path, colorizer: Colorizer, frames: int, folder: Path) -> dict[str, float | str]:
+def measure_clip(clip: Path, colorizer: Colorizer, frames: int, folder: Path, strength: float) -> dict[str, float | str]:
     """Grey version of ``clip``, both renders, and their scores."""
-    grey = folder / f"{clip.stem}_grey.mkv"
+    grey = folder / f"{clip.name}_grey.mkv"
     count = transcode(clip, grey, EncodeSettings(crf=0, preset="ultrafast"), max_frames=frames)
     truth = decoded_rgb(clip, count)
     truth_l, truth_ab = lab_planes(truth)
     row: dict[str, float | str] = {"clip": clip.name, "frames": count, "truth_warp": mean_warp_error(truth_l, truth_ab)}
     for mode in ("off", "on"):
-        out = folder / f"{clip.stem}_{mode}.mkv"
+        out = folder / f"{clip.name}_{mode}.mkv"
         started = time.perf_counter()
-        colorize_video(grey, out, colorizer, temporal=TemporalOptions(enabled=mode == "on"), progress=False,
+        colorize_video(grey, out, colorizer, temporal=TemporalOptions(enabled=mode == "on", strength=strength), progress=False,
                        settings=EncodeSettings(crf=12, preset="veryfast"))
         row[f"fps_{mode}"] = count / (time.perf_counter() - started)
         output = decoded_rgb(out, count)
@@ -118,6 +118,7 @@ def main() -> None:
     parser.add_argument("--weights", type=Path, default=None, help="default: the bundled model")
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--strength", type=float, default=TemporalOptions().strength)
     parser.add_argument("--out", type=Path, default=Path("test_results"))
     args = parser.parse_args()
 
@@ -126,12 +127,13 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for clip in clips:
-            rows.append(measure_clip(clip, colorizer, args.frames, Path(folder)))
+            rows.append(measure_clip(clip, colorizer, args.frames, Path(folder), args.strength))
             print(f"{clip.name}: {rows[-1]}", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    table = markdown(rows, args.weights.name if args.weights else "bundled model")
-    (args.out / "flicker.md").write_text(table)
-    with (args.out / "flicker.csv").open("w", newline="") as handle:
+    table = markdown(rows, f"{args.weights.name if args.weights else 'bundled model'}, strength {args.strength}")
+    stem = f"flicker_strength{args.strength:g}"
+    (args.out / f"{stem}.md").write_text(table)
+    with (args.out / f"{stem}.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
