@@ -33,7 +33,7 @@ import numpy as np
 
 from .errors import InputError, OutputError
 from .io.decode import VideoSource
-from .io.encode import EncodeSettings, VideoSink
+from .io.encode import EncodeSettings, VideoSink, container_format
 from .io.output import atomic_output, check_output_path
 from .pipeline import (
     FrameColorizer,
@@ -201,10 +201,11 @@ def _segment_packets(folder: Path, segments: list[dict[str, Any]]) -> Iterator[a
     time of each segment's first frame is in the manifest, so the whole segment is shifted back.
     """
     for segment in segments:
-        with av.open(str(folder / segment["file"])) as container:
-            # Containers without per-frame times (AVI) were encoded without B-frames, so decode order
-            # is display order; their demuxer's guessed dts would run backwards at each segment start.
-            dts_from_pts = not container.format.flags & _VARIABLE_FPS
+        path = folder / segment["file"]
+        # Containers without per-frame times (AVI) were encoded without B-frames, so decode order is
+        # display order; their demuxer's guessed dts would run backwards at each segment start.
+        dts_from_pts = not av.ContainerFormat(container_format(path), "w").flags & _VARIABLE_FPS
+        with av.open(str(path)) as container:
             shift: int | None = None
             for packet in container.demux(container.streams.video[0]):
                 if not packet.size:
