@@ -195,3 +195,15 @@ def test_start_from_exported_weights_for_fine_tuning(photo_dir: Path, bank, tmp_
     other = Trainer(_config(photo_dir, arch="resnet18-unet"), tmp_path / "other", torch.device("cpu"), bank=bank)
     with pytest.raises(ValueError, match="not --arch resnet18-unet"):
         other.start_from(tmp_path / "source.safetensors")
+
+
+def test_pack_writes_colour_squares_and_skips_grey_and_corrupt(photo_dir: Path, tmp_path: Path) -> None:
+    from training.pack import pack
+
+    counts = pack(photo_dir, tmp_path / "packed", size=32, quality=95)
+    assert counts == {"packed": 8, "grey": 2, "corrupt": 1}
+    packed = sorted((tmp_path / "packed").rglob("*.jpg"))
+    assert [p.relative_to(tmp_path / "packed").parent.name for p in packed].count("street") == 4
+    with Image.open(packed[0]) as image:
+        assert image.size == (32, 32) and image.mode == "RGB"
+    assert pack(photo_dir, tmp_path / "half", size=32, every=2)["packed"] + 0 <= 6

@@ -83,7 +83,8 @@ def bank_side(crop: int) -> int:
     return math.ceil(crop * BANK_MARGIN)
 
 
-def _load_or_reason(path: Path, side: int) -> np.ndarray | str:
+def load_or_reason(path: Path, side: int) -> np.ndarray | str:
+    """The photo as a ``side``-px centre square, or why it was skipped (``"grey"`` or ``"corrupt"``)."""
     try:
         pixels = load_square(path, side)
     except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError):
@@ -107,7 +108,7 @@ def build_bank(paths: list[Path], crop: int, workers: int = 2, progress: bool = 
     grey: list[str] = []
     corrupt: list[str] = []
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = pool.map(lambda path: _load_or_reason(path, side), paths)
+        results = pool.map(lambda path: load_or_reason(path, side), paths)
         for path, result in tqdm(zip(paths, results), total=len(paths), desc="decoding", disable=not progress):
             if isinstance(result, str):
                 (grey if result == "grey" else corrupt).append(str(path))

@@ -1,0 +1,51 @@
+"""Pack photo folders into a small training set to carry to a remote GPU machine.
+
+    python -m training.pack --data ../shared/data/train --out packed/train --size 208 --quality 90
+
+Each colour photo becomes its centre square resized to ``--size`` px, saved as JPEG in ``--out``
+(sub-folders mirrored, so per-source counts stay visible); grey and unreadable photos are skipped.
+Measured on ../shared/data/train with ``--every 3`` (3,158 photos): 208 px at quality 90 is a 55 MB
+folder, 176 px at quality 85 a 34 MB tar. Train on the packed folder with
+``vidcolor train --data packed/train ...`` (crops up to size / 1.25).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from PIL import Image
+from tqdm import tqdm
+
+from .data import find_images, load_or_reason
+
+
+def pack(source: Path, target: Path, size: int = 208, quality: int = 90, every: int = 1) -> dict[str, int]:
+    """Write the packed copies of the photos under ``source`` into ``target``; returns the counts."""
+    counts = {"packed": 0, "grey": 0, "corrupt": 0}
+    for path in tqdm(find_images(source)[::every], unit="photo", desc="packing"):
+        pixels = load_or_reason(path, size)
+        if isinstance(pixels, str):
+            counts[pixels] += 1
+            continue
+        destination = (target / path.relative_to(source)).with_suffix(".jpg")
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels).save(destination, quality=quality)
+        counts["packed"] += 1
+    return counts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--size", type=int, default=208)
+    parser.add_argument("--quality", type=int, default=90)
+    parser.add_argument("--every", type=int, default=1, help="keep every N-th photo")
+    args = parser.parse_args()
+    counts = pack(args.data, args.out, args.size, args.quality, args.every)
+    print(", ".join(f"{count} {name}" for name, count in counts.items()))
+
+
+if __name__ == "__main__":
+    main()
