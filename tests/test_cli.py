@@ -168,3 +168,11 @@ def test_ctrl_c_mid_render_leaves_no_file(tmp_path):
     assert error_lines == ["Error: interrupted; no output was written"]
     assert "Traceback" not in stderr
     assert not out.exists() and not partial.exists()
+
+
+def test_odd_frame_size_is_refused_in_one_line(tmp_path, weights):
+    """4:2:0 output cannot hold an odd width or height; say so instead of an encoder error."""
+    source = make_video(tmp_path / "odd.mkv", size=(97, 65), frames=3, codec="ffv1")
+    result = run(source, "-o", tmp_path / "out.mp4", "--weights", weights, "-q")
+    assert_one_line_error(result, "even width and height")
+    assert no_outputs(tmp_path, {"odd.mkv"})

@@ -207,6 +207,11 @@ class VideoSink:
 
     def _add_video(self, source: VideoSource, settings: EncodeSettings) -> av.VideoStream:
         info, template = source.info, source.video_stream
+        if settings.pix_fmt == "yuv420p" and (info.width % 2 or info.height % 2):
+            raise OutputError(
+                f"{source.path.name} is {info.width}x{info.height}: 4:2:0 video needs an even width and height; "
+                "crop or pad it by one pixel first (e.g. ffmpeg -vf crop=trunc(iw/2)*2:trunc(ih/2)*2)"
+            )
         if av.Codec(settings.codec, "w").canonical_name not in self.container.supported_codecs:
             raise ValueError(f"{self.container.format.name} does not take {settings.codec} video")
         rate = info.average_rate or template.guessed_rate
