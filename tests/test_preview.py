@@ -21,7 +21,7 @@ from vidcolor.io.decode import VideoSource
 from vidcolor.io.encode import EncodeSettings
 from vidcolor.merge import YuvFormat
 from vidcolor.models import create_generator, save_generator
-from vidcolor.pipeline import colorize_image, colorize_video
+from vidcolor.pipeline import colorize_image, colorize_video, source_yuv_format
 from vidcolor.preview import (
     PreviewSession,
     label_height,
@@ -29,7 +29,6 @@ from vidcolor.preview import (
     preview_frames,
     warmup_frames,
     write_contact_sheet,
-    yuv_format,
 )
 from vidcolor.temporal import TemporalOptions
 from vidcolor.worker import Colorizer
@@ -122,7 +121,7 @@ def test_sheet_shows_the_full_render(weights, clip, workdir, temporal, sheet_fra
     sheet = read_rgb(sheet_path)
     assert sheet.shape == (len(expected_rows) * (label_height(WIDTH) + HEIGHT), 2 * WIDTH, 3)
     with VideoSource(clip) as source:
-        yuv = yuv_format(source)
+        yuv = source_yuv_format(source)
         inputs = [frame.y for frame in source.frames()]
     outputs = decoded_planes(workdir / f"render-{name}.mkv")
     assert len(outputs) == FRAMES

@@ -83,11 +83,6 @@ def warmup_frames(temporal: TemporalOptions) -> int | None:
     return frames
 
 
-def yuv_format(source: VideoSource) -> YuvFormat:
-    """The source's Y'CbCr matrix, the render's own choice (:func:`vidcolor.pipeline.source_yuv_format`)."""
-    return source_yuv_format(source)
-
-
 def luma_to_grey(y: np.ndarray, yuv: YuvFormat) -> np.ndarray:
     """A Y' plane as the grey RGB image ``(H, W, 3)`` float32 in [0, 1] a player shows."""
     scale, offset = (255.0, 0.0) if yuv.full_range else (219.0, 16.0)
@@ -165,7 +160,7 @@ class _Renderer:
         self.source = source
         self.colorizer = colorizer
         self.temporal = temporal
-        self.yuv = yuv_format(source)
+        self.yuv = source_yuv_format(source)
         self.clock = _Clock(source)
         self.reset()
 
