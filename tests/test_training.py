@@ -135,6 +135,20 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(photo_dir: Path, ban
     assert (tmp_path / "split" / "loss_curve.png").stat().st_size > 1000
 
 
+def test_outputs_every_n_epochs_and_at_the_end_of_each_stage(photo_dir: Path, bank, tmp_path: Path, monkeypatch) -> None:
+    """With ``outputs_every=2``, 3 L1 epochs give sheets for epochs 2 and 3 (the stage's end), not 1."""
+    config = _config(photo_dir, pretrain=StageBudget(epochs=3), gan=StageBudget(), outputs_every=2)
+    trainer = Trainer(config, tmp_path, torch.device("cpu"), bank=bank)
+    checkpoints: list[int] = []
+    save = trainer.save_checkpoint
+    monkeypatch.setattr(trainer, "save_checkpoint", lambda: checkpoints.append(trainer.step) or save())
+    trainer.run(progress=False)
+    samples = sorted(path.name for path in (tmp_path / "samples").iterdir())
+    assert samples == ["pretrain_epoch002.png", "pretrain_epoch003.png"]
+    assert checkpoints[0] == 4  # the first checkpoint is after epoch 2 (2 steps an epoch), not epoch 1
+    assert resume_trainer(tmp_path, torch.device("cpu"), bank=bank).stage is None
+
+
 def test_export_then_load_gives_identical_outputs(photo_dir: Path, bank, tmp_path: Path) -> None:
     trainer = Trainer(_config(photo_dir, gan=StageBudget()), tmp_path, torch.device("cpu"), bank=bank)
     trainer.run(max_steps=2, progress=False)

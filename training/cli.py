@@ -88,6 +88,7 @@ def _resumed_config(run_dir: Path, pretrain: StageBudget, gan: StageBudget) -> T
 @click.option("--gan-epochs", type=int, help="Epochs of the GAN stage.")
 @click.option("--gan-minutes", type=float, help="Minutes of the GAN stage.")
 @click.option("--checkpoint-minutes", type=click.FloatRange(0, min_open=True), default=10.0, show_default=True, help="Also checkpoint this often inside an epoch.")
+@click.option("--outputs-every", type=click.IntRange(1), default=1, show_default=True, help="Checkpoint, sample sheet and loss curve every N epochs (raise it when epochs take seconds, as on a GPU).")
 @click.option("--val", type=click.Path(file_okay=False, exists=True), help="Photos for the per-epoch sample sheet (never trained on).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--threads", type=click.IntRange(1), help="CPU threads for torch (default: torch's choice).")
@@ -98,7 +99,7 @@ def train_command(data: tuple[str, ...], out: Path | None, resume: Path | None, 
                   init_weights: Path | None, crop: int,
                   batch_size: int, pretrain_lr: float, gan_lr: float, pretrain_epochs: int | None,
                   pretrain_minutes: float | None, gan_epochs: int | None, gan_minutes: float | None,
-                  checkpoint_minutes: float, val: str | None, device: str, threads: int | None, seed: int,
+                  checkpoint_minutes: float, outputs_every: int, val: str | None, device: str, threads: int | None, seed: int,
                   export: Path | None, fp16: bool) -> None:
     """Train a colouriser: L1 pretraining, then the pix2pix GAN stage."""
     from .trainer import CHECKPOINT_NAME, Trainer, resume_trainer
@@ -126,7 +127,7 @@ def train_command(data: tuple[str, ...], out: Path | None, resume: Path | None, 
             pretrain_lr=pretrain_lr, gan_lr=gan_lr,
             pretrain=_budget(pretrain_epochs, pretrain_minutes, "pretrain"),
             gan=_budget(gan_epochs, gan_minutes, "gan"),
-            checkpoint_minutes=checkpoint_minutes, seed=seed, val=val,
+            checkpoint_minutes=checkpoint_minutes, outputs_every=outputs_every, seed=seed, val=val,
             init_weights=str(init_weights) if init_weights else None,
         )
         if not (config.pretrain.active or config.gan.active):

@@ -43,6 +43,7 @@ class TrainConfig:
     pretrain: StageBudget = field(default_factory=StageBudget)
     gan: StageBudget = field(default_factory=StageBudget)
     checkpoint_minutes: float = 10.0
+    outputs_every: int = 1
     seed: int = 0
     val: str | None = None
     preview_count: int = 6

@@ -100,9 +100,11 @@ def collect_images(folders: list[str | os.PathLike]) -> list[Path]:
     return paths
 
 
-def build_bank(paths: list[Path], crop: int, workers: int = 2, progress: bool = True) -> ImageBank:
-    """Decode every colour photo in ``paths`` once; grey and unreadable files are skipped and counted."""
+def build_bank(paths: list[Path], crop: int, workers: int | None = None, progress: bool = True) -> ImageBank:
+    """Decode every colour photo in ``paths`` once (``workers`` threads, default one per core, at most 16);
+    grey and unreadable files are skipped and counted."""
     side = bank_side(crop)
+    workers = workers or min(16, os.cpu_count() or 1)
     images = np.empty((len(paths), side, side, 3), dtype=np.uint8)
     sources: list[str] = []
     grey: list[str] = []

@@ -20,15 +20,15 @@ from tqdm import tqdm
 from .data import find_images, load_or_reason
 
 
-def pack(source: Path, target: Path, size: int = 208, quality: int = 90, every: int = 1) -> dict[str, int]:
-    """Write the packed copies of the photos under ``source`` into ``target``; returns the counts."""
+def pack(source: Path, target: Path, size: int = 208, quality: int = 90, every: int = 1, suffix: str = ".jpg") -> dict[str, int]:
+    """Write the packed copies of the photos under ``source`` into ``target`` (JPEG or WebP by ``suffix``); returns the counts."""
     counts = {"packed": 0, "grey": 0, "corrupt": 0}
     for path in tqdm(find_images(source)[::every], unit="photo", desc="packing"):
         pixels = load_or_reason(path, size)
         if isinstance(pixels, str):
             counts[pixels] += 1
             continue
-        destination = (target / path.relative_to(source)).with_suffix(".jpg")
+        destination = (target / path.relative_to(source)).with_suffix(suffix)
         destination.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(pixels).save(destination, quality=quality)
         counts["packed"] += 1
@@ -42,8 +42,9 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=208)
     parser.add_argument("--quality", type=int, default=90)
     parser.add_argument("--every", type=int, default=1, help="keep every N-th photo")
+    parser.add_argument("--format", choices=["jpg", "webp"], default="jpg", help="webp is ~35%% smaller at equal quality")
     args = parser.parse_args()
-    counts = pack(args.data, args.out, args.size, args.quality, args.every)
+    counts = pack(args.data, args.out, args.size, args.quality, args.every, suffix=f".{args.format}")
     print(", ".join(f"{count} {name}" for name, count in counts.items()))
 
 

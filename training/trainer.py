@@ -2,7 +2,7 @@
 
 Everything needed to continue a run exactly (weights, optimisers, stage, epoch, position in the
 epoch's shuffled order, step, elapsed time, RNG states) is saved in ``RUN_DIR/checkpoint.pt`` every
-epoch, every ``checkpoint_minutes`` and when a stage runs out of time.
+``outputs_every`` epochs (default 1), every ``checkpoint_minutes`` and when a stage ends.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ class Trainer:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.device = device
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed crop and batch size: let cuDNN pick its fastest kernels
         torch.manual_seed(config.seed)
         random.seed(config.seed)
         self.bank = (bank if bank is not None else build_bank(collect_images(config.data), config.crop)).to(device)
@@ -185,13 +187,16 @@ class Trainer:
         self.order = None
         self.position = 0
         log.info("%s epoch %d done (step %d, %.1f min in stage)", stage, self.epoch, self.step, self.stage_seconds[stage] / 60)
-        self.write_figures(f"{stage}_epoch{self.epoch:03d}")
-        self.save_checkpoint()
+        if self.epoch % self.config.outputs_every == 0:
+            self.write_figures(f"{stage}_epoch{self.epoch:03d}")
+            self.save_checkpoint()
 
     def _finish_stage(self) -> None:
         stage = self.stage
         if self.position > 0:  # stopped by the clock inside an epoch
             self.write_figures(f"{stage}_epoch{self.epoch + 1:03d}_partial")
+        elif self.epoch % self.config.outputs_every:  # the last epochs were not drawn yet
+            self.write_figures(f"{stage}_epoch{self.epoch:03d}")
         if self.stage_steps[stage]:
             log.info("%s stage done: %d steps in %.1f min", stage, self.stage_steps[stage], self.stage_seconds[stage] / 60)
         self.stage_index += 1
