@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from vidcolor.errors import WeightsError
-from vidcolor.models import generator_spec, load_generator, save_generator
+from vidcolor.models import load_generator, save_generator
 
 
 def blend_state_dicts(first: dict[str, torch.Tensor], second: dict[str, torch.Tensor], weight: float) -> dict[str, torch.Tensor]:
@@ -40,11 +40,10 @@ def soup(first_path: str | os.PathLike, second_path: str | os.PathLike, weight: 
     if first_meta["architecture"] != second_meta["architecture"]:
         raise WeightsError(f"cannot blend {first_meta['architecture']} with {second_meta['architecture']}")
     first.load_state_dict(blend_state_dicts(first.state_dict(), second.state_dict(), weight))
-    architecture = first_meta["architecture"]
     training = {"soup": {"weight_of_b": weight,
                          "a": {"file": Path(first_path).name, "training": first_meta.get("training", {})},
                          "b": {"file": Path(second_path).name, "training": second_meta.get("training", {})}}}
-    save_generator(first, out, architecture, input_size=generator_spec(architecture).input_size, training=training,
+    save_generator(first, out, first_meta["architecture"], input_size=first_meta["input_size"], training=training,
                    dtype=torch.float16 if fp16 else torch.float32)
 
 
