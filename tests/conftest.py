@@ -15,3 +15,21 @@ def media_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "media"
     folder.mkdir()
     return folder
+
+
+@pytest.fixture(scope="session")
+def photo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Training photos (read-only): 8 colour photos in two sub-folders, 2 grey photos, 1 corrupt file."""
+    from training_photos import write_training_photos
+
+    return write_training_photos(tmp_path_factory.mktemp("photos"))
+
+
+@pytest.fixture(scope="session")
+def bank(photo_dir: Path):
+    """The training photos decoded once for crop 32."""
+    from training_photos import CROP
+
+    from training.data import build_bank, collect_images
+
+    return build_bank(collect_images([photo_dir]), CROP, progress=False)

@@ -5,56 +5,17 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
 from PIL import Image
+from training_photos import CROP, tiny_config
 
 from training.cli import train_command
-from training.config import StageBudget, TrainConfig
+from training.config import StageBudget
 from training.data import build_bank, collect_images, random_crops, to_model_pair
 from training.trainer import Trainer, resume_trainer
 from vidcolor.models import load_generator, read_metadata
-
-CROP = 32
-
-
-def _colour_photo(seed: int, size: tuple[int, int] = (40, 48)) -> np.ndarray:
-    """A smooth colour gradient with a coloured square: colour that follows position, plus noise."""
-    rng = np.random.default_rng(seed)
-    height, width = size
-    y, x = np.mgrid[0:height, 0:width]
-    image = np.stack([x / width * 255, y / height * 255, np.full((height, width), 90.0 + 20 * seed)], axis=-1)
-    image[8:20, 10:24] = rng.uniform(0, 255, 3)
-    image += rng.normal(0, 6, image.shape)
-    return np.clip(image, 0, 255).astype(np.uint8)
-
-
-@pytest.fixture(scope="module")
-def photo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """8 colour photos in two sub-folders, plus 2 grey photos and 1 corrupt file."""
-    root = tmp_path_factory.mktemp("photos")
-    for index in range(8):
-        folder = root / ("street" if index % 2 else "nature")
-        folder.mkdir(exist_ok=True)
-        Image.fromarray(_colour_photo(index)).save(folder / f"photo{index}.png")
-    Image.fromarray(np.full((40, 40), 120, np.uint8)).save(root / "nature" / "grey_mode_l.png")
-    Image.fromarray(np.full((40, 40, 3), 120, np.uint8)).save(root / "street" / "grey_rgb.jpg")
-    (root / "street" / "corrupt.jpg").write_bytes(b"\xff\xd8 this is not a jpeg")
-    return root
-
-
-@pytest.fixture(scope="module")
-def bank(photo_dir: Path):
-    return build_bank(collect_images([photo_dir]), CROP, progress=False)
-
-
-def _config(photo_dir: Path, **changes) -> TrainConfig:
-    values = dict(data=[str(photo_dir)], arch="tiny-unet", pretrained=False, crop=CROP, batch_size=4,
-                  pretrain=StageBudget(epochs=2), gan=StageBudget(epochs=1), preview_count=1)
-    values.update(changes)
-    return TrainConfig(**values)
 
 
 def _weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -86,7 +47,7 @@ def test_random_crops_are_reproducible_and_in_range(bank) -> None:
 
 
 def test_l1_stage_overfits_one_fixed_batch(photo_dir: Path, bank, tmp_path: Path) -> None:
-    trainer = Trainer(_config(photo_dir, pretrain_lr=3e-3), tmp_path, torch.device("cpu"), bank=bank)
+    trainer = Trainer(tiny_config(photo_dir, pretrain_lr=3e-3), tmp_path, torch.device("cpu"), bank=bank)
     l_norm, ab_norm = to_model_pair(random_crops(bank.images[:4], CROP, torch.Generator().manual_seed(0)))
     losses = [trainer.pretrain_step(l_norm, ab_norm)["l1"] for _ in range(30)]
     assert losses[0] > 0.2  # starts near grey: ab ~ 0 against colourful targets
@@ -94,7 +55,7 @@ def test_l1_stage_overfits_one_fixed_batch(photo_dir: Path, bank, tmp_path: Path
 
 
 def test_gan_stage_updates_both_nets(photo_dir: Path, bank, tmp_path: Path) -> None:
-    trainer = Trainer(_config(photo_dir, pretrain=StageBudget(), gan=StageBudget(epochs=1)), tmp_path,
+    trainer = Trainer(tiny_config(photo_dir, pretrain=StageBudget(), gan=StageBudget(epochs=1)), tmp_path,
                       torch.device("cpu"), bank=bank)
     generator_before, discriminator_before = _weights(trainer.generator), _weights(trainer.discriminator)
     trainer.run(progress=False)
@@ -111,7 +72,7 @@ def test_gan_stage_updates_both_nets(photo_dir: Path, bank, tmp_path: Path) -> N
 
 def test_resume_continues_exactly_like_an_uninterrupted_run(photo_dir: Path, bank, tmp_path: Path) -> None:
     """Stop inside the second L1 epoch, resume from disk, run on into the GAN stage: same numbers."""
-    config = _config(photo_dir)  # 8 photos, batch 4: 2 steps an epoch, 2 + 1 epochs = 6 steps
+    config = tiny_config(photo_dir)  # 8 photos, batch 4: 2 steps an epoch, 2 + 1 epochs = 6 steps
     whole = Trainer(config, tmp_path / "whole", torch.device("cpu"), bank=bank)
     whole.run(progress=False)
 
@@ -137,7 +98,7 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(photo_dir: Path, ban
 
 def test_outputs_every_n_epochs_and_at_the_end_of_each_stage(photo_dir: Path, bank, tmp_path: Path, monkeypatch) -> None:
     """With ``outputs_every=2``, 3 L1 epochs give sheets for epochs 2 and 3 (the stage's end), not 1."""
-    config = _config(photo_dir, pretrain=StageBudget(epochs=3), gan=StageBudget(), outputs_every=2)
+    config = tiny_config(photo_dir, pretrain=StageBudget(epochs=3), gan=StageBudget(), outputs_every=2)
     trainer = Trainer(config, tmp_path, torch.device("cpu"), bank=bank)
     checkpoints: list[int] = []
     save = trainer.save_checkpoint
@@ -150,7 +111,7 @@ def test_outputs_every_n_epochs_and_at_the_end_of_each_stage(photo_dir: Path, ba
 
 
 def test_export_then_load_gives_identical_outputs(photo_dir: Path, bank, tmp_path: Path) -> None:
-    trainer = Trainer(_config(photo_dir, gan=StageBudget()), tmp_path, torch.device("cpu"), bank=bank)
+    trainer = Trainer(tiny_config(photo_dir, gan=StageBudget()), tmp_path, torch.device("cpu"), bank=bank)
     trainer.run(max_steps=2, progress=False)
     l_norm, _ = to_model_pair(random_crops(bank.images[:2], CROP, torch.Generator().manual_seed(1)))
     with torch.no_grad():
@@ -199,9 +160,9 @@ def test_train_command_rejects_bad_options_in_one_line(tmp_path: Path) -> None:
 
 
 def test_start_from_exported_weights_for_fine_tuning(photo_dir: Path, bank, tmp_path: Path) -> None:
-    source = Trainer(_config(photo_dir, seed=1), tmp_path / "source", torch.device("cpu"), bank=bank)
+    source = Trainer(tiny_config(photo_dir, seed=1), tmp_path / "source", torch.device("cpu"), bank=bank)
     source.export(tmp_path / "source.safetensors", fp16=False)
-    tuned = Trainer(_config(photo_dir, seed=2, init_weights=str(tmp_path / "source.safetensors")), tmp_path / "tuned",
+    tuned = Trainer(tiny_config(photo_dir, seed=2, init_weights=str(tmp_path / "source.safetensors")), tmp_path / "tuned",
                     torch.device("cpu"), bank=bank)
     assert not all(torch.equal(a, b) for a, b in zip(_weights(tuned.generator).values(), _weights(source.generator).values()))
     tuned.start_from(tmp_path / "source.safetensors")
@@ -210,7 +171,7 @@ def test_start_from_exported_weights_for_fine_tuning(photo_dir: Path, bank, tmp_
     tuned.export(tmp_path / "tuned.safetensors")
     lineage = read_metadata(tmp_path / "tuned.safetensors")["training"]["initialised_from"]
     assert lineage["file"] == "source.safetensors" and lineage["seed"] == 1
-    other = Trainer(_config(photo_dir, arch="resnet18-unet"), tmp_path / "other", torch.device("cpu"), bank=bank)
+    other = Trainer(tiny_config(photo_dir, arch="resnet18-unet"), tmp_path / "other", torch.device("cpu"), bank=bank)
     with pytest.raises(ValueError, match="not --arch resnet18-unet"):
         other.start_from(tmp_path / "source.safetensors")
 

@@ -57,8 +57,10 @@ def _budget(epochs: int | None, minutes: float | None, name: str) -> StageBudget
     return StageBudget(epochs=epochs, minutes=minutes)
 
 
-def _resumed_config(run_dir: Path, pretrain: StageBudget, gan: StageBudget) -> TrainConfig:
-    """The saved config of the run in ``run_dir``; budgets given again on the command line replace the saved ones."""
+def _resumed_config(run_dir: Path, pretrain: StageBudget, gan: StageBudget, holdout: float | None,
+                    patience: int | None, snapshots: bool) -> TrainConfig:
+    """The saved config of the run in ``run_dir``; budgets, ``--patience`` and ``--snapshots`` given again on the
+    command line replace the saved ones. The hold-out split is fixed for the life of a run."""
     from .trainer import read_checkpoint
 
     try:
@@ -69,6 +71,14 @@ def _resumed_config(run_dir: Path, pretrain: StageBudget, gan: StageBudget) -> T
         config.pretrain = pretrain
     if gan.epochs is not None or gan.minutes is not None:
         config.gan = gan
+    if holdout is not None and holdout != config.holdout:
+        raise click.BadParameter(f"the run holds out {config.holdout:g} of its photos; a resumed run keeps its split",
+                                 param_hint="--holdout")
+    if patience is not None:
+        if not config.holdout:
+            raise click.BadParameter("needs a run with --holdout: patience counts held-out scorings", param_hint="--patience")
+        config.patience = patience
+    config.snapshots = config.snapshots or snapshots
     return config
 
 
@@ -90,6 +100,9 @@ def _resumed_config(run_dir: Path, pretrain: StageBudget, gan: StageBudget) -> T
 @click.option("--checkpoint-minutes", type=click.FloatRange(0, min_open=True), default=10.0, show_default=True, help="Also checkpoint this often inside an epoch.")
 @click.option("--outputs-every", type=click.IntRange(1), default=1, show_default=True, help="Checkpoint, sample sheet and loss curve every N epochs (raise it when epochs take seconds, as on a GPU).")
 @click.option("--val", type=click.Path(file_okay=False, exists=True), help="Photos for the per-epoch sample sheet (never trained on).")
+@click.option("--holdout", type=click.FloatRange(0, 0.5), help="Share of the photos set aside (never trained on) and scored at every output epoch: holdout.csv/.png. Default 0 (none).")
+@click.option("--patience", type=click.IntRange(1), help="End the L1 stage after this many held-out scorings without a PSNR gain (needs --holdout); it ends on its best weights.")
+@click.option("--snapshots", is_flag=True, help="Also export the generator at every output epoch to RUN/snapshots/.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--threads", type=click.IntRange(1), help="CPU threads for torch (default: torch's choice).")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -99,8 +112,8 @@ def train_command(data: tuple[str, ...], out: Path | None, resume: Path | None, 
                   init_weights: Path | None, crop: int,
                   batch_size: int, pretrain_lr: float, gan_lr: float, pretrain_epochs: int | None,
                   pretrain_minutes: float | None, gan_epochs: int | None, gan_minutes: float | None,
-                  checkpoint_minutes: float, outputs_every: int, val: str | None, device: str, threads: int | None, seed: int,
-                  export: Path | None, fp16: bool) -> None:
+                  checkpoint_minutes: float, outputs_every: int, val: str | None, holdout: float | None, patience: int | None,
+                  snapshots: bool, device: str, threads: int | None, seed: int, export: Path | None, fp16: bool) -> None:
     """Train a colouriser: L1 pretraining, then the pix2pix GAN stage."""
     from .trainer import CHECKPOINT_NAME, Trainer, resume_trainer
 
@@ -110,6 +123,8 @@ def train_command(data: tuple[str, ...], out: Path | None, resume: Path | None, 
         raise click.UsageError("give --data and --out for a new run, or --resume RUN_DIR")
     if export is not None and export.suffix != ".safetensors":
         raise click.BadParameter("must end in .safetensors", param_hint="--export")
+    if patience is not None and not holdout and resume is None:
+        raise click.BadParameter("needs --holdout: patience counts held-out scorings", param_hint="--patience")
     try:
         torch_device = resolve_device(device)
     except (ValueError, RuntimeError) as error:
@@ -118,7 +133,7 @@ def train_command(data: tuple[str, ...], out: Path | None, resume: Path | None, 
         torch.set_num_threads(threads)
     if resume is not None:
         config = _resumed_config(resume, _budget(pretrain_epochs, pretrain_minutes, "pretrain"),
-                                 _budget(gan_epochs, gan_minutes, "gan"))
+                                 _budget(gan_epochs, gan_minutes, "gan"), holdout, patience, snapshots)
     else:
         if (out / CHECKPOINT_NAME).is_file():
             raise click.BadParameter(f"{out} already holds a run; continue it with --resume {out}", param_hint="--out")
@@ -128,7 +143,8 @@ def train_command(data: tuple[str, ...], out: Path | None, resume: Path | None, 
             pretrain=_budget(pretrain_epochs, pretrain_minutes, "pretrain"),
             gan=_budget(gan_epochs, gan_minutes, "gan"),
             checkpoint_minutes=checkpoint_minutes, outputs_every=outputs_every, seed=seed, val=val,
-            init_weights=str(init_weights) if init_weights else None,
+            init_weights=str(init_weights) if init_weights else None, holdout=holdout or 0.0, patience=patience,
+            snapshots=snapshots,
         )
         if not (config.pretrain.active or config.gan.active):
             raise click.UsageError("give a budget: --pretrain-epochs/--pretrain-minutes and/or --gan-epochs/--gan-minutes")

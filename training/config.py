@@ -48,6 +48,9 @@ class TrainConfig:
     val: str | None = None
     preview_count: int = 6
     init_weights: str | None = None
+    holdout: float = 0.0
+    patience: int | None = None
+    snapshots: bool = False
 
     def budget(self, stage: str) -> StageBudget:
         """The budget of ``stage`` (``"pretrain"`` or ``"gan"``)."""

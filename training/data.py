@@ -45,6 +45,12 @@ class ImageBank:
         """The same bank with its pixels on ``device``."""
         return ImageBank(self.images.to(device), self.sources, self.skipped_grey, self.skipped_corrupt)
 
+    def subset(self, indices: torch.Tensor) -> "ImageBank":
+        """The photos at ``indices`` (the skip lists stay with the subset, they describe the same data)."""
+        picked = indices.tolist()
+        return ImageBank(self.images[indices.to(self.images.device)], [self.sources[i] for i in picked],
+                         self.skipped_grey, self.skipped_corrupt)
+
 
 def find_images(root: str | os.PathLike) -> list[Path]:
     """Every photo under ``root`` (recursively, sorted), by file suffix."""

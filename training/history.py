@@ -1,4 +1,4 @@
-"""The run's loss log: one CSV row per training step."""
+"""The run's CSV logs: one row per training step (``losses.csv``), and the base they share with other logs."""
 
 from __future__ import annotations
 
@@ -8,20 +8,18 @@ from pathlib import Path
 COLUMNS = ["stage", "epoch", "step", "stage_seconds", "images_per_second", "l1", "gan_g", "gan_d"]
 
 
-class LossHistory:
-    """Appends rows to ``losses.csv``; rows past a resumed checkpoint's step are dropped first."""
+class StepLog:
+    """A CSV file with a ``step`` column, created with its header; a resumed run cuts it back to its checkpoint."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, columns: list[str]) -> None:
         self.path = path
+        self.columns = columns
         if not path.is_file():
             with open(path, "w", newline="") as handle:
-                csv.writer(handle).writerow(COLUMNS)
+                csv.writer(handle).writerow(columns)
 
-    def append(self, stage: str, epoch: int, step: int, stage_seconds: float, images_per_second: float,
-               losses: dict[str, float]) -> None:
-        """Write one step's row (losses missing from ``losses`` stay empty)."""
-        row = [stage, epoch + 1, step, f"{stage_seconds:.2f}", f"{images_per_second:.2f}"]
-        row += [f"{losses[name]:.6f}" if name in losses else "" for name in COLUMNS[5:]]
+    def write_row(self, row: list[object]) -> None:
+        """Append one row (values in column order)."""
         with open(self.path, "a", newline="") as handle:
             csv.writer(handle).writerow(row)
 
@@ -30,6 +28,20 @@ class LossHistory:
         with open(self.path, newline="") as handle:
             rows = [row for row in csv.DictReader(handle) if int(row["step"]) <= last_step]
         with open(self.path, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, COLUMNS)
+            writer = csv.DictWriter(handle, self.columns)
             writer.writeheader()
             writer.writerows(rows)
+
+
+class LossHistory(StepLog):
+    """``losses.csv``: the losses of every training step."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, COLUMNS)
+
+    def append(self, stage: str, epoch: int, step: int, stage_seconds: float, images_per_second: float,
+               losses: dict[str, float]) -> None:
+        """Write one step's row (losses missing from ``losses`` stay empty)."""
+        row: list[object] = [stage, epoch + 1, step, f"{stage_seconds:.2f}", f"{images_per_second:.2f}"]
+        row += [f"{losses[name]:.6f}" if name in losses else "" for name in COLUMNS[5:]]
+        self.write_row(row)

@@ -45,6 +45,31 @@ def loss_curve(csv_path: str | os.PathLike, out_png: str | os.PathLike, window: 
     plt.close(figure)
 
 
+def holdout_curve(csv_path: str | os.PathLike, out_png: str | os.PathLike) -> None:
+    """Plot a run's ``holdout.csv``: PSNR beside the grey baseline, colourfulness beside the truth, per step."""
+    with open(csv_path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows:
+        return
+    steps = [int(row["step"]) for row in rows]
+    panels = {"held-out PSNR (dB)": {"model": "psnr", "grey (ab = 0)": "psnr_grey"},
+              "held-out colourfulness": {"model": "colourfulness", "truth": "colourfulness_truth"}}
+    figure, axes = plt.subplots(1, len(panels), figsize=(10, 3.5))
+    for axis, (title, lines) in zip(axes, panels.items()):
+        for label, column in lines.items():
+            style = {"marker": "o"} if label == "model" else {"linestyle": "--", "color": "grey"}
+            axis.plot(steps, [float(row[column]) for row in rows], label=label, **style)
+        for row_a, row_b in zip(rows, rows[1:]):
+            if row_a["stage"] != row_b["stage"]:
+                axis.axvline(int(row_b["step"]), color="grey", linestyle=":", linewidth=0.8)
+        axis.set_title(title)
+        axis.set_xlabel("step")
+        axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(out_png, dpi=100)
+    plt.close(figure)
+
+
 def image_sheet(rows: list[list[np.ndarray | None]], column_titles: list[str], out_png: str | os.PathLike) -> None:
     """Save a grid of RGB images (float [0, 1], ``(H, W, 3)``); ``None`` leaves a cell blank."""
     n_rows, n_columns = len(rows), len(column_titles)

@@ -1,8 +1,10 @@
 """The two-stage pix2pix training loop: L1 pretraining of the generator, then the cGAN stage.
 
 Everything needed to continue a run exactly (weights, optimisers, stage, epoch, position in the
-epoch's shuffled order, step, elapsed time, RNG states) is saved in ``RUN_DIR/checkpoint.pt`` every
-``outputs_every`` epochs (default 1), every ``checkpoint_minutes`` and when a stage ends.
+epoch's shuffled order, step, elapsed time, RNG states, the best held-out weights) is saved in
+``RUN_DIR/checkpoint.pt`` every ``outputs_every`` epochs (default 1), every ``checkpoint_minutes``
+and when a stage ends. With ``holdout`` set, held-out photos are scored at the same moments
+(see :mod:`training.holdout`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from . import plots
 from .config import GAN, PRETRAIN, STAGES, TrainConfig
 from .data import ImageBank, build_bank, centre_crops, collect_images, random_crops, to_model_pair
 from .history import LossHistory
+from .holdout import BestWeights, HoldoutLog, score_holdout, split_bank
 from .losses import discriminator_loss, generator_adversarial_loss, l1_loss
 
 log = logging.getLogger(__name__)
@@ -46,7 +49,12 @@ class Trainer:
             torch.backends.cudnn.benchmark = True  # fixed crop and batch size: let cuDNN pick its fastest kernels
         torch.manual_seed(config.seed)
         random.seed(config.seed)
-        self.bank = (bank if bank is not None else build_bank(collect_images(config.data), config.crop)).to(device)
+        all_photos = bank if bank is not None else build_bank(collect_images(config.data), config.crop)
+        training_photos, holdout = split_bank(all_photos, config.holdout, config.seed)
+        self.bank = training_photos.to(device)
+        self.holdout = holdout.to(device) if holdout is not None else None
+        if self.holdout is not None:
+            log.info("holding out %d of %d photos for scoring", len(self.holdout), len(all_photos))
         self.generator = create_generator(config.arch, pretrained=config.pretrained).to(device)
         self.discriminator = PatchDiscriminator().to(device)
         self.pretrain_optimizer = torch.optim.Adam(self.generator.parameters(), lr=config.pretrain_lr, betas=(0.9, 0.999))
@@ -61,6 +69,8 @@ class Trainer:
         self.stage_epochs = {stage: 0 for stage in STAGES}
         self.stage_seconds = {stage: 0.0 for stage in STAGES}
         self.history = LossHistory(self.run_dir / "losses.csv")
+        self.holdout_log = HoldoutLog(self.run_dir / "holdout.csv") if self.holdout is not None else None
+        self.best = BestWeights(config.patience)
         self.preview = self._preview_batch()
 
     def start_from(self, weights: str | Path) -> None:
@@ -88,7 +98,8 @@ class Trainer:
             return True
         out_of_epochs = budget.epochs is not None and self.stage_epochs[stage] >= budget.epochs
         out_of_time = budget.minutes is not None and self.stage_seconds[stage] >= budget.minutes * 60
-        return out_of_epochs or out_of_time
+        stopped_early = stage == PRETRAIN and self.best.patience_spent
+        return out_of_epochs or out_of_time or stopped_early
 
     def _next_batch(self) -> torch.Tensor:
         if self.order is None:
@@ -189,17 +200,20 @@ class Trainer:
         self.position = 0
         log.info("%s epoch %d done (step %d, %.1f min in stage)", stage, self.epoch, self.step, self.stage_seconds[stage] / 60)
         if self.epoch % self.config.outputs_every == 0:
-            self.write_figures(f"{stage}_epoch{self.epoch:03d}")
+            self.write_outputs(f"{stage}_epoch{self.epoch:03d}")
             self.save_checkpoint()
 
     def _finish_stage(self) -> None:
         stage = self.stage
         if self.position > 0:  # stopped by the clock inside an epoch
-            self.write_figures(f"{stage}_epoch{self.epoch + 1:03d}_partial")
+            self.write_outputs(f"{stage}_epoch{self.epoch + 1:03d}_partial")
         elif self.epoch % self.config.outputs_every:  # the last epochs were not drawn yet
-            self.write_figures(f"{stage}_epoch{self.epoch:03d}")
+            self.write_outputs(f"{stage}_epoch{self.epoch:03d}")
         if self.stage_steps[stage]:
             log.info("%s stage done: %d steps in %.1f min", stage, self.stage_steps[stage], self.stage_seconds[stage] / 60)
+        if stage == PRETRAIN and self.best.state is not None:
+            self.generator.load_state_dict(self.best.state)
+            log.info("the L1 stage ends on its best held-out weights: step %d, PSNR %.3f dB", self.best.step, self.best.psnr)
         self.stage_index += 1
         self.position = 0
         self.order = None
@@ -232,12 +246,33 @@ class Trainer:
         as_numpy = lambda batch: batch.permute(0, 2, 3, 1).cpu().numpy()  # noqa: E731
         return as_numpy(grey), as_numpy(colour), as_numpy(truth)
 
+    def write_outputs(self, tag: str) -> None:
+        """Everything an output epoch writes: figures, the held-out scoring, a snapshot if asked for."""
+        self.write_figures(tag)
+        if self.holdout is not None:
+            self.evaluate_holdout()
+        if self.config.snapshots:
+            (self.run_dir / "snapshots").mkdir(exist_ok=True)
+            self.export(self.run_dir / "snapshots" / f"{tag}.safetensors")
+
     def write_figures(self, tag: str) -> None:
         """Sample sheet (grey | predicted | truth) for ``tag`` and the loss curve so far."""
         grey, colour, truth = self.predict_preview()
         rows = [[g, c, t] for g, c, t in zip(grey, colour, truth)]
         plots.image_sheet(rows, ["grey", "predicted", "truth"], self.run_dir / "samples" / f"{tag}.png")
         plots.loss_curve(self.history.path, self.run_dir / "loss_curve.png")
+
+    def evaluate_holdout(self) -> None:
+        """Score the held-out photos, log and plot the scores, and keep the best L1-stage weights."""
+        score = score_holdout(self.generator, self.holdout, self.config.crop, self._autocast)
+        epoch = self.epoch + (1 if self.position > 0 else 0)
+        self.holdout_log.append(self.stage, epoch, self.step, score)
+        plots.holdout_curve(self.holdout_log.path, self.run_dir / "holdout.png")
+        note = ""
+        if self.stage == PRETRAIN:
+            note = " (best so far)" if self.best.update(score.psnr, self.step, self.generator) else f" (best: step {self.best.step})"
+        log.info("held-out photos at step %d: PSNR %.3f dB (grey %.3f), colourfulness %.1f (truth %.1f)%s",
+                 self.step, score.psnr, score.psnr_grey, score.colourfulness, score.colourfulness_truth, note)
 
     def _epochs_seen(self, stage: str) -> float:
         """Passes over the data a stage made, counting a partial epoch as a fraction."""
@@ -275,7 +310,16 @@ class Trainer:
             "torch": torch.__version__,
             "pretrained_encoder": self.config.pretrained,
             "seed": self.config.seed,
-        } | ({"initialised_from": weights_lineage(self.config.init_weights)} if self.config.init_weights else {})
+        } | self._holdout_info() | (
+            {"initialised_from": weights_lineage(self.config.init_weights)} if self.config.init_weights else {})
+
+    def _holdout_info(self) -> dict[str, Any]:
+        if self.holdout is None:
+            return {}
+        info: dict[str, Any] = {"photos": len(self.holdout), "fraction": self.config.holdout, "patience": self.config.patience}
+        if self.best.state is not None:
+            info["best_l1_stage"] = {"step": self.best.step, "psnr": round(self.best.psnr, 3)}
+        return {"holdout": info}
 
     def export(self, path: str | Path, fp16: bool = True) -> None:
         """Write the generator in vidcolor's safetensors format with the training info in its metadata."""
@@ -300,6 +344,7 @@ class Trainer:
                 "photos": len(self.bank),
             },
             "order": self.order,
+            "best_weights": self.best.state_dict(),
             "rng": {
                 "data": self.data_rng.get_state(),
                 "torch": torch.get_rng_state(),
@@ -333,7 +378,11 @@ class Trainer:
         if state["rng"]["cuda"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
         random.setstate(state["rng"]["python"])
+        if "best_weights" in state:
+            self.best.load_state_dict(state["best_weights"])
         self.history.truncate(self.step)
+        if self.holdout_log is not None:
+            self.holdout_log.truncate(self.step)
         self._reopen_stages()
 
     def _reopen_stages(self) -> None:

@@ -1,0 +1,142 @@
+"""Held-out scoring: the split, the scores against hand-computed values, early stopping on the best weights."""
+
+from __future__ import annotations
+
+import csv
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from helpers import ConstantColour
+from training_photos import CROP, tiny_config
+
+from training import trainer as trainer_module
+from training.cli import train_command
+from training.config import StageBudget
+from training.data import centre_crops, to_model_pair
+from training.holdout import HoldoutScore, score_holdout, split_bank
+from training.metrics import colourfulness, psnr
+from training.trainer import Trainer, resume_trainer
+from vidcolor.color import lab_from_normalized, lab_to_rgb
+from vidcolor.models import load_generator, read_metadata
+
+
+def _holdout_rows(run_dir: Path) -> list[dict[str, str]]:
+    with open(run_dir / "holdout.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_split_is_reproducible_disjoint_and_leaves_photos_to_train(bank) -> None:
+    kept, held = split_bank(bank, 0.25, seed=3)
+    again_kept, again_held = split_bank(bank, 0.25, seed=3)
+    assert (len(kept), len(held)) == (6, 2)
+    assert held.sources == again_held.sources and kept.sources == again_kept.sources
+    assert not set(kept.sources) & set(held.sources)
+    assert sorted(kept.sources + held.sources) == sorted(bank.sources)
+    for part in (kept, held):
+        for index, source in enumerate(part.sources):
+            assert torch.equal(part.images[index], bank.images[bank.sources.index(source)])
+    assert split_bank(bank, 0.0, seed=3) == (bank, None)
+    with pytest.raises(ValueError, match="no photos to train on"):
+        split_bank(bank.subset(torch.tensor([0])), 0.5, seed=0)
+
+
+def test_scores_match_values_computed_by_hand(bank) -> None:
+    """A constant-colour generator: its PSNR/colourfulness equal skimage's and the metric module's on each crop."""
+    ab_constant = (0.2, -0.3)
+    score = score_holdout(ConstantColour(*ab_constant), bank, CROP, nullcontext)
+
+    truth = centre_crops(bank.images, CROP)
+    l_norm, ab_norm = to_model_pair(truth)
+    predicted = torch.tensor(ab_constant).view(1, 2, 1, 1).expand_as(ab_norm)
+    coloured = lab_to_rgb(lab_from_normalized(l_norm, predicted)).clamp(0, 1)
+    grey = lab_to_rgb(lab_from_normalized(l_norm, torch.zeros_like(ab_norm))).clamp(0, 1)
+    as_images = lambda batch: batch.permute(0, 2, 3, 1).numpy()  # noqa: E731
+    expected = HoldoutScore(
+        l1=(predicted - ab_norm).abs().mean().item(),
+        psnr=float(np.mean([psnr(t, c) for t, c in zip(as_images(truth), as_images(coloured))])),
+        psnr_grey=float(np.mean([psnr(t, g) for t, g in zip(as_images(truth), as_images(grey))])),
+        colourfulness=float(np.mean([colourfulness(c) for c in as_images(coloured)])),
+        colourfulness_truth=float(np.mean([colourfulness(t) for t in as_images(truth)])),
+    )
+    for name, value in expected.__dict__.items():
+        assert getattr(score, name) == pytest.approx(value, rel=1e-5), name
+    assert score.colourfulness > 10 and score.psnr != score.psnr_grey
+
+
+def test_l1_stage_stops_when_patience_runs_out_and_ends_on_its_best_weights(photo_dir: Path, bank, tmp_path: Path,
+                                                                            monkeypatch) -> None:
+    """Scripted held-out PSNRs 20, 22, 21, 21.5: best at the 2nd scoring, patience 2 ends the stage after the 4th."""
+    scripted = iter([20.0, 22.0, 21.0, 21.5])
+    weights_at_scoring: list[dict[str, torch.Tensor]] = []
+
+    def fake_score(generator, holdout, crop, autocast) -> HoldoutScore:
+        weights_at_scoring.append({name: value.clone() for name, value in generator.state_dict().items()})
+        return HoldoutScore(l1=0.1, psnr=next(scripted), psnr_grey=19.0, colourfulness=5.0, colourfulness_truth=9.0)
+
+    monkeypatch.setattr(trainer_module, "score_holdout", fake_score)
+    config = tiny_config(photo_dir, pretrain=StageBudget(epochs=10), gan=StageBudget(), holdout=0.25, patience=2,
+                         pretrain_lr=1e-2)
+    trainer = Trainer(config, tmp_path, torch.device("cpu"), bank=bank)
+    trainer.run(progress=False)
+
+    assert trainer.stage_epochs["pretrain"] == 4 and trainer.stage is None
+    assert (trainer.best.step, trainer.best.psnr) == (2, 22.0)
+    assert not all(torch.equal(value, weights_at_scoring[1][name]) for name, value in weights_at_scoring[3].items())
+    for name, value in trainer.generator.state_dict().items():
+        assert torch.equal(value, weights_at_scoring[1][name]), name
+    assert [float(row["psnr"]) for row in _holdout_rows(tmp_path)] == [20.0, 22.0, 21.0, 21.5]
+    trainer.export(tmp_path / "model.safetensors")
+    holdout = read_metadata(tmp_path / "model.safetensors")["training"]["holdout"]
+    assert holdout == {"photos": 2, "fraction": 0.25, "patience": 2, "best_l1_stage": {"step": 2, "psnr": 22.0}}
+
+
+def test_held_out_photos_are_scored_plotted_snapshotted_and_survive_a_resume(photo_dir: Path, bank, tmp_path: Path) -> None:
+    """A real run (3 L1 epochs + 1 GAN epoch, 1 step each) against the same run stopped after step 2 and resumed."""
+    config = tiny_config(photo_dir, pretrain=StageBudget(epochs=3), holdout=0.25, snapshots=True, pretrain_lr=1e-2)
+    whole = Trainer(config, tmp_path / "whole", torch.device("cpu"), bank=bank)
+    whole.run(progress=False)
+
+    rows = _holdout_rows(tmp_path / "whole")
+    assert [(row["stage"], row["epoch"], row["step"]) for row in rows] == [
+        ("pretrain", "1", "1"), ("pretrain", "2", "2"), ("pretrain", "3", "3"), ("gan", "1", "4")]
+    assert all(float(row["psnr_grey"]) == float(rows[0]["psnr_grey"]) for row in rows)  # same photos every time
+    assert all(np.isfinite(float(value)) for row in rows for value in list(row.values())[3:])
+    assert (tmp_path / "whole" / "holdout.png").stat().st_size > 1000
+    snapshots = sorted(path.name for path in (tmp_path / "whole" / "snapshots").iterdir())
+    assert snapshots == ["gan_epoch001.safetensors"] + [f"pretrain_epoch00{n}.safetensors" for n in (1, 2, 3)]
+    snapshot, _ = load_generator(tmp_path / "whole" / "snapshots" / "gan_epoch001.safetensors")
+    for name, value in whole.generator.state_dict().items():
+        assert torch.allclose(snapshot.state_dict()[name], value, atol=1e-2), name
+
+    interrupted = Trainer(config, tmp_path / "split", torch.device("cpu"), bank=bank)
+    interrupted.run(max_steps=2, progress=False)
+    best_when_stopped = (interrupted.best.step, interrupted.best.psnr)
+    del interrupted
+    resumed = resume_trainer(tmp_path / "split", torch.device("cpu"), bank=bank)
+    assert (resumed.best.step, resumed.best.psnr) == best_when_stopped
+    resumed.run(progress=False)
+    assert (resumed.best.step, resumed.best.psnr) == (whole.best.step, whole.best.psnr)
+    assert _holdout_rows(tmp_path / "split") == rows
+    for name, value in whole.generator.state_dict().items():
+        assert torch.equal(value, resumed.generator.state_dict()[name]), name
+
+
+def test_train_command_checks_holdout_options(photo_dir: Path, tmp_path: Path) -> None:
+    base = ["--data", str(photo_dir), "--arch", "tiny-unet", "--no-pretrained", "--crop", str(CROP), "--batch-size", "4",
+            "--pretrain-epochs", "1"]
+    no_holdout = CliRunner().invoke(train_command, base + ["--out", str(tmp_path / "a"), "--patience", "2"])
+    assert no_holdout.exit_code == 2 and "needs --holdout" in no_holdout.output
+
+    run_dir = tmp_path / "b"
+    first = CliRunner().invoke(train_command, base + ["--out", str(run_dir), "--holdout", "0.25", "--patience", "3"])
+    assert first.exit_code == 0, first.output
+    assert "holding out 2 of 8 photos" in (run_dir / "train.log").read_text()
+    changed = CliRunner().invoke(train_command, ["--resume", str(run_dir), "--holdout", "0.5"])
+    assert changed.exit_code == 2 and "keeps its split" in changed.output
+    longer = CliRunner().invoke(train_command, ["--resume", str(run_dir), "--pretrain-epochs", "2", "--holdout", "0.25"])
+    assert longer.exit_code == 0, longer.output
+    assert len(_holdout_rows(run_dir)) == 2

@@ -1,0 +1,128 @@
+"""Held-out photos for choosing weights: scores during training, the best L1-stage weights, early stopping.
+
+A run with ``--holdout F`` sets aside a fraction ``F`` of its photos (a fixed draw per seed) and never
+trains on them. After every output epoch it scores the generator on their centre crops (L1, PSNR
+beside the grey baseline, colourfulness beside the truth) into ``holdout.csv`` and ``holdout.png``.
+In the L1 stage it keeps the weights with the best held-out PSNR, ends the stage after ``patience``
+scorings without a gain, and hands the best weights, not the last, to the GAN stage and to export.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from vidcolor.color import lab_from_normalized, lab_to_rgb
+
+from .data import ImageBank, centre_crops, to_model_pair
+from .history import StepLog
+from .metrics import colourfulness
+
+SCORING_BATCH = 64
+
+
+@dataclass
+class HoldoutScore:
+    """Means over the held-out photos; ``psnr_grey`` is the same photos with ab = 0."""
+
+    l1: float
+    psnr: float
+    psnr_grey: float
+    colourfulness: float
+    colourfulness_truth: float
+
+
+def split_bank(bank: ImageBank, fraction: float, seed: int) -> tuple[ImageBank, ImageBank | None]:
+    """(training photos, held-out photos): a ``fraction`` of ``bank`` drawn with ``seed``; no hold-out at 0."""
+    if fraction <= 0:
+        return bank, None
+    count = max(1, round(len(bank) * fraction))
+    if count >= len(bank):
+        raise ValueError(f"--holdout {fraction:g} leaves no photos to train on ({len(bank)} in all)")
+    order = torch.randperm(len(bank), generator=torch.Generator().manual_seed(seed))
+    return bank.subset(order[count:].sort().values), bank.subset(order[:count].sort().values)
+
+
+def _psnr_per_image(truth: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+    """PSNR (dB, data range 1) of each RGB image in a ``(B, 3, H, W)`` batch, in float64."""
+    mse = (truth.double() - image.double()).pow(2).flatten(1).mean(dim=1)
+    return 10.0 * torch.log10(1.0 / mse.clamp_min(1e-12))
+
+
+@torch.no_grad()
+def score_holdout(generator: nn.Module, holdout: ImageBank, crop: int,
+                  autocast: Callable[[], AbstractContextManager[Any]]) -> HoldoutScore:
+    """Score ``generator`` on the centre crops of the held-out photos (it is left in train mode after)."""
+    generator.eval()
+    l1_sum = 0.0
+    psnr_model: list[torch.Tensor] = []
+    psnr_grey: list[torch.Tensor] = []
+    colour_model: list[float] = []
+    colour_truth: list[float] = []
+    for start in range(0, len(holdout), SCORING_BATCH):
+        truth = centre_crops(holdout.images[start : start + SCORING_BATCH], crop)
+        l_norm, ab_norm = to_model_pair(truth)
+        with autocast():
+            predicted = generator(l_norm).float()
+        l1_sum += (predicted - ab_norm).abs().mean(dim=(1, 2, 3)).sum().item()
+        colour = lab_to_rgb(lab_from_normalized(l_norm, predicted)).clamp(0, 1)
+        grey = lab_to_rgb(lab_from_normalized(l_norm, torch.zeros_like(predicted))).clamp(0, 1)
+        psnr_model.append(_psnr_per_image(truth, colour))
+        psnr_grey.append(_psnr_per_image(truth, grey))
+        for image, reference in zip(colour.permute(0, 2, 3, 1).cpu().numpy(), truth.permute(0, 2, 3, 1).cpu().numpy()):
+            colour_model.append(colourfulness(image))
+            colour_truth.append(colourfulness(reference))
+    generator.train()
+    return HoldoutScore(l1=l1_sum / len(holdout), psnr=torch.cat(psnr_model).mean().item(),
+                        psnr_grey=torch.cat(psnr_grey).mean().item(), colourfulness=float(np.mean(colour_model)),
+                        colourfulness_truth=float(np.mean(colour_truth)))
+
+
+@dataclass
+class BestWeights:
+    """The generator weights with the best held-out PSNR so far, and how many scorings since it improved."""
+
+    patience: int | None = None
+    psnr: float = -math.inf
+    step: int = -1
+    stale: int = 0
+    state: dict[str, torch.Tensor] | None = None
+
+    def update(self, psnr: float, step: int, generator: nn.Module) -> bool:
+        """Record a scoring; keep a CPU copy of the weights when ``psnr`` beats the best. True if it did."""
+        if psnr > self.psnr:
+            self.psnr, self.step, self.stale = psnr, step, 0
+            self.state = {name: value.detach().to("cpu", copy=True) for name, value in generator.state_dict().items()}
+            return True
+        self.stale += 1
+        return False
+
+    @property
+    def patience_spent(self) -> bool:
+        """True once ``patience`` scorings in a row brought no gain."""
+        return self.patience is not None and self.stale >= self.patience
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"psnr": self.psnr, "step": self.step, "stale": self.stale, "state": self.state}
+
+    def load_state_dict(self, saved: dict[str, Any]) -> None:
+        self.psnr, self.step, self.stale, self.state = saved["psnr"], saved["step"], saved["stale"], saved["state"]
+
+
+class HoldoutLog(StepLog):
+    """``holdout.csv``: one row per scoring of the held-out photos."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, ["stage", "epoch", "step"] + [field.name for field in fields(HoldoutScore)])
+
+    def append(self, stage: str, epoch: int, step: int, score: HoldoutScore) -> None:
+        """Write one scoring's row."""
+        self.write_row([stage, epoch, step] + [f"{value:.6f}" for value in asdict(score).values()])
