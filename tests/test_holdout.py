@@ -67,10 +67,9 @@ def test_scores_match_values_computed_by_hand(bank) -> None:
     assert score.colourfulness > 10 and score.psnr != score.psnr_grey
 
 
-def test_l1_stage_stops_when_patience_runs_out_and_ends_on_its_best_weights(photo_dir: Path, bank, tmp_path: Path,
-                                                                            monkeypatch) -> None:
-    """Scripted held-out PSNRs 20, 22, 21, 21.5: best at the 2nd scoring, patience 2 ends the stage after the 4th."""
-    scripted = iter([20.0, 22.0, 21.0, 21.5])
+def _scripted_run(photo_dir: Path, bank, run_dir: Path, monkeypatch, psnrs: list[float]) -> tuple[Trainer, list[dict]]:
+    """Up to 10 L1 epochs (1 step each), patience 2, with the held-out PSNRs given; also the weights at each scoring."""
+    scripted = iter(psnrs)
     weights_at_scoring: list[dict[str, torch.Tensor]] = []
 
     def fake_score(generator, holdout, crop, autocast) -> HoldoutScore:
@@ -80,18 +79,36 @@ def test_l1_stage_stops_when_patience_runs_out_and_ends_on_its_best_weights(phot
     monkeypatch.setattr(trainer_module, "score_holdout", fake_score)
     config = tiny_config(photo_dir, pretrain=StageBudget(epochs=10), gan=StageBudget(), holdout=0.25, patience=2,
                          pretrain_lr=1e-2)
-    trainer = Trainer(config, tmp_path, torch.device("cpu"), bank=bank)
+    trainer = Trainer(config, run_dir, torch.device("cpu"), bank=bank)
     trainer.run(progress=False)
+    return trainer, weights_at_scoring
 
-    assert trainer.stage_epochs["pretrain"] == 4 and trainer.stage is None
-    assert (trainer.best.step, trainer.best.psnr) == (2, 22.0)
+
+def _assert_same_weights(model: torch.nn.Module, expected: dict[str, torch.Tensor]) -> None:
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, expected[name]), name
+
+
+def test_l1_stage_stops_when_patience_runs_out_and_ends_on_its_best_weights(photo_dir: Path, bank, tmp_path: Path,
+                                                                            monkeypatch) -> None:
+    """Held-out PSNRs 20 (start), 22, 21, 21.5: best after step 1; patience 2 ends the stage after epoch 3."""
+    trainer, weights_at_scoring = _scripted_run(photo_dir, bank, tmp_path, monkeypatch, [20.0, 22.0, 21.0, 21.5])
+    assert trainer.stage_epochs["pretrain"] == 3 and trainer.stage is None
+    assert (trainer.best.step, trainer.best.psnr) == (1, 22.0)
     assert not all(torch.equal(value, weights_at_scoring[1][name]) for name, value in weights_at_scoring[3].items())
-    for name, value in trainer.generator.state_dict().items():
-        assert torch.equal(value, weights_at_scoring[1][name]), name
-    assert [float(row["psnr"]) for row in _holdout_rows(tmp_path)] == [20.0, 22.0, 21.0, 21.5]
+    _assert_same_weights(trainer.generator, weights_at_scoring[1])
+    rows = _holdout_rows(tmp_path)
+    assert [(row["step"], float(row["psnr"])) for row in rows] == [("0", 20.0), ("1", 22.0), ("2", 21.0), ("3", 21.5)]
     trainer.export(tmp_path / "model.safetensors")
     holdout = read_metadata(tmp_path / "model.safetensors")["training"]["holdout"]
-    assert holdout == {"photos": 2, "fraction": 0.25, "patience": 2, "best_l1_stage": {"step": 2, "psnr": 22.0}}
+    assert holdout == {"photos": 2, "fraction": 0.25, "patience": 2, "best_l1_stage": {"step": 1, "psnr": 22.0}}
+
+
+def test_a_fine_tune_that_only_hurts_gives_back_its_starting_weights(photo_dir: Path, bank, tmp_path: Path,
+                                                                     monkeypatch) -> None:
+    trainer, weights_at_scoring = _scripted_run(photo_dir, bank, tmp_path, monkeypatch, [22.0, 21.0, 20.0])
+    assert trainer.stage_epochs["pretrain"] == 2 and trainer.best.step == 0
+    _assert_same_weights(trainer.generator, weights_at_scoring[0])
 
 
 def test_held_out_photos_are_scored_plotted_snapshotted_and_survive_a_resume(photo_dir: Path, bank, tmp_path: Path) -> None:
@@ -102,7 +119,7 @@ def test_held_out_photos_are_scored_plotted_snapshotted_and_survive_a_resume(pho
 
     rows = _holdout_rows(tmp_path / "whole")
     assert [(row["stage"], row["epoch"], row["step"]) for row in rows] == [
-        ("pretrain", "1", "1"), ("pretrain", "2", "2"), ("pretrain", "3", "3"), ("gan", "1", "4")]
+        ("pretrain", "0", "0"), ("pretrain", "1", "1"), ("pretrain", "2", "2"), ("pretrain", "3", "3"), ("gan", "1", "4")]
     assert all(float(row["psnr_grey"]) == float(rows[0]["psnr_grey"]) for row in rows)  # same photos every time
     assert all(np.isfinite(float(value)) for row in rows for value in list(row.values())[3:])
     assert (tmp_path / "whole" / "holdout.png").stat().st_size > 1000
@@ -121,8 +138,7 @@ def test_held_out_photos_are_scored_plotted_snapshotted_and_survive_a_resume(pho
     resumed.run(progress=False)
     assert (resumed.best.step, resumed.best.psnr) == (whole.best.step, whole.best.psnr)
     assert _holdout_rows(tmp_path / "split") == rows
-    for name, value in whole.generator.state_dict().items():
-        assert torch.equal(value, resumed.generator.state_dict()[name]), name
+    _assert_same_weights(resumed.generator, whole.generator.state_dict())
 
 
 def test_train_command_checks_holdout_options(photo_dir: Path, tmp_path: Path) -> None:
@@ -139,4 +155,4 @@ def test_train_command_checks_holdout_options(photo_dir: Path, tmp_path: Path) -
     assert changed.exit_code == 2 and "keeps its split" in changed.output
     longer = CliRunner().invoke(train_command, ["--resume", str(run_dir), "--pretrain-epochs", "2", "--holdout", "0.25"])
     assert longer.exit_code == 0, longer.output
-    assert len(_holdout_rows(run_dir)) == 2
+    assert [row["step"] for row in _holdout_rows(run_dir)] == ["0", "1", "2"]  # the start, then each 1-step epoch

@@ -23,6 +23,11 @@ class StepLog:
         with open(self.path, "a", newline="") as handle:
             csv.writer(handle).writerow(row)
 
+    def has_rows(self) -> bool:
+        """True once any row follows the header."""
+        with open(self.path, newline="") as handle:
+            return sum(1 for _ in csv.reader(handle)) > 1
+
     def truncate(self, last_step: int) -> None:
         """Forget rows after ``last_step`` (steps trained after the checkpoint a run resumes from)."""
         with open(self.path, newline="") as handle:

@@ -1,9 +1,11 @@
 """Held-out photos for choosing weights: scores during training, the best L1-stage weights, early stopping.
 
 A run with ``--holdout F`` sets aside a fraction ``F`` of its photos (a fixed draw per seed) and never
-trains on them. After every output epoch it scores the generator on their centre crops (L1, PSNR
-beside the grey baseline, colourfulness beside the truth) into ``holdout.csv`` and ``holdout.png``.
-In the L1 stage it keeps the weights with the best held-out PSNR, ends the stage after ``patience``
+trains on them. At the start (step 0) and after every output epoch it scores the generator on their
+centre crops (L1, PSNR beside the grey baseline, colourfulness beside the truth) into ``holdout.csv``
+and ``holdout.png``.
+In the L1 stage it keeps the weights with the best held-out PSNR (the starting weights included, so a
+fine-tune that only hurts gives back what it started from), ends the stage after ``patience``
 scorings without a gain, and hands the best weights, not the last, to the GAN stage and to export.
 """
 

@@ -165,6 +165,8 @@ class Trainer:
             if self._stage_finished(stage):
                 self._finish_stage()
                 continue
+            if self.step == 0 and self.holdout is not None and not self.holdout_log.has_rows():
+                self.evaluate_holdout()  # the starting weights: where the held-out curves begin
             started = time.monotonic()
             rgb = self._next_batch()
             l_norm, ab_norm = to_model_pair(rgb)
