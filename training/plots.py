@@ -46,7 +46,8 @@ def loss_curve(csv_path: str | os.PathLike, out_png: str | os.PathLike, window: 
 
 
 def holdout_curve(csv_path: str | os.PathLike, out_png: str | os.PathLike) -> None:
-    """Plot a run's ``holdout.csv``: PSNR beside the grey baseline, colourfulness beside the truth, per step."""
+    """Plot a run's ``holdout.csv``: PSNR beside the grey baseline (a star on the best L1-stage scoring) and
+    colourfulness beside the truth, per step."""
     with open(csv_path, newline="") as handle:
         rows = list(csv.DictReader(handle))
     if not rows:
@@ -54,8 +55,12 @@ def holdout_curve(csv_path: str | os.PathLike, out_png: str | os.PathLike) -> No
     steps = [int(row["step"]) for row in rows]
     panels = {"held-out PSNR (dB)": {"model": "psnr", "grey (ab = 0)": "psnr_grey"},
               "held-out colourfulness": {"model": "colourfulness", "truth": "colourfulness_truth"}}
+    best = max((row for row in rows if row["stage"] == "pretrain"), key=lambda row: float(row["psnr"]), default=None)
     figure, axes = plt.subplots(1, len(panels), figsize=(10, 3.5))
     for axis, (title, lines) in zip(axes, panels.items()):
+        if best is not None and "psnr" in lines.values():
+            axis.scatter([int(best["step"])], [float(best["psnr"])], marker="*", s=200, color="tab:green", zorder=3,
+                         label="best L1-stage weights")
         for label, column in lines.items():
             style = {"marker": "o"} if label == "model" else {"linestyle": "--", "color": "grey"}
             axis.plot(steps, [float(row[column]) for row in rows], label=label, **style)
