@@ -26,7 +26,7 @@ from vidcolor.color import lab_from_normalized, lab_to_rgb
 
 from .data import ImageBank, centre_crops, to_model_pair
 from .history import StepLog
-from .metrics import colourfulness
+from .metrics import colourfulness, psnr
 
 SCORING_BATCH = 64
 
@@ -53,22 +53,13 @@ def split_bank(bank: ImageBank, fraction: float, seed: int) -> tuple[ImageBank, 
     return bank.subset(order[count:].sort().values), bank.subset(order[:count].sort().values)
 
 
-def _psnr_per_image(truth: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
-    """PSNR (dB, data range 1) of each RGB image in a ``(B, 3, H, W)`` batch, in float64."""
-    mse = (truth.double() - image.double()).pow(2).flatten(1).mean(dim=1)
-    return 10.0 * torch.log10(1.0 / mse.clamp_min(1e-12))
-
-
 @torch.no_grad()
 def score_holdout(generator: nn.Module, holdout: ImageBank, crop: int,
                   autocast: Callable[[], AbstractContextManager[Any]]) -> HoldoutScore:
     """Score ``generator`` on the centre crops of the held-out photos (it is left in train mode after)."""
     generator.eval()
     l1_sum = 0.0
-    psnr_model: list[torch.Tensor] = []
-    psnr_grey: list[torch.Tensor] = []
-    colour_model: list[float] = []
-    colour_truth: list[float] = []
+    per_photo: list[tuple[float, float, float, float]] = []  # PSNR model, PSNR grey, colourfulness model, truth
     for start in range(0, len(holdout), SCORING_BATCH):
         truth = centre_crops(holdout.images[start : start + SCORING_BATCH], crop)
         l_norm, ab_norm = to_model_pair(truth)
@@ -77,15 +68,14 @@ def score_holdout(generator: nn.Module, holdout: ImageBank, crop: int,
         l1_sum += (predicted - ab_norm).abs().mean(dim=(1, 2, 3)).sum().item()
         colour = lab_to_rgb(lab_from_normalized(l_norm, predicted)).clamp(0, 1)
         grey = lab_to_rgb(lab_from_normalized(l_norm, torch.zeros_like(predicted))).clamp(0, 1)
-        psnr_model.append(_psnr_per_image(truth, colour))
-        psnr_grey.append(_psnr_per_image(truth, grey))
-        for image, reference in zip(colour.permute(0, 2, 3, 1).cpu().numpy(), truth.permute(0, 2, 3, 1).cpu().numpy()):
-            colour_model.append(colourfulness(image))
-            colour_truth.append(colourfulness(reference))
+        as_images = lambda batch: batch.permute(0, 2, 3, 1).cpu().numpy()  # noqa: E731
+        for reference, image, grey_image in zip(as_images(truth), as_images(colour), as_images(grey)):
+            per_photo.append((psnr(reference, image), psnr(reference, grey_image),
+                              colourfulness(image), colourfulness(reference)))
     generator.train()
-    return HoldoutScore(l1=l1_sum / len(holdout), psnr=torch.cat(psnr_model).mean().item(),
-                        psnr_grey=torch.cat(psnr_grey).mean().item(), colourfulness=float(np.mean(colour_model)),
-                        colourfulness_truth=float(np.mean(colour_truth)))
+    psnr_model, psnr_grey, colour_model, colour_truth = np.mean(np.array(per_photo), axis=0)
+    return HoldoutScore(l1=l1_sum / len(holdout), psnr=float(psnr_model), psnr_grey=float(psnr_grey),
+                        colourfulness=float(colour_model), colourfulness_truth=float(colour_truth))
 
 
 @dataclass
