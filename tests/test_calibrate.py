@@ -1,4 +1,4 @@
-"""Colour-strength calibration: finds the right ab scale, and the stored value is applied on load."""
+"""Colour-strength calibration: finds the right ab scale, reports colourfulness, and the stored value is applied."""
 
 import numpy as np
 import pytest
@@ -6,13 +6,15 @@ from PIL import Image
 from skimage.color import lab2rgb
 
 from tests.helpers import ConstantColour
-from training.calibrate import psnr_by_saturation, spread
+from training.calibrate import calibrate, spread
+from training.calibrate import main as calibrate_main
+from training.metrics import colourfulness
 from vidcolor.models import create_generator, read_metadata, save_generator, update_metadata
 from vidcolor.worker import Colorizer
 
 
-def test_calibration_finds_the_scale_of_a_too_faint_model(tmp_path):
-    """Flat photos of Lab (60, 40, -30); the model predicts half that colour, so 2.0 is best."""
+def _flat_photos(tmp_path):
+    """Flat photos of Lab (L, 40, -30) for three lightnesses."""
     paths = []
     for index, lightness in enumerate((45, 60, 75)):
         lab = np.zeros((32, 32, 3))
@@ -20,10 +22,32 @@ def test_calibration_finds_the_scale_of_a_too_faint_model(tmp_path):
         rgb = (lab2rgb(lab) * 255).round().astype(np.uint8)
         paths.append(tmp_path / f"flat{index}.png")
         Image.fromarray(rgb).save(paths[-1])
+    return paths
+
+
+def test_calibration_finds_the_scale_of_a_too_faint_model(tmp_path):
+    """The model predicts half the photos' colour, so 2.0 is the PSNR-best scale and the first to reach the truth."""
+    paths = _flat_photos(tmp_path)
     faint = Colorizer(ConstantColour(20 / 110, -15 / 110), device="cpu", render_size=32)
-    curve = psnr_by_saturation(faint, paths, candidates=(1.0, 1.5, 2.0, 2.5))
-    assert max(curve, key=curve.get) == 2.0
-    assert curve[2.0] > curve[1.0] + 10
+    calibration = calibrate(faint, paths, candidates=(1.0, 1.5, 2.0, 2.5))
+    by_scale = {score.scale: score for score in calibration.scores}
+    assert calibration.best_psnr().scale == 2.0
+    assert by_scale[2.0].psnr > by_scale[1.0].psnr + 10
+    truth = np.mean([colourfulness(np.asarray(Image.open(path), dtype=np.float32) / 255) for path in paths])
+    assert calibration.truth_colourfulness == pytest.approx(truth)
+    assert by_scale[2.0].colourfulness == pytest.approx(truth, rel=0.05)
+    assert by_scale[1.0].colourfulness == pytest.approx(truth / 2, rel=0.1)
+    assert calibration.reaching(0.7).scale == 1.5
+    assert calibration.reaching(0.95).scale == 2.0
+    assert calibration.reaching(2.0) is None
+
+
+def test_calibration_of_grey_photos_only_is_an_error(tmp_path):
+    path = tmp_path / "grey.png"
+    Image.fromarray(np.full((16, 16, 3), 128, np.uint8)).save(path)
+    faint = Colorizer(ConstantColour(0.1, 0.1), device="cpu", render_size=32)
+    with pytest.raises(ValueError, match="no colour photos"):
+        calibrate(faint, [path])
 
 
 def test_stored_saturation_is_applied_and_multiplied(tmp_path):
@@ -41,3 +65,22 @@ def test_spread_picks_evenly_and_keeps_short_lists(tmp_path):
     paths = [tmp_path / f"{i:02d}.png" for i in range(10)]
     assert spread(paths, 20) == paths
     assert spread(paths, 3) == [paths[0], paths[4], paths[9]]
+
+
+def test_command_stores_the_best_scale_plots_the_trade_and_refuses_an_unreachable_ratio(tmp_path, monkeypatch, capsys):
+    weights = tmp_path / "tiny.safetensors"
+    save_generator(create_generator("tiny-unet"), weights, "tiny-unet")
+    _flat_photos(tmp_path)
+    base = ["calibrate", "--weights", str(weights), "--data", str(tmp_path), "--device", "cpu"]
+    monkeypatch.setattr("sys.argv", base + ["--plot", str(tmp_path / "trade.png")])
+    calibrate_main()
+    printed = capsys.readouterr().out
+    chosen = [line for line in printed.splitlines() if line.endswith("<- chosen")]
+    assert len(chosen) == 1 and "truth colourfulness" in printed
+    assert read_metadata(weights)["inference"]["saturation"] == pytest.approx(float(chosen[0].split()[1][:-1]))
+    assert (tmp_path / "trade.png").stat().st_size > 0
+    monkeypatch.setattr("sys.argv", base + ["--colour-ratio", "1000"])
+    with pytest.raises(SystemExit) as stopped:
+        calibrate_main()
+    assert stopped.value.code == 1
+    assert "no candidate scale reaches 1000" in capsys.readouterr().err

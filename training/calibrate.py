@@ -1,9 +1,12 @@
-"""Calibrate a model's colour strength: the ab scale that maximises PSNR on photos with known colour.
+"""Calibrate a model's colour strength: the ab scale stored with the weights and applied at inference.
 
 An L1-trained generator predicts colour too faintly (the conditional median), a GAN-trained one may
-overshoot. One scalar fixes most of that. It is stored in the weights' metadata
-(``inference.saturation``) and applied by :meth:`vidcolor.worker.Colorizer.from_weights`; the user's
-``--saturation`` multiplies it. Calibrate on training photos, never on the photos you report.
+overshoot. One scalar fixes most of that. Each candidate scale is scored on photos with known colour:
+PSNR against the truth and colourfulness beside the truth's, so the trade between faithful and vivid
+colour is visible (``--plot``). By default the PSNR-best scale is stored; ``--colour-ratio R`` stores
+the smallest scale whose colourfulness reaches R x the truth's. The value goes into the weights'
+metadata (``inference.saturation``), applied by :meth:`vidcolor.worker.Colorizer.from_weights`; the
+user's ``--saturation`` multiplies it. Calibrate on training photos, never on the photos you report.
 
     python -m training.calibrate --weights model.safetensors --data ../shared/data/train --count 300
 """
@@ -11,6 +14,7 @@ overshoot. One scalar fixes most of that. It is stored in the weights' metadata
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,31 +22,67 @@ import torch
 from tqdm import tqdm
 
 from vidcolor.color import lab_to_rgb, rgb_to_lab
+from vidcolor.errors import VidcolorError
 from vidcolor.models import update_metadata
 from vidcolor.worker import Colorizer, resize
 
+from . import plots
 from .data import find_images, is_grey
 from .evaluate import read_rgb
-from .metrics import psnr
+from .metrics import colourfulness, psnr
 
 CANDIDATES = tuple(np.round(np.arange(0.5, 2.51, 0.1), 2))
 
 
+@dataclass(frozen=True)
+class ScaleScore:
+    """Mean scores of one ab scale over the calibration photos."""
+
+    scale: float
+    psnr: float
+    colourfulness: float
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Scores per candidate scale, and the truth's mean colourfulness for reference."""
+
+    scores: list[ScaleScore]
+    truth_colourfulness: float
+
+    def best_psnr(self) -> ScaleScore:
+        """The scale with the highest mean PSNR."""
+        return max(self.scores, key=lambda score: score.psnr)
+
+    def reaching(self, colour_ratio: float) -> ScaleScore | None:
+        """The smallest scale whose colourfulness is at least ``colour_ratio`` x the truth's (``None`` if none)."""
+        target = colour_ratio * self.truth_colourfulness
+        reached = [score for score in self.scores if score.colourfulness >= target]
+        return min(reached, key=lambda score: score.scale) if reached else None
+
+
 @torch.inference_mode()
-def psnr_by_saturation(colorizer: Colorizer, paths: list[Path], candidates=CANDIDATES) -> dict[float, float]:
-    """Mean PSNR against the truth for each ab scale in ``candidates`` (grey photos are skipped)."""
-    scores: dict[float, list[float]] = {float(scale): [] for scale in candidates}
+def calibrate(colorizer: Colorizer, paths: list[Path], candidates=CANDIDATES) -> Calibration:
+    """Score each ab scale in ``candidates`` on ``paths`` (grey photos are skipped)."""
+    psnrs: dict[float, list[float]] = {float(scale): [] for scale in candidates}
+    colours: dict[float, list[float]] = {float(scale): [] for scale in candidates}
+    truth_colours: list[float] = []
     for path in tqdm(paths, unit="photo", desc="calibrating"):
         rgb = read_rgb(path)
         if is_grey((rgb * 255).round().astype(np.uint8)):
             continue
+        truth_colours.append(colourfulness(rgb))
         image = torch.from_numpy(rgb).permute(2, 0, 1)[None].to(colorizer.device)
         lightness = rgb_to_lab(image)[:, :1]
         ab = resize(colorizer.predict_ab(lightness), tuple(lightness.shape[-2:]))
-        for scale in scores:
+        for scale in psnrs:
             output = lab_to_rgb(torch.cat([lightness, ab * scale], dim=1))[0].permute(1, 2, 0).cpu().numpy()
-            scores[scale].append(psnr(rgb, output))
-    return {scale: float(np.mean(values)) for scale, values in scores.items()}
+            psnrs[scale].append(psnr(rgb, output))
+            colours[scale].append(colourfulness(output))
+    if not truth_colours:
+        raise ValueError("no colour photos to calibrate on")
+    scores = [ScaleScore(scale, float(np.mean(psnrs[scale])), float(np.mean(colours[scale]))) for scale in psnrs]
+    return Calibration(scores, float(np.mean(truth_colours)))
 
 
 def spread(paths: list[Path], count: int) -> list[Path]:
@@ -53,20 +93,43 @@ def spread(paths: list[Path], count: int) -> list[Path]:
     return [paths[int(index)] for index in np.linspace(0, len(paths) - 1, count)]
 
 
+def report(calibration: Calibration, chosen: ScaleScore) -> str:
+    """One line per scale (PSNR, colourfulness and its ratio to the truth), the chosen one marked."""
+    truth = calibration.truth_colourfulness
+    lines = [f"saturation {score.scale:.2f}: PSNR {score.psnr:.3f} dB, colourfulness {score.colourfulness:.1f} "
+             f"({score.colourfulness / truth:.2f} x truth){'  <- chosen' if score == chosen else ''}"
+             for score in calibration.scores]
+    return "\n".join(lines + [f"truth colourfulness {truth:.1f}"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", type=Path, required=True)
     parser.add_argument("--data", type=Path, required=True, help="colour photos (training photos, not the val set)")
     parser.add_argument("--count", type=int, default=300)
+    parser.add_argument("--colour-ratio", type=float, default=None,
+                        help="store the smallest scale reaching this x the truth's colourfulness (default: best PSNR)")
+    parser.add_argument("--plot", type=Path, default=None, help="save PSNR against colourfulness per scale as a PNG")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
-    colorizer = Colorizer.from_weights(args.weights, device=args.device, saturation=1.0, calibrated=False)
-    curve = psnr_by_saturation(colorizer, spread(find_images(args.data), args.count))
-    best = max(curve, key=curve.get)
-    for scale, value in curve.items():
-        print(f"saturation {scale:.2f}: PSNR {value:.3f} dB{'  <- best' if scale == best else ''}")
-    update_metadata(args.weights, {"inference": {"saturation": best, "calibrated_on": f"{args.count} photos of {args.data}"}})
-    print(f"{args.weights}: inference saturation set to {best:.2f}")
+    try:
+        colorizer = Colorizer.from_weights(args.weights, device=args.device, saturation=1.0, calibrated=False)
+        calibration = calibrate(colorizer, spread(find_images(args.data), args.count))
+    except (OSError, ValueError, VidcolorError) as error:
+        parser.exit(1, f"error: {error}\n")
+    chosen = calibration.best_psnr()
+    if args.colour_ratio is not None:
+        chosen = calibration.reaching(args.colour_ratio)
+        if chosen is None:
+            parser.exit(1, f"error: no candidate scale reaches {args.colour_ratio} x the truth's colourfulness\n")
+    print(report(calibration, chosen))
+    if args.plot is not None:
+        plots.trade_off(
+            [(f"{score.scale:.1f}", score.colourfulness, score.psnr) for score in calibration.scores],
+            calibration.truth_colourfulness, args.plot, title=f"colour scale on {args.data.name} ({args.count} photos)")
+    update_metadata(args.weights, {"inference": {"saturation": chosen.scale,
+                                                 "calibrated_on": f"{args.count} photos of {args.data}"}})
+    print(f"{args.weights}: inference saturation set to {chosen.scale:.2f}")
 
 
 if __name__ == "__main__":

@@ -113,3 +113,24 @@ def metric_bars(
     figure.tight_layout()
     figure.savefig(out_png, dpi=100)
     plt.close(figure)
+
+
+def trade_off(
+    points: list[tuple[str, float, float]], truth_colourfulness: float, out_png: str | os.PathLike, title: str = ""
+) -> None:
+    """PSNR against colourfulness, one labelled point per setting ``(label, colourfulness, psnr)``, joined in
+    order, with the truth's colourfulness as a dashed line."""
+    labels, colours, psnrs = zip(*points)
+    figure, axis = plt.subplots(figsize=(6, 4))
+    axis.plot(colours, psnrs, marker="o")
+    for label, x, y in points:
+        axis.annotate(label, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    axis.axvline(truth_colourfulness, color="grey", linestyle="--", label="truth colourfulness")
+    axis.set_xlabel("colourfulness")
+    axis.set_ylabel("PSNR (dB)")
+    axis.set_title(title)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    Path(out_png).parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(out_png, dpi=100)
+    plt.close(figure)
