@@ -116,3 +116,16 @@ def test_evaluate_command_writes_the_table(val_dir: Path, tmp_path: Path) -> Non
     assert "| overall | 5 |" in result.output
     assert sorted(path.name for path in (tmp_path / "eval").iterdir()) == [
         "evaluation.csv", "evaluation.md", "evaluation.png", "samples.png"]
+
+
+def test_evaluate_command_saturation_zero_is_the_grey_baseline(val_dir: Path, tmp_path: Path) -> None:
+    weights = tmp_path / "tiny.safetensors"
+    save_generator(create_generator("tiny-unet"), weights, "tiny-unet", input_size=32)
+    result = CliRunner().invoke(evaluate_command, ["--data", str(val_dir), "--weights", str(weights), "--render-size", "32",
+                                                   "--device", "cpu", "--saturation", "0", "--out", str(tmp_path / "eval")])
+    assert result.exit_code == 0, result.output
+    assert "--saturation 0" in result.output
+    with open(tmp_path / "eval" / "evaluation.csv", newline="") as handle:
+        overall = list(csv.DictReader(handle))[-1]
+    assert float(overall["psnr_model"]) == pytest.approx(float(overall["psnr_grey"]), abs=1e-3)
+    assert float(overall["colourfulness_model"]) == pytest.approx(0.0, abs=0.05)

@@ -173,8 +173,12 @@ def train_command(data: tuple[str, ...], out: Path | None, resume: Path | None, 
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), help="Write evaluation.csv/.md/.png and samples.png here.")
 @click.option("--render-size", type=click.IntRange(32), default=256, show_default=True, help="Side the model sees (a multiple of 32).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+@click.option("--saturation", type=click.FloatRange(min=0.0, max=4.0), default=1.0, show_default=True,
+              help="Multiply the model's colour strength, as vidcolor --saturation does.")
 @click.option("--samples", type=click.IntRange(0), default=6, show_default=True, help="Photos on the sample sheet (with --out).")
-def evaluate_command(data: Path, weights: Path | None, out: Path | None, render_size: int, device: str, samples: int) -> None:
+def evaluate_command(
+    data: Path, weights: Path | None, out: Path | None, render_size: int, device: str, saturation: float, samples: int
+) -> None:
     """Score a model against the truth and the grey baseline: PSNR, SSIM, colourfulness."""
     import numpy as np
 
@@ -188,9 +192,9 @@ def evaluate_command(data: Path, weights: Path | None, out: Path | None, render_
         raise click.BadParameter("must be a multiple of 32", param_hint="--render-size")
     try:
         weights = weights or default_weights_path()
-        colorizer = Colorizer.from_weights(weights, device=device, render_size=render_size)
+        colorizer = Colorizer.from_weights(weights, device=device, render_size=render_size, saturation=saturation)
         rows = evaluate(data, colorizer)
-        title = f"{weights.name} on {data}"
+        title = f"{weights.name} on {data}" + (f", --saturation {saturation:g}" if saturation != 1.0 else "")
         click.echo(markdown_table(rows, title))
         if out is not None:
             written = save_table(rows, out, title)
