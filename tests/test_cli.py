@@ -122,6 +122,21 @@ def test_output_problems(tmp_path, weights, clip):
     assert result.exit_code == 0 and existing.stat().st_size > 1000
 
 
+@pytest.mark.parametrize("name", ["still.png", "notes.txt", "clip.WEBP"])
+@pytest.mark.parametrize("resume", [False, True])
+def test_video_to_a_non_video_file_type_is_refused(tmp_path, weights, clip, name, resume):
+    result = run(clip, "-o", tmp_path / name, "--weights", weights, *(["--resume"] if resume else []))
+    assert_one_line_error(result, "cannot write video as")
+    assert ".mp4" in result.stderr
+    assert no_outputs(tmp_path, set())
+
+
+def test_codec_the_file_type_cannot_take_is_refused(tmp_path, weights, clip):
+    result = run(clip, "-o", tmp_path / "out.webm", "--codec", "libx264", "--weights", weights, "--render-size", "64")
+    assert_one_line_error(result, "'.webm' files (webm) cannot take libx264 video")
+    assert no_outputs(tmp_path, set())
+
+
 def test_unreadable_weights(tmp_path, clip):
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"garbage" * 10)

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from .errors import InputError
 from .io.decode import LumaFrame, VideoSource
-from .io.encode import EncodeSettings, VideoSink
+from .io.encode import EncodeSettings, VideoSink, check_video_output
 from .io.images import read_image, write_image
 from .io.output import atomic_output, check_output_path
 from .merge import YuvFormat, chroma_planes, luma_to_lightness
@@ -193,6 +193,7 @@ def colorize_video(
     if batch_size < 1:
         raise ValueError(f"batch size must be at least 1, got {batch_size}")
     check_output_path(input_path, output_path, overwrite)
+    check_video_output(output_path)
     started = time.perf_counter()
     with VideoSource(input_path) as source, atomic_output(output_path) as temporary:
         yuv = source_yuv_format(source)

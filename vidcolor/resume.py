@@ -33,7 +33,7 @@ import numpy as np
 
 from .errors import InputError, OutputError
 from .io.decode import VideoSource
-from .io.encode import EncodeSettings, VideoSink, container_format
+from .io.encode import EncodeSettings, VideoSink, check_video_output, container_format
 from .io.output import atomic_output, check_output_path
 from .pipeline import (
     FrameColorizer,
@@ -127,6 +127,7 @@ def colorize_video_resumable(
     """Like :func:`vidcolor.pipeline.colorize_video`, but an interrupted run continues where it stopped."""
     input_path, output_path = Path(input_path), Path(output_path)
     check_output_path(input_path, output_path, overwrite)
+    check_video_output(output_path)
     started = time.perf_counter()
     folder = resume_folder(output_path)
     with VideoSource(input_path) as source:

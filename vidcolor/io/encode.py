@@ -13,6 +13,7 @@ import numpy as np
 
 from vidcolor.errors import OutputError
 from vidcolor.io.decode import VideoSource
+from vidcolor.io.images import IMAGE_SUFFIXES
 
 _MPEG_RANGE, _JPEG_RANGE = 1, 2  # AVCOL_RANGE_MPEG (limited), AVCOL_RANGE_JPEG (full)
 _VARIABLE_FPS = 0x0400  # AVFMT_VARIABLE_FPS: the muxer stores any frame timing (AVI does not)
@@ -43,6 +44,15 @@ def container_format(path: Path) -> str | None:
     if suffix in claimants:
         return suffix
     return claimants[0] if claimants else None
+
+
+def check_video_output(path: Path) -> None:
+    """Refuse, before any work, an output name FFmpeg cannot write a video to: an image or unknown suffix."""
+    if Path(path).suffix.lower() in IMAGE_SUFFIXES or container_format(path) in (None, "image2"):
+        raise OutputError(
+            f"cannot write video as '{Path(path).suffix or Path(path).name}': "
+            "use a video file type such as .mp4, .mkv, .mov, .avi or .webm"
+        )
 
 
 class _Copy:
@@ -128,7 +138,7 @@ class VideoSink:
         except (av.FFmpegError, ValueError) as e:
             self.container.close()
             raise OutputError(
-                f"{self.path} cannot be set up for {settings.codec} ({e}); pick another --codec or file type"
+                f"the output cannot be set up for {settings.codec} video ({e}); pick another --codec or file type"
             ) from e
         except BaseException:
             self.container.close()
@@ -213,7 +223,8 @@ class VideoSink:
                 "crop or pad it by one pixel first (e.g. ffmpeg -vf crop=trunc(iw/2)*2:trunc(ih/2)*2)"
             )
         if av.Codec(settings.codec, "w").canonical_name not in self.container.supported_codecs:
-            raise ValueError(f"{self.container.format.name} does not take {settings.codec} video")
+            raise OutputError(f"'{self.path.suffix}' files ({self.container.format.name}) cannot take "
+                              f"{settings.codec} video; pick another --codec or file type")
         rate = info.average_rate or template.guessed_rate
         stream = self.container.add_stream(settings.codec, rate=rate)
         stream.width, stream.height, stream.pix_fmt = info.width, info.height, settings.pix_fmt
