@@ -120,7 +120,7 @@ def trade_off(
 ) -> None:
     """PSNR against colourfulness, one labelled point per setting ``(label, colourfulness, psnr)``, joined in
     order, with the truth's colourfulness as a dashed line."""
-    labels, colours, psnrs = zip(*points)
+    _, colours, psnrs = zip(*points)
     figure, axis = plt.subplots(figsize=(6, 4))
     axis.plot(colours, psnrs, marker="o")
     for label, x, y in points:
