@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterator
+from contextlib import closing
 from fractions import Fraction
+from itertools import islice
 from pathlib import Path
 
 import av
@@ -41,10 +43,11 @@ def make_clip(source: Path, output: Path, width: int, height: int, frames: int, 
     with atomic_output(output) as temporary, av.open(str(temporary), "w") as container:
         video = container.add_stream("libx264", rate=rate, options={"crf": str(crf), "preset": "medium"})
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-        for index, frame in zip(tqdm(range(frames), unit="frame", desc=output.name), _frames_looped(source)):
-            scaled = frame.reformat(width=width, height=height, format="yuv420p", interpolation="BICUBIC")
-            scaled.pts, scaled.time_base = index, 1 / rate
-            container.mux(video.encode(scaled))
+        with closing(_frames_looped(source)) as looped:
+            for index, frame in enumerate(tqdm(islice(looped, frames), total=frames, unit="frame", desc=output.name)):
+                scaled = frame.reformat(width=width, height=height, format="yuv420p", interpolation="BICUBIC")
+                scaled.pts, scaled.time_base = index, 1 / rate
+                container.mux(video.encode(scaled))
         container.mux(video.encode())
     return frames
 
