@@ -21,14 +21,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from vidcolor.color import lab_to_rgb, rgb_to_lab
+from vidcolor.color import lab_to_rgb
 from vidcolor.errors import VidcolorError
 from vidcolor.models import update_metadata
-from vidcolor.worker import Colorizer, resize
+from vidcolor.worker import Colorizer
 
 from . import plots
-from .data import find_images, is_grey
-from .evaluate import read_rgb
+from .data import find_images
+from .evaluate import is_grey_photo, read_rgb
 from .metrics import colourfulness, psnr
 
 CANDIDATES = tuple(np.round(np.arange(0.5, 2.51, 0.1), 2))
@@ -69,12 +69,10 @@ def calibrate(colorizer: Colorizer, paths: list[Path], candidates=CANDIDATES) ->
     truth_colours: list[float] = []
     for path in tqdm(paths, unit="photo", desc="calibrating"):
         rgb = read_rgb(path)
-        if is_grey((rgb * 255).round().astype(np.uint8)):
+        if is_grey_photo(rgb):
             continue
         truth_colours.append(colourfulness(rgb))
-        image = torch.from_numpy(rgb).permute(2, 0, 1)[None].to(colorizer.device)
-        lightness = rgb_to_lab(image)[:, :1]
-        ab = resize(colorizer.predict_ab(lightness), tuple(lightness.shape[-2:]))
+        lightness, ab = colorizer.predict_full_size(rgb)
         for scale in psnrs:
             output = lab_to_rgb(torch.cat([lightness, ab * scale], dim=1))[0].permute(1, 2, 0).cpu().numpy()
             psnrs[scale].append(psnr(rgb, output))

@@ -50,6 +50,11 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
         return np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
 
 
+def is_grey_photo(rgb: np.ndarray) -> bool:
+    """:func:`training.data.is_grey` for a float RGB photo in [0, 1], as :func:`read_rgb` returns it."""
+    return is_grey((rgb * 255).round().astype(np.uint8))
+
+
 def grey_baseline(rgb: np.ndarray) -> np.ndarray:
     """The photo's own Lab L with ab = 0, back in RGB: what an uncoloured grey photo looks like."""
     lab = rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1).double())
@@ -81,7 +86,7 @@ def evaluate(data_dir: str | os.PathLike, colorizer: Colorizer, progress: bool =
         except (OSError, ValueError, UnidentifiedImageError):
             skipped_unreadable += 1
             continue
-        if is_grey((truth * 255).round().astype(np.uint8)):
+        if is_grey_photo(truth):
             skipped_grey += 1
             continue
         output = colorizer.colorize_rgb(truth)
@@ -141,7 +146,7 @@ def sample_rows(paths: list[str | os.PathLike], colorizer: Colorizer) -> list[li
     rows: list[list[np.ndarray | None]] = []
     for path in paths:
         rgb = read_rgb(path)
-        has_colour = not is_grey((rgb * 255).round().astype(np.uint8))
+        has_colour = not is_grey_photo(rgb)
         rows.append([grey_baseline(rgb), colorizer.colorize_rgb(rgb), rgb if has_colour else None])
     return rows
 

@@ -93,12 +93,17 @@ class Colorizer:
         return denormalize_ab(ab_norm.float()) * self.saturation
 
     @torch.inference_mode()
+    def predict_full_size(self, rgb: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """For one ``(H,W,3)`` float image in [0, 1]: its own Lab L ``(1,1,H,W)`` and the predicted ab
+        upsampled to it ``(1,2,H,W)``, on the model's device."""
+        image = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1)[None].to(self.device)
+        lightness = rgb_to_lab(image)[:, :1]
+        return lightness, resize(self.predict_ab(lightness), tuple(lightness.shape[-2:]))
+
+    @torch.inference_mode()
     def colorize_rgb(self, rgb: np.ndarray) -> np.ndarray:
         """Colourise one ``(H,W,3)`` float image in [0, 1]; its own Lab L is kept at full resolution."""
-        image = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1)[None].to(self.device)
-        lab = rgb_to_lab(image)
-        lightness = lab[:, :1]
-        ab = resize(self.predict_ab(lightness), tuple(lightness.shape[-2:]))
+        lightness, ab = self.predict_full_size(rgb)
         result = lab_to_rgb(torch.cat([lightness, ab], dim=1))
         return result[0].permute(1, 2, 0).cpu().numpy()
 

@@ -48,9 +48,10 @@ def container_format(path: Path) -> str | None:
 
 def check_video_output(path: Path) -> None:
     """Refuse, before any work, an output name FFmpeg cannot write a video to: an image or unknown suffix."""
-    if Path(path).suffix.lower() in IMAGE_SUFFIXES or container_format(path) in (None, "image2"):
+    path = Path(path)
+    if path.suffix.lower() in IMAGE_SUFFIXES or container_format(path) in (None, "image2"):
         raise OutputError(
-            f"cannot write video as '{Path(path).suffix or Path(path).name}': "
+            f"cannot write video as '{path.suffix or path.name}': "
             "use a video file type such as .mp4, .mkv, .mov, .avi or .webm"
         )
 
