@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from training.cli import evaluate_command, train_command
@@ -11,16 +13,16 @@ from vidcolor.commands.preview import preview_command
 
 
 class DefaultCommandGroup(click.Group):
-    """A group whose first argument, when it is not a subcommand, goes to the default command.
+    """A group whose first argument, when it is not a subcommand, goes to a default command.
 
-    So ``vidcolor in.mp4 -o out.mp4`` means ``vidcolor colorize in.mp4 -o out.mp4``.
+    ``vidcolor in.mp4 -o out.mp4`` means ``vidcolor colorize in.mp4 -o out.mp4``, and
+    ``vidcolor ARCHIVE/ -o COLOUR/`` (an existing folder) means ``vidcolor batch ARCHIVE/ -o COLOUR/``.
     """
-
-    default_command = "colorize"
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("-h", "--help", "--version"):
-            args = [self.default_command, *args]
+            default = "batch" if Path(args[0]).is_dir() else "colorize"
+            args = [default, *args]
         return super().parse_args(ctx, args)
 
 
@@ -31,7 +33,7 @@ def main() -> None:
 
     \b
     vidcolor old_film.mp4 -o colour.mp4     colourise one file (video or photo)
-    vidcolor batch ARCHIVE/ -o COLOUR/      colourise a whole folder tree
+    vidcolor ARCHIVE/ -o COLOUR/            colourise a whole folder tree (= vidcolor batch)
     vidcolor preview old_film.mp4           step through frames before a long render
     vidcolor train / evaluate               train and measure models
 

@@ -69,6 +69,17 @@ def test_default_command_colourises_video_and_image(tmp_path, weights, clip):
     assert "photo_colour.png: 96x64" in result.stderr
 
 
+def test_default_command_with_a_folder_runs_the_batch(tmp_path, weights, clip):
+    src = tmp_path / "archive"
+    (src / "clips").mkdir(parents=True)
+    make_image(src / "photo.png", mode="L")
+    (src / "clips" / "grey.mp4").write_bytes(clip.read_bytes())
+    result = run(src, "-o", tmp_path / "colour", "--weights", weights, "--render-size", "64")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "colour" / "photo.png").is_file() and (tmp_path / "colour" / "clips" / "grey.mp4").is_file()
+    assert "2 done, 0 skipped, 0 failed, 0 ignored" in result.stderr
+
+
 @pytest.mark.parametrize(
     "make_input, fragment",
     [
