@@ -13,9 +13,10 @@ import pytest
 from media import make_video, read_packets, read_video_frames
 
 from vidcolor.errors import InputError, OutputError
-from vidcolor.io.decode import LumaFrame, VideoSource
+from vidcolor.io.decode import LumaFrame, VideoSource, count_frames
 from vidcolor.io.encode import EncodeSettings, VideoSink, container_format
 from vidcolor.io.probe import media_kind
+from vidcolor.pipeline import progress_bar
 
 REAL_VIDEO = Path(__file__).resolve().parents[2] / "shared" / "data" / "video"
 REAL_CLIPS = sorted(p for p in REAL_VIDEO.rglob("*") if p.is_file()) if REAL_VIDEO.is_dir() else []
@@ -154,6 +155,17 @@ def test_video_info_reports_the_stream(tmp_path: Path) -> None:
     assert (info.width, info.height, info.frame_count, info.average_rate) == (160, 96, 24, Fraction(25))
     assert info.codec == "h264" and info.rotation == 0
     assert info.duration_s == pytest.approx(24 / 25)
+
+
+def test_stream_without_announced_length_is_counted_for_the_progress_bar(tmp_path: Path) -> None:
+    src = make_video(tmp_path / "raw.h264", size=(64, 48), frames=10)  # an elementary stream: no length
+    with VideoSource(src) as source:
+        assert source.info.frame_count is None
+        assert count_frames(src) == 10
+        with progress_bar(source, enabled=True) as bar:
+            assert bar.total == 10
+        with progress_bar(source, enabled=False) as bar:
+            assert bar.total is None  # nothing counted when nobody looks
 
 
 def test_media_kind_tells_video_from_image(tmp_path: Path) -> None:

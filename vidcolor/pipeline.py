@@ -22,7 +22,7 @@ import torch
 from tqdm import tqdm
 
 from .errors import InputError
-from .io.decode import LumaFrame, VideoSource
+from .io.decode import LumaFrame, VideoSource, count_frames
 from .io.encode import EncodeSettings, VideoSink, check_video_output
 from .io.images import read_image, write_image
 from .io.output import atomic_output, check_output_path
@@ -206,8 +206,15 @@ def colorize_video(
 
 
 def progress_bar(source: VideoSource, enabled: bool, done: int = 0) -> tqdm:
-    """A frames bar with fps and ETA (silent when ``enabled`` is False)."""
-    return tqdm(total=source.info.frame_count, initial=done, unit="frame", desc=source.path.name,
+    """A frames bar with fps and ETA (silent when ``enabled`` is False).
+
+    When the container announces no length (e.g. a WebM written live), the frames are counted from
+    the packets first (demuxing only, no decoding), so the bar still has a total and an ETA.
+    """
+    total = source.info.frame_count
+    if enabled and total is None:
+        total = count_frames(source.path)
+    return tqdm(total=total, initial=done, unit="frame", desc=source.path.name,
                 disable=not enabled, dynamic_ncols=True)
 
 

@@ -23,12 +23,11 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 
 from .errors import InputError, VidcolorError
-from .io.decode import LumaFrame, VideoSource
+from .io.decode import LumaFrame, VideoSource, count_frames
 from .io.images import is_image_suffix, read_image, write_image
 from .io.output import atomic_output, check_output_path
 from .io.probe import media_kind
@@ -141,16 +140,6 @@ def _oriented(image: np.ndarray, rotation: int) -> np.ndarray:
     """Turn stored pixels into what a player shows (``rotation`` degrees counter-clockwise)."""
     turns = (rotation // 90) % 4
     return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
-
-
-def count_frames(path: Path) -> int:
-    """Number of video frames, counted from the packets (no decoding)."""
-    try:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            return sum(1 for packet in container.demux(stream) if packet.size > 0)
-    except av.FFmpegError as e:
-        raise InputError(f"{path} is truncated or corrupt ({e}); pass a complete file") from e
 
 
 class _Renderer:

@@ -246,3 +246,13 @@ def _stream_duration_s(stream: av.VideoStream) -> float | None:
         return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
     except ValueError:
         return None
+
+
+def count_frames(path: Path) -> int:
+    """Number of video frames, counted from the packets (no decoding)."""
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            return sum(1 for packet in container.demux(stream) if packet.size > 0)
+    except av.FFmpegError as e:
+        raise InputError(f"{path} is truncated or corrupt ({e}); pass a complete file") from e
