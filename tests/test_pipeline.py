@@ -45,6 +45,21 @@ def _mean_ab(path: Path) -> np.ndarray:
     return rgb2lab(rgb)[..., 1:].reshape(-1, 2).mean(0)
 
 
+def test_cpu_inference_in_small_channels_last_calls_matches_one_nchw_call():
+    torch.manual_seed(0)
+    model = create_generator("tiny-unet").eval()
+    last_conv = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+    with torch.no_grad():
+        last_conv.weight.mul_(300)  # it starts near zero (grey output): make the output colourful
+    colorizer = Colorizer(model, device="cpu", render_size=256)  # 256x256: two frames per call
+    lightness = torch.rand(5, 1, 256, 256) * 100
+    with torch.inference_mode():
+        nchw = model.to(memory_format=torch.contiguous_format)((lightness / 50 - 1).contiguous()) * 110
+        model.to(memory_format=torch.channels_last)
+        assert nchw.abs().amax() > 20
+        assert torch.allclose(colorizer.predict_ab(lightness), nchw, atol=1e-3)
+
+
 def test_video_keeps_frames_timing_sound_and_luma(media_dir, purple):
     source = make_video(media_dir / "grey.mp4", size=(322, 182), frames=24, rate=Fraction(30000, 1001), audio="aac")
     out = media_dir / "colour.mp4"

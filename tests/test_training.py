@@ -119,6 +119,7 @@ def test_export_then_load_gives_identical_outputs(photo_dir: Path, bank, tmp_pat
 
     trainer.export(tmp_path / "fp32.safetensors", fp16=False)
     model, metadata = load_generator(tmp_path / "fp32.safetensors")
+    model.to(memory_format=torch.channels_last)  # the layout the trainer and the Colorizer run in
     with torch.no_grad():
         assert torch.equal(model(l_norm), expected)
     assert metadata["training"]["photos"] == 8

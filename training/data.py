@@ -169,9 +169,10 @@ def centre_crops(images: torch.Tensor, crop: int) -> torch.Tensor:
 
 
 def to_model_pair(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Normalised (L ``(B,1,H,W)``, ab ``(B,2,H,W)``) of an RGB batch in [0, 1]."""
+    """Normalised (L ``(B,1,H,W)``, ab ``(B,2,H,W)``) of an RGB batch in [0, 1], channels_last like the nets."""
     lab = rgb_to_lab(rgb)
-    return normalize_l(lab[:, :1]), normalize_ab(lab[:, 1:])
+    return (normalize_l(lab[:, :1]).contiguous(memory_format=torch.channels_last),
+            normalize_ab(lab[:, 1:]).contiguous(memory_format=torch.channels_last))
 
 
 def coco_sample_dir() -> Path:
