@@ -60,7 +60,7 @@ class Colorizer:
         self.device = resolve_device(device)
         self.render_size = render_size
         self.saturation = saturation
-        self.model = model.eval().to(self.device).to(memory_format=torch.channels_last)
+        self.model = model.eval().to(self.device, memory_format=torch.channels_last)
         if self.device.type == "cuda":
             self._autocast_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         elif os.cpu_count() and torch.get_num_threads() < os.cpu_count():
