@@ -55,7 +55,7 @@ class Trainer:
         self.holdout = holdout.to(device) if holdout is not None else None
         if self.holdout is not None:
             log.info("holding out %d of %d photos for scoring", len(self.holdout), len(all_photos))
-        # channels_last: 1.5x faster training steps on the CPU (oneDNN) and the layout tensor cores want
+        # channels_last: 1.4x faster training steps on the CPU (oneDNN, benchmarks/cpu_layout.py) and the layout tensor cores want
         self.generator = create_generator(config.arch, pretrained=config.pretrained).to(device, memory_format=torch.channels_last)
         self.discriminator = PatchDiscriminator().to(device, memory_format=torch.channels_last)
         self.pretrain_optimizer = torch.optim.Adam(self.generator.parameters(), lr=config.pretrain_lr, betas=(0.9, 0.999))
