@@ -9,7 +9,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 from PIL import Image
-from training_photos import CROP, tiny_config
+from training_photos import CROP, colour_photo, tiny_config
 
 from training.cli import train_command
 from training.config import StageBudget
@@ -110,6 +110,34 @@ def test_outputs_every_n_epochs_and_at_the_end_of_each_stage(photo_dir: Path, ba
     assert resume_trainer(tmp_path, torch.device("cpu"), bank=bank).stage is None
 
 
+def test_timed_checkpoints_come_between_epochs_that_write_none(photo_dir: Path, bank, tmp_path: Path, monkeypatch) -> None:
+    """With ``outputs_every`` above the run's length, ``checkpoint_minutes`` alone decides: here one after every step."""
+    config = tiny_config(photo_dir, pretrain=StageBudget(epochs=3), gan=StageBudget(), outputs_every=100,
+                         checkpoint_minutes=1e-9)
+    trainer = Trainer(config, tmp_path, torch.device("cpu"), bank=bank)
+    checkpoints: list[int] = []
+    save = trainer.save_checkpoint
+    monkeypatch.setattr(trainer, "save_checkpoint", lambda: checkpoints.append(trainer.step) or save())
+    trainer.run(progress=False)
+    assert checkpoints[:6] == [1, 2, 3, 4, 5, 6]  # then the stage's end and the run's end
+
+
+def test_a_photo_reached_through_two_folders_is_used_once(photo_dir: Path) -> None:
+    paths = collect_images([photo_dir, photo_dir / "street", photo_dir])
+    assert len(paths) == len(set(path.resolve() for path in paths)) == 11
+
+
+def test_photo_counts_per_folder_tell_apart_folders_whose_names_share_a_prefix(tmp_path: Path) -> None:
+    folders = [tmp_path / "set", tmp_path / "set2"]
+    for count, folder in zip([2, 3], folders):
+        folder.mkdir()
+        for index in range(count):
+            Image.fromarray(colour_photo(index)).save(folder / f"photo{index}.png")
+    config = tiny_config(folders[0], data=[str(folder) for folder in folders])
+    trainer = Trainer(config, tmp_path / "run", torch.device("cpu"))
+    assert trainer.training_info()["data"] == {str(folders[0]): 2, str(folders[1]): 3}
+
+
 def test_export_then_load_gives_identical_outputs(photo_dir: Path, bank, tmp_path: Path) -> None:
     trainer = Trainer(tiny_config(photo_dir, gan=StageBudget()), tmp_path, torch.device("cpu"), bank=bank)
     trainer.run(max_steps=2, progress=False)
@@ -186,7 +214,8 @@ def test_pack_writes_colour_squares_and_skips_grey_and_corrupt(photo_dir: Path, 
     assert [p.relative_to(tmp_path / "packed").parent.name for p in packed].count("street") == 4
     with Image.open(packed[0]) as image:
         assert image.size == (32, 32) and image.mode == "RGB"
-    assert pack(photo_dir, tmp_path / "half", size=32, every=2)["packed"] + 0 <= 6
+    # every other file in sorted order: nature/grey_mode_l, photo2, photo6, street/grey_rgb, photo3, photo7
+    assert pack(photo_dir, tmp_path / "half", size=32, every=2) == {"packed": 4, "grey": 2, "corrupt": 0}
     webp = pack(photo_dir, tmp_path / "webp", size=40, quality=70, suffix=".webp")
     assert webp["packed"] == 8 and len(list((tmp_path / "webp").rglob("*.webp"))) == 8
     assert len(build_bank(collect_images([tmp_path / "webp"]), CROP, progress=False)) == 8

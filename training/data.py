@@ -99,8 +99,16 @@ def load_or_reason(path: Path, side: int) -> np.ndarray | str:
 
 
 def collect_images(folders: list[str | os.PathLike]) -> list[Path]:
-    """Every photo under each of ``folders``, in folder order then sorted path order."""
-    paths = [path for folder in folders for path in find_images(folder)]
+    """Every photo under each of ``folders``, in folder order then sorted path order; a photo reached
+    through two folders (one inside the other, or one given twice) is kept once, so it cannot be both
+    trained on and held out."""
+    seen: set[Path] = set()
+    paths = []
+    for folder in folders:
+        for path in find_images(folder):
+            if path.resolve() not in seen:
+                seen.add(path.resolve())
+                paths.append(path)
     if not paths:
         raise FileNotFoundError(f"no photos found under {', '.join(map(str, folders))}")
     return paths

@@ -187,24 +187,29 @@ class Trainer:
             if self.step % 20 == 0:
                 log.info("%s epoch %d step %d: %s, %.1f images/s", stage, self.epoch + 1, self.step,
                          ", ".join(f"{name} {value:.4f}" for name, value in losses.items()), images_per_second)
+            saved = False
             if self.position + min(self.config.batch_size, len(self.bank)) > len(self.bank):
-                self._finish_epoch()
-                last_checkpoint = time.monotonic()
-            elif time.monotonic() - last_checkpoint >= self.config.checkpoint_minutes * 60:
+                saved = self._finish_epoch()
+            if not saved and time.monotonic() - last_checkpoint >= self.config.checkpoint_minutes * 60:
                 self.save_checkpoint()
+                saved = True
+            if saved:
                 last_checkpoint = time.monotonic()
         bar.close()
         self.save_checkpoint()
 
-    def _finish_epoch(self) -> None:
+    def _finish_epoch(self) -> bool:
+        """Close an epoch; draw its outputs and checkpoint every ``outputs_every`` epochs. True if it checkpointed."""
         stage = self.stage
         self.stage_epochs[stage] += 1
         self.order = None
         self.position = 0
         log.info("%s epoch %d done (step %d, %.1f min in stage)", stage, self.epoch, self.step, self.stage_seconds[stage] / 60)
-        if self.epoch % self.config.outputs_every == 0:
-            self.write_outputs(f"{stage}_epoch{self.epoch:03d}")
-            self.save_checkpoint()
+        if self.epoch % self.config.outputs_every:
+            return False
+        self.write_outputs(f"{stage}_epoch{self.epoch:03d}")
+        self.save_checkpoint()
+        return True
 
     def _finish_stage(self) -> None:
         stage = self.stage
@@ -289,7 +294,7 @@ class Trainer:
             hardware = f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
         counts: dict[str, int] = {}
         for source in self.bank.sources:
-            folder = next((str(f) for f in self.config.data if source.startswith(str(Path(f)))), "other")
+            folder = next((str(f) for f in self.config.data if Path(source).is_relative_to(Path(f))), "other")
             counts[folder] = counts.get(folder, 0) + 1
         return {
             "data": counts,
