@@ -113,6 +113,26 @@ def test_audio_only_file_has_no_video_stream(tmp_path, weights):
     assert not (tmp_path / "out.mp4").exists()
 
 
+def test_video_stream_without_frames_leaves_nothing(tmp_path, weights):
+    """A live-written file whose video track got no picture (only sound) must not leave a sound-only output."""
+    from tests.media import _audio_frame, _audio_stream
+
+    import av
+
+    path = tmp_path / "no_picture.mkv"
+    with av.open(str(path), "w", options={"live": "1"}) as container:
+        video = container.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 96, 64, "yuv420p"
+        sound = _audio_stream(container, "aac")
+        for start in range(0, 48000, 1024):
+            container.mux(sound.encode(_audio_frame(sound, start, 1024)))
+        container.mux(sound.encode(None))
+        container.mux(video.encode(None))
+    result = run(path, "-o", tmp_path / "out.mp4", "--weights", weights, "--render-size", "64", "-q")
+    assert_one_line_error(result, "no decodable frames")
+    assert no_outputs(tmp_path, {"no_picture.mkv"})
+
+
 def test_truncated_video_leaves_nothing(tmp_path, weights):
     full = make_video(tmp_path / "full.mkv", size=(96, 64), frames=40)
     cut = tmp_path / "cut.mkv"
@@ -123,7 +143,12 @@ def test_truncated_video_leaves_nothing(tmp_path, weights):
 
 
 def test_output_problems(tmp_path, weights, clip):
-    assert_one_line_error(run(clip, "-o", clip, "--weights", weights), "is the input")
+    assert_one_line_error(run(clip, "-o", clip, "--weights", weights), "would overwrite the input")
+    hidden = tmp_path / ".named.partial.mp4"  # the temporary file of -o named.mp4
+    hidden.write_bytes(clip.read_bytes())
+    assert_one_line_error(run(hidden, "-o", tmp_path / "named.mp4", "--weights", weights), "would overwrite the input")
+    assert hidden.read_bytes() == clip.read_bytes()
+    hidden.unlink()
     assert_one_line_error(run(clip, "-o", tmp_path / "no" / "such" / "out.mp4", "--weights", weights), "does not exist")
     existing = tmp_path / "exists.mp4"
     existing.write_bytes(b"keep me")

@@ -168,6 +168,35 @@ def test_stream_without_announced_length_is_counted_for_the_progress_bar(tmp_pat
             assert bar.total is None  # nothing counted when nobody looks
 
 
+def test_raw_stream_without_timestamps_keeps_its_frame_rate(tmp_path: Path) -> None:
+    """A bare .h264 stream has no pts at all: frames get the slots of its frame rate, not 0, 1, 2 ticks."""
+    src = make_video(tmp_path / "raw.h264", size=(64, 48), frames=10, rate=Fraction(25))
+    assert source_times(src) == [Fraction(index, 25) for index in range(10)]
+    dst = tmp_path / "out.mp4"
+    round_trip(src, dst)
+    assert times(dst) == [Fraction(index, 25) for index in range(10)]
+
+
+def test_a_long_last_frame_is_not_taken_for_truncation(tmp_path: Path) -> None:
+    """A slideshow whose last picture stays up for 3 s is complete, though its last frame starts at 0.96 s."""
+    path = tmp_path / "slides.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.max_b_frames = 0
+        packets = []
+        for index in range(25):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), index * 9, np.uint8), format="rgb24")
+            frame.pts = index
+            packets += stream.encode(frame.reformat(format="yuv420p"))
+        packets += stream.encode(None)
+        packets[-1].duration = round(3 / packets[-1].time_base)
+        container.mux(packets)
+    with VideoSource(path) as source:
+        assert source.info.duration_s == pytest.approx(3.96, abs=0.01)
+        assert len(list(source.frames())) == 25
+
+
 def test_media_kind_tells_video_from_image(tmp_path: Path) -> None:
     video = make_video(tmp_path / "clip.mp4", frames=3)
     png = tmp_path / "photo.png"

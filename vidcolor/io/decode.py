@@ -156,14 +156,24 @@ class VideoSource:
         except av.FFmpegError as e:
             raise self._corrupt(e) from e
 
-    def _pts(self, frame: av.VideoFrame) -> int | None:
-        """Presentation time in the stream's time base (the dts where the container stores no pts)."""
+    def _pts(self, frame: av.VideoFrame, index: int | None = None) -> int | None:
+        """Presentation time in the stream's time base: the dts where the container stores no pts
+        (AVI); for a bare stream with no times at all (raw .h264), the ``index``-th frame slot."""
         if self._dts_timed and frame.dts is not None:
             return frame.dts
+        if frame.pts is None and index is not None:
+            slot = frame.duration or round(1 / (self._frame_rate() * self.video_stream.time_base))
+            return index * slot
         return frame.pts
 
+    def _frame_rate(self) -> Fraction:
+        """The stream's frame rate: FFmpeg's guess from the codec's timing (right for raw streams,
+        whose average rate is a placeholder), else the average rate, else 25."""
+        stream = self.video_stream
+        return Fraction(stream.guessed_rate or stream.average_rate or 25)
+
     def _luma(self, frame: av.VideoFrame, index: int) -> LumaFrame:
-        pts = self._pts(frame)
+        pts = self._pts(frame, index)
         if frame.format.name != "yuv420p" or frame.color_range == _JPEG_RANGE:
             frame = self._reformatter.reformat(
                 frame, format="yuv420p", src_color_range=frame.color_range or None, dst_color_range="MPEG"
@@ -188,7 +198,9 @@ class VideoSource:
         stream = self.video_stream
         rate = self.info.average_rate or Fraction(25)
         start = float((stream.start_time or 0) * stream.time_base)
-        decoded_end = float((self._pts(last) or 0) * stream.time_base) + 1 / float(rate) - start
+        # the last frame lasts its own duration where the file records one (a slideshow's last slide)
+        shown_for = float(last.duration * stream.time_base) if last.duration else 1 / float(rate)
+        decoded_end = float((self._pts(last) or 0) * stream.time_base) + shown_for - start
         missing = self._stream_duration_s - decoded_end
         if missing > max(0.15, 3 / float(rate), 0.02 * self._stream_duration_s):
             raise InputError(

@@ -11,9 +11,11 @@ from ..errors import OutputError
 
 
 def check_output_path(input_path: Path, output_path: Path, overwrite: bool) -> None:
-    """Refuse an output that equals the input, sits in a missing folder, or exists without ``overwrite``."""
-    if output_path.resolve() == input_path.resolve() or (output_path.exists() and output_path.samefile(input_path)):
-        raise OutputError(f"output {output_path} is the input file; choose another output path")
+    """Refuse an output that equals the input (or whose temporary file would be the input), sits in a
+    missing folder, or exists without ``overwrite``."""
+    for written in (output_path, partial_path(output_path)):
+        if written.resolve() == input_path.resolve() or (written.exists() and written.samefile(input_path)):
+            raise OutputError(f"output {output_path} would overwrite the input file {input_path}; choose another output path")
     if not output_path.parent.is_dir():
         raise OutputError(f"output folder {output_path.parent} does not exist; create it first")
     if output_path.is_dir():
