@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from cli import main
 from tests.media import make_video, read_packets, read_video_frames
 from vidcolor import pipeline
+from vidcolor.io.decode import VideoSource
 from vidcolor.models import create_generator, save_generator
 from vidcolor.pipeline import colorize_video
 from vidcolor.resume import colorize_video_resumable, resume_folder
@@ -119,12 +120,33 @@ def test_cli_resume_message_and_continue(tmp_path, colorizer, monkeypatch):
     assert len(read_video_frames(out)) == 330
 
 
-def test_avi_output_keeps_frame_slots(tmp_path, colorizer):
+def frame_times(path):
+    """Each frame's time in seconds as vidcolor reads it (AVI: its frame slot)."""
+    with VideoSource(path) as source:
+        return [frame.pts * source.info.time_base for frame in source.frames()]
+
+
+@pytest.mark.parametrize("options", [dict(rate=Fraction(25)), dict(rate=Fraction(30000, 1001), audio="aac"), dict(vfr=True)],
+                         ids=["25fps", "ntsc-aac", "vfr"])
+def test_avi_output_keeps_frame_slots(tmp_path, colorizer, options):
     """AVI stores no per-frame times: segments must still land on the right frame slots when joined."""
-    source = make_video(tmp_path / "in.mp4", size=(96, 64), frames=30, rate=Fraction(25))
+    source = make_video(tmp_path / "in.mp4", size=(96, 64), frames=30, **options)
     plain, resumable = tmp_path / "plain.avi", tmp_path / "resumable.avi"
     colorize_video(source, plain, colorizer, progress=False)
     colorize_video_resumable(source, resumable, colorizer, progress=False, segment_seconds=0.4)
     # Same frame slots; only the keyframe flags differ (each segment starts on a keyframe).
     assert [t[:2] for t in video_timing(resumable)] == [t[:2] for t in video_timing(plain)]
-    assert len(read_video_frames(resumable)) == 30
+    times = frame_times(resumable)
+    assert len(times) == 30 and times == sorted(set(times))
+    if "rate" in options:  # a constant-rate source keeps its exact times
+        assert times == [index / options["rate"] for index in range(30)]
+
+
+@pytest.mark.parametrize("options", [dict(), dict(vfr=True, audio="aac")], ids=["cfr", "vfr-aac"])
+def test_matroska_output_joins_segments_with_b_frames(tmp_path, colorizer, options):
+    """Matroska stores pts only, so the dts of each segment's first reordered packets are derived on joining."""
+    source = make_video(tmp_path / "in.mp4", size=(96, 64), frames=30, **options)
+    plain, resumable = tmp_path / "plain.mkv", tmp_path / "resumable.mkv"
+    colorize_video(source, plain, colorizer, progress=False)
+    colorize_video_resumable(source, resumable, colorizer, progress=False, segment_seconds=0.3)
+    assert frame_times(resumable) == frame_times(plain) and len(frame_times(plain)) == 30

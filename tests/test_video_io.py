@@ -197,6 +197,34 @@ def test_a_long_last_frame_is_not_taken_for_truncation(tmp_path: Path) -> None:
         assert len(list(source.frames())) == 25
 
 
+def _tagged_copy(src: Path, dst: Path) -> Path:
+    """``src`` remuxed with a title, a creation time and a language and title on each track."""
+    with av.open(str(src)) as source, av.open(str(dst), "w") as target:
+        target.metadata.update({"title": "Harbour, 1931", "creation_time": "2001-06-01T10:00:00Z"})
+        streams = {}
+        for stream in source.streams:
+            streams[stream.index] = target.add_stream_from_template(stream)
+            streams[stream.index].metadata.update({"language": "fra", "title": f"{stream.type} track"})
+        for packet in source.demux():
+            if packet.size:
+                packet.stream = streams[packet.stream.index]
+                target.mux(packet)
+    return dst
+
+
+@pytest.mark.parametrize("ext", ["mkv", "mp4"])
+def test_file_and_track_tags_are_kept(tmp_path: Path, ext: str) -> None:
+    src = _tagged_copy(make_video(tmp_path / "plain.mkv", size=(64, 48), frames=6, audio="aac"), tmp_path / "tagged.mkv")
+    dst = tmp_path / f"out.{ext}"
+    round_trip(src, dst)
+    with av.open(str(dst)) as container:
+        assert container.metadata["title"] == "Harbour, 1931"
+        assert container.metadata["creation_time"].startswith("2001-06-01T10:00:00")
+        for stream in container.streams:
+            assert stream.metadata["language"] == "fra"
+            assert stream.metadata.get("title", stream.metadata.get("name")) == f"{stream.type} track"  # mp4 calls it name
+
+
 def test_media_kind_tells_video_from_image(tmp_path: Path) -> None:
     video = make_video(tmp_path / "clip.mp4", frames=3)
     png = tmp_path / "photo.png"

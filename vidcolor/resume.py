@@ -10,8 +10,9 @@
 A finished segment is never redone. On a rerun with the same input and settings, the decoder skips
 the frames already rendered (decoding only, no model), the smoother state is restored, and the
 render carries on. When every segment is there, their packets are joined into the output with the
-source's sound copied as in a normal render, and the folder is removed. The result is the same,
-byte for byte, as an uninterrupted ``--resume`` render.
+source's sound copied as in a normal render, and the folder is removed. The result has the same
+frames at the same times, and the same sound packets, as an uninterrupted render; the pictures match
+within the encoder's rounding (libx264 is not bit-exact between separate encodes of a segment).
 """
 
 from __future__ import annotations
@@ -203,27 +204,47 @@ def _segment_packets(folder: Path, segments: list[dict[str, Any]]) -> Iterator[a
     """
     for segment in segments:
         path = folder / segment["file"]
-        # Containers without per-frame times (AVI) were encoded without B-frames, so decode order is
-        # display order; their demuxer's guessed dts would run backwards at each segment start.
-        dts_from_pts = not av.ContainerFormat(container_format(path), "w").flags & _VARIABLE_FPS
+        expected = None if segment["first_seconds"] is None else Fraction(segment["first_seconds"])
         with av.open(str(path)) as container:
-            shift: int | None = None
-            for packet in container.demux(container.streams.video[0]):
-                if not packet.size:
-                    continue
-                if shift is None:
-                    expected = segment["first_seconds"]
-                    stamp = packet.pts if packet.pts is not None else packet.dts  # AVI stores dts only
-                    shift = 0 if expected is None or stamp is None else (
-                        round(Fraction(expected) / packet.time_base) - stamp
-                    )
-                if packet.pts is not None:
-                    packet.pts += shift
-                if dts_from_pts:
-                    packet.dts = packet.pts
-                elif packet.dts is not None:
-                    packet.dts += shift
-                yield packet
+            packets = (packet for packet in container.demux(container.streams.video[0]) if packet.size)
+            if av.ContainerFormat(container_format(path), "w").flags & _VARIABLE_FPS:
+                yield from _shifted(packets, expected)
+            else:
+                yield from _slotted(packets, expected)
+
+
+def _shifted(packets: Iterator[av.Packet], first_seconds: Fraction | None) -> Iterator[av.Packet]:
+    """Packets of a container with per-frame times, moved so the first frame is at ``first_seconds``.
+
+    Containers that store pts only (Matroska, NUT) cannot say the dts of a segment's first reordered
+    packets; then no dts is passed on, and the muxer derives them all from the pts.
+    """
+    shift, derive_dts = 0, False
+    for number, packet in enumerate(packets):
+        if number == 0:
+            stamp = packet.pts if packet.pts is not None else packet.dts
+            if first_seconds is not None and stamp is not None:
+                shift = round(first_seconds / packet.time_base) - stamp
+            derive_dts = packet.dts is None and packet.pts is not None
+        if packet.pts is not None:
+            packet.pts += shift
+        packet.dts = None if derive_dts or packet.dts is None else packet.dts + shift
+        yield packet
+
+
+def _slotted(packets: Iterator[av.Packet], first_seconds: Fraction | None) -> Iterator[av.Packet]:
+    """Packets of a constant-rate container (AVI), each on its frame slot.
+
+    Such segments were encoded without B-frames, in slots counted from the start of the video. The
+    AVI muxer stores a first frame in slot 0 whatever its time, and pads the gap before the second;
+    so the first frame's slot comes from the manifest, the others' from their dts.
+    """
+    for number, packet in enumerate(packets):
+        slot = packet.dts
+        if number == 0 and first_seconds is not None:
+            slot = round(first_seconds / packet.time_base)
+        packet.pts = packet.dts = slot
+        yield packet
 
 
 def _join_segments(source: VideoSource, manifest: _Manifest, output: Path, settings: EncodeSettings) -> None:

@@ -124,6 +124,9 @@ class VideoSink:
             self.container = av.open(str(self.path), "w", format=format)
         except (av.FFmpegError, OSError, ValueError) as e:
             raise OutputError(f"{self.path} cannot be created ({e}); check the folder and the file name") from e
+        if not self.container.format.flags & _VARIABLE_FPS:
+            # audio priming would otherwise shift the video, whose first frame AVI pins to slot 0
+            self.container.options["avoid_negative_ts"] = "disabled"
         try:
             self._encoding = video_template is None
             if self._encoding:
@@ -135,6 +138,7 @@ class VideoSink:
                 route = self._add_copy(stream)
                 if route is not None:
                     self._routes[stream.index] = route
+            _copy_metadata(source, self.container, self._video, self._routes)
             self.container.start_encoding()
         except (av.FFmpegError, ValueError) as e:
             self.container.close()
@@ -187,6 +191,9 @@ class VideoSink:
             frame = frame.reformat(format=ctx.pix_fmt)
         if pts is not None and self._time_base != self._source_time_base:
             pts = round(pts * self._source_time_base / self._time_base)
+            if self._last_slot is not None and pts <= self._last_slot:  # two frames rounded onto one slot
+                pts = self._last_slot + 1
+            self._last_slot = pts
         frame.pts = pts
         frame.time_base = self._time_base
         self._mux(self._video.encode(frame))
@@ -226,16 +233,18 @@ class VideoSink:
         if av.Codec(settings.codec, "w").canonical_name not in self.container.supported_codecs:
             raise OutputError(f"'{self.path.suffix}' files ({self.container.format.name}) cannot take "
                               f"{settings.codec} video; pick another --codec or file type")
-        rate = info.average_rate or template.guessed_rate
+        fixed_slots = not self.container.format.flags & _VARIABLE_FPS
+        # Slots of a constant-rate container (AVI) are the real frame rate (FFmpeg's guess, which a
+        # variable-rate or gappy source's average would not be); elsewhere the rate is only a hint.
+        rate = (template.guessed_rate or info.average_rate) if fixed_slots else (info.average_rate or template.guessed_rate)
         stream = self.container.add_stream(settings.codec, rate=rate)
         stream.width, stream.height, stream.pix_fmt = info.width, info.height, settings.pix_fmt
         self._size = (info.height, info.width)
         self._source_time_base = info.time_base
         self._time_base = info.time_base
-        if rate and not self.container.format.flags & _VARIABLE_FPS:
+        self._last_slot: int | None = None
+        if rate and fixed_slots:
             self._time_base = 1 / Fraction(rate)
-            # audio priming would otherwise shift the video, whose first frame AVI pins to slot 0
-            self.container.options["avoid_negative_ts"] = "disabled"
             stream.codec_context.max_b_frames = 0  # such containers store no pts to reorder by
         stream.codec_context.time_base = self._time_base
         stream.time_base = self._time_base
@@ -274,3 +283,27 @@ class VideoSink:
         stream.time_base = Fraction(1, rate)
         warnings.warn(f"{self.path.name}: {kind} cannot hold {name} audio; re-encoding it as {codec}", stacklevel=3)
         return _Reencode(template, stream)
+
+
+# Tags that describe the file being written (its muxer, encoder, length, statistics), not the content.
+_TECHNICAL_TAGS = frozenset({"encoder", "major_brand", "minor_version", "compatible_brands", "duration",
+                             "bps", "number_of_frames", "number_of_bytes", "_statistics_tags",
+                             "_statistics_writing_app", "_statistics_writing_date_utc", "handler_name",
+                             "vendor_id", "rotate"})
+
+
+def _content_tags(metadata: dict[str, str]) -> dict[str, str]:
+    return {key: value for key, value in metadata.items() if key.lower().split("-")[0] not in _TECHNICAL_TAGS}
+
+
+def _copy_metadata(source: VideoSource, container: av.container.OutputContainer, video: av.stream.Stream,
+                   routes: dict[int, _Copy | _Reencode]) -> None:
+    """Carry the source's tags (title, creation time, location, track languages and titles) and the
+    tracks' dispositions (default, forced, ...) over to the output."""
+    container.metadata.update(_content_tags(source.container.metadata))
+    pairs = [(source.video_stream, video)] + [(stream, routes[stream.index].stream) for stream in source.copy_streams
+                                               if stream.index in routes]
+    for template, stream in pairs:
+        stream.metadata.update(_content_tags(template.metadata))
+        stream.disposition = template.disposition
+
