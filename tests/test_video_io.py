@@ -312,6 +312,27 @@ def test_mpeg4_codec_works(tmp_path: Path) -> None:
     assert times(dst) == times(src)
     with VideoSource(dst) as source:
         assert source.info.codec == "mpeg4"
+    # a bit-rate encoder gets a rate for the picture size, not FFmpeg's 200 kb/s default
+    luma = [psnr(a[2], b[2]) for a, b in zip(read_video_frames(src), read_video_frames(dst))]
+    assert min(luma) >= 35, luma
+
+
+@pytest.mark.parametrize(("ext", "video_codec", "audio_codec"),
+                         [("ts", "h264", "aac"), ("m2ts", "h264", "aac"), ("webm", "vp9", "opus"), ("mpg", "mpeg1video", "mp2")])
+def test_auto_codec_follows_the_container(tmp_path: Path, ext: str, video_codec: str, audio_codec: str) -> None:
+    """With the default codec every common output type works: H.264 where the container takes it
+    (MPEG-TS included, with the AAC copied), else the container's own codecs."""
+    src = make_video(tmp_path / "in.mp4", size=(96, 64), frames=12, audio="aac")
+    dst = tmp_path / f"out.{ext}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the audio re-encoding warnings of webm and mpg
+        round_trip(src, dst)
+    with av.open(str(dst)) as container:
+        assert container.streams.video[0].codec_context.name == video_codec
+        assert container.streams.audio[0].codec_context.name == audio_codec
+        assert sum(1 for _ in container.decode(video=0)) == 12
+    if audio_codec == "aac":  # copied, not re-encoded: the same packets (MPEG-TS puts an ADTS header on each)
+        assert [data[-64:] for _, _, data in read_packets(dst)] == [data[-64:] for _, _, data in read_packets(src)]
 
 
 def test_unknown_codec_raises_output_error(tmp_path: Path) -> None:

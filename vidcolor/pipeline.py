@@ -198,7 +198,7 @@ def colorize_video(
     with VideoSource(input_path) as source, atomic_output(output_path) as temporary:
         yuv = source_yuv_format(source)
         frame_colorizer = FrameColorizer(colorizer, yuv, temporal)
-        with VideoSink(temporary, source, settings) as sink, progress_bar(source, progress) as bar:
+        with VideoSink(temporary, source, settings, name=str(output_path)) as sink, progress_bar(source, progress) as bar:
             frames = run_stages(batch_items(source.items(), batch_size), sink_writer(sink), frame_colorizer, bar)
         if frames == 0:  # inside the block: an output with sound and no picture is never renamed into place
             raise InputError(f"{input_path} has a video stream but no decodable frames")

@@ -150,7 +150,7 @@ def colorize_video_resumable(
         if frames == 0:
             raise InputError(f"{input_path} has a video stream but no decodable frames")
         with atomic_output(output_path) as temporary:
-            _join_segments(source, manifest, temporary, settings)
+            _join_segments(source, manifest, temporary, settings, name=str(output_path))
     shutil.rmtree(folder, ignore_errors=True)
     return VideoResult(output_path, frames, time.perf_counter() - started, frame_colorizer.cuts)
 
@@ -181,7 +181,7 @@ def _render_segments(
             segment_frames = itertools.chain([first], itertools.islice(frames, manifest.data["segment_frames"] - 1))
             file_name = f"segment-{number:05d}{suffix}"
             with atomic_output(manifest.folder / file_name) as temporary:
-                with VideoSink(temporary, source, settings, copy_streams=False) as sink:
+                with VideoSink(temporary, source, settings, copy_streams=False, name=file_name) as sink:
                     written = run_stages(batch_items(segment_frames, batch_size), sink_writer(sink), frame_colorizer, bar)
             if frame_colorizer.smoother is not None:
                 np.savez(manifest.folder / f"state-{number:05d}.npz", **frame_colorizer.smoother.state())
@@ -247,12 +247,12 @@ def _slotted(packets: Iterator[av.Packet], first_seconds: Fraction | None) -> It
         yield packet
 
 
-def _join_segments(source: VideoSource, manifest: _Manifest, output: Path, settings: EncodeSettings) -> None:
+def _join_segments(source: VideoSource, manifest: _Manifest, output: Path, settings: EncodeSettings, name: str) -> None:
     """Mux the segments' video packets and the source's copied streams into ``output``, in time order."""
     segments = manifest.segments
     try:
         with av.open(str(manifest.folder / segments[0]["file"])) as first:
-            with VideoSink(output, source, settings, video_template=first.streams.video[0]) as sink:
+            with VideoSink(output, source, settings, video_template=first.streams.video[0], name=name) as sink:
                 video = ((time_, 0, order, packet, True) for time_, order, packet in _timed(_segment_packets(manifest.folder, segments)))
                 other = ((time_, 1, order, packet, False) for time_, order, packet in _timed(source.copy_packets()))
                 for _, _, _, packet, is_video in heapq.merge(video, other, key=lambda item: item[:3]):
@@ -261,4 +261,4 @@ def _join_segments(source: VideoSource, manifest: _Manifest, output: Path, setti
                     else:
                         sink.write_packet(packet)
     except av.FFmpegError as error:
-        raise OutputError(f"could not join the rendered segments into {output} ({error})") from error
+        raise OutputError(f"could not join the rendered segments into {name} ({error})") from error

@@ -12,7 +12,7 @@ import av
 import click
 
 from ..errors import VidcolorError
-from ..io.encode import EncodeSettings
+from ..io.encode import AUTO_CODEC, EncodeSettings
 from ..temporal import TemporalOptions
 from ..worker import Colorizer
 
@@ -72,7 +72,8 @@ def model_options(command: Callable[..., Any]) -> Callable[..., Any]:
 def video_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Encoder settings."""
     options = [
-        click.option("--codec", default="libx264", show_default=True, help="Video encoder (FFmpeg name)."),
+        click.option("--codec", default=AUTO_CODEC, show_default=True,
+                     help="Video encoder (FFmpeg name); auto: libx264, or the container's own codec where it takes no H.264 (VP9 for .webm)."),
         click.option("--crf", type=click.IntRange(0, 51), default=18, show_default=True,
                      help="Constant rate factor for libx264/libx265 (lower is better quality)."),
         click.option("--preset", default="medium", show_default=True, help="Encoder speed preset."),

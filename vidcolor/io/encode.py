@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import errno
 import functools
 import warnings
 from dataclasses import dataclass
@@ -16,14 +18,37 @@ from vidcolor.io.decode import VideoSource
 from vidcolor.io.images import IMAGE_SUFFIXES
 
 _MPEG_RANGE, _JPEG_RANGE = 1, 2  # AVCOL_RANGE_MPEG (limited), AVCOL_RANGE_JPEG (full)
+_BITS_PER_PIXEL = 0.2  # bit rate for encoders without a constant-quality mode: ~20 Mb/s at 1080p25
 _VARIABLE_FPS = 0x0400  # AVFMT_VARIABLE_FPS: the muxer stores any frame timing (AVI does not)
+
+
+AUTO_CODEC = "auto"  # libx264 where the container takes H.264, else the container's own video codec
+# Muxers without a codec table, for which FFmpeg (and so PyAV's supported_codecs) names only their
+# default codecs: what they carry besides, as `ffmpeg -f mpegts` does.
+_UNLISTED_CODECS = {"mpegts": frozenset({"h264", "hevc", "aac", "mp3", "mp2", "ac3", "eac3", "opus"})}
+
+
+def _takes(container: av.container.OutputContainer, codec: av.Codec) -> bool:
+    """Whether the container can hold ``codec``'s bitstream."""
+    name = codec.canonical_name
+    return name in container.supported_codecs or name in _UNLISTED_CODECS.get(container.format.name, ())
+
+
+def resolve_codec(name: str, container: av.container.OutputContainer) -> str:
+    """The video encoder to use: ``name``, or for ``auto`` libx264 where the container takes H.264, else
+    the encoder of the container's own video codec (VP9 for WebM, MPEG-1 for .mpg)."""
+    if name != AUTO_CODEC:
+        return name
+    if _takes(container, av.Codec("libx264", "w")):
+        return "libx264"
+    return av.Codec(container.default_video_codec, "w").name
 
 
 @dataclass(frozen=True)
 class EncodeSettings:
     """Video encoder choice; crf and preset apply where the encoder has those options."""
 
-    codec: str = "libx264"
+    codec: str = AUTO_CODEC
     crf: int = 18
     preset: str = "medium"
     pix_fmt: str = "yuv420p"
@@ -111,19 +136,28 @@ class VideoSink:
         format: str | None = None,
         copy_streams: bool = True,
         video_template: av.VideoStream | None = None,
+        name: str | None = None,
     ) -> None:
         """Open ``path`` for writing.
 
         ``copy_streams=False`` writes the video alone. With ``video_template`` the video is not
         encoded: already encoded packets of that stream are muxed with :meth:`write_video_packet`.
+        ``name`` is how messages call the file (the final output, when ``path`` is its temporary file).
         """
         self.path = Path(path)
+        self.name = name or self.path.name
         self._closed = False
-        self._check_codec(settings.codec)
         try:
             self.container = av.open(str(self.path), "w", format=format)
         except (av.FFmpegError, OSError, ValueError) as e:
-            raise OutputError(f"{self.path} cannot be created ({e}); check the folder and the file name") from e
+            raise OutputError(f"{self.name} cannot be created ({e}); check the folder and the file name") from e
+        try:
+            codec = resolve_codec(settings.codec, self.container)
+            self._check_codec(codec)
+        except BaseException:
+            self.container.close()
+            raise
+        settings = dataclasses.replace(settings, codec=codec)
         if not self.container.format.flags & _VARIABLE_FPS:
             # audio priming would otherwise shift the video, whose first frame AVI pins to slot 0
             self.container.options["avoid_negative_ts"] = "disabled"
@@ -143,7 +177,7 @@ class VideoSink:
         except (av.FFmpegError, ValueError) as e:
             self.container.close()
             raise OutputError(
-                f"the output cannot be set up for {settings.codec} video ({e}); pick another --codec or file type"
+                f"{self.name} cannot be set up for {settings.codec} video ({e}); pick another --codec or file type"
             ) from e
         except BaseException:
             self.container.close()
@@ -209,13 +243,21 @@ class VideoSink:
             for route in self._routes.values():
                 self._mux(route.flush())
         finally:
-            self.container.close()
+            try:
+                self.container.close()  # writes the trailer, where some muxers check their streams last
+            except (av.FFmpegError, OSError) as e:
+                raise self._write_error(e) from e
 
     def _mux(self, packets: list[av.Packet]) -> None:
         try:
             self.container.mux(packets)
         except (av.FFmpegError, OSError) as e:
-            raise OutputError(f"{self.path} could not be written ({e}); check free disk space") from e
+            raise self._write_error(e) from e
+
+    def _write_error(self, e: Exception) -> OutputError:
+        if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+            return OutputError(f"{self.name} could not be written: the disk is full")
+        return OutputError(f"{self.name} could not be written ({e}); try another output file type")
 
     def _check_codec(self, name: str) -> None:
         try:
@@ -230,7 +272,7 @@ class VideoSink:
                 f"{source.path.name} is {info.width}x{info.height}: 4:2:0 video needs an even width and height; "
                 "crop or pad it by one pixel first (e.g. ffmpeg -vf crop=trunc(iw/2)*2:trunc(ih/2)*2)"
             )
-        if av.Codec(settings.codec, "w").canonical_name not in self.container.supported_codecs:
+        if not _takes(self.container, av.Codec(settings.codec, "w")):
             raise OutputError(f"'{self.path.suffix}' files ({self.container.format.name}) cannot take "
                               f"{settings.codec} video; pick another --codec or file type")
         fixed_slots = not self.container.format.flags & _VARIABLE_FPS
@@ -258,6 +300,9 @@ class VideoSink:
         known = {option.name for option in stream.codec_context.supported_options.private}
         options = {"crf": str(settings.crf), "preset": settings.preset}
         stream.options = {key: value for key, value in options.items() if key in known}
+        if "crf" not in known:  # a bit-rate encoder (mpeg1/2/4): FFmpeg's default of 200 kb/s would smear the picture
+            pixels_per_second = info.width * info.height * float(rate or 25)
+            stream.codec_context.bit_rate = max(template.codec_context.bit_rate or 0, round(_BITS_PER_PIXEL * pixels_per_second))
         if info.rotation:
             stream.set_display_rotation(info.rotation)
         return stream
@@ -265,14 +310,14 @@ class VideoSink:
     def _add_copy(self, template: av.stream.Stream) -> _Copy | _Reencode | None:
         """Copy `template` if the container takes its codec; else re-encode audio or drop subtitles."""
         name = template.codec_context.name
-        if template.codec_context.codec.canonical_name in self.container.supported_codecs:
+        if _takes(self.container, template.codec_context.codec):
             try:
                 return _Copy(self.container.add_stream_from_template(template))
             except ValueError:
                 pass
         kind = self.container.format.name
         if template.type != "audio":
-            warnings.warn(f"{self.path.name}: {kind} cannot hold {name} subtitles; dropping them", stacklevel=3)
+            warnings.warn(f"{self.name}: {kind} cannot hold {name} subtitles; dropping them", stacklevel=3)
             return None
         codec = "aac" if "aac" in self.container.supported_codecs else self.container.default_audio_codec
         encoder = av.Codec(codec, "w")
@@ -281,7 +326,7 @@ class VideoSink:
             rate = 48000 if 48000 in encoder.audio_rates else max(encoder.audio_rates)
         stream = self.container.add_stream(codec, rate=rate, layout=template.codec_context.layout.name)
         stream.time_base = Fraction(1, rate)
-        warnings.warn(f"{self.path.name}: {kind} cannot hold {name} audio; re-encoding it as {codec}", stacklevel=3)
+        warnings.warn(f"{self.name}: {kind} cannot hold {name} audio; re-encoding it as {codec}", stacklevel=3)
         return _Reencode(template, stream)
 
 
