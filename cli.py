@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
+from types import FrameType
 
 import click
 
@@ -21,9 +23,30 @@ class DefaultCommandGroup(click.Group):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("-h", "--help", "--version"):
-            default = "batch" if Path(args[0]).is_dir() else "colorize"
+            source = self._first_argument(args)
+            default = "batch" if source is not None and Path(source).is_dir() else "colorize"
             args = [default, *args]
         return super().parse_args(ctx, args)
+
+    def _first_argument(self, args: list[str]) -> str | None:
+        """The first argument that is neither an option nor an option's value (options may come first)."""
+        takes_value = {name for param in self.commands["colorize"].params
+                       if isinstance(param, click.Option) and not param.is_flag and not param.count
+                       for name in param.opts}
+        expects_value = False
+        for arg in args:
+            if expects_value:
+                expects_value = False
+            elif arg.startswith("-") and arg != "-":
+                expects_value = arg in takes_value
+            else:
+                return arg
+        return None
+
+
+def _stop_on_signal(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM and SIGHUP stop a run as Ctrl-C does: temporary files removed, resumable work kept."""
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 @click.group(cls=DefaultCommandGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -39,6 +62,8 @@ def main() -> None:
 
     Run `vidcolor COMMAND --help` for each command's options.
     """
+    for stop in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop, _stop_on_signal)
 
 
 main.add_command(colorize_command)

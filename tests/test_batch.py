@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from image_media import make_image
@@ -115,6 +116,22 @@ def test_batch_mirrors_tree_and_reports_every_file(tmp_path: Path, colorizer: Co
     assert document["interrupted"] is False
     assert [entry["status"] for entry in document["files"]] == [row["status"] for row in rows]
     assert document["files"][1] == {**rows[1], "frames": 6, "seconds": document["files"][1]["seconds"]}
+
+
+def test_every_common_media_type_is_coloured_with_the_default_settings(tmp_path: Path, colorizer: Colorizer) -> None:
+    """WebM and MPEG-TS videos get a codec their container takes; a GIF or a photo without extension
+    is written as PNG beside its mirrored name."""
+    src = tmp_path / "src"
+    src.mkdir()
+    make_video(src / "clip.webm", size=(64, 48), frames=4, codec="libvpx-vp9")
+    make_video(src / "clip.ts", size=(64, 48), frames=4, audio="aac")
+    Image.fromarray(np.full((20, 30), 90, np.uint8)).save(src / "scan.gif")
+    Image.fromarray(np.full((20, 30), 90, np.uint8)).save(src / "scan", format="JPEG")
+    report = run(src, tmp_path / "dst", colorizer)
+    assert report.counts == {"done": 4, "skipped": 0, "failed": 0, "ignored": 0}, report.files
+    written = sorted(p.name for p in (tmp_path / "dst").iterdir() if not p.name.startswith("vidcolor-report"))
+    assert written == ["clip.ts", "clip.webm", "scan.gif.png", "scan.png"]
+    assert run(src, tmp_path / "dst", colorizer).counts["skipped"] == 4
 
 
 def test_rerun_skips_complete_outputs_and_redoes_missing_ones(tmp_path: Path, colorizer: Colorizer) -> None:

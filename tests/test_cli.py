@@ -78,6 +78,10 @@ def test_default_command_with_a_folder_runs_the_batch(tmp_path, weights, clip):
     assert result.exit_code == 0, result.output
     assert (tmp_path / "colour" / "photo.png").is_file() and (tmp_path / "colour" / "clips" / "grey.mp4").is_file()
     assert "2 done, 0 skipped, 0 failed, 0 ignored" in result.stderr
+    # options first, or the output before the folder: still the batch
+    again = run("-o", tmp_path / "colour", "--weights", weights, "--render-size", "64", src)
+    assert again.exit_code == 0, again.output
+    assert "0 done, 2 skipped, 0 failed, 0 ignored" in again.stderr
 
 
 @pytest.mark.parametrize(
@@ -194,8 +198,9 @@ def test_bad_option_values(tmp_path, weights, clip):
     assert not (tmp_path / "o.mp4").exists()
 
 
-def test_ctrl_c_mid_render_leaves_no_file(tmp_path):
-    """A real SIGINT to a real render: exit 130, one line, neither output nor temporary file."""
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_mid_render_leaves_no_file(tmp_path, stop):
+    """A real SIGINT (or SIGTERM) to a real render: exit 130, one line, neither output nor temporary file."""
     torch.manual_seed(0)
     weights = tmp_path / "lite0.safetensors"
     save_generator(create_generator("lite0-unet"), weights, "lite0-unet")
@@ -212,13 +217,34 @@ def test_ctrl_c_mid_render_leaves_no_file(tmp_path):
         time.sleep(0.05)
     assert partial.exists(), "render never started writing"
     time.sleep(1.0)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130
     error_lines = [line for line in stderr.splitlines() if line.startswith("Error")]
     assert error_lines == ["Error: interrupted; no output was written"]
     assert "Traceback" not in stderr
     assert not out.exists() and not partial.exists()
+
+
+@pytest.mark.parametrize("option", ["--saturation", "--temporal-strength"])
+def test_nan_is_not_a_number_an_option_accepts(tmp_path, weights, clip, option):
+    result = run(clip, "-o", tmp_path / "out.mp4", "--weights", weights, option, "nan")
+    assert result.exit_code == 2 and "not a finite number" in result.stderr
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_train_and_evaluate_errors_are_one_line(tmp_path, weights):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    make_image(photos / "colour.png", mode="RGB")
+    result = run("evaluate", "--data", photos, "--weights", weights, "--out", blocker / "eval")
+    assert_one_line_error(result, "a_file")
+    result = run("train", "--data", photos, "--out", blocker / "run", "--arch", "tiny-unet", "--pretrain-epochs", "1")
+    assert_one_line_error(result, "a_file")
+    result = run("train", "--data", photos, "--out", tmp_path / "run", "--pretrain-minutes", "nan")
+    assert result.exit_code == 2 and "not a finite number" in result.stderr
 
 
 def test_odd_frame_size_is_refused_in_one_line(tmp_path, weights):

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 import torch
 
+from vidcolor.commands._common import FiniteFloatRange, Interrupted, one_line_errors
 from vidcolor.errors import VidcolorError
 from vidcolor.models import list_generators
 
@@ -91,16 +92,16 @@ def _resumed_config(run_dir: Path, pretrain: StageBudget, gan: StageBudget, hold
 @click.option("--init-weights", type=click.Path(dir_okay=False, exists=True, path_type=Path), help="Start the generator from these exported weights (fine-tuning) instead.")
 @click.option("--crop", type=click.IntRange(32, 1024), default=128, show_default=True, help="Training crop size (a multiple of 32).")
 @click.option("--batch-size", type=click.IntRange(1), default=16, show_default=True)
-@click.option("--pretrain-lr", type=click.FloatRange(0, min_open=True), default=1e-4, show_default=True, help="Adam lr of the L1 stage.")
-@click.option("--gan-lr", type=click.FloatRange(0, min_open=True), default=2e-4, show_default=True, help="Adam lr of both nets in the GAN stage.")
+@click.option("--pretrain-lr", type=FiniteFloatRange(0, min_open=True), default=1e-4, show_default=True, help="Adam lr of the L1 stage.")
+@click.option("--gan-lr", type=FiniteFloatRange(0, min_open=True), default=2e-4, show_default=True, help="Adam lr of both nets in the GAN stage.")
 @click.option("--pretrain-epochs", type=int, help="Epochs of L1 pretraining.")
-@click.option("--pretrain-minutes", type=float, help="Minutes of L1 pretraining.")
+@click.option("--pretrain-minutes", type=FiniteFloatRange(0, min_open=True), help="Minutes of L1 pretraining.")
 @click.option("--gan-epochs", type=int, help="Epochs of the GAN stage.")
-@click.option("--gan-minutes", type=float, help="Minutes of the GAN stage.")
-@click.option("--checkpoint-minutes", type=click.FloatRange(0, min_open=True), default=10.0, show_default=True, help="Also checkpoint this often inside an epoch.")
+@click.option("--gan-minutes", type=FiniteFloatRange(0, min_open=True), help="Minutes of the GAN stage.")
+@click.option("--checkpoint-minutes", type=FiniteFloatRange(0, min_open=True), default=10.0, show_default=True, help="Also checkpoint this often inside an epoch.")
 @click.option("--outputs-every", type=click.IntRange(1), default=1, show_default=True, help="Checkpoint, sample sheet and loss curve every N epochs (raise it when epochs take seconds, as on a GPU).")
 @click.option("--val", type=click.Path(file_okay=False, exists=True), help="Photos for the per-epoch sample sheet (never trained on).")
-@click.option("--holdout", type=click.FloatRange(0, 0.5), help="Share of the photos set aside (never trained on) and scored at every output epoch: holdout.csv/.png. Default 0 (none).")
+@click.option("--holdout", type=FiniteFloatRange(0, 0.5), help="Share of the photos set aside (never trained on) and scored at every output epoch: holdout.csv/.png. Default 0 (none).")
 @click.option("--patience", type=click.IntRange(1), help="End the L1 stage after this many held-out scorings without a PSNR gain (needs --holdout); it ends on its best weights.")
 @click.option("--snapshots", is_flag=True, help="Also export the generator at every output epoch to RUN/snapshots/.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
@@ -108,6 +109,7 @@ def _resumed_config(run_dir: Path, pretrain: StageBudget, gan: StageBudget, hold
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--export", "export", type=click.Path(dir_okay=False, path_type=Path), help="Write the trained generator here (.safetensors).")
 @click.option("--fp16/--fp32", default=True, show_default=True, help="Precision of the exported weights.")
+@one_line_errors
 def train_command(data: tuple[str, ...], out: Path | None, resume: Path | None, arch: str, pretrained: bool,
                   init_weights: Path | None, crop: int,
                   batch_size: int, pretrain_lr: float, gan_lr: float, pretrain_epochs: int | None,
@@ -163,6 +165,8 @@ def train_command(data: tuple[str, ...], out: Path | None, resume: Path | None, 
             trainer.run()
             if export is not None:
                 trainer.export(export, fp16=fp16)
+        except KeyboardInterrupt:
+            raise Interrupted(f"interrupted; continue from the last checkpoint with --resume {run_dir}") from None
         except (VidcolorError, FileNotFoundError, ValueError) as error:
             raise click.ClickException(str(error)) from error
 
@@ -173,9 +177,10 @@ def train_command(data: tuple[str, ...], out: Path | None, resume: Path | None, 
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), help="Write evaluation.csv/.md/.png and samples.png here.")
 @click.option("--render-size", type=click.IntRange(32), default=256, show_default=True, help="Side the model sees (a multiple of 32).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
-@click.option("--saturation", type=click.FloatRange(min=0.0, max=4.0), default=1.0, show_default=True,
+@click.option("--saturation", type=FiniteFloatRange(min=0.0, max=4.0), default=1.0, show_default=True,
               help="Multiply the model's colour strength, as vidcolor --saturation does.")
 @click.option("--samples", type=click.IntRange(0), default=6, show_default=True, help="Photos on the sample sheet (with --out).")
+@one_line_errors
 def evaluate_command(
     data: Path, weights: Path | None, out: Path | None, render_size: int, device: str, saturation: float, samples: int
 ) -> None:
@@ -190,6 +195,8 @@ def evaluate_command(
 
     if render_size % 32:
         raise click.BadParameter("must be a multiple of 32", param_hint="--render-size")
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)  # before the work: a bad --out must not waste a whole evaluation
     try:
         weights = weights or default_weights_path()
         colorizer = Colorizer.from_weights(weights, device=device, render_size=render_size, saturation=saturation)

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from .errors import InputError, OutputError, VidcolorError
 from .io.encode import EncodeSettings
-from .io.images import IMAGE_SUFFIXES
+from .io.images import IMAGE_SUFFIXES, is_image_suffix
 from .io.probe import media_kind, open_media
 from .pipeline import colorize_image, colorize_video
 from .temporal import TemporalOptions
@@ -218,6 +218,8 @@ def _colorize_file(
             if source.suffix.lower() in MEDIA_EXTENSIONS:
                 return FileResult(name, "", "failed", error=reason)
             return FileResult(name, "", "ignored", error="not an image or video")
+        if kind == "image" and not is_image_suffix(output):
+            output = output.with_name(output.name + ".png")  # a GIF, or a photo without extension
         if output.is_dir():
             raise OutputError(f"output {output} is a folder; move it away to colourise {name}")
         if output.exists():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import os
 import warnings
 from pathlib import Path
@@ -17,6 +18,16 @@ from ..temporal import TemporalOptions
 from ..worker import Colorizer
 
 DEBUG_ENV = "VIDCOLOR_DEBUG"
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A float option in a range that also refuses nan and infinities (which compare as in range)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
 
 
 class Interrupted(click.ClickException):
@@ -61,7 +72,7 @@ def model_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="Frames per model call."),
         click.option("--render-size", type=click.IntRange(min=32), default=256, show_default=True,
                      help="Side of the square the model sees (multiple of 32); colour is upsampled to full size."),
-        click.option("--saturation", type=click.FloatRange(min=0.0, max=4.0), default=1.0, show_default=True,
+        click.option("--saturation", type=FiniteFloatRange(min=0.0, max=4.0), default=1.0, show_default=True,
                      help="Multiply the predicted colour (ab) by this factor."),
     ]
     for option in reversed(options):
@@ -88,7 +99,7 @@ def temporal_flags(command: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--temporal", type=click.Choice(["on", "off"]), default="on", show_default=True,
                      help="Carry colour along optical flow between frames to stop flicker."),
-        click.option("--temporal-strength", type=click.FloatRange(0.0, 1.0), default=TemporalOptions().strength,
+        click.option("--temporal-strength", type=FiniteFloatRange(0.0, 1.0), default=TemporalOptions().strength,
                      show_default=True, help="How strongly colour follows the previous frame (0 = per frame)."),
     ]
     for option in reversed(options):

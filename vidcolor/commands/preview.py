@@ -12,6 +12,7 @@ from ..io.probe import media_kind
 from ..preview import DEFAULT_SHEET_FRAMES, write_contact_sheet
 from ..viewer import HELP, check_window_support, run_viewer
 from ._common import (
+    FiniteFloatRange,
     check_render_size,
     load_colorizer,
     model_options,
@@ -27,7 +28,7 @@ from ._common import (
               help="Write a contact sheet image (rows of original | colour) instead of opening a window.")
 @click.option("--frames", type=click.IntRange(min=1), default=None,
               help=f"Evenly spaced frames on the sheet (default {DEFAULT_SHEET_FRAMES}; at most the clip's length).")
-@click.option("--start", "start_seconds", type=click.FloatRange(min=0.0), default=0.0, show_default=True,
+@click.option("--start", "start_seconds", type=FiniteFloatRange(min=0.0), default=0.0, show_default=True,
               help="Second of the video the window opens at.")
 @model_options
 @temporal_flags

@@ -40,5 +40,8 @@ def atomic_output(output_path: Path) -> Iterator[Path]:
         yield temporary
         os.replace(temporary, output_path)
     except BaseException:
-        temporary.unlink(missing_ok=True)
+        try:
+            temporary.unlink(missing_ok=True)
+        except OSError:  # e.g. a read-only folder where it was never created: keep the first error
+            pass
         raise
