@@ -226,6 +226,17 @@ def test_ctrl_c_mid_render_leaves_no_file(tmp_path, stop):
     assert not out.exists() and not partial.exists()
 
 
+def test_a_photo_to_a_video_or_unknown_extension_is_refused_before_the_model_loads(tmp_path, clip, monkeypatch):
+    from vidcolor.commands import colorize
+
+    monkeypatch.setattr(colorize, "load_colorizer", lambda *args: pytest.fail("the model was loaded"))
+    photo = make_image(tmp_path / "photo.jpg", mode="L")
+    for name in ("out.gif", "out.mp4", "out.xyz"):
+        assert_one_line_error(run(photo, "-o", tmp_path / name), "cannot write images")
+    assert_one_line_error(run(clip, "-o", tmp_path / "out.png"), "cannot write video")
+    assert no_outputs(tmp_path, {"photo.jpg"})
+
+
 @pytest.mark.parametrize("option", ["--saturation", "--temporal-strength"])
 def test_nan_is_not_a_number_an_option_accepts(tmp_path, weights, clip, option):
     result = run(clip, "-o", tmp_path / "out.mp4", "--weights", weights, option, "nan")

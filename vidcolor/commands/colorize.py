@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from ..io.encode import check_video_output
+from ..io.images import check_image_output
 from ..io.output import check_output_path
 from ..io.probe import media_kind
 from ..pipeline import colorize_image, colorize_video
@@ -60,6 +62,7 @@ def colorize_command(
     check_render_size(render_size)
     kind = media_kind(input_path)
     check_output_path(input_path, output_path, overwrite)
+    (check_image_output if kind == "image" else check_video_output)(output_path)  # before the model loads
     colorizer = load_colorizer(weights, device, render_size, saturation)
     if kind == "image":
         result = colorize_image(input_path, output_path, colorizer, overwrite=overwrite)

@@ -64,6 +64,13 @@ def is_image_suffix(path: str | Path) -> bool:
     return Path(path).suffix.lower() in IMAGE_SUFFIXES
 
 
+def check_image_output(path: str | Path) -> None:
+    """Refuse, before any work, an output name whose extension is not a photo format we write."""
+    path = Path(path)
+    if not is_image_suffix(path):
+        raise OutputError(f"cannot write images as '{path.suffix or path.name}': use one of {', '.join(IMAGE_SUFFIXES)}")
+
+
 def read_image(path: Path) -> LoadedImage:
     """Decode ``path`` at full resolution; raise :class:`InputError` if it is not a usable image."""
     path = Path(path)
@@ -149,10 +156,7 @@ def write_image(
     """
     path = Path(path)
     suffix = (format_suffix if format_suffix is not None else path.suffix).lower()
-    if suffix not in IMAGE_SUFFIXES:
-        raise OutputError(
-            f"cannot write images as '{suffix or path.name}': use one of {', '.join(IMAGE_SUFFIXES)}"
-        )
+    check_image_output(Path(path.stem + suffix) if format_suffix is not None else path)
     if bit_depth not in (8, 16):
         raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth}")
     rgb = np.asarray(rgb)
