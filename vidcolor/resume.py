@@ -34,7 +34,7 @@ import numpy as np
 
 from .errors import InputError, OutputError
 from .io.decode import VideoSource
-from .io.encode import EncodeSettings, VideoSink, check_video_output, container_format
+from .io.encode import EncodeSettings, VideoSink, check_video_output, container_format, stores_frame_times
 from .io.output import atomic_output, check_output_path
 from .pipeline import (
     FrameColorizer,
@@ -49,7 +49,6 @@ from .temporal import TemporalOptions
 from .worker import Colorizer
 
 SEGMENT_SECONDS = 10.0
-_VARIABLE_FPS = 0x0400  # AVFMT_VARIABLE_FPS: the container stores each frame's own time
 MANIFEST_VERSION = 1
 
 
@@ -207,7 +206,7 @@ def _segment_packets(folder: Path, segments: list[dict[str, Any]]) -> Iterator[a
         expected = None if segment["first_seconds"] is None else Fraction(segment["first_seconds"])
         with av.open(str(path)) as container:
             packets = (packet for packet in container.demux(container.streams.video[0]) if packet.size)
-            if av.ContainerFormat(container_format(path), "w").flags & _VARIABLE_FPS:
+            if stores_frame_times(container_format(path)):
                 yield from _shifted(packets, expected)
             else:
                 yield from _slotted(packets, expected)

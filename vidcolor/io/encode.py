@@ -71,6 +71,11 @@ def container_format(path: Path) -> str | None:
     return claimants[0] if claimants else None
 
 
+def stores_frame_times(format_name: str) -> bool:
+    """Whether the muxer keeps each frame's own time; AVI keeps only fixed slots of 1/rate."""
+    return bool(av.ContainerFormat(format_name, "w").flags & _VARIABLE_FPS)
+
+
 def check_video_output(path: Path) -> None:
     """Refuse, before any work, an output name FFmpeg cannot write a video to: an image or unknown suffix."""
     path = Path(path)
@@ -158,7 +163,8 @@ class VideoSink:
             self.container.close()
             raise
         settings = dataclasses.replace(settings, codec=codec)
-        if not self.container.format.flags & _VARIABLE_FPS:
+        self._fixed_slots = not stores_frame_times(self.container.format.name)
+        if self._fixed_slots:
             # audio priming would otherwise shift the video, whose first frame AVI pins to slot 0
             self.container.options["avoid_negative_ts"] = "disabled"
         try:
@@ -275,17 +281,16 @@ class VideoSink:
         if not _takes(self.container, av.Codec(settings.codec, "w")):
             raise OutputError(f"'{self.path.suffix}' files ({self.container.format.name}) cannot take "
                               f"{settings.codec} video; pick another --codec or file type")
-        fixed_slots = not self.container.format.flags & _VARIABLE_FPS
         # Slots of a constant-rate container (AVI) are the real frame rate (FFmpeg's guess, which a
         # variable-rate or gappy source's average would not be); elsewhere the rate is only a hint.
-        rate = (template.guessed_rate or info.average_rate) if fixed_slots else (info.average_rate or template.guessed_rate)
+        rate = (template.guessed_rate or info.average_rate) if self._fixed_slots else (info.average_rate or template.guessed_rate)
         stream = self.container.add_stream(settings.codec, rate=rate)
         stream.width, stream.height, stream.pix_fmt = info.width, info.height, settings.pix_fmt
         self._size = (info.height, info.width)
         self._source_time_base = info.time_base
         self._time_base = info.time_base
         self._last_slot: int | None = None
-        if rate and fixed_slots:
+        if rate and self._fixed_slots:
             self._time_base = 1 / Fraction(rate)
             stream.codec_context.max_b_frames = 0  # such containers store no pts to reorder by
         stream.codec_context.time_base = self._time_base
