@@ -296,6 +296,41 @@ def test_audio_the_container_refuses_is_reencoded_with_a_warning(tmp_path: Path)
     assert decoded / 48000 == pytest.approx(24 * 1001 / 30000, abs=0.1)
 
 
+@pytest.mark.parametrize("ext", ["mp4", "mov", "flv", "mkv"])
+def test_pcm_without_channel_order_is_copied_as_stereo(tmp_path: Path, ext: str) -> None:
+    """Matroska PCM names no channel order ('2 channels'): MP4 failed at the trailer and FLV aborted
+    the process; the copy now carries FFmpeg's default layout for the channel count."""
+    src = make_video(tmp_path / "in.mkv", size=(96, 64), frames=12, audio="pcm_s16le")
+    with av.open(str(src)) as container:
+        assert container.streams.audio[0].codec_context.layout.name == "2 channels"
+    dst = tmp_path / f"out.{ext}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        round_trip(src, dst)
+    assert b"".join(data for _, _, data in read_packets(dst)) == b"".join(data for _, _, data in read_packets(src))
+    with av.open(str(dst)) as container:
+        assert container.streams.audio[0].codec_context.name == "pcm_s16le"
+        assert container.streams.audio[0].codec_context.layout.nb_channels == 2
+
+
+@pytest.mark.parametrize(("source_ext", "audio", "ext", "codec"),
+                         [("mkv", "opus", "mov", "aac"), ("mkv", "pcm_s16le", "ts", "aac"), ("mkv", "pcm_s16le", "mpg", "mp2")])
+def test_audio_a_muxer_lists_but_refuses_is_reencoded(tmp_path: Path, source_ext: str, audio: str, ext: str,
+                                                      codec: str) -> None:
+    """QuickTime lists Opus yet refuses it at the header, and unordered PCM could not be encoded for
+    MPEG-TS or MPEG-PS: each was an error before any frame; now the sound is re-encoded."""
+    src = make_video(tmp_path / f"in.{source_ext}", size=(96, 64), frames=12, audio=audio)
+    dst = tmp_path / f"out.{ext}"
+    with pytest.warns(UserWarning, match=f"{audio}.*re-encoding it as {codec}"):
+        round_trip(src, dst)
+    with av.open(str(dst)) as container:
+        assert container.streams.audio[0].codec_context.name == codec
+        rate = container.streams.audio[0].codec_context.sample_rate
+        decoded = sum(frame.samples for frame in container.decode(audio=0))
+    assert len(read_video_frames(dst)) == 12
+    assert decoded / rate == pytest.approx(12 * 1001 / 30000, abs=0.1)
+
+
 def test_mp3_into_webm_is_reencoded(tmp_path: Path) -> None:
     src = make_video(tmp_path / "in.mkv", size=(160, 96), frames=8, audio="mp3")
     dst = tmp_path / "out.webm"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import functools
+import io
 import warnings
 from dataclasses import dataclass
 from fractions import Fraction
@@ -313,26 +314,54 @@ class VideoSink:
         return stream
 
     def _add_copy(self, template: av.stream.Stream) -> _Copy | _Reencode | None:
-        """Copy `template` if the container takes its codec; else re-encode audio or drop subtitles."""
+        """Copy `template` if the container takes it; else re-encode audio or drop subtitles."""
         name = template.codec_context.name
-        if _takes(self.container, template.codec_context.codec):
-            try:
-                return _Copy(self.container.add_stream_from_template(template))
-            except ValueError:
-                pass
+        layout = _ordered_layout(template) if template.type == "audio" else None
+        if _takes(self.container, template.codec_context.codec) and _muxer_accepts(self.container.format.name, template, layout):
+            return _Copy(_add_from_template(self.container, template, layout))
         kind = self.container.format.name
         if template.type != "audio":
             warnings.warn(f"{self.name}: {kind} cannot hold {name} subtitles; dropping them", stacklevel=3)
             return None
-        codec = "aac" if "aac" in self.container.supported_codecs else self.container.default_audio_codec
+        codec = "aac" if _takes(self.container, av.Codec("aac", "w")) else self.container.default_audio_codec
         encoder = av.Codec(codec, "w")
         rate = template.codec_context.sample_rate
         if encoder.audio_rates and rate not in encoder.audio_rates:
             rate = 48000 if 48000 in encoder.audio_rates else max(encoder.audio_rates)
-        stream = self.container.add_stream(codec, rate=rate, layout=template.codec_context.layout.name)
+        stream = self.container.add_stream(codec, rate=rate, layout=layout)
         stream.time_base = Fraction(1, rate)
         warnings.warn(f"{self.name}: {kind} cannot hold {name} audio; re-encoding it as {codec}", stacklevel=3)
         return _Reencode(template, stream)
+
+
+def _ordered_layout(template: av.AudioStream) -> str:
+    """The channel layout to write: the source's, or FFmpeg's default one for its channel count where the
+    source names no channel order (Matroska PCM says only '2 channels'), which MP4, FLV and the audio
+    encoders need."""
+    layout = template.codec_context.layout
+    if any(channel.name == "NONE" for channel in layout.channels):
+        return f"{layout.nb_channels}c"
+    return layout.name
+
+
+def _add_from_template(container: av.container.OutputContainer, template: av.stream.Stream,
+                       layout: str | None) -> av.stream.Stream:
+    stream = container.add_stream_from_template(template)
+    if layout is not None:
+        stream.codec_context.layout = layout
+    return stream
+
+
+def _muxer_accepts(format_name: str, template: av.stream.Stream, layout: str | None) -> bool:
+    """Whether muxer ``format_name`` writes a header for a copy of ``template``: some list a codec they
+    then refuse (Opus in QuickTime .mov), so the copy is tried on a throwaway in-memory file first."""
+    try:
+        with av.open(io.BytesIO(), "w", format=format_name) as probe:
+            _add_from_template(probe, template, layout)
+            probe.start_encoding()
+    except (av.FFmpegError, ValueError):
+        return False
+    return True
 
 
 # Tags that describe the file being written (its muxer, encoder, length, statistics), not the content.
