@@ -144,6 +144,30 @@ def make_video(
     return path
 
 
+def rgb_pattern(width: int, height: int) -> np.ndarray:
+    """A smooth colourful (h, w, 3) uint8 picture: red across, blue down, green in between."""
+    red = np.linspace(30, 225, width)[None, :].repeat(height, 0)
+    blue = np.linspace(225, 30, height)[:, None].repeat(width, 1)
+    green = 0.5 * (red + blue)
+    return np.stack([red, green, blue], axis=-1).round().astype(np.uint8)
+
+
+def make_rgb_video(path: str | Path, *, size: tuple[int, int], frames: int = 2, codec: str = "png") -> Path:
+    """A clip stored as R'G'B' pixels (PNG in QuickTime by default) showing :func:`rgb_pattern`."""
+    path = Path(path)
+    width, height = size
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=25)
+        stream.width, stream.height = width, height
+        stream.pix_fmt = "rgb24"
+        for index in range(frames):
+            frame = av.VideoFrame.from_ndarray(rgb_pattern(width, height), format="rgb24")
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
 def _write_audio_until(
     container: av.container.OutputContainer, stream: av.AudioStream, sample: int, seconds: float
 ) -> int:

@@ -10,13 +10,14 @@ import av
 import cv2
 import numpy as np
 import pytest
-from media import make_video, read_packets, read_video_frames
+import torch
+from media import make_rgb_video, make_video, read_packets, read_video_frames, rgb_pattern
 
 from vidcolor.errors import InputError, OutputError
 from vidcolor.io.decode import LumaFrame, VideoSource, count_frames
 from vidcolor.io.encode import EncodeSettings, VideoSink, container_format
 from vidcolor.io.probe import media_kind
-from vidcolor.pipeline import progress_bar
+from vidcolor.pipeline import progress_bar, source_yuv_format
 
 REAL_VIDEO = Path(__file__).resolve().parents[2] / "shared" / "data" / "video"
 REAL_CLIPS = sorted(p for p in REAL_VIDEO.rglob("*") if p.is_file()) if REAL_VIDEO.is_dir() else []
@@ -223,6 +224,32 @@ def test_file_and_track_tags_are_kept(tmp_path: Path, ext: str) -> None:
         for stream in container.streams:
             assert stream.metadata["language"] == "fra"
             assert stream.metadata.get("title", stream.metadata.get("name")) == f"{stream.type} track"  # mp4 calls it name
+
+
+@pytest.mark.parametrize(("name", "codec", "size", "matrix"),
+                         [("in.mov", "png", (1280, 720), 1), ("in.mov", "png", (320, 240), 6),
+                          ("in.mkv", "libx264rgb", (320, 240), 6)])
+def test_rgb_source_is_converted_coloured_and_tagged_in_one_matrix(tmp_path: Path, name: str, codec: str,
+                                                                   size: tuple[int, int], matrix: int) -> None:
+    """An R'G'B' source (PNG in QuickTime, libx264rgb) was written as Y'CbCr tagged 'RGB', which players
+    show in false colours, and its luma (BT.601) and chroma (BT.709 at HD) used different matrices."""
+    src = make_rgb_video(tmp_path / name, size=size, codec=codec)
+    dst = tmp_path / "out.mp4"
+    width, height = size
+    truth = rgb_pattern(width, height)
+    half = torch.nn.functional.avg_pool2d(torch.from_numpy(truth).permute(2, 0, 1)[None].double() / 255, 2)
+    with VideoSource(src) as source:
+        assert source.info.matrix == matrix
+        cb, cr = source_yuv_format(source).rgb_to_chroma(half)
+        with VideoSink(dst, source, FAST) as sink:
+            for frame in source.frames():
+                sink.write_frame(frame.y, cb[0].numpy(), cr[0].numpy(), frame.pts)
+    with av.open(str(dst)) as container:
+        assert container.streams.video[0].codec_context.colorspace == matrix
+        shown = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    assert len(shown) == 2
+    error = np.abs(shown[0].astype(float) - truth).mean(axis=(0, 1))
+    assert error.max() < 3, error
 
 
 def test_media_kind_tells_video_from_image(tmp_path: Path) -> None:

@@ -72,7 +72,7 @@ class ImageResult:
 
 def source_yuv_format(source: VideoSource) -> YuvFormat:
     """The Y'CbCr matrix of the decoded frames (the decoder always hands out limited-range luma)."""
-    return YuvFormat.for_video(int(source.video_stream.codec_context.colorspace), source.info.height)
+    return YuvFormat.for_video(source.info.matrix, source.info.height)
 
 
 def batch_items(items: Iterable[LumaFrame | Any], batch_size: int) -> Iterator[FrameBatch]:

@@ -14,6 +14,10 @@ from vidcolor.errors import InputError
 from vidcolor.io.probe import open_media
 
 _JPEG_RANGE = 2  # AVCOL_RANGE_JPEG: full-range samples
+_RGB_MATRIX = 0  # AVCOL_SPC_RGB: the stream holds R'G'B', not Y'CbCr
+# Y'CbCr matrix an RGB source's frames are converted with, by frame height, as players assume:
+# (AVCOL_SPC code to tag the output with, the same matrix as named by swscale)
+_HD_MATRIX, _SD_MATRIX = (1, "ITU709"), (6, "ITU601")  # BT.709 from 720 lines, SMPTE 170M (BT.601) below
 _DTS_TIMED = frozenset({"avi"})  # demuxers that store no pts: their frame pts are guesses, dts are real
 
 
@@ -29,6 +33,7 @@ class VideoInfo:
     duration_s: float | None
     rotation: int
     codec: str
+    matrix: int  # AVCOL_SPC code of the Y'CbCr the frames come in (for RGB sources, the one chosen for them)
 
 
 @dataclass
@@ -57,6 +62,7 @@ class VideoSource:
         self._stream_duration_s = _stream_duration_s(self.video_stream)
         self._dts_timed = self.container.format.name in _DTS_TIMED
         self._reformatter = av.video.reformatter.VideoReformatter()
+        self._rgb_matrix = self._matrix_for_rgb()
         try:
             self.info = self._read_info()
         except InputError:
@@ -176,7 +182,8 @@ class VideoSource:
         pts = self._pts(frame, index)
         if frame.format.name != "yuv420p" or frame.color_range == _JPEG_RANGE:
             frame = self._reformatter.reformat(
-                frame, format="yuv420p", src_color_range=frame.color_range or None, dst_color_range="MPEG"
+                frame, format="yuv420p", src_color_range=frame.color_range or None, dst_color_range="MPEG",
+                dst_colorspace=self._rgb_matrix[1] if self._rgb_matrix and frame.format.is_rgb else None,
             )
         plane = frame.planes[0]
         rows = np.frombuffer(plane, dtype=np.uint8).reshape(plane.height, plane.line_size)
@@ -230,7 +237,17 @@ class VideoSource:
             duration_s=duration_s,
             rotation=self._rotation(),
             codec=ctx.name,
+            matrix=self._rgb_matrix[0] if self._rgb_matrix else int(ctx.colorspace),
         )
+
+    def _matrix_for_rgb(self) -> tuple[int, str] | None:
+        """For a stream of R'G'B' pixels (PNG, QuickTime Animation, libx264rgb), the Y'CbCr matrix to
+        convert them with: the one players assume for the frame height. None for Y'CbCr streams."""
+        ctx = self.video_stream.codec_context
+        is_rgb = ctx.format is not None and ctx.format.is_rgb
+        if not is_rgb and int(ctx.colorspace) != _RGB_MATRIX:
+            return None
+        return _HD_MATRIX if ctx.height >= 720 else _SD_MATRIX
 
     def _rotation(self) -> int:
         """Degrees counter-clockwise from the display matrix (read off the first frame), else 0."""

@@ -298,7 +298,7 @@ class VideoSink:
         stream.time_base = self._time_base
         src = template.codec_context
         stream.codec_context.color_range = _MPEG_RANGE if src.color_range == _JPEG_RANGE else src.color_range
-        stream.codec_context.colorspace = src.colorspace
+        stream.codec_context.colorspace = info.matrix  # for RGB sources, the matrix the chroma was made in
         stream.codec_context.color_primaries = src.color_primaries
         stream.codec_context.color_trc = src.color_trc
         if template.sample_aspect_ratio:
