@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 from pathlib import Path
 
@@ -174,8 +175,30 @@ def test_output_folder_inside_source_is_not_walked(tmp_path: Path, colorizer: Co
 
     assert statuses(first) == {"a.png": "done"}
     assert statuses(second) == {"a.png": "skipped"}
-    assert walk_tree(src, exclude=dst) == [src / "a.png"]
+    assert walk_tree(src, exclude=dst) == ([src / "a.png"], {})
     assert not (dst / "colour").exists()
+
+
+def test_a_folder_that_cannot_be_read_fails_in_the_report(tmp_path: Path, colorizer: Colorizer,
+                                                          monkeypatch) -> None:
+    """A sub-folder without read permission was skipped without a word and the batch reported success."""
+    src, dst = make_tree(tmp_path / "src"), tmp_path / "dst"
+    real_scandir = os.scandir
+
+    def scandir_refusing_photos(path):
+        if Path(path) == src / "photos":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir_refusing_photos)
+    report = run(src, dst, colorizer)
+
+    assert statuses(report) == {"a.png": "done", "clips/silent.mkv": "done", "clips/sound.mp4": "done",
+                                "notes.txt": "ignored", "photos/": "failed"}
+    assert "cannot be read (Permission denied)" in report.failed[0].error
+    assert not report.ok
+    with open(report_paths(dst)[0], newline="", encoding="utf-8") as stream:
+        assert {row["file"]: row["status"] for row in csv.DictReader(stream)}["photos/"] == "failed"
 
 
 def test_ctrl_c_stops_and_still_writes_the_report(tmp_path: Path, colorizer: Colorizer, monkeypatch) -> None:

@@ -102,21 +102,26 @@ def check_folders(src_dir: Path, dst_dir: Path) -> None:
         raise OutputError(f"output folder {dst_dir} is the source folder; choose another folder")
 
 
-def walk_tree(src_dir: Path, exclude: Path | None = None) -> list[Path]:
-    """Files under ``src_dir``, sorted by relative path; hidden files and folders, and ``exclude``, left out.
-
-    Symlinked folders are not followed (no loops); symlinked files are included.
+def walk_tree(src_dir: Path, exclude: Path | None = None) -> tuple[list[Path], dict[Path, str]]:
+    """Files under ``src_dir``, sorted by relative path, and the folders that could not be listed (no
+    permission, gone meanwhile) with the reason. Hidden files and folders, and ``exclude``, are left out;
+    symlinked folders are not followed (no loops), symlinked files are included.
     """
     excluded = exclude.resolve() if exclude is not None else None
     found: list[Path] = []
-    for root, folders, files in os.walk(src_dir):
+    unreadable: dict[Path, str] = {}
+
+    def note_unreadable(error: OSError) -> None:
+        unreadable[Path(error.filename)] = error.strerror or str(error)
+
+    for root, folders, files in os.walk(src_dir, onerror=note_unreadable):
         root_path = Path(root)
         folders[:] = sorted(
             name for name in folders
             if not name.startswith(".") and (excluded is None or (root_path / name).resolve() != excluded)
         )
         found.extend(root_path / name for name in files if not name.startswith("."))
-    return sorted(found, key=lambda path: path.relative_to(src_dir).parts)
+    return sorted(found, key=lambda path: path.relative_to(src_dir).parts), unreadable
 
 
 def classify(path: Path) -> tuple[str, str]:
@@ -169,17 +174,22 @@ def colorize_tree(
     started = time.perf_counter()
     dst_dir.mkdir(parents=True, exist_ok=True)
     report = BatchReport(src_dir, dst_dir)
-    sources = walk_tree(src_dir, exclude=dst_dir)
+    files, unreadable = walk_tree(src_dir, exclude=dst_dir)
+    sources = sorted([*files, *unreadable], key=lambda path: path.relative_to(src_dir).parts)
     bar = tqdm(total=len(sources), unit="file", desc="files", disable=not progress, dynamic_ncols=True)
     current = ""
     try:
         for source in sources:
             current = source.relative_to(src_dir).as_posix()
             bar.set_postfix_str(current, refresh=True)
-            result = _colorize_file(
-                source, dst_dir / source.relative_to(src_dir), current, colorizer,
-                settings=settings, temporal=temporal, batch_size=batch_size, progress=progress,
-            )
+            if source in unreadable:
+                result = FileResult(f"{current}/", "", "failed", error=f"folder {source} cannot be read "
+                                    f"({unreadable[source]}); its files were not coloured: fix it and run again")
+            else:
+                result = _colorize_file(
+                    source, dst_dir / source.relative_to(src_dir), current, colorizer,
+                    settings=settings, temporal=temporal, batch_size=batch_size, progress=progress,
+                )
             current = ""
             report.files.append(result)
             if on_file is not None:
