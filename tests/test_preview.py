@@ -190,6 +190,25 @@ def test_cli_clamps_frames_to_the_clip(weights, tmp_path) -> None:
     assert read_rgb(sheet).shape == (5 * (label_height(WIDTH) + HEIGHT), 2 * WIDTH, 3)
 
 
+def test_cli_sheet_starts_at_start(weights, clip, tmp_path) -> None:
+    """--start was ignored with --sheet: the sheet now spans from that second to the end."""
+    sheet = tmp_path / "sheet.png"
+    common = ["--sheet", str(sheet), "--frames", "3", "--weights", str(weights), "--device", "cpu",
+              "--render-size", str(RENDER), "--temporal", "off"]
+    result = cli(str(clip), "--start", "0.3", *common)  # 0.3 s at 29.97 fps: frame 9
+    assert result.exit_code == 0, result.output
+    assert "frames 9, 14, 19" in result.output
+    first_row = sheet_panels(read_rgb(sheet), 0)[0]
+    with VideoSource(clip) as source:
+        ninth = [frame.y for frame in source.frames()][9]
+    assert np.abs(first_row[..., 0] - np.clip((ninth - 16.0) / 219, 0, 1) * 255).max() <= 0.5 + 1e-6
+
+    result = cli(str(clip), "--start", "5", *common, "--overwrite")
+    assert result.exit_code == 1
+    assert len(result.output.strip().splitlines()) == 1
+    assert "past the end" in result.output
+
+
 def test_cli_refuses_to_overwrite_the_sheet(weights, clip, tmp_path) -> None:
     sheet = tmp_path / "sheet.png"
     sheet.write_bytes(b"keep me")

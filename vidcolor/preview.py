@@ -104,14 +104,15 @@ def planes_to_rgb(y: np.ndarray, cb: np.ndarray, cr: np.ndarray, yuv: YuvFormat)
     return np.clip(np.stack([red, green, blue], axis=2), 0.0, 1.0).astype(np.float32)
 
 
-def sheet_indices(frame_count: int, frames: int) -> list[int]:
-    """``frames`` evenly spaced indices from first to last frame; clamped to ``frame_count`` distinct ones."""
-    if frame_count < 1:
+def sheet_indices(frame_count: int, frames: int, first: int = 0) -> list[int]:
+    """``frames`` evenly spaced indices from frame ``first`` to the last; clamped to the distinct ones."""
+    span = frame_count - first
+    if span < 1:
         return []
-    frames = max(1, min(frames, frame_count))
+    frames = max(1, min(frames, span))
     if frames == 1:
-        return [0]
-    return sorted({round(i * (frame_count - 1) / (frames - 1)) for i in range(frames)})
+        return [first]
+    return sorted({first + round(i * (span - 1) / (frames - 1)) for i in range(frames)})
 
 
 # -- decoding --------------------------------------------------------------------------------------
@@ -273,9 +274,10 @@ def write_contact_sheet(
     temporal: TemporalOptions = TemporalOptions(),
     batch_size: int = 8,
     overwrite: bool = False,
+    start_seconds: float = 0.0,
 ) -> SheetResult:
-    """Write a sheet of ``frames`` evenly spaced frames (a photo gives one row); atomic, never overwrites
-    an existing file unless ``overwrite``.
+    """Write a sheet of ``frames`` evenly spaced frames from ``start_seconds`` to the end (a photo gives
+    one row); atomic, never overwrites an existing file unless ``overwrite``.
 
     Each row is labelled with frame number and time, then shows the original and the colour the
     full render gives for that frame.
@@ -292,14 +294,18 @@ def write_contact_sheet(
     else:
         with VideoSource(input_path) as source:
             frame_count = source.info.frame_count
+            first = round(start_seconds * float(source.info.average_rate or 25))  # as the window's --start
         if frame_count is None:
             frame_count = count_frames(input_path)
-        shown = preview_frames(input_path, colorizer, sheet_indices(frame_count, frames), temporal=temporal,
+        shown = preview_frames(input_path, colorizer, sheet_indices(frame_count, frames, first), temporal=temporal,
                                batch_size=batch_size)
-        if len(shown) < min(frames, frame_count):  # the container over-announced its frames
+        if len(shown) < min(frames, frame_count - first):  # the container over-announced its frames
             frame_count = count_frames(input_path)
-            shown = preview_frames(input_path, colorizer, sheet_indices(frame_count, frames), temporal=temporal,
-                               batch_size=batch_size)
+            shown = preview_frames(input_path, colorizer, sheet_indices(frame_count, frames, first),
+                                   temporal=temporal, batch_size=batch_size)
+        if not shown and first > 0:
+            raise InputError(f"--start {start_seconds:g} s is past the end of {input_path.name} "
+                             f"({frame_count} frames); give an earlier time")
         if not shown:
             raise InputError(f"{input_path} has a video stream but no decodable frames")
     sheet = contact_sheet(shown)

@@ -29,7 +29,7 @@ from ._common import (
 @click.option("--frames", type=click.IntRange(min=1), default=None,
               help=f"Evenly spaced frames on the sheet (default {DEFAULT_SHEET_FRAMES}; at most the clip's length).")
 @click.option("--start", "start_seconds", type=FiniteFloatRange(min=0.0), default=0.0, show_default=True,
-              help="Second of the video the window opens at.")
+              help="Second of the video the window opens at, or the sheet starts from.")
 @model_options
 @temporal_flags
 @click.option("--overwrite", is_flag=True, help="Replace the sheet if it exists.")
@@ -66,7 +66,7 @@ def preview_command(
         colorizer = load_colorizer(weights, device, render_size, saturation)
         result = write_contact_sheet(input_path, sheet_path, colorizer, frames=frames or DEFAULT_SHEET_FRAMES,
                                      temporal=options, batch_size=batch_size,
-                                     overwrite=overwrite)
+                                     overwrite=overwrite, start_seconds=start_seconds)
         click.echo(f"{result.output}: frames {', '.join(map(str, result.frames))} "
                    f"({result.width}x{result.height}) in {result.seconds:.1f} s", err=True)
         return
