@@ -168,6 +168,29 @@ def make_rgb_video(path: str | Path, *, size: tuple[int, int], frames: int = 2, 
     return path
 
 
+def make_slideshow(path: str | Path, *, frames: int = 25, last_seconds: float = 3.0, b_frames: bool = True) -> Path:
+    """A 25 fps 64x48 clip whose last picture stays up for ``last_seconds``, stored as muxers do: the
+    long duration on the last frame's packet and, for MP4/QuickTime, on the last packet in decode order."""
+    path = Path(path)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        if not b_frames:
+            stream.codec_context.max_b_frames = 0
+        packets = []
+        for index in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), index * 9 % 256, np.uint8), format="rgb24")
+            frame.pts = index
+            packets += stream.encode(frame.reformat(format="yuv420p"))
+        packets += stream.encode(None)
+        long = round(last_seconds / packets[-1].time_base)
+        max(packets, key=lambda packet: packet.pts).duration = long
+        if container.format.name in ("mp4", "mov"):  # their last sample's duration ends the track
+            packets[-1].duration = long
+        container.mux(packets)
+    return path
+
+
 def _write_audio_until(
     container: av.container.OutputContainer, stream: av.AudioStream, sample: int, seconds: float
 ) -> int:

@@ -10,7 +10,7 @@ import torch
 from click.testing import CliRunner
 
 from cli import main
-from tests.media import make_video, read_packets, read_video_frames
+from tests.media import make_slideshow, make_video, read_packets, read_video_frames
 from vidcolor import pipeline
 from vidcolor.io.decode import VideoSource
 from vidcolor.models import create_generator, save_generator
@@ -150,3 +150,16 @@ def test_matroska_output_joins_segments_with_b_frames(tmp_path, colorizer, optio
     colorize_video(source, plain, colorizer, progress=False)
     colorize_video_resumable(source, resumable, colorizer, progress=False, segment_seconds=0.3)
     assert frame_times(resumable) == frame_times(plain) and len(frame_times(plain)) == 30
+
+
+@pytest.mark.parametrize("ext", ["mp4", "mkv", "avi"])
+def test_a_long_last_frame_keeps_its_duration_with_and_without_resume(tmp_path, colorizer, ext):
+    """A slideshow's last picture (3 s) was cut to one frame period, by the render and by the join."""
+    source = make_slideshow(tmp_path / "slides.mp4")
+    plain, resumable = tmp_path / f"plain.{ext}", tmp_path / f"resumable.{ext}"
+    colorize_video(source, plain, colorizer, progress=False)
+    colorize_video_resumable(source, resumable, colorizer, progress=False, segment_seconds=0.4)
+    for output in (plain, resumable):
+        with av.open(str(output)) as container:
+            assert container.duration / av.time_base == pytest.approx(3.96, abs=1e-3), output.name
+        assert len(read_video_frames(output)) == 25

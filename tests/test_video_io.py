@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from media import make_rgb_video, make_video, read_packets, read_video_frames, rgb_pattern
+from media import make_rgb_video, make_slideshow, make_video, read_packets, read_video_frames, rgb_pattern
 
 from vidcolor.errors import InputError, OutputError
 from vidcolor.io.decode import LumaFrame, VideoSource, count_frames
@@ -178,24 +178,33 @@ def test_raw_stream_without_timestamps_keeps_its_frame_rate(tmp_path: Path) -> N
     assert times(dst) == [Fraction(index, 25) for index in range(10)]
 
 
-def test_a_long_last_frame_is_not_taken_for_truncation(tmp_path: Path) -> None:
-    """A slideshow whose last picture stays up for 3 s is complete, though its last frame starts at 0.96 s."""
-    path = tmp_path / "slides.mp4"
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        stream.codec_context.max_b_frames = 0
-        packets = []
-        for index in range(25):
-            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), index * 9, np.uint8), format="rgb24")
-            frame.pts = index
-            packets += stream.encode(frame.reformat(format="yuv420p"))
-        packets += stream.encode(None)
-        packets[-1].duration = round(3 / packets[-1].time_base)
-        container.mux(packets)
+@pytest.mark.parametrize("ext", ["mp4", "mkv"])
+@pytest.mark.parametrize("b_frames", [False, True], ids=["ip", "b-frames"])
+def test_a_long_last_frame_is_not_taken_for_truncation(tmp_path: Path, ext: str, b_frames: bool) -> None:
+    """A slideshow whose last picture stays up for 3 s is complete, though its last frame starts at 0.96 s
+    (with B-frames an MP4 keeps the long duration on another packet than the last frame's)."""
+    path = make_slideshow(tmp_path / f"slides.{ext}", b_frames=b_frames)
     with VideoSource(path) as source:
         assert source.info.duration_s == pytest.approx(3.96, abs=0.01)
         assert len(list(source.frames())) == 25
+        assert float(source.video_end * source.info.time_base) == pytest.approx(3.96, abs=1e-3)
+
+
+@pytest.mark.parametrize("ext", ["mp4", "mov", "mkv", "webm", "avi"])
+def test_a_long_last_frame_keeps_its_duration(tmp_path: Path, ext: str) -> None:
+    """The output ended one frame period after the last frame's start: a slideshow lost its last 3 s."""
+    src = make_slideshow(tmp_path / "slides.mp4")
+    dst = tmp_path / f"out.{ext}"
+    settings = EncodeSettings(codec="libvpx-vp9", crf=40) if ext == "webm" else FAST
+    with VideoSource(src) as source:
+        grey = np.full((24, 32), 128, dtype=np.uint8)
+        with VideoSink(dst, source, settings) as sink:
+            for frame in source.frames():
+                sink.write_frame(frame.y, grey, grey, frame.pts)
+            sink.end_video_at(source.video_end)
+    with av.open(str(dst)) as container:
+        assert container.duration / av.time_base == pytest.approx(3.96, abs=1e-3)
+    assert len(read_video_frames(dst)) == 25
 
 
 def _tagged_copy(src: Path, dst: Path) -> Path:

@@ -200,6 +200,8 @@ def colorize_video(
         frame_colorizer = FrameColorizer(colorizer, yuv, temporal)
         with VideoSink(temporary, source, settings, name=str(output_path)) as sink, progress_bar(source, progress) as bar:
             frames = run_stages(batch_items(source.items(), batch_size), sink_writer(sink), frame_colorizer, bar)
+            if source.video_end is not None:
+                sink.end_video_at(source.video_end)
         if frames == 0:  # inside the block: an output with sound and no picture is never renamed into place
             raise InputError(f"{input_path} has a video stream but no decodable frames")
     return VideoResult(output_path, frames, time.perf_counter() - started, frame_colorizer.cuts)

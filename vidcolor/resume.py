@@ -259,5 +259,7 @@ def _join_segments(source: VideoSource, manifest: _Manifest, output: Path, setti
                         sink.write_video_packet(packet)
                     else:
                         sink.write_packet(packet)
+                if source.video_end is not None:  # known once the segment pass has read the video to its end
+                    sink.end_video_at(source.video_end)
     except av.FFmpegError as error:
         raise OutputError(f"could not join the rendered segments into {name} ({error})") from error

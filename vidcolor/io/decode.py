@@ -69,6 +69,9 @@ class VideoSource:
             self.container.close()
             raise
         self._rewind = False
+        # after a full pass: where the video stops showing (stream time base), which a long last frame
+        # (slideshow) puts well past the last pts; None before, or when the frames have no times
+        self.video_end: int | None = None
 
     def __enter__(self) -> VideoSource:
         return self
@@ -136,25 +139,34 @@ class VideoSource:
         if self._rewind:
             self._seek_start()
         self._rewind = True
-        video = self.video_stream
         index = 0
-        last: av.VideoFrame | None = None
+        last: LumaFrame | None = None
+        end: int | None = None  # the latest pts + duration: with B-frames in MP4 not the last frame's own
         try:
-            for packet in self.container.demux(*streams):
-                if packet.size == 0:
+            for item in self._decoded(streams):
+                if isinstance(item, av.Packet):
+                    yield item
                     continue
-                if packet.stream is not video:
-                    yield packet
-                    continue
-                for frame in video.decode(packet):
-                    yield self._luma(frame, index)
-                    index, last = index + 1, frame
-            for frame in video.decode(None):
-                yield self._luma(frame, index)
-                index, last = index + 1, frame
+                last = self._luma(item, index)
+                if last.pts is not None:
+                    end = max(end if end is not None else last.pts, last.pts + (item.duration or 0))
+                yield last
+                index += 1
         except av.FFmpegError as e:
             raise self._corrupt(e) from e
-        self._check_complete(last)
+        self.video_end = self._checked_end(last, end)
+
+    def _decoded(self, streams: tuple[av.stream.Stream, ...]) -> Iterator[av.VideoFrame | av.Packet]:
+        """Decoded video frames (the decoder flushed at the end) and the other streams' packets, in file order."""
+        video = self.video_stream
+        for packet in self.container.demux(*streams):
+            if packet.size == 0:
+                continue
+            if packet.stream is not video:
+                yield packet
+                continue
+            yield from video.decode(packet)
+        yield from video.decode(None)
 
     def _seek_start(self) -> None:
         try:
@@ -196,24 +208,32 @@ class VideoSource:
         start = self.video_stream.start_time or 0
         return max(round((pts - start) * self.video_stream.time_base * rate), 0)
 
-    def _check_complete(self, last: av.VideoFrame | None) -> None:
-        """Raise when decoding stopped well before the duration the container announced."""
-        if self._stream_duration_s is None:
-            return
-        if last is None:
+    def _checked_end(self, last: LumaFrame | None, end: int | None) -> int | None:
+        """Where the video stops showing (stream time base), after checking that decoding got there.
+
+        Raises when decoding stopped well before the duration the container announced. The end is the
+        announced one when decoding reached it (a slideshow's long last picture), else the latest frame's
+        pts + duration; None when no frame has a time.
+        """
+        announced = self._stream_duration_s
+        if announced is not None and last is None:
             raise InputError(f"{self.path} is truncated or corrupt (no frame decodes); pass a complete file")
+        if last is None or last.pts is None or end is None:
+            return None
         stream = self.video_stream
-        rate = self.info.average_rate or Fraction(25)
-        start = float((stream.start_time or 0) * stream.time_base)
-        # the last frame lasts its own duration where the file records one (a slideshow's last slide)
-        shown_for = float(last.duration * stream.time_base) if last.duration else 1 / float(rate)
-        decoded_end = float((self._pts(last) or 0) * stream.time_base) + shown_for - start
-        missing = self._stream_duration_s - decoded_end
-        if missing > max(0.15, 3 / float(rate), 0.02 * self._stream_duration_s):
+        rate = float(self.info.average_rate or 25)
+        start = stream.start_time or 0
+        frame_end = last.pts + round(1 / (rate * stream.time_base))  # a frame with no duration shows one period
+        decoded_end = max(end, frame_end)
+        if announced is None:
+            return decoded_end
+        decoded_s = float((decoded_end - start) * stream.time_base)
+        if announced - decoded_s > max(0.15, 3 / rate, 0.02 * announced):
             raise InputError(
-                f"{self.path} is truncated or corrupt: video stops at {decoded_end:.2f} s of "
-                f"{self._stream_duration_s:.2f} s; pass a complete file"
+                f"{self.path} is truncated or corrupt: video stops at {decoded_s:.2f} s of "
+                f"{announced:.2f} s; pass a complete file"
             )
+        return max(end, start + round(announced / stream.time_base))
 
     def _corrupt(self, e: Exception) -> InputError:
         return InputError(f"{self.path} is truncated or corrupt ({e}); pass a complete file")

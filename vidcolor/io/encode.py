@@ -168,12 +168,17 @@ class VideoSink:
         if self._fixed_slots:
             # audio priming would otherwise shift the video, whose first frame AVI pins to slot 0
             self.container.options["avoid_negative_ts"] = "disabled"
+        self._last_pts: int | None = None  # the latest frame's pts, in the output stream's time base
+        self._end: int | None = None  # where that frame stops showing, when set by end_video_at()
+        self._held: av.Packet | None = None  # the newest video packet, muxed once another follows
+        self._delay: int | None = None  # the encoder's reordering delay (first packet's pts - dts)
         try:
             self._encoding = video_template is None
             if self._encoding:
                 self._video = self._add_video(source, settings)
             else:
                 self._video = self.container.add_stream_from_template(video_template)
+                self._source_time_base, self._time_base = source.info.time_base, Fraction(video_template.time_base)
             self._routes: dict[int, _Copy | _Reencode] = {}
             for stream in source.copy_streams if copy_streams else ():
                 route = self._add_copy(stream)
@@ -208,7 +213,9 @@ class VideoSink:
         if packet.size == 0:
             return
         packet.stream = self._video
-        self._mux([packet])
+        if packet.pts is not None:
+            self._last_pts = packet.pts if self._last_pts is None else max(self._last_pts, packet.pts)
+        self._mux_video([packet])
 
     def write_frame(self, y: np.ndarray, u: np.ndarray, v: np.ndarray, pts: int | None) -> None:
         """Encode one frame from 4:2:0 uint8 planes; `pts` is in the source video's time base.
@@ -237,7 +244,16 @@ class VideoSink:
             self._last_slot = pts
         frame.pts = pts
         frame.time_base = self._time_base
-        self._mux(self._video.encode(frame))
+        self._last_pts = pts
+        self._mux_video(self._video.encode(frame))
+
+    def end_video_at(self, pts: int) -> None:
+        """Let the last frame show until ``pts`` (source video time base): a slideshow's long last picture
+        keeps its own duration instead of one frame period. Call after the last frame or video packet."""
+        if self._time_base != self._source_time_base:
+            pts = round(pts * self._source_time_base / self._time_base)
+        if self._last_pts is not None and pts > self._last_pts:
+            self._end = pts
 
     def close(self) -> None:
         """Flush every encoder and close the file; calling it again does nothing."""
@@ -245,8 +261,7 @@ class VideoSink:
             return
         self._closed = True
         try:
-            if self._encoding:
-                self._mux(self._video.encode(None))
+            self._mux_video(self._video.encode(None) if self._encoding else [], flush=True)
             for route in self._routes.values():
                 self._mux(route.flush())
         finally:
@@ -254,6 +269,32 @@ class VideoSink:
                 self.container.close()  # writes the trailer, where some muxers check their streams last
             except (av.FFmpegError, OSError) as e:
                 raise self._write_error(e) from e
+
+    def _mux_video(self, packets: list[av.Packet], *, flush: bool = False) -> None:
+        """Mux encoded video, holding the newest packet back until the ``flush`` (the encoder's last
+        packets), when the end of the video is given to the last ones."""
+        if self._delay is None and packets and packets[0].pts is not None and packets[0].dts is not None:
+            self._delay = packets[0].pts - packets[0].dts  # the encoder's reordering delay
+        queued = ([self._held] if self._held is not None else []) + packets
+        self._held = None
+        if flush:
+            self._stretch_last_frame(queued)
+        elif queued:
+            self._held = queued.pop()
+        self._mux(queued)
+
+    def _stretch_last_frame(self, tail: list[av.Packet]) -> None:
+        """Give the end of the video to the last packets (encoder output order): the last frame's own
+        packet (Matroska and WebM end at the largest pts + duration) and the last packet muxed (MP4 and
+        QuickTime end at its dts + duration, on the timeline shifted by the reordering delay)."""
+        if self._end is None or not tail:
+            return
+        for packet in tail:
+            if packet.pts == self._last_pts:
+                packet.duration = max(packet.duration or 0, self._end - packet.pts)
+        last = tail[-1]
+        if last.dts is not None:
+            last.duration = max(last.duration or 0, self._end - (self._delay or 0) - last.dts)
 
     def _mux(self, packets: list[av.Packet]) -> None:
         try:
