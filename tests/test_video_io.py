@@ -235,6 +235,30 @@ def test_file_and_track_tags_are_kept(tmp_path: Path, ext: str) -> None:
             assert stream.metadata.get("title", stream.metadata.get("name")) == f"{stream.type} track"  # mp4 calls it name
 
 
+@pytest.mark.parametrize("ext", ["mov", "mp4", "mkv"])
+def test_start_timecode_is_kept(tmp_path: Path, ext: str) -> None:
+    """A camera file's timecode track (QuickTime tmcd) comes back as a timecode track (MP4, QuickTime)
+    or a TIMECODE tag (Matroska) with the same start."""
+    src = tmp_path / "camera.mov"
+    with av.open(str(src), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.metadata["timecode"] = "10:00:00:00"  # the QuickTime muxer writes it as a tmcd track
+        for index in range(6):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), index * 40, np.uint8), format="rgb24")
+            frame.pts = index
+            container.mux(stream.encode(frame.reformat(format="yuv420p")))
+        container.mux(stream.encode(None))
+    dst = tmp_path / f"out.{ext}"
+    round_trip(src, dst)
+    with av.open(str(dst)) as container:
+        video = container.streams.video[0]
+        assert {key.lower(): value for key, value in video.metadata.items()}["timecode"] == "10:00:00:00"
+        if ext != "mkv":
+            data = [stream for stream in container.streams if stream.type == "data"]
+            assert [stream.metadata.get("timecode") for stream in data] == ["10:00:00:00"]
+
+
 @pytest.mark.parametrize(("name", "codec", "size", "matrix"),
                          [("in.mov", "png", (1280, 720), 1), ("in.mov", "png", (320, 240), 6),
                           ("in.mkv", "libx264rgb", (320, 240), 6)])
