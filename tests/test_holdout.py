@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from contextlib import nullcontext
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -139,6 +140,35 @@ def test_held_out_photos_are_scored_plotted_snapshotted_and_survive_a_resume(pho
     assert (resumed.best.step, resumed.best.psnr) == (whole.best.step, whole.best.psnr)
     assert _holdout_rows(tmp_path / "split") == rows
     _assert_same_weights(resumed.generator, whole.generator.state_dict())
+
+
+def test_a_longer_l1_budget_after_ending_on_the_best_weights_trains_as_if_given_at_the_start(
+        photo_dir: Path, bank, tmp_path: Path, monkeypatch) -> None:
+    """A 1-epoch L1 stage ends on its starting weights (the best held-out score); resumed with 3 epochs it went on
+    from those weights with the optimiser state of the later ones. It now goes on from where it stopped training."""
+
+    def script(psnrs: list[float]) -> None:
+        scores = iter(psnrs)
+        monkeypatch.setattr(trainer_module, "score_holdout", lambda *args: HoldoutScore(
+            l1=0.1, psnr=next(scores), psnr_grey=19.0, colourfulness=5.0, colourfulness_truth=9.0))
+
+    config = tiny_config(photo_dir, pretrain=StageBudget(epochs=3), gan=StageBudget(), holdout=0.25, pretrain_lr=1e-2)
+    script([20.0, 19.0, 19.5, 21.0])
+    whole = Trainer(config, tmp_path / "whole", torch.device("cpu"), bank=bank)
+    whole.run(progress=False)
+
+    script([20.0, 19.0])
+    short = Trainer(replace(config, pretrain=StageBudget(epochs=1)), tmp_path / "split", torch.device("cpu"), bank=bank)
+    short.run(progress=False)
+    assert short.best.step == 0 and short.stage is None  # ended on its starting weights
+    del short
+    script([19.5, 21.0])
+    resumed = resume_trainer(tmp_path / "split", torch.device("cpu"), config, bank=bank)
+    resumed.run(progress=False)
+
+    assert (resumed.best.step, resumed.best.psnr) == (whole.best.step, whole.best.psnr) == (3, 21.0)
+    _assert_same_weights(resumed.generator, whole.generator.state_dict())
+    assert _holdout_rows(tmp_path / "split") == _holdout_rows(tmp_path / "whole")
 
 
 def test_train_command_checks_holdout_options(photo_dir: Path, tmp_path: Path) -> None:

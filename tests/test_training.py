@@ -219,3 +219,77 @@ def test_pack_writes_colour_squares_and_skips_grey_and_corrupt(photo_dir: Path, 
     webp = pack(photo_dir, tmp_path / "webp", size=40, quality=70, suffix=".webp")
     assert webp["packed"] == 8 and len(list((tmp_path / "webp").rglob("*.webp"))) == 8
     assert len(build_bank(collect_images([tmp_path / "webp"]), CROP, progress=False)) == 8
+
+
+def _tiny_run_arguments(photo_dir: Path, run_dir: Path, *extra: str) -> list[str]:
+    return ["--data", str(photo_dir), "--out", str(run_dir), "--arch", "tiny-unet", "--no-pretrained",
+            "--crop", str(CROP), "--batch-size", "4", "--pretrain-epochs", "1", *extra]
+
+
+def test_val_photos_under_data_are_never_trained_on(photo_dir: Path, tmp_path: Path) -> None:
+    """--val inside --data: its photos were decoded into the training bank."""
+    config = tiny_config(photo_dir, val=str(photo_dir / "street"))
+    trainer = Trainer(config, tmp_path / "run", torch.device("cpu"))
+    assert len(trainer.bank) == 4
+    assert not any("street" in Path(source).parts for source in trainer.bank.sources)
+    with pytest.raises(FileNotFoundError, match="also under --val"):
+        Trainer(tiny_config(photo_dir, val=str(photo_dir)), tmp_path / "run2", torch.device("cpu"))
+
+
+def test_a_new_run_starts_its_logs_afresh(photo_dir: Path, bank, tmp_path: Path) -> None:
+    """Rows a run left behind without a checkpoint were mixed into the next run's CSV and plots."""
+    (tmp_path / "losses.csv").write_text("stage,epoch,step,stage_seconds,images_per_second,l1,gan_g,gan_d\n"
+                                         "pretrain,1,1,9.00,1.00,0.5,,\npretrain,1,2,9.00,1.00,0.5,,\n")
+    trainer = Trainer(tiny_config(photo_dir), tmp_path, torch.device("cpu"), bank=bank)
+    trainer.run(progress=False)
+    with open(tmp_path / "losses.csv", newline="") as handle:
+        steps = [int(row["step"]) for row in csv.DictReader(handle)]
+    assert steps == list(range(1, trainer.step + 1))
+
+
+def test_resume_refuses_options_it_would_ignore_and_takes_a_new_checkpoint_interval(photo_dir: Path,
+                                                                                    tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    first = CliRunner().invoke(train_command, _tiny_run_arguments(photo_dir, run_dir))
+    assert first.exit_code == 0, first.output
+    for option in (["--gan-lr", "0.5"], ["--batch-size", "2"], ["--data", str(photo_dir)], ["--seed", "7"]):
+        refused = CliRunner().invoke(train_command, ["--resume", str(run_dir), "--gan-epochs", "1", *option])
+        assert refused.exit_code == 2, (option, refused.output)
+        assert option[0] in refused.output and "keeps the settings it started with" in refused.output
+    longer = CliRunner().invoke(train_command, ["--resume", str(run_dir), "--pretrain-epochs", "2",
+                                                "--checkpoint-minutes", "5"])
+    assert longer.exit_code == 0, longer.output
+    saved = torch.load(run_dir / "checkpoint.pt", weights_only=False)["config"]
+    assert saved["checkpoint_minutes"] == 5 and Path(saved["data"][0]).is_absolute()
+
+
+def test_relative_data_folder_is_stored_absolute(photo_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(photo_dir.parent)
+    result = CliRunner().invoke(train_command, _tiny_run_arguments(Path(photo_dir.name), tmp_path / "run"))
+    assert result.exit_code == 0, result.output
+    monkeypatch.chdir(tmp_path)
+    resumed = CliRunner().invoke(train_command, ["--resume", "run", "--pretrain-epochs", "2"])
+    assert resumed.exit_code == 0, resumed.output
+
+
+def test_export_to_a_new_folder_and_unwritable_exports_fail_before_training(photo_dir: Path, tmp_path: Path) -> None:
+    export = tmp_path / "models" / "new" / "model.safetensors"
+    result = CliRunner().invoke(train_command, _tiny_run_arguments(photo_dir, tmp_path / "run", "--export", str(export)))
+    assert result.exit_code == 0, result.output
+    assert read_metadata(export)["architecture"] == "tiny-unet"
+    (tmp_path / "a_file").write_text("x")
+    refused = CliRunner().invoke(train_command, _tiny_run_arguments(
+        photo_dir, tmp_path / "run2", "--export", str(tmp_path / "a_file" / "model.safetensors")))
+    assert refused.exit_code == 2 and "--export" in refused.output
+    assert not (tmp_path / "run2").exists()
+
+
+def test_ctrl_c_before_the_first_checkpoint_does_not_promise_a_resume(photo_dir: Path, tmp_path: Path,
+                                                                      monkeypatch) -> None:
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trainer, "run", interrupted)
+    result = CliRunner().invoke(train_command, _tiny_run_arguments(photo_dir, tmp_path / "run"))
+    assert result.exit_code == 130
+    assert "nothing to resume" in result.output and "--resume" not in result.output

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 import torch
+from click.core import ParameterSource
 
 from vidcolor.commands._common import FiniteFloatRange, Interrupted, one_line_errors
 from vidcolor.errors import VidcolorError
@@ -48,7 +49,7 @@ def _data_folders(data: tuple[str, ...]) -> list[str]:
         elif not Path(entry).is_dir():
             raise click.BadParameter(f"{entry} is not a folder", param_hint="--data")
         else:
-            folders.append(str(Path(entry)))
+            folders.append(str(Path(entry).resolve()))  # absolute: a resumed run finds them from any folder
     return folders
 
 
@@ -58,16 +59,36 @@ def _budget(epochs: int | None, minutes: float | None, name: str) -> StageBudget
     return StageBudget(epochs=epochs, minutes=minutes)
 
 
+# What a resumed run may be given again: budgets, early stopping, outputs, and where and how it runs.
+# The rest (data, architecture, crops, learning rates, seed, ...) is the run's own, fixed when it started.
+_RESUME_OPTIONS = frozenset({"resume", "pretrain_epochs", "pretrain_minutes", "gan_epochs", "gan_minutes", "holdout",
+                             "patience", "snapshots", "checkpoint_minutes", "device", "threads", "export", "fp16"})
+
+
+def _refuse_options_a_resume_cannot_change(ctx: click.Context) -> None:
+    for param in ctx.command.params:
+        source = ctx.get_parameter_source(param.name)
+        if param.name not in _RESUME_OPTIONS and source in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT):
+            raise click.BadParameter("a resumed run keeps the settings it started with; to change it, start a new run "
+                                     "from its exported weights with --init-weights", param_hint=param.opts[0])
+
+
 def _resumed_config(run_dir: Path, pretrain: StageBudget, gan: StageBudget, holdout: float | None,
-                    patience: int | None, snapshots: bool) -> TrainConfig:
-    """The saved config of the run in ``run_dir``; budgets, ``--patience`` and ``--snapshots`` given again on the
-    command line replace the saved ones. The hold-out split is fixed for the life of a run."""
+                    patience: int | None, snapshots: bool, checkpoint_minutes: float | None) -> TrainConfig:
+    """The saved config of the run in ``run_dir``; budgets, ``--patience``, ``--snapshots`` and
+    ``--checkpoint-minutes`` given again on the command line replace the saved ones. The hold-out split
+    is fixed for the life of a run."""
     from .trainer import read_checkpoint
 
     try:
         config = TrainConfig.from_dict(read_checkpoint(run_dir)["config"])
     except FileNotFoundError as error:
         raise click.BadParameter(str(error), param_hint="--resume") from error
+    except (KeyError, TypeError) as error:
+        raise click.BadParameter(f"{run_dir}/checkpoint.pt is not a vidcolor training checkpoint ({error!r})",
+                                 param_hint="--resume") from error
+    if checkpoint_minutes is not None:
+        config.checkpoint_minutes = checkpoint_minutes
     if pretrain.epochs is not None or pretrain.minutes is not None:
         config.pretrain = pretrain
     if gan.epochs is not None or gan.minutes is not None:
@@ -119,12 +140,20 @@ def train_command(data: tuple[str, ...], out: Path | None, resume: Path | None, 
     """Train a colouriser: L1 pretraining, then the pix2pix GAN stage."""
     from .trainer import CHECKPOINT_NAME, Trainer, resume_trainer
 
+    ctx = click.get_current_context()
+    if resume is not None:
+        _refuse_options_a_resume_cannot_change(ctx)
     if crop % 32:
         raise click.BadParameter("must be a multiple of 32", param_hint="--crop")
     if resume is None and (not data or out is None):
         raise click.UsageError("give --data and --out for a new run, or --resume RUN_DIR")
     if export is not None and export.suffix != ".safetensors":
         raise click.BadParameter("must end in .safetensors", param_hint="--export")
+    if export is not None:
+        try:  # before the training: a bad --export must not waste it
+            export.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise click.BadParameter(f"cannot create {export.parent} ({error.strerror})", param_hint="--export") from error
     if patience is not None and not holdout and resume is None:
         raise click.BadParameter("needs --holdout: patience counts held-out scorings", param_hint="--patience")
     try:
@@ -134,8 +163,10 @@ def train_command(data: tuple[str, ...], out: Path | None, resume: Path | None, 
     if threads:
         torch.set_num_threads(threads)
     if resume is not None:
+        given_minutes = ctx.get_parameter_source("checkpoint_minutes") == ParameterSource.COMMANDLINE
         config = _resumed_config(resume, _budget(pretrain_epochs, pretrain_minutes, "pretrain"),
-                                 _budget(gan_epochs, gan_minutes, "gan"), holdout, patience, snapshots)
+                                 _budget(gan_epochs, gan_minutes, "gan"), holdout, patience, snapshots,
+                                 checkpoint_minutes if given_minutes else None)
     else:
         if (out / CHECKPOINT_NAME).is_file():
             raise click.BadParameter(f"{out} already holds a run; continue it with --resume {out}", param_hint="--out")
@@ -144,8 +175,9 @@ def train_command(data: tuple[str, ...], out: Path | None, resume: Path | None, 
             pretrain_lr=pretrain_lr, gan_lr=gan_lr,
             pretrain=_budget(pretrain_epochs, pretrain_minutes, "pretrain"),
             gan=_budget(gan_epochs, gan_minutes, "gan"),
-            checkpoint_minutes=checkpoint_minutes, outputs_every=outputs_every, seed=seed, val=val,
-            init_weights=str(init_weights) if init_weights else None, holdout=holdout or 0.0, patience=patience,
+            checkpoint_minutes=checkpoint_minutes, outputs_every=outputs_every, seed=seed,
+            val=str(Path(val).resolve()) if val else None,
+            init_weights=str(init_weights.resolve()) if init_weights else None, holdout=holdout or 0.0, patience=patience,
             snapshots=snapshots,
         )
         if not (config.pretrain.active or config.gan.active):
@@ -166,6 +198,8 @@ def train_command(data: tuple[str, ...], out: Path | None, resume: Path | None, 
             if export is not None:
                 trainer.export(export, fp16=fp16)
         except KeyboardInterrupt:
+            if not (run_dir / CHECKPOINT_NAME).is_file():
+                raise Interrupted("interrupted before the first checkpoint; nothing to resume: start the run again") from None
             raise Interrupted(f"interrupted; continue from the last checkpoint with --resume {run_dir}") from None
         except (VidcolorError, FileNotFoundError, ValueError) as error:
             raise click.ClickException(str(error)) from error

@@ -9,12 +9,16 @@ COLUMNS = ["stage", "epoch", "step", "stage_seconds", "images_per_second", "l1",
 
 
 class StepLog:
-    """A CSV file with a ``step`` column, created with its header; a resumed run cuts it back to its checkpoint."""
+    """A CSV file with a ``step`` column; a resumed run cuts it back to its checkpoint.
 
-    def __init__(self, path: Path, columns: list[str]) -> None:
+    ``fresh`` (a new run) starts the file with its header alone, so rows a run that died before its
+    first checkpoint left behind are not mixed into the new one.
+    """
+
+    def __init__(self, path: Path, columns: list[str], fresh: bool = True) -> None:
         self.path = path
         self.columns = columns
-        if not path.is_file():
+        if fresh or not path.is_file():
             with open(path, "w", newline="") as handle:
                 csv.writer(handle).writerow(columns)
 
@@ -41,8 +45,8 @@ class StepLog:
 class LossHistory(StepLog):
     """``losses.csv``: the losses of every training step."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, COLUMNS)
+    def __init__(self, path: Path, fresh: bool = True) -> None:
+        super().__init__(path, COLUMNS, fresh)
 
     def append(self, stage: str, epoch: int, step: int, stage_seconds: float, images_per_second: float,
                losses: dict[str, float]) -> None:

@@ -112,8 +112,8 @@ class BestWeights:
 class HoldoutLog(StepLog):
     """``holdout.csv``: one row per scoring of the held-out photos."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, ["stage", "epoch", "step"] + [field.name for field in fields(HoldoutScore)])
+    def __init__(self, path: Path, fresh: bool = True) -> None:
+        super().__init__(path, ["stage", "epoch", "step"] + [field.name for field in fields(HoldoutScore)], fresh)
 
     def append(self, stage: str, epoch: int, step: int, score: HoldoutScore) -> None:
         """Write one scoring's row."""

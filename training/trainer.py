@@ -27,7 +27,7 @@ from vidcolor.models import PatchDiscriminator, create_generator, generator_spec
 
 from . import plots
 from .config import GAN, PRETRAIN, STAGES, TrainConfig
-from .data import ImageBank, build_bank, centre_crops, collect_images, random_crops, to_model_pair
+from .data import ImageBank, build_bank, centre_crops, collect_images, find_images, random_crops, to_model_pair
 from .history import LossHistory
 from .holdout import BestWeights, HoldoutLog, score_holdout, split_bank
 from .losses import discriminator_loss, generator_adversarial_loss, l1_loss
@@ -40,7 +40,9 @@ CHECKPOINT_NAME = "checkpoint.pt"
 class Trainer:
     """Owns the nets, optimisers, data and progress of one run in ``run_dir``."""
 
-    def __init__(self, config: TrainConfig, run_dir: str | Path, device: torch.device, bank: ImageBank | None = None) -> None:
+    def __init__(self, config: TrainConfig, run_dir: str | Path, device: torch.device, bank: ImageBank | None = None,
+                 fresh: bool = True) -> None:
+        """Set up a run in ``run_dir``; ``fresh=False`` keeps its logs for :meth:`load_checkpoint` to continue."""
         self.config = config
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -49,7 +51,7 @@ class Trainer:
             torch.backends.cudnn.benchmark = True  # fixed crop and batch size: let cuDNN pick its fastest kernels
         torch.manual_seed(config.seed)
         random.seed(config.seed)
-        all_photos = bank if bank is not None else build_bank(collect_images(config.data), config.crop)
+        all_photos = bank if bank is not None else build_bank(training_photos_of(config), config.crop)
         training_photos, holdout = split_bank(all_photos, config.holdout, config.seed)
         self.bank = training_photos.to(device)
         self.holdout = holdout.to(device) if holdout is not None else None
@@ -69,9 +71,10 @@ class Trainer:
         self.stage_steps = {stage: 0 for stage in STAGES}
         self.stage_epochs = {stage: 0 for stage in STAGES}
         self.stage_seconds = {stage: 0.0 for stage in STAGES}
-        self.history = LossHistory(self.run_dir / "losses.csv")
-        self.holdout_log = HoldoutLog(self.run_dir / "holdout.csv") if self.holdout is not None else None
+        self.history = LossHistory(self.run_dir / "losses.csv", fresh)
+        self.holdout_log = HoldoutLog(self.run_dir / "holdout.csv", fresh) if self.holdout is not None else None
         self.best = BestWeights(config.patience)
+        self.unrewound: dict[str, torch.Tensor] | None = None  # the L1 stage's last weights, once it ends on its best
         self.preview = self._preview_batch()
 
     def start_from(self, weights: str | Path) -> None:
@@ -220,6 +223,7 @@ class Trainer:
         if self.stage_steps[stage]:
             log.info("%s stage done: %d steps in %.1f min", stage, self.stage_steps[stage], self.stage_seconds[stage] / 60)
         if stage == PRETRAIN and self.best.state is not None:
+            self.unrewound = {name: value.detach().cpu().clone() for name, value in self.generator.state_dict().items()}
             self.generator.load_state_dict(self.best.state)
             log.info("the L1 stage ends on its best held-out weights: step %d, PSNR %.3f dB", self.best.step, self.best.psnr)
         self.stage_index += 1
@@ -231,13 +235,9 @@ class Trainer:
     def _preview_batch(self) -> torch.Tensor:
         """Fixed photos for the per-epoch sample sheet: from ``config.val`` if given, else from the training bank."""
         count = self.config.preview_count
-        if self.config.val:
-            paths = collect_images([self.config.val])
-            picks = [paths[int(i)] for i in np.linspace(0, len(paths) - 1, min(count, len(paths)))]
-            images = build_bank(picks, self.config.crop, progress=False).images
-        else:
-            picks = np.linspace(0, len(self.bank) - 1, min(count, len(self.bank))).astype(int)
-            images = self.bank.images[torch.as_tensor(picks, device=self.bank.images.device)].cpu()
+        photos = build_bank(collect_images([self.config.val]), self.config.crop, progress=False) if self.config.val else self.bank
+        picks = np.linspace(0, len(photos) - 1, min(count, len(photos))).astype(int)  # among the readable colour photos
+        images = photos.images[torch.as_tensor(picks, device=photos.images.device)].cpu()
         return centre_crops(images, self.config.crop)
 
     @torch.no_grad()
@@ -353,6 +353,7 @@ class Trainer:
             },
             "order": self.order,
             "best_weights": self.best.state_dict(),
+            "unrewound_generator": self.unrewound,
             "rng": {
                 "data": self.data_rng.get_state(),
                 "torch": torch.get_rng_state(),
@@ -388,6 +389,7 @@ class Trainer:
         random.setstate(state["rng"]["python"])
         if "best_weights" in state:
             self.best.load_state_dict(state["best_weights"])
+        self.unrewound = state.get("unrewound_generator")
         self.history.truncate(self.step)
         if self.holdout_log is not None:
             self.holdout_log.truncate(self.step)
@@ -401,6 +403,25 @@ class Trainer:
         reopened = pending[0] if pending else len(STAGES)
         if reopened < self.stage_index:
             self.stage_index, self.position, self.order = reopened, 0, None
+            if STAGES[reopened] == PRETRAIN and self.unrewound is not None:
+                # go on from where the stage stopped training, not from the best weights it ended on,
+                # so that its optimiser state fits and a longer budget trains as if given at the start
+                self.generator.load_state_dict(self.unrewound)
+                self.unrewound = None
+
+
+def training_photos_of(config: TrainConfig) -> list[Path]:
+    """The photos under ``config.data``, less any that are also under ``config.val`` (never trained on)."""
+    paths = collect_images(config.data)
+    if config.val:
+        val = {path.resolve() for path in find_images(config.val)}
+        kept = [path for path in paths if path.resolve() not in val]
+        if len(kept) < len(paths):
+            log.info("left out %d photos that are also under --val %s", len(paths) - len(kept), config.val)
+        if not kept:
+            raise FileNotFoundError(f"every photo under {', '.join(config.data)} is also under --val {config.val}")
+        paths = kept
+    return paths
 
 
 def weights_lineage(weights: str | Path) -> dict[str, Any]:
@@ -423,6 +444,6 @@ def resume_trainer(run_dir: str | Path, device: torch.device, config: TrainConfi
                    bank: ImageBank | None = None) -> Trainer:
     """A trainer continuing the run in ``run_dir`` (``config`` may replace the saved one, e.g. longer budgets)."""
     state = read_checkpoint(run_dir)
-    trainer = Trainer(config or TrainConfig.from_dict(state["config"]), run_dir, device, bank=bank)
+    trainer = Trainer(config or TrainConfig.from_dict(state["config"]), run_dir, device, bank=bank, fresh=False)
     trainer.load_checkpoint(state)
     return trainer

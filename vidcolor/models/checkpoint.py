@@ -16,7 +16,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from ..errors import WeightsError
+from ..errors import OutputError, WeightsError
 from ._registry import create_generator, list_generators
 
 FORMAT_NAME = "vidcolor-generator"
@@ -52,8 +52,12 @@ def save_generator(
     }
     path = Path(path)
     temporary = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(temporary), metadata={METADATA_KEY: json.dumps(metadata)})
-    os.replace(temporary, path)
+    try:
+        save_file(tensors, str(temporary), metadata={METADATA_KEY: json.dumps(metadata)})
+        os.replace(temporary, path)
+    except (SafetensorError, OSError) as error:
+        temporary.unlink(missing_ok=True)
+        raise OutputError(f"cannot write weights to {path} ({error}); check the folder exists and is writable") from error
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
@@ -107,8 +111,12 @@ def update_metadata(path: str | os.PathLike, changes: dict[str, Any]) -> None:
     tensors = load_file(str(path), device="cpu")
     path = Path(path)
     temporary = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(temporary), metadata={METADATA_KEY: json.dumps(metadata)})
-    os.replace(temporary, path)
+    try:
+        save_file(tensors, str(temporary), metadata={METADATA_KEY: json.dumps(metadata)})
+        os.replace(temporary, path)
+    except (SafetensorError, OSError) as error:
+        temporary.unlink(missing_ok=True)
+        raise OutputError(f"cannot write weights to {path} ({error}); check the folder exists and is writable") from error
 
 
 def default_weights_path() -> Path:
