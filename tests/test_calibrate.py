@@ -42,6 +42,13 @@ def test_calibration_finds_the_scale_of_a_too_faint_model(tmp_path):
     assert calibration.reaching(2.0) is None
 
 
+def test_unreadable_photos_are_skipped_and_not_counted(tmp_path):
+    paths = _flat_photos(tmp_path)
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    faint = Colorizer(ConstantColour(20 / 110, -15 / 110), device="cpu", render_size=32)
+    assert calibrate(faint, [*paths, tmp_path / "broken.png"], candidates=(1.0, 2.0)).photos == 3
+
+
 def test_calibration_of_grey_photos_only_is_an_error(tmp_path):
     path = tmp_path / "grey.png"
     Image.fromarray(np.full((16, 16, 3), 128, np.uint8)).save(path)
@@ -78,6 +85,7 @@ def test_command_stores_the_best_scale_plots_the_trade_and_refuses_an_unreachabl
     chosen = [line for line in printed.splitlines() if line.endswith("<- chosen")]
     assert len(chosen) == 1 and "truth colourfulness" in printed
     assert read_metadata(weights)["inference"]["saturation"] == pytest.approx(float(chosen[0].split()[1][:-1]))
+    assert read_metadata(weights)["inference"]["calibrated_on"] == f"3 photos of {tmp_path}"  # not --count's 300
     assert (tmp_path / "trade.png").stat().st_size > 0
     monkeypatch.setattr("sys.argv", base + ["--colour-ratio", "1000"])
     with pytest.raises(SystemExit) as stopped:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -129,3 +130,33 @@ def test_evaluate_command_saturation_zero_is_the_grey_baseline(val_dir: Path, tm
         overall = list(csv.DictReader(handle))[-1]
     assert float(overall["psnr_model"]) == pytest.approx(float(overall["psnr_grey"]), abs=1e-3)
     assert float(overall["colourfulness_model"]) == pytest.approx(0.0, abs=0.05)
+
+
+def test_evaluate_command_skips_unreadable_and_tiny_photos_and_says_so(val_dir: Path, tmp_path: Path) -> None:
+    """An unreadable last photo (always on the sample sheet) failed the command after the table was written;
+    a photo under 7 px on a side stopped the whole evaluation in SSIM."""
+    data = tmp_path / "data"
+    shutil.copytree(val_dir, data)
+    rng = np.random.default_rng(2)
+    Image.fromarray(rng.integers(0, 256, (6, 40, 3), dtype=np.uint8)).save(data / "birds" / "strip.png")
+    Image.fromarray(rng.integers(0, 256, (2, 40, 3), dtype=np.uint8)).save(data / "birds" / "sliver.png")
+    (data / "cities" / "zz_broken.jpg").write_bytes(b"not a jpeg")
+    weights = tmp_path / "tiny.safetensors"
+    save_generator(create_generator("tiny-unet"), weights, "tiny-unet", input_size=32)
+    result = CliRunner().invoke(evaluate_command, ["--data", str(data), "--weights", str(weights),
+                                                   "--out", str(tmp_path / "eval"), "--render-size", "32",
+                                                   "--device", "cpu", "--samples", "3"])
+    assert result.exit_code == 0, result.output
+    assert "| birds | 3 |" in result.output and "| overall | 6 |" in result.output
+    assert "skipped 1 grey and 2 unreadable or tiny photos" in result.output
+    assert (tmp_path / "eval" / "samples.png").is_file()
+
+
+def test_ssim_window_shrinks_for_photos_under_seven_pixels() -> None:
+    rng = np.random.default_rng(0)
+    truth = rng.uniform(0, 1, (5, 30, 3))
+    noisy = np.clip(truth + rng.normal(0, 0.1, truth.shape), 0, 1)
+    assert ssim(truth, truth) == pytest.approx(1.0)
+    assert 0 < ssim(truth, noisy) < 1
+    with pytest.raises(ValueError, match="too small"):
+        ssim(truth[:2], noisy[:2])

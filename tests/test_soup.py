@@ -61,3 +61,13 @@ def test_command_line_reports_errors_in_one_line(tmp_path: Path) -> None:
                             cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0 and "not found" in result.stderr
+
+
+def test_unwritable_out_is_one_line(tmp_path: Path) -> None:
+    _export(tmp_path / "a.safetensors", 1)
+    result = subprocess.run([sys.executable, "-m", "training.soup", str(tmp_path / "a.safetensors"),
+                             str(tmp_path / "a.safetensors"), "--weight", "0.5",
+                             "--out", str(tmp_path / "missing" / "o.safetensors")], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip().count("\n") == 0 and "cannot write weights" in result.stderr
+    assert not list(tmp_path.rglob("*.tmp"))

@@ -293,3 +293,24 @@ def test_ctrl_c_before_the_first_checkpoint_does_not_promise_a_resume(photo_dir:
     result = CliRunner().invoke(train_command, _tiny_run_arguments(photo_dir, tmp_path / "run"))
     assert result.exit_code == 130
     assert "nothing to resume" in result.output and "--resume" not in result.output
+
+
+def test_exported_epochs_count_whole_epochs_when_the_batch_leaves_a_remainder(photo_dir: Path, bank, tmp_path: Path) -> None:
+    """8 photos in batches of 3: an epoch is 2 steps (the remainder waits for the next shuffle), so 2 epochs are
+    2.0 epochs, not 4 x 3 / 8 = 1.5."""
+    trainer = Trainer(tiny_config(photo_dir, batch_size=3, gan=StageBudget()), tmp_path, torch.device("cpu"), bank=bank)
+    trainer.run(progress=False)
+    assert trainer.stage_steps["pretrain"] == 4
+    trainer.export(tmp_path / "model.safetensors")
+    assert read_metadata(tmp_path / "model.safetensors")["training"]["stages"]["pretrain"]["epochs"] == 2.0
+
+
+def test_pack_keeps_photos_whose_names_differ_only_in_suffix(tmp_path: Path) -> None:
+    from training.pack import pack
+
+    source = tmp_path / "source"
+    source.mkdir()
+    Image.fromarray(colour_photo(1)).save(source / "x.jpg")
+    Image.fromarray(colour_photo(2)).save(source / "x.png")
+    assert pack(source, tmp_path / "packed", size=32)["packed"] == 2
+    assert sorted(path.name for path in (tmp_path / "packed").iterdir()) == ["x.jpg", "x.png.jpg"]

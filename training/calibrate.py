@@ -45,10 +45,11 @@ class ScaleScore:
 
 @dataclass(frozen=True)
 class Calibration:
-    """Scores per candidate scale, and the truth's mean colourfulness for reference."""
+    """Scores per candidate scale, the truth's mean colourfulness for reference, and how many photos they cover."""
 
     scores: list[ScaleScore]
     truth_colourfulness: float
+    photos: int
 
     def best_psnr(self) -> ScaleScore:
         """The scale with the highest mean PSNR."""
@@ -63,12 +64,15 @@ class Calibration:
 
 @torch.inference_mode()
 def calibrate(colorizer: Colorizer, paths: list[Path], candidates=CANDIDATES) -> Calibration:
-    """Score each ab scale in ``candidates`` on ``paths`` (grey photos are skipped)."""
+    """Score each ab scale in ``candidates`` on ``paths`` (grey and unreadable photos are skipped)."""
     psnrs: dict[float, list[float]] = {float(scale): [] for scale in candidates}
     colours: dict[float, list[float]] = {float(scale): [] for scale in candidates}
     truth_colours: list[float] = []
     for path in tqdm(paths, unit="photo", desc="calibrating"):
-        rgb = read_rgb(path)
+        try:
+            rgb = read_rgb(path)
+        except (OSError, ValueError):  # PIL's UnidentifiedImageError is an OSError
+            continue
         if is_grey_photo(rgb):
             continue
         truth_colours.append(colourfulness(rgb))
@@ -80,7 +84,7 @@ def calibrate(colorizer: Colorizer, paths: list[Path], candidates=CANDIDATES) ->
     if not truth_colours:
         raise ValueError("no colour photos to calibrate on")
     scores = [ScaleScore(scale, float(np.mean(psnrs[scale])), float(np.mean(colours[scale]))) for scale in psnrs]
-    return Calibration(scores, float(np.mean(truth_colours)))
+    return Calibration(scores, float(np.mean(truth_colours)), len(truth_colours))
 
 
 def spread(paths: list[Path], count: int) -> list[Path]:
@@ -124,9 +128,9 @@ def main() -> None:
     if args.plot is not None:
         plots.trade_off(
             [(f"{score.scale:.1f}", score.colourfulness, score.psnr) for score in calibration.scores],
-            calibration.truth_colourfulness, args.plot, title=f"colour scale on {args.data.name} ({args.count} photos)")
+            calibration.truth_colourfulness, args.plot, title=f"colour scale on {args.data.name} ({calibration.photos} photos)")
     update_metadata(args.weights, {"inference": {"saturation": chosen.scale,
-                                                 "calibrated_on": f"{args.count} photos of {args.data}"}})
+                                                 "calibrated_on": f"{calibration.photos} photos of {args.data}"}})
     print(f"{args.weights}: inference saturation set to {chosen.scale:.2f}")
 
 

@@ -234,7 +234,14 @@ def evaluate_command(
     try:
         weights = weights or default_weights_path()
         colorizer = Colorizer.from_weights(weights, device=device, render_size=render_size, saturation=saturation)
-        rows = evaluate(data, colorizer)
+        skip_log = logging.getLogger("training.evaluate")
+        handler = logging.StreamHandler()  # the count of skipped grey and unreadable photos
+        skip_log.addHandler(handler)
+        skip_log.setLevel(logging.INFO)
+        try:
+            rows = evaluate(data, colorizer)
+        finally:
+            skip_log.removeHandler(handler)
         title = f"{weights.name} on {data}" + (f", --saturation {saturation:g}" if saturation != 1.0 else "")
         click.echo(markdown_table(rows, title))
         if out is not None:
@@ -242,8 +249,8 @@ def evaluate_command(
             photos = find_images(data)
             if samples and photos:
                 picks = [photos[int(i)] for i in np.linspace(0, len(photos) - 1, min(samples, len(photos)))]
-                sample_sheet(picks, colorizer, out / "samples.png")
-                written.append(out / "samples.png")
+                if sample_sheet(picks, colorizer, out / "samples.png"):
+                    written.append(out / "samples.png")
             click.echo("wrote " + ", ".join(map(str, written)))
     except (VidcolorError, ValueError, FileNotFoundError) as error:
         raise click.ClickException(str(error)) from error

@@ -75,7 +75,8 @@ def _mean_row(group: str, scores: list[tuple[float, ...]]) -> ScoreRow:
 def evaluate(data_dir: str | os.PathLike, colorizer: Colorizer, progress: bool = True) -> list[ScoreRow]:
     """Mean scores per top-level sub-folder of ``data_dir``, then ``overall`` (the mean over all photos).
 
-    Grey and unreadable photos are skipped (and logged): they have no colour truth to compare with.
+    Grey and unreadable photos are skipped (and logged): they have no colour truth to compare with; so are
+    photos under 3 px on a side, too small for SSIM.
     """
     root = Path(data_dir)
     by_group: dict[str, list[tuple[float, ...]]] = {}
@@ -89,13 +90,16 @@ def evaluate(data_dir: str | os.PathLike, colorizer: Colorizer, progress: bool =
         if is_grey_photo(truth):
             skipped_grey += 1
             continue
+        if min(truth.shape[:2]) < 3:
+            skipped_unreadable += 1
+            continue
         output = colorizer.colorize_rgb(truth)
         grey = grey_baseline(truth)
         scores = (psnr(truth, output), psnr(truth, grey), ssim(truth, output), ssim(truth, grey),
                   colourfulness(output), colourfulness(grey), colourfulness(truth))
         by_group.setdefault(_group_of(path, root), []).append(scores)
     if skipped_grey or skipped_unreadable:
-        log.info("skipped %d grey and %d unreadable photos in %s", skipped_grey, skipped_unreadable, root)
+        log.info("skipped %d grey and %d unreadable or tiny photos in %s", skipped_grey, skipped_unreadable, root)
     if not by_group:
         raise ValueError(f"no colour photos to evaluate in {root}")
     rows = [_mean_row(group, scores) for group, scores in sorted(by_group.items())]
@@ -142,15 +146,22 @@ def save_table(rows: list[ScoreRow], out_dir: str | os.PathLike, title: str = "E
 
 
 def sample_rows(paths: list[str | os.PathLike], colorizer: Colorizer) -> list[list[np.ndarray | None]]:
-    """For each photo: [grey, colourised, truth], with truth ``None`` when the photo itself is grey."""
+    """For each readable photo: [grey, colourised, truth], with truth ``None`` when the photo itself is grey."""
     rows: list[list[np.ndarray | None]] = []
     for path in paths:
-        rgb = read_rgb(path)
+        try:
+            rgb = read_rgb(path)
+        except (OSError, ValueError, UnidentifiedImageError):
+            continue
         has_colour = not is_grey_photo(rgb)
         rows.append([grey_baseline(rgb), colorizer.colorize_rgb(rgb), rgb if has_colour else None])
     return rows
 
 
-def sample_sheet(paths: list[str | os.PathLike], colorizer: Colorizer, out_png: str | os.PathLike) -> None:
-    """Side-by-side sheet, one photo a row: grey | colourised | truth (truth only for colour photos)."""
-    plots.image_sheet(sample_rows(paths, colorizer), ["grey", "colourised", "truth"], out_png)
+def sample_sheet(paths: list[str | os.PathLike], colorizer: Colorizer, out_png: str | os.PathLike) -> int:
+    """Side-by-side sheet, one readable photo a row: grey | colourised | truth (truth only for colour
+    photos). Returns the number of rows; with none, no file is written."""
+    rows = sample_rows(paths, colorizer)
+    if rows:
+        plots.image_sheet(rows, ["grey", "colourised", "truth"], out_png)
+    return len(rows)

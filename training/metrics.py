@@ -27,10 +27,15 @@ def psnr(truth: np.ndarray, image: np.ndarray) -> float:
 
 
 def ssim(truth: np.ndarray, image: np.ndarray) -> float:
-    """Mean SSIM over the RGB channels (float [0, 1], 7x7 window, skimage defaults)."""
+    """Mean SSIM over the RGB channels (float [0, 1], skimage defaults: a 7x7 window, or for a photo under
+    7 px on a side the largest odd window that fits it). Photos under 3 px on a side raise ValueError."""
     _check_pair(truth, image)
+    side = min(truth.shape[:2])
+    if side < 3:
+        raise ValueError(f"a {truth.shape[1]}x{truth.shape[0]} photo is too small for SSIM (3 px a side at least)")
+    window = min(7, side if side % 2 else side - 1)
     return float(structural_similarity(truth.astype(np.float64), image.astype(np.float64),
-                                       data_range=DATA_RANGE, channel_axis=2))
+                                       data_range=DATA_RANGE, channel_axis=2, win_size=window))
 
 
 def colourfulness(rgb: np.ndarray) -> float:

@@ -23,12 +23,16 @@ from .data import find_images, load_or_reason
 def pack(source: Path, target: Path, size: int = 208, quality: int = 90, every: int = 1, suffix: str = ".jpg") -> dict[str, int]:
     """Write the packed copies of the photos under ``source`` into ``target`` (JPEG or WebP by ``suffix``); returns the counts."""
     counts = {"packed": 0, "grey": 0, "corrupt": 0}
+    written: set[Path] = set()
     for path in tqdm(find_images(source)[::every], unit="photo", desc="packing"):
         pixels = load_or_reason(path, size)
         if isinstance(pixels, str):
             counts[pixels] += 1
             continue
         destination = (target / path.relative_to(source)).with_suffix(suffix)
+        if destination in written:  # x.jpg and x.png: the second keeps its suffix in the name (x.png.jpg)
+            destination = destination.with_name(path.name + suffix)
+        written.add(destination)
         destination.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(pixels).save(destination, quality=quality)
         counts["packed"] += 1
@@ -44,7 +48,10 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=1, help="keep every N-th photo")
     parser.add_argument("--format", choices=["jpg", "webp"], default="jpg", help="webp is about 30%% smaller than jpg")
     args = parser.parse_args()
-    counts = pack(args.data, args.out, args.size, args.quality, args.every, suffix=f".{args.format}")
+    try:
+        counts = pack(args.data, args.out, args.size, args.quality, args.every, suffix=f".{args.format}")
+    except (FileNotFoundError, OSError) as error:
+        parser.exit(1, f"error: {error}\n")
     print(", ".join(f"{count} {name}" for name, count in counts.items()))
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from vidcolor.errors import WeightsError
+from vidcolor.errors import VidcolorError, WeightsError
 from vidcolor.models import load_generator, save_generator
 
 
@@ -57,7 +57,7 @@ def main() -> None:
     args = parser.parse_args()
     try:
         soup(args.a, args.b, args.weight, args.out, fp16=not args.fp32)
-    except (WeightsError, ValueError) as error:
+    except (VidcolorError, ValueError) as error:  # unreadable inputs (WeightsError) or an unwritable --out
         parser.exit(1, f"error: {error}\n")
     print(f"wrote {args.out}: {1 - args.weight:g} x {args.a.name} + {args.weight:g} x {args.b.name}")
 

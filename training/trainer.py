@@ -283,8 +283,10 @@ class Trainer:
                  self.step, score.psnr, score.psnr_grey, score.colourfulness, score.colourfulness_truth, note)
 
     def _epochs_seen(self, stage: str) -> float:
-        """Passes over the data a stage made, counting a partial epoch as a fraction."""
-        return round(self.stage_steps[stage] * min(self.config.batch_size, len(self.bank)) / len(self.bank), 2)
+        """Passes over the data a stage made, counting a partial epoch as a fraction (an epoch is the
+        whole batches that fit in the data: the remainder is left for the next epoch's shuffle)."""
+        steps_per_epoch = len(self.bank) // min(self.config.batch_size, len(self.bank))
+        return round(self.stage_steps[stage] / steps_per_epoch, 2)
 
     def training_info(self) -> dict[str, Any]:
         """What went into the weights, for the exported file's metadata."""
