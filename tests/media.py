@@ -68,7 +68,7 @@ def _audio_stream(container: av.container.OutputContainer, codec: str) -> av.Aud
     return stream
 
 
-def _audio_frame(stream: av.AudioStream, start: int, samples: int) -> av.AudioFrame:
+def tone_frame(stream: av.AudioStream, start: int, samples: int) -> av.AudioFrame:
     rate = stream.codec_context.sample_rate
     t = (start + np.arange(samples)) / rate
     tone = np.stack([0.3 * np.sin(2 * np.pi * 440 * t), 0.3 * np.sin(2 * np.pi * 660 * t)])
@@ -198,7 +198,7 @@ def _write_audio_until(
     rate = stream.codec_context.sample_rate
     chunk = stream.codec_context.frame_size or 1024
     while sample < seconds * rate:
-        container.mux(stream.encode(_audio_frame(stream, sample, chunk)))
+        container.mux(stream.encode(tone_frame(stream, sample, chunk)))
         sample += chunk
     return sample
 

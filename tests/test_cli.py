@@ -119,7 +119,7 @@ def test_audio_only_file_has_no_video_stream(tmp_path, weights):
 
 def test_video_stream_without_frames_leaves_nothing(tmp_path, weights):
     """A live-written file whose video track got no picture (only sound) must not leave a sound-only output."""
-    from tests.media import _audio_frame, _audio_stream
+    from tests.media import _audio_stream, tone_frame
 
     import av
 
@@ -129,7 +129,7 @@ def test_video_stream_without_frames_leaves_nothing(tmp_path, weights):
         video.width, video.height, video.pix_fmt = 96, 64, "yuv420p"
         sound = _audio_stream(container, "aac")
         for start in range(0, 48000, 1024):
-            container.mux(sound.encode(_audio_frame(sound, start, 1024)))
+            container.mux(sound.encode(tone_frame(sound, start, 1024)))
         container.mux(sound.encode(None))
         container.mux(video.encode(None))
     result = run(path, "-o", tmp_path / "out.mp4", "--weights", weights, "--render-size", "64", "-q")

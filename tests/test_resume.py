@@ -150,6 +150,8 @@ def test_matroska_output_joins_segments_with_b_frames(tmp_path, colorizer, optio
     colorize_video(source, plain, colorizer, progress=False)
     colorize_video_resumable(source, resumable, colorizer, progress=False, segment_seconds=0.3)
     assert frame_times(resumable) == frame_times(plain) and len(frame_times(plain)) == 30
+    with av.open(str(plain)) as a, av.open(str(resumable)) as b:  # the join stated 1/time base (15360 fps)
+        assert b.streams.video[0].average_rate == a.streams.video[0].average_rate
 
 
 @pytest.mark.parametrize("ext", ["mp4", "mkv", "avi"])

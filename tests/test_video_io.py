@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from media import make_rgb_video, make_slideshow, make_video, read_packets, read_video_frames, rgb_pattern
+from media import make_rgb_video, make_slideshow, make_video, read_packets, read_video_frames, rgb_pattern, tone_frame
 
 from vidcolor.errors import InputError, OutputError
 from vidcolor.io.decode import LumaFrame, VideoSource, count_frames
@@ -235,6 +235,28 @@ def test_file_and_track_tags_are_kept(tmp_path: Path, ext: str) -> None:
             assert stream.metadata.get("title", stream.metadata.get("name")) == f"{stream.type} track"  # mp4 calls it name
 
 
+@pytest.mark.parametrize("ext", ["mkv", "mp4", "mov"])
+def test_chapters_are_kept(tmp_path: Path, ext: str) -> None:
+    plain = make_video(tmp_path / "plain.mkv", size=(64, 48), frames=30, audio="aac")
+    src = tmp_path / "chapters.mkv"
+    with av.open(str(plain)) as source, av.open(str(src), "w") as target:
+        streams = {stream.index: target.add_stream_from_template(stream) for stream in source.streams}
+        target.set_chapters([
+            {"id": 1, "start": 0, "end": 500, "time_base": Fraction(1, 1000), "metadata": {"title": "Arrival"}},
+            {"id": 2, "start": 500, "end": 1000, "time_base": Fraction(1, 1000), "metadata": {"title": "Harbour"}},
+        ])
+        for packet in source.demux():
+            if packet.size:
+                packet.stream = streams[packet.stream.index]
+                target.mux(packet)
+    dst = tmp_path / f"out.{ext}"
+    round_trip(src, dst)
+    with av.open(str(dst)) as container:
+        chapters = container.chapters()
+    assert [chapter["metadata"]["title"] for chapter in chapters] == ["Arrival", "Harbour"]
+    assert [float(chapter["start"] * chapter["time_base"]) for chapter in chapters] == [0.0, 0.5]
+
+
 @pytest.mark.parametrize("ext", ["mov", "mp4", "mkv"])
 def test_start_timecode_is_kept(tmp_path: Path, ext: str) -> None:
     """A camera file's timecode track (QuickTime tmcd) comes back as a timecode track (MP4, QuickTime)
@@ -428,6 +450,68 @@ def test_auto_codec_follows_the_container(tmp_path: Path, ext: str, video_codec:
         assert sum(1 for _ in container.decode(video=0)) == 12
     if audio_codec == "aac":  # copied, not re-encoded: the same packets (MPEG-TS puts an ADTS header on each)
         assert [data[-64:] for _, _, data in read_packets(dst)] == [data[-64:] for _, _, data in read_packets(src)]
+
+
+@pytest.mark.parametrize(("ext", "codec"), [("mpg", "auto"), ("mkv", "mpeg2video"), ("ts", "mpeg2video"), ("mp4", "mpeg4")])
+def test_mpeg_encoders_take_a_source_with_a_fine_time_base_and_an_odd_rate(tmp_path: Path, ext: str, codec: str) -> None:
+    """MPEG-1/2 encoders take only standard frame rates, MPEG-4 part 2 no time base finer than 1/65535: with a
+    phone's 45000/1499 fps in MPEG-TS's 1/90000 each refused to start (.mpg with the default codec included)."""
+    src = make_video(tmp_path / "in.ts", size=(96, 64), frames=12, rate=Fraction(45000, 1499), audio="aac")
+    with av.open(str(src)) as container:
+        assert container.streams.video[0].time_base == Fraction(1, 90000)
+    dst = tmp_path / f"out.{ext}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # MPEG-PS re-encodes the AAC as MP2
+        round_trip(src, dst, EncodeSettings(codec=codec))
+    shown = times(dst)
+    assert len(shown) == 12
+    assert float(shown[-1] - shown[0]) == pytest.approx(11 * 1499 / 45000, abs=0.04)  # within a frame
+
+
+def test_dvd_video_and_ac3_are_copied_into_mpeg_program_streams(tmp_path: Path) -> None:
+    """MPEG-PS lists no codecs, so AC-3 was re-encoded as MP2, --codec mpeg2video refused for .mpg, and a .vob
+    output went to the SVCD muxer."""
+    src = tmp_path / "dvd.vob"
+    with av.open(str(src), "w", format="vob") as container:
+        video = container.add_stream("mpeg2video", rate=25)
+        video.width, video.height, video.pix_fmt = 96, 64, "yuv420p"
+        sound = container.add_stream("ac3", rate=48000, layout="stereo")
+        for index in range(12):
+            frame = av.VideoFrame.from_ndarray(np.full((64, 96, 3), index * 20, np.uint8), format="rgb24")
+            frame.pts = index
+            container.mux(video.encode(frame.reformat(format="yuv420p")))
+        for start in range(0, 48000 // 2, 1536):
+            container.mux(sound.encode(tone_frame(sound, start, 1536)))
+        container.mux(video.encode(None))
+        container.mux(sound.encode(None))
+    for name, codec in (("out.mpg", "auto"), ("out2.mpg", "mpeg2video"), ("out.vob", "auto")):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            round_trip(src, tmp_path / name, EncodeSettings(codec=codec))
+        with av.open(str(tmp_path / name)) as container:
+            assert container.streams.audio[0].codec_context.name == "ac3"
+        assert [data for _, _, data in read_packets(tmp_path / name)] == [data for _, _, data in read_packets(src)]
+
+
+def test_gif_output_drops_the_sound_and_takes_palette_frames(tmp_path: Path) -> None:
+    src = make_video(tmp_path / "in.mp4", size=(96, 64), frames=6, audio="aac")
+    dst = tmp_path / "out.gif"
+    with pytest.warns(UserWarning, match="holds no sound"):
+        round_trip(src, dst)
+    assert len(read_video_frames(dst)) == 6
+
+
+def test_aac_from_mpeg_ts_into_avi_says_why_it_is_reencoded(tmp_path: Path) -> None:
+    src = make_video(tmp_path / "in.ts", size=(96, 64), frames=6, audio="aac")
+    with pytest.warns(UserWarning, match="avi does not take this aac audio as it is; re-encoding it as aac"):
+        round_trip(src, tmp_path / "out.avi")
+
+
+@pytest.mark.parametrize(("codec", "kind"), [("aac", "audio"), ("subrip", "subtitle")])
+def test_a_codec_that_is_not_a_video_encoder_is_refused(tmp_path: Path, codec: str, kind: str) -> None:
+    src = make_video(tmp_path / "in.mp4", frames=2)
+    with VideoSource(src) as source, pytest.raises(OutputError, match=f"{codec} encodes {kind}, not video"):
+        VideoSink(tmp_path / "out.mkv", source, EncodeSettings(codec=codec))
 
 
 def test_unknown_codec_raises_output_error(tmp_path: Path) -> None:

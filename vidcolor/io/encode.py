@@ -21,12 +21,15 @@ from vidcolor.io.images import IMAGE_SUFFIXES
 _MPEG_RANGE, _JPEG_RANGE = 1, 2  # AVCOL_RANGE_MPEG (limited), AVCOL_RANGE_JPEG (full)
 _BITS_PER_PIXEL = 0.2  # bit rate for encoders without a constant-quality mode: ~20 Mb/s at 1080p25
 _VARIABLE_FPS = 0x0400  # AVFMT_VARIABLE_FPS: the muxer stores any frame timing (AVI does not)
+_COARSE_TIME_BASE_ENCODERS = frozenset({"mpeg4", "msmpeg4", "msmpeg4v2", "h263", "h263p"})  # at most 1/65535
 
 
 AUTO_CODEC = "auto"  # libx264 where the container takes H.264, else the container's own video codec
 # Muxers without a codec table, for which FFmpeg (and so PyAV's supported_codecs) names only their
 # default codecs: what they carry besides, as `ffmpeg -f mpegts` does.
-_UNLISTED_CODECS = {"mpegts": frozenset({"h264", "hevc", "aac", "mp3", "mp2", "ac3", "eac3", "opus"})}
+_MPEG_PS_CODECS = frozenset({"mpeg1video", "mpeg2video", "mp2", "mp3", "ac3", "dts", "pcm_dvd"})
+_UNLISTED_CODECS = {"mpegts": frozenset({"h264", "hevc", "aac", "mp3", "mp2", "ac3", "eac3", "opus"}),
+                    "mpeg": _MPEG_PS_CODECS, "vob": _MPEG_PS_CODECS, "dvd": _MPEG_PS_CODECS}
 
 
 def _takes(container: av.container.OutputContainer, codec: av.Codec) -> bool:
@@ -153,8 +156,8 @@ class VideoSink:
         self.path = Path(path)
         self.name = name or self.path.name
         self._closed = False
-        try:
-            self.container = av.open(str(self.path), "w", format=format)
+        try:  # the muxer of the name the file will have (a temporary name would leave FFmpeg to guess)
+            self.container = av.open(str(self.path), "w", format=format or container_format(Path(self.name)))
         except (av.FFmpegError, OSError, ValueError) as e:
             raise OutputError(f"{self.name} cannot be created ({e}); check the folder and the file name") from e
         try:
@@ -178,6 +181,8 @@ class VideoSink:
                 self._video = self._add_video(source, settings)
             else:
                 self._video = self.container.add_stream_from_template(video_template)
+                if source.info.average_rate:  # else Matroska takes its frame duration from the H.264 timing info
+                    self._video.codec_context.framerate = source.info.average_rate
                 self._source_time_base, self._time_base = source.info.time_base, Fraction(video_template.time_base)
             self._routes: dict[int, _Copy | _Reencode] = {}
             for stream in source.copy_streams if copy_streams else ():
@@ -189,7 +194,8 @@ class VideoSink:
         except (av.FFmpegError, ValueError) as e:
             self.container.close()
             raise OutputError(
-                f"{self.name} cannot be set up for {settings.codec} video ({e}); pick another --codec or file type"
+                f"{self.name} cannot be set up for {settings.codec} video ({e}); "
+                "check --codec, --preset and the file type"
             ) from e
         except BaseException:
             self.container.close()
@@ -309,9 +315,11 @@ class VideoSink:
 
     def _check_codec(self, name: str) -> None:
         try:
-            av.Codec(name, "w")
+            codec = av.Codec(name, "w")
         except ValueError as e:
             raise OutputError(f"unknown video encoder {name!r}; use one FFmpeg has, e.g. libx264 or mpeg4") from e
+        if codec.type != "video":
+            raise OutputError(f"{name} encodes {codec.type}, not video; use a video encoder such as libx264 or mpeg4")
 
     def _add_video(self, source: VideoSource, settings: EncodeSettings) -> av.VideoStream:
         info, template = source.info, source.video_stream
@@ -325,15 +333,27 @@ class VideoSink:
                               f"{settings.codec} video; pick another --codec or file type")
         # Slots of a constant-rate container (AVI) are the real frame rate (FFmpeg's guess, which a
         # variable-rate or gappy source's average would not be); elsewhere the rate is only a hint.
-        rate = (template.guessed_rate or info.average_rate) if self._fixed_slots else (info.average_rate or template.guessed_rate)
+        # Encoders of MPEG-1/2 video take only their standard frame rates as time base, MPEG-4 part 2 none
+        # finer than 1/65535 (MP4's 1/12800 is fine, MPEG-TS's 1/90000 is not): they get slots of 1/rate too.
+        codec = av.Codec(settings.codec, "w")
+        slotted = self._fixed_slots or bool(codec.frame_rates) or (
+            codec.name in _COARSE_TIME_BASE_ENCODERS and info.time_base.denominator > 65535)
+        rate = (template.guessed_rate or info.average_rate) if slotted else (info.average_rate or template.guessed_rate)
+        if codec.frame_rates:  # the nearest standard rate, as ffmpeg picks (45000/1499 -> 30)
+            standard = [Fraction(r.numerator, r.denominator) for r in codec.frame_rates]
+            rate = min(standard, key=lambda candidate: abs(candidate - Fraction(rate or 25)))
         stream = self.container.add_stream(settings.codec, rate=rate)
-        stream.width, stream.height, stream.pix_fmt = info.width, info.height, settings.pix_fmt
+        formats = [pixel_format.name for pixel_format in codec.video_formats or ()]
+        # the planes are 4:2:0; an encoder without it (GIF: palettes) gets them converted to its first format
+        pix_fmt = settings.pix_fmt if not formats or settings.pix_fmt in formats else formats[0]
+        stream.width, stream.height, stream.pix_fmt = info.width, info.height, pix_fmt
         self._size = (info.height, info.width)
         self._source_time_base = info.time_base
         self._time_base = info.time_base
         self._last_slot: int | None = None
-        if rate and self._fixed_slots:
+        if rate and slotted:
             self._time_base = 1 / Fraction(rate)
+        if self._fixed_slots:
             stream.codec_context.max_b_frames = 0  # such containers store no pts to reorder by
         stream.codec_context.time_base = self._time_base
         stream.time_base = self._time_base
@@ -358,20 +378,26 @@ class VideoSink:
         """Copy `template` if the container takes it; else re-encode audio or drop subtitles."""
         name = template.codec_context.name
         layout = _ordered_layout(template) if template.type == "audio" else None
-        if _takes(self.container, template.codec_context.codec) and _muxer_accepts(self.container.format.name, template, layout):
+        listed = _takes(self.container, template.codec_context.codec)
+        if listed and _muxer_accepts(self.container.format.name, template, layout):
             return _Copy(_add_from_template(self.container, template, layout))
         kind = self.container.format.name
+        # e.g. AAC from MPEG-TS, which carries no setup data, into AVI: the codec is listed, this stream is not taken
+        refusal = f"does not take this {name} {template.type} as it is" if listed else f"cannot hold {name} {template.type}"
         if template.type != "audio":
-            warnings.warn(f"{self.name}: {kind} cannot hold {name} subtitles; dropping them", stacklevel=3)
+            warnings.warn(f"{self.name}: {kind} {refusal}; dropping it", stacklevel=3)
             return None
         codec = "aac" if _takes(self.container, av.Codec("aac", "w")) else self.container.default_audio_codec
+        if codec == "none":  # a container without sound (GIF)
+            warnings.warn(f"{self.name}: {kind} holds no sound; dropping the {name} audio", stacklevel=3)
+            return None
         encoder = av.Codec(codec, "w")
         rate = template.codec_context.sample_rate
         if encoder.audio_rates and rate not in encoder.audio_rates:
             rate = 48000 if 48000 in encoder.audio_rates else max(encoder.audio_rates)
         stream = self.container.add_stream(codec, rate=rate, layout=layout)
         stream.time_base = Fraction(1, rate)
-        warnings.warn(f"{self.name}: {kind} cannot hold {name} audio; re-encoding it as {codec}", stacklevel=3)
+        warnings.warn(f"{self.name}: {kind} {refusal}; re-encoding it as {codec}", stacklevel=3)
         return _Reencode(template, stream)
 
 
@@ -418,9 +444,10 @@ def _content_tags(metadata: dict[str, str]) -> dict[str, str]:
 
 def _copy_metadata(source: VideoSource, container: av.container.OutputContainer, video: av.stream.Stream,
                    routes: dict[int, _Copy | _Reencode]) -> None:
-    """Carry the source's tags (title, creation time, location, track languages and titles) and the
-    tracks' dispositions (default, forced, ...) over to the output."""
+    """Carry the source's tags (title, creation time, location, track languages and titles), chapters
+    and the tracks' dispositions (default, forced, ...) over to the output."""
     container.metadata.update(_content_tags(source.container.metadata))
+    container.set_chapters(source.container.chapters())
     pairs = [(source.video_stream, video)] + [(stream, routes[stream.index].stream) for stream in source.copy_streams
                                                if stream.index in routes]
     for template, stream in pairs:
