@@ -135,6 +135,21 @@ def test_every_common_media_type_is_coloured_with_the_default_settings(tmp_path:
     assert run(src, tmp_path / "dst", colorizer).counts["skipped"] == 4
 
 
+def test_a_renamed_output_that_clashes_with_another_source_fails_instead_of_being_skipped(
+        tmp_path: Path, colorizer: Colorizer) -> None:
+    """`scan` (a JPEG without extension) is written as scan.png, the output of `scan.png` beside it: one of the
+    two was reported skipped and never coloured, and the batch said all was well."""
+    src = tmp_path / "src"
+    src.mkdir()
+    Image.fromarray(np.full((20, 30), 90, np.uint8)).save(src / "scan", format="JPEG")
+    Image.fromarray(np.full((24, 36), 60, np.uint8)).save(src / "scan.png")
+    report = run(src, tmp_path / "dst", colorizer)
+    assert statuses(report) == {"scan": "failed", "scan.png": "done"}
+    assert "rename one of them" in report.failed[0].error
+    with Image.open(tmp_path / "dst" / "scan.png") as written:
+        assert written.size == (36, 24)  # the output of scan.png itself
+
+
 def test_rerun_skips_complete_outputs_and_redoes_missing_ones(tmp_path: Path, colorizer: Colorizer) -> None:
     src, dst = make_tree(tmp_path / "src"), tmp_path / "dst"
     run(src, dst, colorizer)

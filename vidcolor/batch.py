@@ -230,6 +230,9 @@ def _colorize_file(
             return FileResult(name, "", "ignored", error="not an image or video")
         if kind == "image" and not is_image_suffix(output):
             output = output.with_name(output.name + ".png")  # a GIF, or a photo without extension
+            if source.with_name(output.name).exists():  # `scan` and `scan.png` side by side
+                raise OutputError(f"{name} would be written as {output.name}, the output of the source file of "
+                                  "that name; rename one of them")
         if output.is_dir():
             raise OutputError(f"output {output} is a folder; move it away to colourise {name}")
         if output.exists():
