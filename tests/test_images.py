@@ -272,3 +272,51 @@ def test_read_errors_are_one_line_input_errors(tmp_path: Path, make, words: str)
 def test_is_image_suffix() -> None:
     assert is_image_suffix("a/b.JPG") and is_image_suffix(Path("x.tiff")) and is_image_suffix("y.webp")
     assert not any(is_image_suffix(name) for name in ("clip.mp4", "noext", "a.png.tmp"))
+
+
+def _scan_with_metadata(path: Path) -> Path:
+    """A grey 'scan' with a caption, dates, copyright, 600 dpi and EXIF orientation 6."""
+    exif = Image.Exif()
+    exif[270], exif[306], exif[33432], exif[274] = "Harbour, 1931", "2001:06:01 10:00:00", "City Archive", 6
+    exif[0x8769] = {36867: "1931:05:04 12:00:00"}
+    grey = np.linspace(20, 230, 40 * 60).reshape(40, 60).astype(np.uint8)
+    Image.fromarray(grey).save(path, exif=exif.tobytes(), dpi=(600, 600))
+    return path
+
+
+@pytest.mark.parametrize("source", ["scan.jpg", "scan.tif"])
+@pytest.mark.parametrize("output", ["out.jpg", "out.png", "out.webp", "out.tif"])
+def test_caption_dates_copyright_and_resolution_are_kept(tmp_path: Path, source: str, output: str) -> None:
+    """A colour scan lost its EXIF and DPI (and TIFFs got tifffile's JSON as their description)."""
+    from vidcolor.pipeline import colorize_image
+    from vidcolor.worker import Colorizer
+    from tests.helpers import ConstantColour
+
+    src = _scan_with_metadata(tmp_path / source)
+    dst = tmp_path / output
+    colorize_image(src, dst, Colorizer(ConstantColour(0.1, 0.2), device="cpu", render_size=32))
+    with Image.open(dst) as written:
+        exif = written.getexif()
+        assert written.size == (40, 60)  # turned upright, so no orientation tag is carried
+        assert exif.get(274) in (None, 1)
+        assert (exif.get(270), exif.get(306), exif.get(33432)) == ("Harbour, 1931", "2001:06:01 10:00:00", "City Archive")
+        if output != "out.tif":  # TIFF keeps the descriptive tags, not the EXIF sub-directory
+            assert exif.get_ifd(0x8769).get(36867) == "1931:05:04 12:00:00"
+        if output != "out.webp":  # WebP has no resolution field
+            assert written.info["dpi"] == pytest.approx((600, 600), abs=0.01)
+
+
+def test_an_rgb_icc_profile_is_kept_and_a_grey_one_dropped(tmp_path: Path) -> None:
+    from PIL import ImageCms
+
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    grey_profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()  # not an RGB space
+    colour = np.dstack([np.full((16, 16), value, np.uint8) for value in (120, 100, 80)])
+    Image.fromarray(colour).save(tmp_path / "rgb.jpg", icc_profile=srgb)
+    Image.fromarray(colour[..., 0]).save(tmp_path / "grey.jpg", icc_profile=grey_profile)
+    assert read_image(tmp_path / "grey.jpg").metadata.icc_profile is None
+    image = read_image(tmp_path / "rgb.jpg")
+    for name in ("out.png", "out.jpg", "out.tif"):
+        write_image(tmp_path / name, image.rgb, metadata=image.metadata)
+        with Image.open(tmp_path / name) as written:
+            assert written.info.get("icc_profile") == srgb, name

@@ -293,6 +293,7 @@ def colorize_image(
     grey = np.repeat(image.grey[..., None], 3, axis=2)
     colour = colorizer.colorize_rgb(grey)
     with atomic_output(output_path) as temporary:
-        write_image(temporary, colour, image.alpha, image.bit_depth, format_suffix=output_path.suffix)
+        write_image(temporary, colour, image.alpha, image.bit_depth, format_suffix=output_path.suffix,
+                    metadata=image.metadata)
     height, width = colour.shape[:2]
     return ImageResult(output_path, width, height, time.perf_counter() - started)

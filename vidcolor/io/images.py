@@ -1,9 +1,10 @@
-"""Read and write still images as float RGB in [0, 1], keeping bit depth, alpha and orientation.
+"""Read and write still images as float RGB in [0, 1], keeping bit depth, alpha, orientation and metadata.
 
-Pillow identifies every file, reads its EXIF/TIFF orientation and decodes the 8-bit modes
+Pillow identifies every file, reads its EXIF/TIFF orientation and metadata and decodes the 8-bit modes
 (grey, palette, CMYK, ...). Pillow truncates 16-bit colour, so colour PNGs are decoded with
-OpenCV and 16-bit colour TIFFs with tifffile. Writing uses OpenCV for PNG/JPEG/WebP/BMP and
-tifffile for TIFF, so the output format follows the name given, not the file's real path.
+OpenCV and 16-bit colour TIFFs with tifffile. Writing uses OpenCV for PNG (8 and 16 bit; the metadata
+chunks are added to its bytes), Pillow for JPEG/WebP/BMP and tifffile for TIFF, so the output format
+follows the name given, not the file's real path.
 """
 
 from __future__ import annotations
@@ -11,6 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+import io
+import struct
+import zlib
 
 import cv2
 import numpy as np
@@ -24,11 +29,11 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp")
 _GREY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16L", "I;16B", "I;16N"})
 _ALPHA_SUFFIXES = frozenset({".png", ".tif", ".tiff", ".webp"})
 _DEEP_SUFFIXES = frozenset({".png", ".tif", ".tiff"})
-_ENCODE_PARAMS = {
-    ".jpg": [cv2.IMWRITE_JPEG_QUALITY, 95],
-    ".jpeg": [cv2.IMWRITE_JPEG_QUALITY, 95],
-    ".webp": [cv2.IMWRITE_WEBP_QUALITY, 95],
-}
+_PILLOW_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP"}
+# EXIF tags that describe the photo (not how its pixels are stored): kept in the colour version
+_DESCRIPTIVE_TAGS = {ExifTags.Base.ImageDescription: "s", ExifTags.Base.Make: "s", ExifTags.Base.Model: "s",
+                     ExifTags.Base.DateTime: "s", ExifTags.Base.Artist: "s", ExifTags.Base.Copyright: "s"}
+_SUB_IFDS = (ExifTags.IFD.Exif, ExifTags.IFD.GPSInfo)  # capture date, camera settings, comments; location
 
 # EXIF orientation -> how to turn the stored pixels into the displayed image (as Pillow's
 # ImageOps.exif_transpose does), written on arrays so it also serves 16-bit data.
@@ -41,6 +46,32 @@ _ORIENT: dict[int, Callable[[np.ndarray], np.ndarray]] = {
     7: lambda a: np.rot90(a, 2).swapaxes(0, 1),
     8: lambda a: np.rot90(a, 1),
 }
+
+
+@dataclass(frozen=True)
+class ImageMetadata:
+    """What a photo says about itself, for its colour version: descriptive EXIF (caption, date, artist,
+    copyright, camera, location), resolution in dots per inch, and an RGB ICC profile."""
+
+    exif: Image.Exif | None = None
+    dpi: tuple[float, float] | None = None
+    icc_profile: bytes | None = None
+
+
+def _read_metadata(image: Image.Image) -> ImageMetadata:
+    exif, kept = image.getexif(), Image.Exif()
+    for tag in _DESCRIPTIVE_TAGS:
+        if isinstance(exif.get(tag), str) and exif[tag].strip("\x00 "):
+            kept[tag] = exif[tag]
+    for ifd in _SUB_IFDS:
+        if values := exif.get_ifd(ifd):
+            kept[ifd] = dict(values)
+    dpi = image.info.get("dpi")  # Pillow converts a TIFF's per-centimetre resolution too
+    icc = image.info.get("icc_profile")
+    is_rgb_profile = isinstance(icc, bytes) and icc[16:20] == b"RGB "  # a grey photo's profile would not fit colour
+    return ImageMetadata(exif=kept if len(kept) else None,
+                         dpi=(float(dpi[0]), float(dpi[1])) if dpi and all(dpi) else None,
+                         icc_profile=icc if is_rgb_profile else None)
 
 
 @dataclass
@@ -57,6 +88,7 @@ class LoadedImage:
     alpha: np.ndarray | None
     bit_depth: int
     grey: np.ndarray
+    metadata: ImageMetadata = ImageMetadata()
 
 
 def is_image_suffix(path: str | Path) -> bool:
@@ -82,6 +114,7 @@ def read_image(path: Path) -> LoadedImage:
         with Image.open(path) as image:
             orientation = int(image.getexif().get(ExifTags.Base.Orientation, 1))
             is_grey = image.mode in _GREY_MODES
+            metadata = _read_metadata(image)
             pixels = _decode(path, image)
     except Image.UnidentifiedImageError as e:
         raise InputError(f"not a readable image: {path}; use one of {', '.join(IMAGE_SUFFIXES)}") from e
@@ -102,6 +135,7 @@ def read_image(path: Path) -> LoadedImage:
         alpha=None if alpha is None else np.ascontiguousarray(alpha),
         bit_depth=bit_depth,
         grey=np.ascontiguousarray(grey),
+        metadata=metadata,
     )
 
 
@@ -145,8 +179,11 @@ def write_image(
     bit_depth: int = 8,
     *,
     format_suffix: str | None = None,
+    metadata: ImageMetadata = ImageMetadata(),
 ) -> None:
-    """Write ``rgb`` (and ``alpha``), values in [0, 1], choosing the format from the name.
+    """Write ``rgb`` (and ``alpha``), values in [0, 1], choosing the format from the name, with ``metadata``
+    (EXIF where the format has it: not in BMP, and TIFF keeps the descriptive tags but not the EXIF
+    sub-directories; resolution; ICC profile).
 
     The format comes from ``format_suffix`` when given (for a temporary file such as
     ``out.png.tmp-xyz``), else from ``path``'s extension. 16-bit is written for PNG/TIFF when
@@ -175,15 +212,55 @@ def write_image(
         raise OutputError(f"output folder does not exist: {path.parent}; create it first")
     try:
         if suffix in (".tif", ".tiff"):
-            extra = "unassalpha" if pixels.shape[2] == 4 else None
-            tifffile.imwrite(path, pixels, photometric="rgb", extrasamples=extra, compression="zlib")
-        else:
+            _write_tiff(path, pixels, metadata)
+        elif suffix == ".png":
             order = cv2.COLOR_RGBA2BGRA if pixels.shape[2] == 4 else cv2.COLOR_RGB2BGR
-            ok, encoded = cv2.imencode(suffix, cv2.cvtColor(pixels, order), _ENCODE_PARAMS.get(suffix, []))
+            ok, encoded = cv2.imencode(suffix, cv2.cvtColor(pixels, order))
             if not ok:
                 raise OutputError(f"OpenCV could not encode {path} as {suffix}; try .png")
-            path.write_bytes(encoded.tobytes())
+            path.write_bytes(_with_png_metadata(encoded.tobytes(), metadata))
+        else:
+            options = {"quality": 95} if suffix != ".bmp" else {}
+            if metadata.exif is not None and suffix != ".bmp":
+                options["exif"] = metadata.exif.tobytes()
+            if metadata.icc_profile is not None and suffix != ".bmp":
+                options["icc_profile"] = metadata.icc_profile
+            if metadata.dpi is not None:
+                options["dpi"] = metadata.dpi
+            buffer = io.BytesIO()
+            Image.fromarray(pixels).save(buffer, format=_PILLOW_FORMATS[suffix], **options)
+            path.write_bytes(buffer.getvalue())
     except OSError as e:
         raise OutputError(f"cannot write {path}: {e.strerror or e}; check permissions and free space") from e
     except cv2.error as e:
         raise OutputError(f"OpenCV could not encode {path} as {suffix}; try .png") from e
+
+
+def _write_tiff(path: Path, pixels: np.ndarray, metadata: ImageMetadata) -> None:
+    exif = metadata.exif or Image.Exif()
+    tags = [(tag, kind, 0, exif[tag], True) for tag, kind in _DESCRIPTIVE_TAGS.items()
+            if tag in exif and tag != ExifTags.Base.DateTime]
+    if metadata.icc_profile is not None:
+        tags.append((34675, "B", len(metadata.icc_profile), metadata.icc_profile, True))
+    tifffile.imwrite(path, pixels, photometric="rgb", extrasamples="unassalpha" if pixels.shape[2] == 4 else None,
+                     compression="zlib", metadata=None, software=False, extratags=tags,
+                     datetime=exif.get(ExifTags.Base.DateTime),
+                     resolution=metadata.dpi, resolutionunit="INCH" if metadata.dpi else None)
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _with_png_metadata(png: bytes, metadata: ImageMetadata) -> bytes:
+    """``png`` with pHYs (resolution), iCCP (ICC profile) and eXIf (EXIF) chunks after its IHDR."""
+    chunks = b""
+    if metadata.dpi is not None:
+        per_metre = [round(value / 0.0254) for value in metadata.dpi]
+        chunks += _png_chunk(b"pHYs", struct.pack(">IIB", per_metre[0], per_metre[1], 1))
+    if metadata.icc_profile is not None:
+        chunks += _png_chunk(b"iCCP", b"ICC profile\x00\x00" + zlib.compress(metadata.icc_profile))
+    if metadata.exif is not None:
+        chunks += _png_chunk(b"eXIf", metadata.exif.tobytes().removeprefix(b"Exif\x00\x00"))
+    end_of_header = 8 + 8 + 13 + 4  # signature, then IHDR: length, type, 13 bytes, CRC
+    return png[:end_of_header] + chunks + png[end_of_header:]
