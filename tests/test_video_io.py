@@ -11,7 +11,16 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from media import make_rgb_video, make_slideshow, make_video, read_packets, read_video_frames, rgb_pattern, tone_frame
+from media import (
+    make_rgb_video,
+    make_slideshow,
+    make_video,
+    pattern_planes,
+    read_packets,
+    read_video_frames,
+    rgb_pattern,
+    tone_frame,
+)
 
 from vidcolor.errors import InputError, OutputError
 from vidcolor.io.decode import LumaFrame, VideoSource, count_frames
@@ -512,6 +521,39 @@ def test_a_codec_that_is_not_a_video_encoder_is_refused(tmp_path: Path, codec: s
     src = make_video(tmp_path / "in.mp4", frames=2)
     with VideoSource(src) as source, pytest.raises(OutputError, match=f"{codec} encodes {kind}, not video"):
         VideoSink(tmp_path / "out.mkv", source, EncodeSettings(codec=codec))
+
+
+def _interlaced_clip(path: Path) -> Path:
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        stream.options = {"x264-params": "interlaced=1:tff=1"}
+        for index in range(8):
+            frame = av.VideoFrame(96, 64, "yuv420p")
+            for plane, values in zip(frame.planes, pattern_planes(96, 64, index)):
+                rows = np.zeros((plane.height, plane.line_size), np.uint8)
+                rows[:, : plane.width] = values
+                plane.update(rows)
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
+@pytest.mark.parametrize("ext", ["mkv", "mp4"])
+def test_interlaced_video_stays_interlaced_in_its_field_order(tmp_path: Path, ext: str) -> None:
+    """A top-field-first capture came out flagged progressive, so players would not deinterlace it."""
+    src = _interlaced_clip(tmp_path / "in.mkv")
+    with av.open(str(src)) as container:
+        assert container.streams.video[0].codec_context.field_order == 2  # TT
+    dst = tmp_path / f"out.{ext}"
+    round_trip(src, dst)
+    with av.open(str(dst)) as container:
+        assert container.streams.video[0].codec_context.field_order == 2
+        frames = list(container.decode(video=0))
+    assert len(frames) == 8 and all(frame.interlaced_frame for frame in frames)
+    with pytest.warns(UserWarning, match="writes this interlaced video as progressive"):
+        round_trip(src, tmp_path / "out.avi", EncodeSettings(codec="mpeg4"))
 
 
 def test_unknown_codec_raises_output_error(tmp_path: Path) -> None:

@@ -21,6 +21,8 @@ from vidcolor.io.images import IMAGE_SUFFIXES
 _MPEG_RANGE, _JPEG_RANGE = 1, 2  # AVCOL_RANGE_MPEG (limited), AVCOL_RANGE_JPEG (full)
 _BITS_PER_PIXEL = 0.2  # bit rate for encoders without a constant-quality mode: ~20 Mb/s at 1080p25
 _VARIABLE_FPS = 0x0400  # AVFMT_VARIABLE_FPS: the muxer stores any frame timing (AVI does not)
+_INTERLACED_ORDERS = frozenset({2, 3, 4, 5})  # AVFieldOrder: TT, BB, TB, BT (0 unknown, 1 progressive)
+_FIELD_ORDER_ENCODERS = frozenset({"libx264"})
 _COARSE_TIME_BASE_ENCODERS = frozenset({"mpeg4", "msmpeg4", "msmpeg4v2", "h263", "h263p"})  # at most 1/65535
 
 
@@ -364,6 +366,7 @@ class VideoSink:
         stream.codec_context.color_trc = src.color_trc
         if template.sample_aspect_ratio:
             stream.sample_aspect_ratio = template.sample_aspect_ratio
+        self._keep_fields(stream, int(src.field_order or 0), settings.codec)
         known = {option.name for option in stream.codec_context.supported_options.private}
         options = {"crf": str(settings.crf), "preset": settings.preset}
         stream.options = {key: value for key, value in options.items() if key in known}
@@ -373,6 +376,18 @@ class VideoSink:
         if info.rotation:
             stream.set_display_rotation(info.rotation)
         return stream
+
+    def _keep_fields(self, stream: av.VideoStream, field_order: int, codec: str) -> None:
+        """Encode an interlaced source (DV, broadcast captures) as interlaced, in its field order, so that
+        players deinterlace it; only libx264 takes the order from the stream (others need it per frame)."""
+        if field_order not in _INTERLACED_ORDERS:
+            return
+        if codec not in _FIELD_ORDER_ENCODERS:
+            warnings.warn(f"{self.name}: {codec} writes this interlaced video as progressive; "
+                          "use --codec libx264 to keep its fields", stacklevel=4)
+            return
+        stream.codec_context.field_order = field_order
+        stream.codec_context.flags |= int(av.codec.context.Flags.interlaced_dct) | int(av.codec.context.Flags.interlaced_me)
 
     def _add_copy(self, template: av.stream.Stream) -> _Copy | _Reencode | None:
         """Copy `template` if the container takes it; else re-encode audio or drop subtitles."""
