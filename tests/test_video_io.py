@@ -422,6 +422,40 @@ def test_audio_a_muxer_lists_but_refuses_is_reencoded(tmp_path: Path, source_ext
     assert decoded / rate == pytest.approx(12 * 1001 / 30000, abs=0.1)
 
 
+def test_sound_that_starts_late_stays_in_sync_in_avi(tmp_path: Path) -> None:
+    """AVI starts every stream at 0: sound that begins 1 s into the picture played 1 s early, silently."""
+    src = tmp_path / "late.mp4"
+    with av.open(str(src), "w") as container:
+        video = container.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 96, 64, "yuv420p"
+        sound = container.add_stream("aac", rate=48000, layout="stereo")
+        sound.time_base = Fraction(1, 48000)
+        sample = 48000  # the sound begins at 1.0 s
+        for index in range(50):
+            frame = av.VideoFrame(96, 64, "yuv420p")
+            frame.planes[0].update(np.full(frame.planes[0].buffer_size, 16 + index, np.uint8).tobytes())
+            frame.pts = index
+            container.mux(video.encode(frame))
+            while sample < (index + 1) / 25 * 48000:
+                container.mux(sound.encode(tone_frame(sound, sample, 1024)))
+                sample += 1024
+        container.mux(video.encode(None))
+        container.mux(sound.encode(None))
+    dst = tmp_path / "out.avi"
+    with pytest.warns(UserWarning, match="cannot start sound 0.9. s after the picture"):
+        round_trip(src, dst)
+
+    def first_sound(path: Path) -> float:
+        with av.open(str(path)) as container:
+            frames = list(container.decode(audio=0))
+        pcm = np.concatenate([frame.to_ndarray()[0] for frame in frames])
+        return (frames[0].time or 0.0) + np.argmax(np.abs(pcm) > 0.05) / frames[0].sample_rate
+
+    assert first_sound(src) == pytest.approx(1.0, abs=0.001)
+    assert first_sound(dst) == pytest.approx(1.0, abs=0.03)  # AVI cannot signal AAC's priming delay (21 ms)
+    assert len(read_video_frames(dst)) == 50
+
+
 def test_mp3_into_webm_is_reencoded(tmp_path: Path) -> None:
     src = make_video(tmp_path / "in.mkv", size=(160, 96), frames=8, audio="mp3")
     dst = tmp_path / "out.webm"

@@ -21,6 +21,7 @@ from vidcolor.io.images import IMAGE_SUFFIXES
 _MPEG_RANGE, _JPEG_RANGE = 1, 2  # AVCOL_RANGE_MPEG (limited), AVCOL_RANGE_JPEG (full)
 _BITS_PER_PIXEL = 0.2  # bit rate for encoders without a constant-quality mode: ~20 Mb/s at 1080p25
 _VARIABLE_FPS = 0x0400  # AVFMT_VARIABLE_FPS: the muxer stores any frame timing (AVI does not)
+_SYNC_TOLERANCE_S = 0.02  # sound may start this late in a container that cannot delay it
 _INTERLACED_ORDERS = frozenset({2, 3, 4, 5})  # AVFieldOrder: TT, BB, TB, BT (0 unknown, 1 progressive)
 _FIELD_ORDER_ENCODERS = frozenset({"libx264"})
 _COARSE_TIME_BASE_ENCODERS = frozenset({"mpeg4", "msmpeg4", "msmpeg4v2", "h263", "h263p"})  # at most 1/65535
@@ -109,9 +110,11 @@ class _Copy:
 class _Reencode:
     """A source audio stream decoded and encoded again with a codec the container accepts."""
 
-    def __init__(self, source: av.AudioStream, stream: av.AudioStream) -> None:
+    def __init__(self, source: av.AudioStream, stream: av.AudioStream, lead_in: float = 0.0) -> None:
+        """``lead_in``: seconds of silence before the first sound (for AVI, which stores no start time)."""
         self.source = source
         self.stream = stream
+        self.lead_in = lead_in
         self._resampler: av.AudioResampler | None = None
 
     def packets(self, packet: av.Packet) -> list[av.Packet]:
@@ -128,11 +131,26 @@ class _Reencode:
             self._resampler = av.AudioResampler(
                 format=ctx.format, layout=ctx.layout, rate=ctx.sample_rate, frame_size=ctx.frame_size or None
             )
+            if self.lead_in > 0:
+                frames = [self._silence(), *frames]
         out = []
         for frame in frames:
             for resampled in self._resampler.resample(frame):
                 out += self.stream.encode(resampled)
         return out
+
+    def _silence(self) -> av.AudioFrame:
+        """``lead_in`` seconds of silence, timed to end where the source's sound begins."""
+        ctx = self.stream.codec_context
+        samples = round(self.lead_in * ctx.sample_rate)
+        frame = av.AudioFrame(format=ctx.format.name, layout=ctx.layout.name, samples=samples)
+        for plane in frame.planes:
+            plane.update(bytes(plane.buffer_size))
+        frame.sample_rate = ctx.sample_rate
+        frame.time_base = Fraction(1, ctx.sample_rate)
+        start = float((self.source.start_time or 0) * self.source.time_base)
+        frame.pts = round(start * ctx.sample_rate) - samples
+        return frame
 
 
 class VideoSink:
@@ -187,6 +205,8 @@ class VideoSink:
                     self._video.codec_context.framerate = source.info.average_rate
                 self._source_time_base, self._time_base = source.info.time_base, Fraction(video_template.time_base)
             self._routes: dict[int, _Copy | _Reencode] = {}
+            video = source.video_stream
+            self._video_start = float((video.start_time or 0) * video.time_base)
             for stream in source.copy_streams if copy_streams else ():
                 route = self._add_copy(stream)
                 if route is not None:
@@ -393,12 +413,15 @@ class VideoSink:
         """Copy `template` if the container takes it; else re-encode audio or drop subtitles."""
         name = template.codec_context.name
         layout = _ordered_layout(template) if template.type == "audio" else None
+        lead_in = self._lead_in(template)
         listed = _takes(self.container, template.codec_context.codec)
-        if listed and _muxer_accepts(self.container.format.name, template, layout):
+        if listed and not lead_in and _muxer_accepts(self.container.format.name, template, layout):
             return _Copy(_add_from_template(self.container, template, layout))
         kind = self.container.format.name
         # e.g. AAC from MPEG-TS, which carries no setup data, into AVI: the codec is listed, this stream is not taken
         refusal = f"does not take this {name} {template.type} as it is" if listed else f"cannot hold {name} {template.type}"
+        if lead_in:
+            refusal = f"cannot start sound {lead_in:.2f} s after the picture (it would play early)"
         if template.type != "audio":
             warnings.warn(f"{self.name}: {kind} {refusal}; dropping it", stacklevel=3)
             return None
@@ -412,8 +435,17 @@ class VideoSink:
             rate = 48000 if 48000 in encoder.audio_rates else max(encoder.audio_rates)
         stream = self.container.add_stream(codec, rate=rate, layout=layout)
         stream.time_base = Fraction(1, rate)
-        warnings.warn(f"{self.name}: {kind} {refusal}; re-encoding it as {codec}", stacklevel=3)
-        return _Reencode(template, stream)
+        silence = " after that much silence" if lead_in else ""
+        warnings.warn(f"{self.name}: {kind} {refusal}; re-encoding it as {codec}{silence}", stacklevel=3)
+        return _Reencode(template, stream, lead_in)
+
+    def _lead_in(self, template: av.stream.Stream) -> float:
+        """Seconds the sound starts after the picture where the container cannot store it (AVI starts every
+        stream at 0), else 0. Less than a frame at 50 fps is left as it is."""
+        if not self._fixed_slots or template.type != "audio" or template.start_time is None:
+            return 0.0
+        late = float(template.start_time * template.time_base) - self._video_start
+        return late if late > _SYNC_TOLERANCE_S else 0.0
 
 
 def _ordered_layout(template: av.AudioStream) -> str:
