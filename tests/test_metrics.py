@@ -107,12 +107,16 @@ def test_sample_sheet_leaves_truth_blank_for_grey_photos(val_dir: Path, tmp_path
     assert Image.open(tmp_path / "sheet.png").size == (900, 600)  # 3 columns x 2 rows of 3-inch cells at 100 dpi
 
 
-def test_evaluate_command_writes_the_table(val_dir: Path, tmp_path: Path) -> None:
+def _evaluate(data: Path, tmp_path: Path, *options: str) -> "click.testing.Result":  # noqa: F821
+    """``vidcolor evaluate`` of an untrained tiny-unet on ``data`` at render size 32."""
     weights = tmp_path / "tiny.safetensors"
     save_generator(create_generator("tiny-unet"), weights, "tiny-unet", input_size=32)
-    result = CliRunner().invoke(evaluate_command, ["--data", str(val_dir), "--weights", str(weights),
-                                                   "--out", str(tmp_path / "eval"), "--render-size", "32",
-                                                   "--device", "cpu", "--samples", "2"])
+    return CliRunner().invoke(evaluate_command, ["--data", str(data), "--weights", str(weights), "--render-size", "32",
+                                                 "--device", "cpu", *options])
+
+
+def test_evaluate_command_writes_the_table(val_dir: Path, tmp_path: Path) -> None:
+    result = _evaluate(val_dir, tmp_path, "--out", str(tmp_path / "eval"), "--samples", "2")
     assert result.exit_code == 0, result.output
     assert "| overall | 5 |" in result.output
     assert sorted(path.name for path in (tmp_path / "eval").iterdir()) == [
@@ -120,10 +124,7 @@ def test_evaluate_command_writes_the_table(val_dir: Path, tmp_path: Path) -> Non
 
 
 def test_evaluate_command_saturation_zero_is_the_grey_baseline(val_dir: Path, tmp_path: Path) -> None:
-    weights = tmp_path / "tiny.safetensors"
-    save_generator(create_generator("tiny-unet"), weights, "tiny-unet", input_size=32)
-    result = CliRunner().invoke(evaluate_command, ["--data", str(val_dir), "--weights", str(weights), "--render-size", "32",
-                                                   "--device", "cpu", "--saturation", "0", "--out", str(tmp_path / "eval")])
+    result = _evaluate(val_dir, tmp_path, "--saturation", "0", "--out", str(tmp_path / "eval"))
     assert result.exit_code == 0, result.output
     assert "--saturation 0" in result.output
     with open(tmp_path / "eval" / "evaluation.csv", newline="") as handle:
@@ -141,11 +142,7 @@ def test_evaluate_command_skips_unreadable_and_tiny_photos_and_says_so(val_dir: 
     Image.fromarray(rng.integers(0, 256, (6, 40, 3), dtype=np.uint8)).save(data / "birds" / "strip.png")
     Image.fromarray(rng.integers(0, 256, (2, 40, 3), dtype=np.uint8)).save(data / "birds" / "sliver.png")
     (data / "cities" / "zz_broken.jpg").write_bytes(b"not a jpeg")
-    weights = tmp_path / "tiny.safetensors"
-    save_generator(create_generator("tiny-unet"), weights, "tiny-unet", input_size=32)
-    result = CliRunner().invoke(evaluate_command, ["--data", str(data), "--weights", str(weights),
-                                                   "--out", str(tmp_path / "eval"), "--render-size", "32",
-                                                   "--device", "cpu", "--samples", "3"])
+    result = _evaluate(data, tmp_path, "--out", str(tmp_path / "eval"), "--samples", "3")
     assert result.exit_code == 0, result.output
     assert "| birds | 3 |" in result.output and "| overall | 6 |" in result.output
     assert "skipped 1 grey and 2 unreadable or tiny photos" in result.output

@@ -50,7 +50,11 @@ def save_generator(
         key: (value.to(dtype) if value.is_floating_point() else value).detach().cpu().contiguous()
         for key, value in model.state_dict().items()
     }
-    path = Path(path)
+    _write_weights(Path(path), tensors, metadata)
+
+
+def _write_weights(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, Any]) -> None:
+    """Write a safetensors file atomically (temp file, then rename); ``OutputError`` when it cannot be written."""
     temporary = path.with_name(path.name + ".tmp")
     try:
         save_file(tensors, str(temporary), metadata={METADATA_KEY: json.dumps(metadata)})
@@ -109,14 +113,7 @@ def update_metadata(path: str | os.PathLike, changes: dict[str, Any]) -> None:
     """Merge ``changes`` into the metadata block of ``path``, keeping the tensors as stored."""
     metadata = read_metadata(path) | changes
     tensors = load_file(str(path), device="cpu")
-    path = Path(path)
-    temporary = path.with_name(path.name + ".tmp")
-    try:
-        save_file(tensors, str(temporary), metadata={METADATA_KEY: json.dumps(metadata)})
-        os.replace(temporary, path)
-    except (SafetensorError, OSError) as error:
-        temporary.unlink(missing_ok=True)
-        raise OutputError(f"cannot write weights to {path} ({error}); check the folder exists and is writable") from error
+    _write_weights(Path(path), tensors, metadata)
 
 
 def default_weights_path() -> Path:
