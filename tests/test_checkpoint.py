@@ -78,3 +78,10 @@ def test_unknown_architecture_and_mismatched_weights(tmp_path, tiny_model):
     save_file(tensors, str(path), metadata={"vidcolor": json.dumps(meta)})
     with pytest.raises(WeightsError, match="does not match architecture"):
         load_generator(path)
+
+
+def test_metadata_that_is_not_an_object(tmp_path):
+    path = tmp_path / "list.safetensors"
+    save_file({"w": torch.zeros(2)}, str(path), metadata={"vidcolor": "[1, 2]"})
+    with pytest.raises(WeightsError, match="corrupt metadata"):
+        load_generator(path)

@@ -264,3 +264,16 @@ def test_odd_frame_size_is_refused_in_one_line(tmp_path, weights):
     result = run(source, "-o", tmp_path / "out.mp4", "--weights", weights, "-q")
     assert_one_line_error(result, "even width and height")
     assert no_outputs(tmp_path, {"odd.mkv"})
+
+
+def test_an_unexpected_error_is_still_one_line(tmp_path, weights, clip, monkeypatch):
+    """A bug (any exception type) shows its type and message and how to see the traceback, not the traceback."""
+    from vidcolor import pipeline
+
+    def broken(*args, **kwargs):
+        raise AttributeError("'NoneType' object has no attribute 'planes'")
+
+    monkeypatch.setattr(pipeline, "run_stages", broken)
+    result = run(clip, "-o", tmp_path / "out.mp4", "--weights", weights, "-q")
+    assert_one_line_error(result, "AttributeError: 'NoneType' object has no attribute 'planes' (set VIDCOLOR_DEBUG=1")
+    assert not (tmp_path / "out.mp4").exists()

@@ -4,7 +4,7 @@
 
 Each colour photo becomes its centre square resized to ``--size`` px, saved as JPEG or WebP in
 ``--out`` (sub-folders mirrored, so per-source counts stay visible); grey and unreadable photos are
-skipped. Measured on ../shared/data/train at 160 px: JPEG q75 6.9 KB a photo, WebP q70 4.9 KB (about 30 %
+skipped. Measured on ../shared/data/train at 160 px: JPEG q75 6.9 KB a photo, WebP q70 about 4.7 KB (about 30 %
 smaller). Train on the packed folder with ``vidcolor train --data packed/train
 ...`` (crops up to size / 1.25).
 """

@@ -9,7 +9,6 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable
 
-import av
 import click
 
 from ..errors import VidcolorError
@@ -53,7 +52,7 @@ def one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             raise
         except VidcolorError as error:
             raise click.ClickException(str(error)) from None
-        except (av.FFmpegError, OSError, ValueError, RuntimeError) as error:
+        except Exception as error:  # noqa: BLE001 - anything else is a bug: still one line, with the way to see more
             if os.environ.get(DEBUG_ENV):
                 raise
             raise click.ClickException(f"{type(error).__name__}: {error} (set {DEBUG_ENV}=1 for details)") from None
@@ -69,7 +68,7 @@ def model_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
                      help="Where the model runs; auto uses a CUDA GPU when there is one."),
         click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
-                     help="Frames per model call."),
+                     help="Frames per pipeline step: one model call on CUDA; the CPU splits it into calls of two 256x256 frames."),
         click.option("--render-size", type=click.IntRange(min=32), default=256, show_default=True,
                      help="Side of the square the model sees (multiple of 32); colour is upsampled to full size."),
         click.option("--saturation", type=FiniteFloatRange(min=0.0, max=4.0), default=1.0, show_default=True,

@@ -80,6 +80,8 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
         metadata = json.loads(raw)
     except json.JSONDecodeError as error:
         raise WeightsError(f"{path} has corrupt metadata ({error})") from error
+    if not isinstance(metadata, dict):
+        raise WeightsError(f"{path} has corrupt metadata (a JSON {type(metadata).__name__}, not an object)")
     if metadata.get("format") != FORMAT_NAME or metadata.get("format_version") != FORMAT_VERSION:
         raise WeightsError(f"{path} is not a vidcolor generator file (format {metadata.get('format')!r})")
     if metadata.get("architecture") not in list_generators():
