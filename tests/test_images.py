@@ -320,3 +320,20 @@ def test_an_rgb_icc_profile_is_kept_and_a_grey_one_dropped(tmp_path: Path) -> No
         write_image(tmp_path / name, image.rgb, metadata=image.metadata)
         with Image.open(tmp_path / name) as written:
             assert written.info.get("icc_profile") == srgb, name
+
+
+@pytest.mark.parametrize("output", ["out.jpg", "out.png", "out.tif"])
+def test_utf8_exif_text_and_a_huge_maker_note(tmp_path: Path, output: str) -> None:
+    """UTF-8 '© Müller' came back as '?? M??ller' (and a TIFF output failed on it); a 70 KB MakerNote made
+    the JPEG writer fail ('EXIF data is too long')."""
+    exif = Image.Exif()
+    exif[33432] = "© Müller".encode()
+    exif[0x8769] = {0x927C: b"\x01" * 70_000, 36867: "1931:05:04 12:00:00"}
+    Image.fromarray(np.full((20, 30), 100, np.uint8)).save(tmp_path / "scan.png", exif=exif.tobytes())
+    image = read_image(tmp_path / "scan.png")
+    write_image(tmp_path / output, image.rgb, metadata=image.metadata)
+    with Image.open(tmp_path / output) as written:
+        kept = written.getexif()
+        assert kept[33432].encode("latin-1").decode() == "© Müller"  # Pillow reads EXIF text as Latin-1
+        if output != "out.tif":
+            assert kept.get_ifd(0x8769) == {36867: "1931:05:04 12:00:00"}  # the MakerNote is not carried

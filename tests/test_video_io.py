@@ -557,14 +557,15 @@ def test_a_codec_that_is_not_a_video_encoder_is_refused(tmp_path: Path, codec: s
         VideoSink(tmp_path / "out.mkv", source, EncodeSettings(codec=codec))
 
 
-def _interlaced_clip(path: Path) -> Path:
+def _interlaced_clip(path: Path, height: int = 64) -> Path:
     with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
-        stream.options = {"x264-params": "interlaced=1:tff=1"}
+        stream = container.add_stream("mpeg2video" if height % 4 else "libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 96, height, "yuv420p"
+        stream.codec_context.field_order = 2  # top field first
+        stream.codec_context.flags |= int(av.codec.context.Flags.interlaced_dct)
         for index in range(8):
-            frame = av.VideoFrame(96, 64, "yuv420p")
-            for plane, values in zip(frame.planes, pattern_planes(96, 64, index)):
+            frame = av.VideoFrame(96, height, "yuv420p")
+            for plane, values in zip(frame.planes, pattern_planes(96, height, index)):
                 rows = np.zeros((plane.height, plane.line_size), np.uint8)
                 rows[:, : plane.width] = values
                 plane.update(rows)
@@ -590,6 +591,16 @@ def test_interlaced_video_stays_interlaced_in_its_field_order(tmp_path: Path, ex
         round_trip(src, tmp_path / "out.avi", EncodeSettings(codec="mpeg4"))
 
 
+def test_interlaced_video_with_odd_field_height_is_written_progressive(tmp_path: Path) -> None:
+    """720x486 NTSC has fields of 243 lines, which x264 cannot encode as 4:2:0 fields: the render failed."""
+    src = _interlaced_clip(tmp_path / "ntsc.mkv", height=62)
+    with av.open(str(src)) as container:
+        assert container.streams.video[0].codec_context.field_order in (2, 3)
+    with pytest.warns(UserWarning, match="fields of 31 lines cannot be encoded as 4:2:0 fields"):
+        round_trip(src, tmp_path / "out.mp4")
+    assert len(read_video_frames(tmp_path / "out.mp4")) == 8
+
+
 def test_unknown_codec_raises_output_error(tmp_path: Path) -> None:
     src = make_video(tmp_path / "in.mp4", frames=2)
     with VideoSource(src) as source, pytest.raises(OutputError, match="unknown video encoder"):
@@ -607,6 +618,24 @@ def test_format_comes_from_the_final_suffix(tmp_path: Path) -> None:
     with av.open(str(tmp_out)) as container:
         assert "matroska" in container.format.name
     assert container_format(Path("a.MP4")) == "mp4"
+    # a container beats a bare stream claiming the same suffix; a muxer named like the suffix beats others
+    assert [container_format(Path(name)) for name in ("a.m4v", "a.vob", "a.mpg", "a.h264")] == ["ipod", "vob", "mpeg", "h264"]
+
+
+def test_m4v_output_is_an_mp4_with_h264_and_its_sound(tmp_path: Path) -> None:
+    """.m4v went to FFmpeg's raw MPEG-4 video muxer: no sound, 25 fps, no container."""
+    src = make_video(tmp_path / "in.mp4", size=(96, 64), frames=6, audio="aac")
+    with VideoSource(src) as source:
+        with VideoSink(tmp_path / ".out.m4v.partial.m4v", source, FAST, name=str(tmp_path / "out.m4v")) as sink:
+            for item in source.items():
+                if isinstance(item, LumaFrame):
+                    grey = np.full((32, 48), 128, np.uint8)
+                    sink.write_frame(item.y, grey, grey, item.pts)
+                else:
+                    sink.write_packet(item)
+    with av.open(str(tmp_path / ".out.m4v.partial.m4v")) as container:
+        assert [stream.codec_context.name for stream in container.streams] == ["h264", "aac"]
+        assert container.streams.video[0].average_rate == Fraction(30000, 1001)
 
 
 @pytest.mark.real_data

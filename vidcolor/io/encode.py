@@ -21,6 +21,7 @@ from vidcolor.io.images import IMAGE_SUFFIXES
 _MPEG_RANGE, _JPEG_RANGE = 1, 2  # AVCOL_RANGE_MPEG (limited), AVCOL_RANGE_JPEG (full)
 _BITS_PER_PIXEL = 0.2  # bit rate for encoders without a constant-quality mode: ~20 Mb/s at 1080p25
 _VARIABLE_FPS = 0x0400  # AVFMT_VARIABLE_FPS: the muxer stores any frame timing (AVI does not)
+_NO_TIMESTAMPS = 0x0080  # AVFMT_NOTIMESTAMPS: a bare elementary stream (.h264, .m4v), not a container
 _SYNC_TOLERANCE_S = 0.02  # sound may start this late in a container that cannot delay it
 _INTERLACED_ORDERS = frozenset({2, 3, 4, 5})  # AVFieldOrder: TT, BB, TB, BT (0 unknown, 1 progressive)
 _FIELD_ORDER_ENCODERS = frozenset({"libx264"})
@@ -63,19 +64,20 @@ class EncodeSettings:
 
 @functools.cache
 def container_format(path: Path) -> str | None:
-    """FFmpeg muxer name for the suffix of `path` ('mp4', 'matroska', ...), None when none claims it."""
+    """FFmpeg muxer name for the suffix of `path` ('mp4', 'matroska', ...), None when none claims it.
+
+    A container beats a bare elementary stream (.m4v: the iPod MP4 muxer, not raw MPEG-4 video); among
+    equals the muxer named like the suffix wins (.vob: the VOB muxer, not the SVCD one)."""
     suffix = Path(path).suffix.lower().lstrip(".")
     claimants = []
     for name in sorted(av.formats_available):
         try:
-            extensions = av.ContainerFormat(name, "w").extensions
+            muxer = av.ContainerFormat(name, "w")
         except ValueError:
             continue
-        if suffix in extensions:
-            claimants.append(name)
-    if suffix in claimants:
-        return suffix
-    return claimants[0] if claimants else None
+        if suffix in muxer.extensions:
+            claimants.append((bool(muxer.flags & _NO_TIMESTAMPS), name != suffix, name))
+    return min(claimants)[2] if claimants else None
 
 
 def stores_frame_times(format_name: str) -> bool:
@@ -386,7 +388,7 @@ class VideoSink:
         stream.codec_context.color_trc = src.color_trc
         if template.sample_aspect_ratio:
             stream.sample_aspect_ratio = template.sample_aspect_ratio
-        self._keep_fields(stream, int(src.field_order or 0), settings.codec)
+        self._keep_fields(stream, int(src.field_order or 0), settings.codec, info.height)
         known = {option.name for option in stream.codec_context.supported_options.private}
         options = {"crf": str(settings.crf), "preset": settings.preset}
         stream.options = {key: value for key, value in options.items() if key in known}
@@ -397,14 +399,20 @@ class VideoSink:
             stream.set_display_rotation(info.rotation)
         return stream
 
-    def _keep_fields(self, stream: av.VideoStream, field_order: int, codec: str) -> None:
+    def _keep_fields(self, stream: av.VideoStream, field_order: int, codec: str, height: int) -> None:
         """Encode an interlaced source (DV, broadcast captures) as interlaced, in its field order, so that
-        players deinterlace it; only libx264 takes the order from the stream (others need it per frame)."""
+        players deinterlace it; only libx264 takes the order from the stream (others need it per frame),
+        and only for fields of an even height (4:2:0 chroma in each field: 720x486 NTSC has 243 lines)."""
         if field_order not in _INTERLACED_ORDERS:
             return
         if codec not in _FIELD_ORDER_ENCODERS:
             warnings.warn(f"{self.name}: {codec} writes this interlaced video as progressive; "
                           "use --codec libx264 to keep its fields", stacklevel=4)
+            return
+        if height % 4:
+            warnings.warn(f"{self.name}: fields of {height // 2} lines cannot be encoded as 4:2:0 fields; "
+                          "writing this interlaced video as progressive (crop it to a height divisible by 4 "
+                          "to keep its fields)", stacklevel=4)
             return
         stream.codec_context.field_order = field_order
         stream.codec_context.flags |= int(av.codec.context.Flags.interlaced_dct) | int(av.codec.context.Flags.interlaced_me)

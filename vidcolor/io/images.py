@@ -15,6 +15,7 @@ from pathlib import Path
 
 import io
 import struct
+import warnings
 import zlib
 
 import cv2
@@ -34,6 +35,8 @@ _PILLOW_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BM
 _DESCRIPTIVE_TAGS = {ExifTags.Base.ImageDescription: "s", ExifTags.Base.Make: "s", ExifTags.Base.Model: "s",
                      ExifTags.Base.DateTime: "s", ExifTags.Base.Artist: "s", ExifTags.Base.Copyright: "s"}
 _SUB_IFDS = (ExifTags.IFD.Exif, ExifTags.IFD.GPSInfo)  # capture date, camera settings, comments; location
+_MAKER_NOTE = 0x927C  # a camera maker's private block, often tens of KB: not carried
+_JPEG_EXIF_LIMIT = 65533 - 8  # one APP1 segment, less its header
 
 # EXIF orientation -> how to turn the stored pixels into the displayed image (as Pillow's
 # ImageOps.exif_transpose does), written on arrays so it also serves 16-bit data.
@@ -58,14 +61,21 @@ class ImageMetadata:
     icc_profile: bytes | None = None
 
 
+def _as_read(value: object) -> object:
+    """An EXIF value as its file held it: Pillow reads text as Latin-1 and would write any character
+    outside ASCII as '?' (UTF-8 '© Müller' as '?? M??ller'), so such text goes back as its bytes."""
+    return value.encode("latin-1", "replace") if isinstance(value, str) and not value.isascii() else value
+
+
 def _read_metadata(image: Image.Image) -> ImageMetadata:
     exif, kept = image.getexif(), Image.Exif()
     for tag in _DESCRIPTIVE_TAGS:
         if isinstance(exif.get(tag), str) and exif[tag].strip("\x00 "):
-            kept[tag] = exif[tag]
+            kept[tag] = _as_read(exif[tag])
     for ifd in _SUB_IFDS:
-        if values := exif.get_ifd(ifd):
-            kept[ifd] = dict(values)
+        values = {tag: _as_read(value) for tag, value in exif.get_ifd(ifd).items() if tag != _MAKER_NOTE}
+        if values:
+            kept[ifd] = values
     dpi = image.info.get("dpi")  # Pillow converts a TIFF's per-centimetre resolution too
     icc = image.info.get("icc_profile")
     is_rgb_profile = isinstance(icc, bytes) and icc[16:20] == b"RGB "  # a grey photo's profile would not fit colour
@@ -221,8 +231,11 @@ def write_image(
             path.write_bytes(_with_png_metadata(encoded.tobytes(), metadata))
         else:
             options = {"quality": 95} if suffix != ".bmp" else {}
-            if metadata.exif is not None and suffix != ".bmp":
-                options["exif"] = metadata.exif.tobytes()
+            exif = metadata.exif.tobytes() if metadata.exif is not None and suffix != ".bmp" else b""
+            if len(exif) > _JPEG_EXIF_LIMIT:  # JPEG (and Pillow's WebP) hold one 64 KB block
+                warnings.warn(f"{path.name}: the photo's EXIF is over 64 KB; it is not carried over", stacklevel=2)
+            elif exif:
+                options["exif"] = exif
             if metadata.icc_profile is not None and suffix != ".bmp":
                 options["icc_profile"] = metadata.icc_profile
             if metadata.dpi is not None:
@@ -238,13 +251,11 @@ def write_image(
 
 def _write_tiff(path: Path, pixels: np.ndarray, metadata: ImageMetadata) -> None:
     exif = metadata.exif or Image.Exif()
-    tags = [(tag, kind, 0, exif[tag], True) for tag, kind in _DESCRIPTIVE_TAGS.items()
-            if tag in exif and tag != ExifTags.Base.DateTime]
+    tags = [(tag, kind, 0, exif[tag], True) for tag, kind in _DESCRIPTIVE_TAGS.items() if tag in exif]
     if metadata.icc_profile is not None:
         tags.append((34675, "B", len(metadata.icc_profile), metadata.icc_profile, True))
     tifffile.imwrite(path, pixels, photometric="rgb", extrasamples="unassalpha" if pixels.shape[2] == 4 else None,
-                     compression="zlib", metadata=None, software=False, extratags=tags,
-                     datetime=exif.get(ExifTags.Base.DateTime),
+                     compression="zlib", metadata=None, software=False, datetime=False, extratags=tags,
                      resolution=metadata.dpi, resolutionunit="INCH" if metadata.dpi else None)
 
 
