@@ -112,20 +112,33 @@ class _Copy:
 class _Reencode:
     """A source audio stream decoded and encoded again with a codec the container accepts."""
 
-    def __init__(self, source: av.AudioStream, stream: av.AudioStream, lead_in: float = 0.0) -> None:
-        """``lead_in``: seconds of silence before the first sound (for AVI, which stores no start time)."""
+    def __init__(self, source: av.AudioStream, stream: av.AudioStream, lead_in: float = 0.0,
+                 count_samples: bool = False) -> None:
+        """``lead_in``: seconds of silence before the first sound; ``count_samples``: time the packets by
+        their samples from 0 (both for AVI, which stores no start time)."""
         self.source = source
         self.stream = stream
         self.lead_in = lead_in
+        # AVI keeps no audio times (its sound plays on from 0), yet refuses times that go back or below 0, as
+        # the encoder's priming and a Matroska source's millisecond times give: there, count the samples instead
+        self._sample_clock: int | None = 0 if count_samples else None
         self._resampler: av.AudioResampler | None = None
 
     def packets(self, packet: av.Packet) -> list[av.Packet]:
-        return self._encode(self.source.decode(packet))
+        return self._timed(self._encode(self.source.decode(packet)))
 
     def flush(self) -> list[av.Packet]:
         out = self._encode(self.source.decode(None))
         out += self._encode([None])
-        return out + self.stream.encode(None)
+        return self._timed(out + self.stream.encode(None))
+
+    def _timed(self, packets: list[av.Packet]) -> list[av.Packet]:
+        if self._sample_clock is None:
+            return packets
+        for packet in packets:
+            packet.pts = packet.dts = self._sample_clock
+            self._sample_clock += packet.duration or self.stream.codec_context.frame_size
+        return packets
 
     def _encode(self, frames: list[av.AudioFrame | None]) -> list[av.Packet]:
         if self._resampler is None:
@@ -133,26 +146,29 @@ class _Reencode:
             self._resampler = av.AudioResampler(
                 format=ctx.format, layout=ctx.layout, rate=ctx.sample_rate, frame_size=ctx.frame_size or None
             )
-            if self.lead_in > 0:
-                frames = [self._silence(), *frames]
         out = []
         for frame in frames:
-            for resampled in self._resampler.resample(frame):
-                out += self.stream.encode(resampled)
+            if frame is not None and self.lead_in > 0:
+                frames_first = [self._silence_before(frame), frame]
+                self.lead_in = 0.0
+            else:
+                frames_first = [frame]
+            for each in frames_first:
+                for resampled in self._resampler.resample(each):
+                    out += self.stream.encode(resampled)
         return out
 
-    def _silence(self) -> av.AudioFrame:
-        """``lead_in`` seconds of silence, timed to end where the source's sound begins."""
-        ctx = self.stream.codec_context
-        samples = round(self.lead_in * ctx.sample_rate)
-        frame = av.AudioFrame(format=ctx.format.name, layout=ctx.layout.name, samples=samples)
-        for plane in frame.planes:
+    def _silence_before(self, frame: av.AudioFrame) -> av.AudioFrame:
+        """``lead_in`` seconds of silence shaped and timed like the first decoded ``frame``, ending where it begins."""
+        samples = round(self.lead_in * frame.sample_rate)
+        silence = av.AudioFrame(format=frame.format.name, layout=frame.layout.name, samples=samples)
+        for plane in silence.planes:
             plane.update(bytes(plane.buffer_size))
-        frame.sample_rate = ctx.sample_rate
-        frame.time_base = Fraction(1, ctx.sample_rate)
-        start = float((self.source.start_time or 0) * self.source.time_base)
-        frame.pts = round(start * ctx.sample_rate) - samples
-        return frame
+        silence.sample_rate = frame.sample_rate
+        silence.time_base = frame.time_base
+        if frame.pts is not None and frame.time_base:
+            silence.pts = frame.pts - round(Fraction(samples, frame.sample_rate) / frame.time_base)
+        return silence
 
 
 class VideoSink:
@@ -445,7 +461,7 @@ class VideoSink:
         stream.time_base = Fraction(1, rate)
         silence = " after that much silence" if lead_in else ""
         warnings.warn(f"{self.name}: {kind} {refusal}; re-encoding it as {codec}{silence}", stacklevel=3)
-        return _Reencode(template, stream, lead_in)
+        return _Reencode(template, stream, lead_in, count_samples=self._fixed_slots)
 
     def _lead_in(self, template: av.stream.Stream) -> float:
         """Seconds the sound starts after the picture where the container cannot store it (AVI starts every
