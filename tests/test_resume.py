@@ -154,10 +154,11 @@ def test_matroska_output_joins_segments_with_b_frames(tmp_path, colorizer, optio
         assert b.streams.video[0].average_rate == a.streams.video[0].average_rate
 
 
-@pytest.mark.parametrize("ext", ["mp4", "mkv", "avi"])
-def test_a_long_last_frame_keeps_its_duration_with_and_without_resume(tmp_path, colorizer, ext):
-    """A slideshow's last picture (3 s) was cut to one frame period, by the render and by the join."""
-    source = make_slideshow(tmp_path / "slides.mp4")
+@pytest.mark.parametrize(("source_ext", "ext"), [("mp4", "mp4"), ("mp4", "mkv"), ("mkv", "mkv"), ("mp4", "avi")])
+def test_a_long_last_frame_keeps_its_duration_with_and_without_resume(tmp_path, colorizer, source_ext, ext):
+    """A slideshow's last picture (3 s) was cut to one frame period, by the render and by the join (Matroska
+    segments, which store no dts, lost it at the join even after the render kept it)."""
+    source = make_slideshow(tmp_path / f"slides.{source_ext}")
     plain, resumable = tmp_path / f"plain.{ext}", tmp_path / f"resumable.{ext}"
     colorize_video(source, plain, colorizer, progress=False)
     colorize_video_resumable(source, resumable, colorizer, progress=False, segment_seconds=0.4)

@@ -22,6 +22,7 @@ _MPEG_RANGE, _JPEG_RANGE = 1, 2  # AVCOL_RANGE_MPEG (limited), AVCOL_RANGE_JPEG 
 _BITS_PER_PIXEL = 0.2  # bit rate for encoders without a constant-quality mode: ~20 Mb/s at 1080p25
 _VARIABLE_FPS = 0x0400  # AVFMT_VARIABLE_FPS: the muxer stores any frame timing (AVI does not)
 _NO_TIMESTAMPS = 0x0080  # AVFMT_NOTIMESTAMPS: a bare elementary stream (.h264, .m4v), not a container
+_HELD_PACKETS = 32  # video packets kept back so that the last frame's own packet is still at hand at the end
 _SYNC_TOLERANCE_S = 0.02  # sound may start this late in a container that cannot delay it
 _INTERLACED_ORDERS = frozenset({2, 3, 4, 5})  # AVFieldOrder: TT, BB, TB, BT (0 unknown, 1 progressive)
 _FIELD_ORDER_ENCODERS = frozenset({"libx264"})
@@ -211,7 +212,7 @@ class VideoSink:
             self.container.options["avoid_negative_ts"] = "disabled"
         self._last_pts: int | None = None  # the latest frame's pts, in the output stream's time base
         self._end: int | None = None  # where that frame stops showing, when set by end_video_at()
-        self._held: av.Packet | None = None  # the newest video packet, muxed once another follows
+        self._held: list[av.Packet] = []  # the newest video packets, muxed once more follow
         self._delay: int | None = None  # the encoder's reordering delay (first packet's pts - dts)
         try:
             self._encoding = video_template is None
@@ -317,16 +318,18 @@ class VideoSink:
                 raise self._write_error(e) from e
 
     def _mux_video(self, packets: list[av.Packet], *, flush: bool = False) -> None:
-        """Mux encoded video, holding the newest packet back until the ``flush`` (the encoder's last
-        packets), when the end of the video is given to the last ones."""
+        """Mux encoded video, holding the newest packets back until the ``flush`` (the encoder's last
+        packets), when the end of the video is given to the last ones. As many are held as a reordering
+        encoder may put after the last frame's own packet (x264's B-pyramid: up to 16)."""
         if self._delay is None and packets and packets[0].pts is not None and packets[0].dts is not None:
             self._delay = packets[0].pts - packets[0].dts  # the encoder's reordering delay
-        queued = ([self._held] if self._held is not None else []) + packets
-        self._held = None
+        queued = self._held + packets
         if flush:
+            self._held = []
             self._stretch_last_frame(queued)
-        elif queued:
-            self._held = queued.pop()
+        else:
+            self._held = queued[-_HELD_PACKETS:]
+            queued = queued[:-_HELD_PACKETS]
         self._mux(queued)
 
     def _stretch_last_frame(self, tail: list[av.Packet]) -> None:
