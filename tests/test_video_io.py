@@ -513,6 +513,22 @@ def test_mpeg_encoders_take_a_source_with_a_fine_time_base_and_an_odd_rate(tmp_p
     assert float(shown[-1] - shown[0]) == pytest.approx(11 * 1499 / 45000, abs=0.04)  # within a frame
 
 
+@pytest.mark.parametrize(("options", "rate"), [(dict(vfr=True), Fraction(30000, 1001)), (dict(rate=Fraction(16)), Fraction(24000, 1001))],
+                         ids=["vfr", "16fps-silent-film"])
+def test_mpeg_program_streams_keep_time_by_repeating_frames(tmp_path: Path, options: dict, rate: Fraction) -> None:
+    """MPEG-1/2 show each frame for one period of a standard rate: a variable-rate clip lost its gaps (0.4 s
+    short after 2 s) and a 16 fps silent film ran at 24 fps. Frames are now repeated to fill the slots."""
+    src = make_video(tmp_path / "in.mkv", size=(96, 64), frames=24, **options)
+    dst = tmp_path / "out.mpg"
+    round_trip(src, dst)
+    before, after = times(src), times(dst)
+    with av.open(str(dst)) as container:
+        assert container.streams.video[0].average_rate == rate
+    period = 1 / rate
+    assert float(after[-1] - after[0]) == pytest.approx(float(before[-1] - before[0]), abs=float(period))
+    assert all(any(abs(float(t - after[0]) - float(s - before[0])) <= float(period) / 2 + 1e-3 for t in after) for s in before)
+
+
 def test_dvd_video_and_ac3_are_copied_into_mpeg_program_streams(tmp_path: Path) -> None:
     """MPEG-PS lists no codecs, so AC-3 was re-encoded as MP2, --codec mpeg2video refused for .mpg, and a .vob
     output went to the SVCD muxer."""

@@ -23,6 +23,7 @@ _BITS_PER_PIXEL = 0.2  # bit rate for encoders without a constant-quality mode: 
 _VARIABLE_FPS = 0x0400  # AVFMT_VARIABLE_FPS: the muxer stores any frame timing (AVI does not)
 _NO_TIMESTAMPS = 0x0080  # AVFMT_NOTIMESTAMPS: a bare elementary stream (.h264, .m4v), not a container
 _HELD_PACKETS = 32  # video packets kept back so that the last frame's own packet is still at hand at the end
+_MPEG_FRAME_RATES = tuple(Fraction(rate) for rate in ("24000/1001", "24", "25", "30000/1001", "30", "50", "60000/1001", "60"))
 _SYNC_TOLERANCE_S = 0.02  # sound may start this late in a container that cannot delay it
 _INTERLACED_ORDERS = frozenset({2, 3, 4, 5})  # AVFieldOrder: TT, BB, TB, BT (0 unknown, 1 progressive)
 _FIELD_ORDER_ENCODERS = frozenset({"libx264"})
@@ -287,12 +288,28 @@ class VideoSink:
         if pts is not None and self._time_base != self._source_time_base:
             pts = round(pts * self._source_time_base / self._time_base)
             if self._last_slot is not None and pts <= self._last_slot:  # two frames rounded onto one slot
+                if self._constant_rate:
+                    return  # the earlier one keeps it: the source is faster than the stream here
                 pts = self._last_slot + 1
+            if self._constant_rate:
+                self._repeat_last_frame(until=pts)  # the source held its frame for longer than a slot
             self._last_slot = pts
+        self._encode_frame(frame, pts)
+
+    def _encode_frame(self, frame: av.VideoFrame, pts: int | None) -> None:
         frame.pts = pts
         frame.time_base = self._time_base
         self._last_pts = pts
+        self._last_frame = frame
         self._mux_video(self._video.encode(frame))
+
+    def _repeat_last_frame(self, until: int) -> None:
+        """Encode the last frame again on every slot before ``until`` (constant-rate encoders)."""
+        if self._last_slot is None or self._last_frame is None:
+            return
+        for slot in range(self._last_slot + 1, until):
+            self._encode_frame(self._last_frame, slot)  # the encoder has taken the frame as it was
+        self._last_slot = max(self._last_slot, until - 1)
 
     def end_video_at(self, pts: int) -> None:
         """Let the last frame show until ``pts`` (source video time base): a slideshow's long last picture
@@ -308,6 +325,8 @@ class VideoSink:
             return
         self._closed = True
         try:
+            if self._encoding and self._constant_rate and self._end is not None:
+                self._repeat_last_frame(until=self._end)  # a long last frame (these streams store no durations)
             self._mux_video(self._video.encode(None) if self._encoding else [], flush=True)
             for route in self._routes.values():
                 self._mux(route.flush())
@@ -376,15 +395,17 @@ class VideoSink:
                               f"{settings.codec} video; pick another --codec or file type")
         # Slots of a constant-rate container (AVI) are the real frame rate (FFmpeg's guess, which a
         # variable-rate or gappy source's average would not be); elsewhere the rate is only a hint.
-        # Encoders of MPEG-1/2 video take only their standard frame rates as time base, MPEG-4 part 2 none
-        # finer than 1/65535 (MP4's 1/12800 is fine, MPEG-TS's 1/90000 is not): they get slots of 1/rate too.
+        # Encoders of MPEG-1/2 video take only the standard frame rates and show every frame for one
+        # period, so they get constant-rate slots, filled by repeating or dropping frames (as ffmpeg's
+        # -vsync cfr); MPEG-4 part 2 takes no time base finer than 1/65535 (MP4's 1/12800 is fine,
+        # MPEG-TS's 1/90000 is not): it gets slots of 1/rate too.
         codec = av.Codec(settings.codec, "w")
-        slotted = self._fixed_slots or bool(codec.frame_rates) or (
+        self._constant_rate = bool(codec.frame_rates)
+        slotted = self._fixed_slots or self._constant_rate or (
             codec.name in _COARSE_TIME_BASE_ENCODERS and info.time_base.denominator > 65535)
         rate = (template.guessed_rate or info.average_rate) if slotted else (info.average_rate or template.guessed_rate)
-        if codec.frame_rates:  # the nearest standard rate, as ffmpeg picks (45000/1499 -> 30)
-            standard = [Fraction(r.numerator, r.denominator) for r in codec.frame_rates]
-            rate = min(standard, key=lambda candidate: abs(candidate - Fraction(rate or 25)))
+        if self._constant_rate:  # the nearest standard rate (45000/1499 -> 30; a 16 fps silent film -> 24)
+            rate = min(_MPEG_FRAME_RATES, key=lambda candidate: abs(candidate - Fraction(rate or 25)))
         stream = self.container.add_stream(settings.codec, rate=rate)
         formats = [pixel_format.name for pixel_format in codec.video_formats or ()]
         # the planes are 4:2:0; an encoder without it (GIF: palettes) gets them converted to its first format
@@ -394,6 +415,7 @@ class VideoSink:
         self._source_time_base = info.time_base
         self._time_base = info.time_base
         self._last_slot: int | None = None
+        self._last_frame: av.VideoFrame | None = None
         if rate and slotted:
             self._time_base = 1 / Fraction(rate)
         if self._fixed_slots:
