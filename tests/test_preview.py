@@ -195,13 +195,17 @@ def test_cli_sheet_starts_at_start(weights, clip, tmp_path) -> None:
     sheet = tmp_path / "sheet.png"
     common = ["--sheet", str(sheet), "--frames", "3", "--weights", str(weights), "--device", "cpu",
               "--render-size", str(RENDER), "--temporal", "off"]
-    result = cli(str(clip), "--start", "0.3", *common)  # 0.3 s at 29.97 fps: frame 9
+    result = cli(str(clip), "--start", "0.31", *common)  # 29.97 fps: frame 9 shows from 0.3003 s
     assert result.exit_code == 0, result.output
     assert "frames 9, 14, 19" in result.output
     first_row = sheet_panels(read_rgb(sheet), 0)[0]
     with VideoSource(clip) as source:
         ninth = [frame.y for frame in source.frames()][9]
     assert np.abs(first_row[..., 0] - np.clip((ninth - 16.0) / 219, 0, 1) * 255).max() <= 0.5 + 1e-6
+
+    result = cli(str(clip), "--start", "0.66", *common, "--overwrite")  # the last frame, 0.634-0.667 s
+    assert result.exit_code == 0, result.output
+    assert "frames 19 " in result.output
 
     result = cli(str(clip), "--start", "5", *common, "--overwrite")
     assert result.exit_code == 1

@@ -158,6 +158,19 @@ def test_frame_at_returns_the_frame_shown_at_that_time(tmp_path: Path) -> None:
         assert len(list(source.frames())) == 40
 
 
+def test_frame_index_at_a_time_follows_the_frames_own_times(tmp_path: Path) -> None:
+    """Variable-rate frames alternate 1 and 3 periods of 29.97 fps: the frame shown at a time is found from
+    the packets' times, not from the average rate; past the last frame's end there is none."""
+    src = make_video(tmp_path / "vfr.mkv", size=(64, 48), frames=10, vfr=True)
+    shown = times(src)
+    with VideoSource(src) as source:
+        for index, start in enumerate(shown):
+            assert source.frame_index_at(float(start - shown[0]) + 0.005) == index
+        assert source.frame_index_at(float(shown[-1] - shown[0]) + 0.02) == 9
+        assert source.frame_index_at(5.0) is None
+        assert len(list(source.frames())) == 10  # reading on from the start still works
+
+
 def test_video_info_reports_the_stream(tmp_path: Path) -> None:
     src = make_video(tmp_path / "in.mp4", size=(160, 96), frames=24, rate=Fraction(25))
     with VideoSource(src) as source:

@@ -294,7 +294,9 @@ def write_contact_sheet(
     else:
         with VideoSource(input_path) as source:
             frame_count = source.info.frame_count
-            first = round(start_seconds * float(source.info.average_rate or 25))  # as the window's --start
+            first = source.frame_index_at(start_seconds) if start_seconds > 0 else 0
+        if first is None:
+            raise InputError(f"--start {start_seconds:g} s is past the end of {input_path.name}; give an earlier time")
         if frame_count is None:
             frame_count = count_frames(input_path)
         shown = preview_frames(input_path, colorizer, sheet_indices(frame_count, frames, first), temporal=temporal,
@@ -303,9 +305,6 @@ def write_contact_sheet(
             frame_count = count_frames(input_path)
             shown = preview_frames(input_path, colorizer, sheet_indices(frame_count, frames, first),
                                    temporal=temporal, batch_size=batch_size)
-        if not shown and first > 0:
-            raise InputError(f"--start {start_seconds:g} s is past the end of {input_path.name} "
-                             f"({frame_count} frames); give an earlier time")
         if not shown:
             raise InputError(f"{input_path} has a video stream but no decodable frames")
     sheet = contact_sheet(shown)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -122,6 +123,27 @@ class VideoSource:
                     yield self._luma(frame, self._index_at(frame))
         except av.FFmpegError as e:
             raise self._corrupt(e) from e
+
+    def frame_index_at(self, seconds: float) -> int | None:
+        """Index of the frame shown ``seconds`` after the first frame, from the packets' times (no decoding;
+        right for variable-rate video too); None when the video has ended by then."""
+        stream = self.video_stream
+        if self._rewind:
+            self._seek_start()
+        self._rewind = True
+        try:
+            times = sorted(packet.pts for packet in self.container.demux(stream) if packet.size and packet.pts is not None)
+        except av.FFmpegError as e:
+            raise self._corrupt(e) from e
+        rate = self._frame_rate()
+        if not times:  # a bare stream without times: frame slots
+            index = int(seconds * rate)
+            return index if index < (self.info.frame_count or count_frames(self.path)) else None
+        target = times[0] + Fraction(seconds) / stream.time_base
+        end = times[-1] + 1 / (rate * stream.time_base)  # the last frame shows for (at least) one period
+        if target >= max(end, self.video_end or 0):
+            return None
+        return max(bisect.bisect_right(times, target) - 1, 0)
 
     def frame_at(self, seconds: float) -> LumaFrame:
         """The frame shown at ``seconds`` on the pts timeline (keyframe seek, then decode forward)."""
