@@ -314,3 +314,16 @@ def test_pack_keeps_photos_whose_names_differ_only_in_suffix(tmp_path: Path) -> 
     Image.fromarray(colour_photo(2)).save(source / "x.png")
     assert pack(source, tmp_path / "packed", size=32)["packed"] == 2
     assert sorted(path.name for path in (tmp_path / "packed").iterdir()) == ["x.jpg", "x.png.jpg"]
+
+
+def test_val_sample_sheet_decodes_only_the_photos_it_shows(photo_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    """The sample sheet's --val photos: evenly spread, the corrupt first pick replaced by the next readable
+    photo, and no more decoded than needed (the whole --val folder was decoded to pick six)."""
+    from training import trainer as trainer_module
+
+    decoded = []
+    real = trainer_module.load_or_reason
+    monkeypatch.setattr(trainer_module, "load_or_reason", lambda path, side: decoded.append(path) or real(path, side))
+    images = trainer_module.preview_photos(photo_dir / "street", 2, CROP)
+    assert images.shape[0] == 2 and images.dtype == torch.uint8
+    assert [path.name for path in decoded] == ["corrupt.jpg", "photo7.png", "grey_rgb.jpg", "photo1.png"]

@@ -27,7 +27,17 @@ from vidcolor.models import PatchDiscriminator, create_generator, generator_spec
 
 from . import plots
 from .config import GAN, PRETRAIN, STAGES, TrainConfig
-from .data import ImageBank, build_bank, centre_crops, collect_images, find_images, random_crops, to_model_pair
+from .data import (
+    ImageBank,
+    bank_side,
+    build_bank,
+    centre_crops,
+    collect_images,
+    find_images,
+    load_or_reason,
+    random_crops,
+    to_model_pair,
+)
 from .history import LossHistory
 from .holdout import BestWeights, HoldoutLog, score_holdout, split_bank
 from .losses import discriminator_loss, generator_adversarial_loss, l1_loss
@@ -235,9 +245,10 @@ class Trainer:
     def _preview_batch(self) -> torch.Tensor:
         """Fixed photos for the per-epoch sample sheet: from ``config.val`` if given, else from the training bank."""
         count = self.config.preview_count
-        photos = build_bank(collect_images([self.config.val]), self.config.crop, progress=False) if self.config.val else self.bank
-        picks = np.linspace(0, len(photos) - 1, min(count, len(photos))).astype(int)  # among the readable colour photos
-        images = photos.images[torch.as_tensor(picks, device=photos.images.device)].cpu()
+        if self.config.val:
+            return centre_crops(preview_photos(self.config.val, count, self.config.crop), self.config.crop)
+        picks = np.linspace(0, len(self.bank) - 1, min(count, len(self.bank))).astype(int)
+        images = self.bank.images[torch.as_tensor(picks, device=self.bank.images.device)].cpu()
         return centre_crops(images, self.config.crop)
 
     @torch.no_grad()
@@ -410,6 +421,24 @@ class Trainer:
                 # so that its optimiser state fits and a longer budget trains as if given at the start
                 self.generator.load_state_dict(self.unrewound)
                 self.unrewound = None
+
+
+def preview_photos(folder: str | Path, count: int, crop: int) -> torch.Tensor:
+    """``count`` colour photos evenly spread through ``folder`` as uint8 squares ``(N, S, S, 3)``; a grey
+    or unreadable pick gives way to the next readable photo, and only as many are decoded as needed."""
+    paths = collect_images([folder])
+    spread = [paths[int(i)] for i in np.linspace(0, len(paths) - 1, min(count, len(paths)))]
+    chosen = set(spread)
+    picked: list[np.ndarray] = []
+    for path in spread + [path for path in paths if path not in chosen]:
+        pixels = load_or_reason(path, bank_side(crop))
+        if not isinstance(pixels, str):
+            picked.append(pixels)
+        if len(picked) == count:
+            break
+    if not picked:
+        raise ValueError(f"no readable colour photo under --val {folder}")
+    return torch.from_numpy(np.stack(picked))
 
 
 def training_photos_of(config: TrainConfig) -> list[Path]:
