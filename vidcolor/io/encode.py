@@ -173,6 +173,33 @@ class _Reencode:
         return silence
 
 
+class _FramePalette:
+    """4:2:0 frames to 8-bit palette frames, with a palette made for each frame (FFmpeg's palettegen and
+    paletteuse filters), for GIF: the fixed 3-3-2 palette left 30 colours and tinted greys."""
+
+    def __init__(self, width: int, height: int, time_base: Fraction) -> None:
+        self._graph = av.filter.Graph()
+        source = self._graph.add_buffer(width=width, height=height, format="yuv420p", time_base=time_base)
+        split = self._graph.add("split")
+        palette = self._graph.add("palettegen", "stats_mode=single")
+        use = self._graph.add("paletteuse", "new=1")
+        source.link_to(split)
+        split.link_to(palette, 0, 0)
+        split.link_to(use, 1, 0)
+        palette.link_to(use, 0, 1)
+        use.link_to(self._graph.add("buffersink"))
+        self._graph.configure()
+
+    def __call__(self, frame: av.VideoFrame) -> list[av.VideoFrame]:
+        self._graph.vpush(frame)
+        out = []
+        while True:
+            try:
+                out.append(self._graph.vpull())
+            except (BlockingIOError, EOFError):  # PyAV's own errors of those names derive from them
+                return out
+
+
 class VideoSink:
     """An output file being written; use as a context manager so it is flushed and closed."""
 
@@ -283,7 +310,7 @@ class VideoSink:
         ctx = self._video.codec_context
         frame.color_range, frame.colorspace = ctx.color_range, ctx.colorspace
         frame.color_primaries, frame.color_trc = ctx.color_primaries, ctx.color_trc
-        if ctx.pix_fmt != "yuv420p":
+        if ctx.pix_fmt not in ("yuv420p", "pal8"):
             frame = frame.reformat(format=ctx.pix_fmt)
         if pts is not None and self._time_base != self._source_time_base:
             pts = round(pts * self._source_time_base / self._time_base)
@@ -301,7 +328,8 @@ class VideoSink:
         frame.time_base = self._time_base
         self._last_pts = pts
         self._last_frame = frame
-        self._mux_video(self._video.encode(frame))
+        for encodable in self._palette(frame) if self._palette is not None else [frame]:
+            self._mux_video(self._video.encode(encodable))
 
     def _repeat_last_frame(self, until: int) -> None:
         """Encode the last frame again on every slot before ``until`` (constant-rate encoders)."""
@@ -408,8 +436,11 @@ class VideoSink:
             rate = min(_MPEG_FRAME_RATES, key=lambda candidate: abs(candidate - Fraction(rate or 25)))
         stream = self.container.add_stream(settings.codec, rate=rate)
         formats = [pixel_format.name for pixel_format in codec.video_formats or ()]
-        # the planes are 4:2:0; an encoder without it (GIF: palettes) gets them converted to its first format
+        # the planes are 4:2:0; an encoder without it gets them converted to its first format, or for
+        # palette formats (GIF) to a palette made for each frame
         pix_fmt = settings.pix_fmt if not formats or settings.pix_fmt in formats else formats[0]
+        if pix_fmt != settings.pix_fmt and "pal8" in formats:
+            pix_fmt = "pal8"
         stream.width, stream.height, stream.pix_fmt = info.width, info.height, pix_fmt
         self._size = (info.height, info.width)
         self._source_time_base = info.time_base
@@ -418,6 +449,7 @@ class VideoSink:
         self._last_frame: av.VideoFrame | None = None
         if rate and slotted:
             self._time_base = 1 / Fraction(rate)
+        self._palette = _FramePalette(info.width, info.height, self._time_base) if pix_fmt == "pal8" else None
         if self._fixed_slots:
             stream.codec_context.max_b_frames = 0  # such containers store no pts to reorder by
         stream.codec_context.time_base = self._time_base
