@@ -295,7 +295,8 @@ class VideoSink:
     def write_frame(self, y: np.ndarray, u: np.ndarray, v: np.ndarray, pts: int | None) -> None:
         """Encode one frame from 4:2:0 uint8 planes; `pts` is in the source video's time base.
 
-        The pts is kept as is, except in constant-rate containers (AVI), where it is rescaled to 1/rate.
+        The pts is kept as is, except where the output has slots of 1/rate (AVI; MPEG-1/2/4 video, see
+        :meth:`_add_video`): there it is rescaled onto them, and MPEG-1/2 repeat or drop frames to fill each.
         """
         height, width = self._size
         chroma = ((height + 1) // 2, (width + 1) // 2)
