@@ -166,3 +166,18 @@ def test_a_long_last_frame_keeps_its_duration_with_and_without_resume(tmp_path, 
         with av.open(str(output)) as container:
             assert container.duration / av.time_base == pytest.approx(3.96, abs=1e-3), output.name
         assert len(read_video_frames(output)) == 25
+
+
+@pytest.mark.parametrize("name", ["out.gif", "out.mpg", "out.vob"])
+def test_outputs_whose_segments_cannot_be_joined_are_refused(tmp_path, colorizer, name):
+    """A GIF segment is a whole animation and MPEG-PS segments lose their order at the join: the join failed or
+    kept only the first segment, after the whole render."""
+    from vidcolor.errors import OutputError
+
+    source = make_video(tmp_path / "in.mp4", size=(64, 48), frames=4)
+    with pytest.raises(OutputError, match="--resume cannot join"):
+        colorize_video_resumable(source, tmp_path / name, colorizer, progress=False)
+    result = CliRunner().invoke(main, [str(source), "-o", str(tmp_path / name), "--resume",
+                                       "--weights", str(tmp_path / "never-loaded.safetensors")])
+    assert result.exit_code == 1 and "--resume cannot join" in result.output  # before the model loads
+    assert not list(tmp_path.glob(".*"))

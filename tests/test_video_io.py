@@ -169,6 +169,10 @@ def test_frame_index_at_a_time_follows_the_frames_own_times(tmp_path: Path) -> N
         assert source.frame_index_at(float(shown[-1] - shown[0]) + 0.02) == 9
         assert source.frame_index_at(5.0) is None
         assert len(list(source.frames())) == 10  # reading on from the start still works
+    with VideoSource(make_video(tmp_path / "30.mp4", size=(64, 48), frames=12, rate=Fraction(30))) as source:
+        assert source.frame_index_at(0.3) == 9  # frame 9 starts at exactly 0.3 s (the float is 0.2999...)
+    with VideoSource(make_slideshow(tmp_path / "slides.mp4")) as source:  # the last picture shows 0.96-3.96 s
+        assert [source.frame_index_at(t) for t in (0.5, 3.9, 4.0)] == [12, 24, None]
 
 
 def test_video_info_reports_the_stream(tmp_path: Path) -> None:
@@ -469,6 +473,44 @@ def test_sound_that_starts_late_stays_in_sync_in_avi(tmp_path: Path, ext: str, a
     assert first_sound(src) == pytest.approx(1.0, abs=0.001)
     assert first_sound(dst) == pytest.approx(1.0, abs=0.03)  # AVI cannot signal AAC's priming delay (21 ms)
     assert len(read_video_frames(dst)) == 50
+
+
+def _starting_at(src: Path, dst: Path, seconds: float) -> Path:
+    """``src`` remuxed with every stream's times moved ``seconds`` later (as MPEG-TS captures start at 1.4 s)."""
+    with av.open(str(src)) as source, av.open(str(dst), "w") as target:
+        streams = {stream.index: target.add_stream_from_template(stream) for stream in source.streams}
+        for packet in source.demux():
+            if packet.size:
+                shift = round(seconds / packet.time_base)
+                packet.pts = None if packet.pts is None else packet.pts + shift
+                packet.dts = None if packet.dts is None else packet.dts + shift
+                packet.stream = streams[packet.stream.index]
+                target.mux(packet)
+    return dst
+
+
+@pytest.mark.parametrize("ext", ["mpg", "avi"])
+def test_a_clip_that_starts_late_keeps_picture_and_sound_together(tmp_path: Path, ext: str) -> None:
+    """A clip starting at 1.4 s: in .mpg the re-encoded sound was put at 0 (1.4 s early); in .avi the first
+    frame was held for 1.4 s and the rest kept their absolute slots, ahead of the sound."""
+    src = _starting_at(make_video(tmp_path / "plain.mkv", size=(96, 64), frames=24, audio="aac"), tmp_path / "late.mkv", 1.4)
+    dst = tmp_path / f"out.{ext}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # MPEG-PS re-encodes the AAC
+        round_trip(src, dst)
+
+    def starts(path: Path) -> tuple[float, float]:
+        with av.open(str(path)) as container:
+            video = next(container.decode(video=0)).time
+        with av.open(str(path)) as container:
+            audio = next(container.decode(audio=0)).time
+        return video, audio
+
+    video_in, audio_in = starts(src)
+    video_out, audio_out = starts(dst)
+    assert video_out - audio_out == pytest.approx(video_in - audio_in, abs=0.05)
+    shown = times(dst)
+    assert len(shown) == 24 and float(shown[1] - shown[0]) == pytest.approx(1001 / 30000, abs=0.002)
 
 
 def test_mp3_into_webm_is_reencoded(tmp_path: Path) -> None:

@@ -50,6 +50,7 @@ from .worker import Colorizer
 
 SEGMENT_SECONDS = 10.0
 MANIFEST_VERSION = 1
+_UNJOINABLE_MUXERS = frozenset({"gif", "mpeg", "vob", "dvd", "svcd", "vcd"})
 
 
 def resume_folder(output_path: Path) -> Path:
@@ -112,6 +113,14 @@ class _Manifest:
         os.replace(temporary, self.path)
 
 
+def check_resumable_output(output_path: Path) -> None:
+    """Refuse, before any work, an output whose segments cannot be joined by copying their packets: GIF
+    (each segment is a whole animation) and MPEG program streams (.mpg, .vob)."""
+    if container_format(Path(output_path)) in _UNJOINABLE_MUXERS:
+        raise OutputError(f"--resume cannot join '{Path(output_path).suffix}' segments; render it without "
+                          "--resume, or with --resume to .mp4 or .mkv")
+
+
 def colorize_video_resumable(
     input_path: str | Path,
     output_path: str | Path,
@@ -128,6 +137,7 @@ def colorize_video_resumable(
     input_path, output_path = Path(input_path), Path(output_path)
     check_output_path(input_path, output_path, overwrite)
     check_video_output(output_path)
+    check_resumable_output(output_path)
     started = time.perf_counter()
     folder = resume_folder(output_path)
     with VideoSource(input_path) as source:
@@ -195,11 +205,12 @@ def _timed(packets: Iterator[av.Packet]) -> Iterator[tuple[float, int, av.Packet
         yield (float(stamp * packet.time_base) if stamp is not None else 0.0), order, packet
 
 
-def _segment_packets(folder: Path, segments: list[dict[str, Any]]) -> Iterator[av.Packet]:
+def _segment_packets(folder: Path, segments: list[dict[str, Any]], video_start: Fraction) -> Iterator[av.Packet]:
     """The segments' video packets in order, each segment's times put back exactly where they were.
 
     Containers may round a segment's start (MP4 keeps it in a millisecond edit list); the exact
     time of each segment's first frame is in the manifest, so the whole segment is shifted back.
+    AVI counts its slots from the video's first frame (``video_start``, in seconds).
     """
     for segment in segments:
         path = folder / segment["file"]
@@ -209,7 +220,7 @@ def _segment_packets(folder: Path, segments: list[dict[str, Any]]) -> Iterator[a
             if stores_frame_times(container_format(path)):
                 yield from _shifted(packets, expected)
             else:
-                yield from _slotted(packets, expected)
+                yield from _slotted(packets, None if expected is None else expected - video_start)
 
 
 def _shifted(packets: Iterator[av.Packet], first_seconds: Fraction | None) -> Iterator[av.Packet]:
@@ -249,10 +260,11 @@ def _slotted(packets: Iterator[av.Packet], first_seconds: Fraction | None) -> It
 def _join_segments(source: VideoSource, manifest: _Manifest, output: Path, settings: EncodeSettings, name: str) -> None:
     """Mux the segments' video packets and the source's copied streams into ``output``, in time order."""
     segments = manifest.segments
+    video_start = (source.video_stream.start_time or 0) * Fraction(source.video_stream.time_base)
     try:
         with av.open(str(manifest.folder / segments[0]["file"])) as first:
             with VideoSink(output, source, settings, video_template=first.streams.video[0], name=name) as sink:
-                video = ((time_, 0, order, packet, True) for time_, order, packet in _timed(_segment_packets(manifest.folder, segments)))
+                video = ((time_, 0, order, packet, True) for time_, order, packet in _timed(_segment_packets(manifest.folder, segments, video_start)))
                 other = ((time_, 1, order, packet, False) for time_, order, packet in _timed(source.copy_packets()))
                 for _, _, _, packet, is_video in heapq.merge(video, other, key=lambda item: item[:3]):
                     if is_video:

@@ -11,7 +11,7 @@ from ..io.images import check_image_output
 from ..io.output import check_output_path
 from ..io.probe import media_kind
 from ..pipeline import colorize_image, colorize_video
-from ..resume import colorize_video_resumable, resume_folder
+from ..resume import check_resumable_output, colorize_video_resumable, resume_folder
 from ._common import (
     Interrupted,
     check_render_size,
@@ -63,6 +63,8 @@ def colorize_command(
     kind = media_kind(input_path)
     check_output_path(input_path, output_path, overwrite)
     (check_image_output if kind == "image" else check_video_output)(output_path)  # before the model loads
+    if resume and kind == "video":
+        check_resumable_output(output_path)
     colorizer = load_colorizer(weights, device, render_size, saturation)
     if kind == "image":
         result = colorize_image(input_path, output_path, colorizer, overwrite=overwrite)

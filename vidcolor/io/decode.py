@@ -132,16 +132,20 @@ class VideoSource:
             self._seek_start()
         self._rewind = True
         try:
-            times = sorted(packet.pts for packet in self.container.demux(stream) if packet.size and packet.pts is not None)
+            timed = [(packet.pts, packet.duration or 0) for packet in self.container.demux(stream)
+                     if packet.size and packet.pts is not None]
         except av.FFmpegError as e:
             raise self._corrupt(e) from e
         rate = self._frame_rate()
-        if not times:  # a bare stream without times: frame slots
-            index = int(seconds * rate)
+        seconds_exact = Fraction(seconds).limit_denominator(1_000_000)  # 0.3, not 0.29999...: frames start on it
+        if not timed:  # a bare stream without times: frame slots
+            index = int(seconds_exact * rate)
             return index if index < (self.info.frame_count or count_frames(self.path)) else None
-        target = times[0] + Fraction(seconds) / stream.time_base
-        end = times[-1] + 1 / (rate * stream.time_base)  # the last frame shows for (at least) one period
-        if target >= max(end, self.video_end or 0):
+        times = sorted(pts for pts, _ in timed)
+        target = times[0] + seconds_exact / stream.time_base
+        # the last frame shows for one period at least, or as long as a packet's duration says (slideshows)
+        end = max(times[-1] + 1 / (rate * stream.time_base), max(pts + duration for pts, duration in timed))
+        if target >= end:
             return None
         return max(bisect.bisect_right(times, target) - 1, 0)
 
@@ -250,12 +254,15 @@ class VideoSource:
         if announced is None:
             return decoded_end
         decoded_s = float((decoded_end - start) * stream.time_base)
-        if announced - decoded_s > max(0.15, 3 / rate, 0.02 * announced):
-            raise InputError(
-                f"{self.path} is truncated or corrupt: video stops at {decoded_s:.2f} s of "
-                f"{announced:.2f} s; pass a complete file"
-            )
-        return max(end, start + round(announced / stream.time_base))
+        slack = max(0.15, 3 / rate, 0.02 * announced)
+        if announced - decoded_s <= slack:  # a duration, counted from the first frame
+            return max(end, start + round(announced / stream.time_base))
+        if announced - float(decoded_end * stream.time_base) <= slack:  # an end time (FFmpeg's Matroska DURATION tag)
+            return max(end, round(announced / stream.time_base))
+        raise InputError(
+            f"{self.path} is truncated or corrupt: video stops at {decoded_s:.2f} s of "
+            f"{announced:.2f} s; pass a complete file"
+        )
 
     def _corrupt(self, e: Exception) -> InputError:
         return InputError(f"{self.path} is truncated or corrupt ({e}); pass a complete file")

@@ -24,6 +24,7 @@ _VARIABLE_FPS = 0x0400  # AVFMT_VARIABLE_FPS: the muxer stores any frame timing 
 _NO_TIMESTAMPS = 0x0080  # AVFMT_NOTIMESTAMPS: a bare elementary stream (.h264, .m4v), not a container
 _HELD_PACKETS = 32  # video packets kept back so that the last frame's own packet is still at hand at the end
 _MPEG_FRAME_RATES = tuple(Fraction(rate) for rate in ("24000/1001", "24", "25", "30000/1001", "30", "50", "60000/1001", "60"))
+_ZERO_BASED_MUXERS = frozenset({"avi"})
 _SYNC_TOLERANCE_S = 0.02  # sound may start this late in a container that cannot delay it
 _INTERLACED_ORDERS = frozenset({2, 3, 4, 5})  # AVFieldOrder: TT, BB, TB, BT (0 unknown, 1 progressive)
 _FIELD_ORDER_ENCODERS = frozenset({"libx264"})
@@ -182,7 +183,7 @@ class _FramePalette:
         source = self._graph.add_buffer(width=width, height=height, format="yuv420p", time_base=time_base)
         split = self._graph.add("split")
         palette = self._graph.add("palettegen", "stats_mode=single")
-        use = self._graph.add("paletteuse", "new=1")
+        use = self._graph.add("paletteuse", "new=1:dither=bayer")  # 5x faster than error diffusion at 1080p
         source.link_to(split)
         split.link_to(palette, 0, 0)
         split.link_to(use, 1, 0)
@@ -235,6 +236,10 @@ class VideoSink:
             raise
         settings = dataclasses.replace(settings, codec=codec)
         self._fixed_slots = not stores_frame_times(self.container.format.name)
+        # AVI starts every stream at 0 (MPEG-PS, also on slots, keeps the times): the picture is put on slots
+        # counted from its first frame, and sound that starts later gets silence before it
+        self._from_zero = self.container.format.name in _ZERO_BASED_MUXERS
+        self._origin = (source.video_stream.start_time or 0) if self._from_zero else 0  # source time base
         if self._fixed_slots:
             # audio priming would otherwise shift the video, whose first frame AVI pins to slot 0
             self.container.options["avoid_negative_ts"] = "disabled"
@@ -313,8 +318,8 @@ class VideoSink:
         frame.color_primaries, frame.color_trc = ctx.color_primaries, ctx.color_trc
         if ctx.pix_fmt not in ("yuv420p", "pal8"):
             frame = frame.reformat(format=ctx.pix_fmt)
-        if pts is not None and self._time_base != self._source_time_base:
-            pts = round(pts * self._source_time_base / self._time_base)
+        if pts is not None and (self._time_base != self._source_time_base or self._origin):
+            pts = round((pts - self._origin) * self._source_time_base / self._time_base)
             if self._last_slot is not None and pts <= self._last_slot:  # two frames rounded onto one slot
                 if self._constant_rate:
                     return  # the earlier one keeps it: the source is faster than the stream here
@@ -343,8 +348,8 @@ class VideoSink:
     def end_video_at(self, pts: int) -> None:
         """Let the last frame show until ``pts`` (source video time base): a slideshow's long last picture
         keeps its own duration instead of one frame period. Call after the last frame or video packet."""
-        if self._time_base != self._source_time_base:
-            pts = round(pts * self._source_time_base / self._time_base)
+        if self._time_base != self._source_time_base or self._origin:
+            pts = round((pts - self._origin) * self._source_time_base / self._time_base)
         if self._last_pts is not None and pts > self._last_pts:
             self._end = pts
 
@@ -519,12 +524,12 @@ class VideoSink:
         stream.time_base = Fraction(1, rate)
         silence = " after that much silence" if lead_in else ""
         warnings.warn(f"{self.name}: {kind} {refusal}; re-encoding it as {codec}{silence}", stacklevel=3)
-        return _Reencode(template, stream, lead_in, count_samples=self._fixed_slots)
+        return _Reencode(template, stream, lead_in, count_samples=self._from_zero)
 
     def _lead_in(self, template: av.stream.Stream) -> float:
         """Seconds the sound starts after the picture where the container cannot store it (AVI starts every
         stream at 0), else 0. Less than a frame at 50 fps is left as it is."""
-        if not self._fixed_slots or template.type != "audio" or template.start_time is None:
+        if not self._from_zero or template.type != "audio" or template.start_time is None:
             return 0.0
         late = float(template.start_time * template.time_base) - self._video_start
         return late if late > _SYNC_TOLERANCE_S else 0.0

@@ -232,8 +232,9 @@ def write_image(
         else:
             options = {"quality": 95} if suffix != ".bmp" else {}
             exif = metadata.exif.tobytes() if metadata.exif is not None and suffix != ".bmp" else b""
-            if len(exif) > _JPEG_EXIF_LIMIT:  # JPEG (and Pillow's WebP) hold one 64 KB block
-                warnings.warn(f"{path.name}: the photo's EXIF is over 64 KB; it is not carried over", stacklevel=2)
+            if len(exif) > _JPEG_EXIF_LIMIT and _PILLOW_FORMATS[suffix] == "JPEG":  # one 64 KB block
+                warnings.warn("the photo's EXIF is over 64 KB, more than a JPEG holds; it is not carried over",
+                              stacklevel=2)
             elif exif:
                 options["exif"] = exif
             if metadata.icc_profile is not None and suffix != ".bmp":
