@@ -428,10 +428,10 @@ def preview_photos(folder: str | Path, count: int, crop: int) -> torch.Tensor:
     or unreadable pick gives way to the next readable photo, and only as many are decoded as needed."""
     paths = collect_images([folder])
     spread = [paths[int(i)] for i in np.linspace(0, len(paths) - 1, min(count, len(paths)))]
-    chosen = set(spread)
+    chosen, side = set(spread), bank_side(crop)
     picked: list[np.ndarray] = []
     for path in spread + [path for path in paths if path not in chosen]:
-        pixels = load_or_reason(path, bank_side(crop))
+        pixels = load_or_reason(path, side)
         if not isinstance(pixels, str):
             picked.append(pixels)
         if len(picked) == count:

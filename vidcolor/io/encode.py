@@ -247,6 +247,7 @@ class VideoSink:
         self._end: int | None = None  # where that frame stops showing, when set by end_video_at()
         self._held: list[av.Packet] = []  # the newest video packets, muxed once more follow
         self._delay: int | None = None  # the encoder's reordering delay (first packet's pts - dts)
+        self._constant_rate = False  # MPEG-1/2: every slot of the stream filled (set by _add_video)
         try:
             self._encoding = video_template is None
             if self._encoding:
@@ -359,7 +360,7 @@ class VideoSink:
             return
         self._closed = True
         try:
-            if self._encoding and self._constant_rate and self._end is not None:
+            if self._constant_rate and self._end is not None:
                 self._repeat_last_frame(until=self._end)  # a long last frame (these streams store no durations)
             self._mux_video(self._video.encode(None) if self._encoding else [], flush=True)
             for route in self._routes.values():
