@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from media import make_video
 
 from vidcolor.commands.preview import preview_command
+from vidcolor.errors import InputError
 from vidcolor.io.decode import VideoSource
 from vidcolor.io.encode import EncodeSettings
 from vidcolor.merge import YuvFormat
@@ -174,6 +175,29 @@ def test_session_steps_and_jumps_match_one_pass(weights, clip) -> None:
         difference = np.abs(frame.colour - reference[frame.index].colour) * 255
         assert difference.mean() < 0.05 and difference.max() <= 1.5, (frame.index, difference.mean(), difference.max())
         assert np.array_equal(frame.original, reference[frame.index].original)
+
+
+def test_session_finds_variable_rate_frames_by_their_times(weights, tmp_path) -> None:
+    """Frames alternate 1 and 3 periods of 29.97 fps (average 15 fps): seeking, --start and the
+    one-second jumps follow the frames' own times, not the average rate."""
+    vfr = make_video(tmp_path / "vfr.mkv", size=(WIDTH, HEIGHT), frames=30, vfr=True)
+    decoded = [y for y, _, _ in decoded_planes(vfr)]
+    with VideoSource(vfr) as source:
+        starts = [float((frame.pts - source.video_stream.start_time) * source.info.time_base)
+                  for frame in source.frames()]
+    with PreviewSession(vfr, colorizer(weights), TemporalOptions(enabled=False)) as session:
+        for index in (21, 7, 8, 29):
+            frame = session.frame(index)
+            assert frame.index == index and abs(frame.seconds - starts[index]) < 1e-6
+            assert np.allclose(frame.original[..., 0], np.clip((decoded[index] - 16.0) / 219.0, 0, 1), atol=1e-6)
+        assert session.index_at(starts[12] + 0.01) == 12
+        assert session.index_at(starts[13] - 0.01) == 12
+        one_second_on = session.index_after(4, 1.0)
+        assert starts[one_second_on] <= starts[4] + 1.0 < starts[one_second_on + 1]
+        assert session.index_after(one_second_on, -1.0) in (4, 3)
+        assert session.index_after(29, 1.0) == 29 and session.index_after(0, -1.0) == 0
+        with pytest.raises(InputError, match="past the end"):
+            session.index_at(60.0)
 
 
 def cli(*args: str) -> object:

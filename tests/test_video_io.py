@@ -145,17 +145,19 @@ def test_frames_match_an_independent_decode(tmp_path: Path) -> None:
     assert all(np.array_equal(f.y, y) for f, (_, _, y) in zip(frames, expected))
 
 
-def test_frame_at_returns_the_frame_shown_at_that_time(tmp_path: Path) -> None:
-    src = make_video(tmp_path / "in.mp4", frames=40)
-    expected = read_video_frames(src)
-    with VideoSource(src) as source:
-        for index in (0, 17, 39):
-            pts, time_base, y = expected[index]
-            frame = source.frame_at(float(pts * time_base) + 0.01)
-            assert frame.pts == pts
-            assert frame.index == index
-            assert np.array_equal(frame.y, y)
-        assert len(list(source.frames())) == 40
+def test_frames_from_a_timeline_index_seek_to_that_frame(tmp_path: Path) -> None:
+    """Seeking by the packet timeline lands on the same frames, with the same indices, as decoding from
+    the start, for constant and variable frame rates (indices used to come from the average rate)."""
+    for src in (make_video(tmp_path / "in.mp4", frames=40), make_video(tmp_path / "vfr.mkv", frames=30, vfr=True)):
+        with VideoSource(src) as source:
+            everything = list(source.frames())
+            timeline = source.timeline()
+            assert timeline.times == [frame.pts for frame in everything]
+            for index in (29, 17, 1):
+                seeked = [frame for frame in source.frames_from(timeline, index) if frame.index >= index]
+                assert [frame.index for frame in seeked] == list(range(index, len(everything)))
+                assert all(np.array_equal(a.y, b.y) and a.pts == b.pts for a, b in zip(seeked, everything[index:]))
+            assert len(list(source.frames())) == len(everything)
 
 
 def test_frame_index_at_a_time_follows_the_frames_own_times(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from .errors import InputError, VidcolorError
-from .io.decode import LumaFrame, VideoSource, count_frames
+from .io.decode import FrameTimeline, LumaFrame, VideoSource
 from .io.images import is_image_suffix, read_image, write_image
 from .io.output import atomic_output, check_output_path
 from .io.probe import media_kind
@@ -133,9 +133,6 @@ class _Clock:
             return float(frame.index / self.rate) if self.rate else 0.0
         return float((frame.pts - self.start) * self.time_base)
 
-    def index_at(self, pts: int) -> int:
-        return max(round((pts - self.start) * self.time_base * self.rate), 0) if self.rate else 0
-
 
 def _oriented(image: np.ndarray, rotation: int) -> np.ndarray:
     """Turn stored pixels into what a player shows (``rotation`` degrees counter-clockwise)."""
@@ -229,6 +226,16 @@ def preview_frames(
 # -- contact sheet ---------------------------------------------------------------------------------
 
 
+def start_index(timeline: FrameTimeline, start_seconds: float, input_path: Path) -> int:
+    """The frame shown ``start_seconds`` into the video; a one-line error when the video has ended by then."""
+    if start_seconds <= 0:
+        return 0
+    first = timeline.index_at(start_seconds)
+    if first is None:
+        raise InputError(f"--start {start_seconds:g} s is past the end of {input_path.name}; give an earlier time")
+    return first
+
+
 def label_height(width: int) -> int:
     """Height of the label strip above each row of a sheet whose panels are ``width`` wide."""
     return max(18, width // 40)
@@ -293,18 +300,10 @@ def write_contact_sheet(
         shown = [image_preview(input_path, colorizer)]
     else:
         with VideoSource(input_path) as source:
-            frame_count = source.info.frame_count
-            first = source.frame_index_at(start_seconds) if start_seconds > 0 else 0
-        if first is None:
-            raise InputError(f"--start {start_seconds:g} s is past the end of {input_path.name}; give an earlier time")
-        if frame_count is None:
-            frame_count = count_frames(input_path)
-        shown = preview_frames(input_path, colorizer, sheet_indices(frame_count, frames, first), temporal=temporal,
+            timeline = source.timeline()
+        first = start_index(timeline, start_seconds, input_path)
+        shown = preview_frames(input_path, colorizer, sheet_indices(len(timeline), frames, first), temporal=temporal,
                                batch_size=batch_size)
-        if len(shown) < min(frames, frame_count - first):  # the container over-announced its frames
-            frame_count = count_frames(input_path)
-            shown = preview_frames(input_path, colorizer, sheet_indices(frame_count, frames, first),
-                                   temporal=temporal, batch_size=batch_size)
         if not shown:
             raise InputError(f"{input_path} has a video stream but no decodable frames")
     sheet = contact_sheet(shown)
@@ -321,8 +320,9 @@ class PreviewSession:
     """Random access to a video's frames as the render gives them, for the viewer.
 
     Stepping forward one frame reuses the smoother; any other move seeks to the keyframe before the
-    warm-up window and decodes forward. Indices of frames reached by seeking come from their pts and the
-    average frame rate (exact for constant-rate video).
+    warm-up window and decodes forward. Frames are found by their times on the video's
+    :class:`FrameTimeline` (read once from the packets), so jumps by seconds are exact for variable-rate
+    video too.
     """
 
     def __init__(self, input_path: str | Path, colorizer: Colorizer, temporal: TemporalOptions = TemporalOptions()) -> None:
@@ -330,7 +330,8 @@ class PreviewSession:
         self.colorizer = colorizer
         self.source = VideoSource(self.path)
         try:
-            self.frame_count = self.source.info.frame_count or count_frames(self.path)
+            self.timeline = self.source.timeline()
+            self.frame_count = len(self.timeline)
             self._renderer = _Renderer(self.source, colorizer, temporal)
         except BaseException:
             self.source.close()
@@ -352,10 +353,6 @@ class PreviewSession:
     @property
     def temporal(self) -> TemporalOptions:
         return self._renderer.temporal
-
-    @property
-    def rate(self) -> Fraction | None:
-        return self.source.info.average_rate
 
     def configure(self, *, temporal: TemporalOptions | None = None, saturation: float | None = None) -> None:
         """Change settings; the current frame is recomputed (with its warm-up) on the next :meth:`frame`."""
@@ -401,18 +398,27 @@ class PreviewSession:
         self._current = result
         return result
 
-    def frames_in(self, seconds: float) -> int:
-        """How many frames ``seconds`` spans (at least 1)."""
-        rate = float(self.rate) if self.rate else 25.0
-        return max(1, round(abs(seconds) * rate)) * (1 if seconds >= 0 else -1)
+    def index_at(self, seconds: float) -> int:
+        """The frame shown ``seconds`` into the video; a one-line error past its end."""
+        return start_index(self.timeline, seconds, self.path)
+
+    def index_after(self, index: int, seconds: float) -> int:
+        """The frame shown ``seconds`` (negative: before) after frame ``index`` starts, clamped to the video;
+        at least one frame away."""
+        index = min(max(index, 0), max(self.frame_count - 1, 0))
+        if not self.timeline:
+            return index
+        target = self.timeline.index_at(max(self.timeline.seconds_of(index) + seconds, 0.0))
+        moved = self.frame_count - 1 if target is None else target
+        if moved == index and seconds:
+            moved += 1 if seconds > 0 else -1
+        return min(max(moved, 0), self.frame_count - 1)
 
     def _decode_from(self, index: int) -> Iterator[LumaFrame]:
         """Luma frames from ``index`` on: keyframe seek before it, then decode forward."""
-        source, clock = self.source, self._renderer.clock
-        if index == 0 or not clock.rate:
-            yield from source.frames()
+        if index == 0:
+            yield from self.source.frames()
             return
-        target = clock.start + int((Fraction(index) - Fraction(1, 2)) / clock.rate / clock.time_base)
-        for frame in source.frames_from_pts(target):
+        for frame in self.source.frames_from(self.timeline, index):
             if frame.index >= index:
                 yield frame

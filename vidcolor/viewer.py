@@ -117,7 +117,7 @@ def _show_video(
     input_path: Path, colorizer: Colorizer, temporal: TemporalOptions, start_seconds: float, save_dir: Path
 ) -> None:
     with PreviewSession(input_path, colorizer, temporal) as session:
-        index = session.frames_in(start_seconds) if start_seconds > 0 else 0
+        index = session.index_at(start_seconds)
         saved = ""
         while True:
             frame = session.frame(index)
@@ -133,14 +133,11 @@ def _show_video(
             key = _next_key()
             if key is None or key in (_ESCAPE, ord("q")):
                 return
-            steps = {ord("a"): -1, ord("d"): 1, ord("j"): -session.frames_in(1), ord("l"): session.frames_in(1),
-                     ord("J"): -session.frames_in(10), ord("L"): session.frames_in(10)}
-            if key in steps:
-                index += steps[key]
-            elif key in _LEFT or key in _RIGHT:
-                index += -1 if key in _LEFT else 1
-            elif key in _PAGE_UP or key in _PAGE_DOWN:
-                index += session.frames_in(-10 if key in _PAGE_UP else 10)
+            jumps = {ord("j"): -1.0, ord("l"): 1.0, ord("J"): -10.0, ord("L"): 10.0}
+            if key in (ord("a"), ord("d")) or key in _LEFT or key in _RIGHT:
+                index += -1 if key == ord("a") or key in _LEFT else 1
+            elif key in jumps or key in _PAGE_UP or key in _PAGE_DOWN:
+                index = session.index_after(index, jumps.get(key, -10.0 if key in _PAGE_UP else 10.0))
             elif key == ord("t"):
                 session.configure(temporal=replace(options, enabled=not options.enabled))
             elif key in (ord("+"), ord("=")):

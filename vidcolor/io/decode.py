@@ -46,6 +46,38 @@ class LumaFrame:
     y: np.ndarray
 
 
+@dataclass(frozen=True)
+class FrameTimeline:
+    """When each frame of a video shows: ``times[i]`` is frame i's pts (stream time base, sorted), and
+    ``end`` where the last frame stops showing (its duration, or one frame period)."""
+
+    times: list[int]
+    end: Fraction | int
+    time_base: Fraction
+    timed: bool = True  # False for a bare stream: one slot per packet at the frame rate
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def index_at(self, seconds: float) -> int | None:
+        """The frame shown ``seconds`` after the first frame starts; None at or past the end."""
+        if not self.times:
+            return None
+        exact = Fraction(seconds).limit_denominator(1_000_000)  # 0.3, not 0.29999...: frames start on it
+        target = self.times[0] + exact / self.time_base
+        if target >= self.end:
+            return None
+        return max(bisect.bisect_right(self.times, target) - 1, 0)
+
+    def index_of(self, pts: int) -> int:
+        """The frame shown at ``pts``."""
+        return max(bisect.bisect_right(self.times, pts) - 1, 0)
+
+    def seconds_of(self, index: int) -> float:
+        """When frame ``index`` starts, in seconds after the first frame."""
+        return float((self.times[index] - self.times[0]) * self.time_base)
+
+
 class VideoSource:
     """An opened video file; iterate `items()` once per pass, use as a context manager."""
 
@@ -108,58 +140,51 @@ class VideoSource:
         except av.FFmpegError as e:
             raise self._corrupt(e) from e
 
-    def frames_from_pts(self, target: int) -> Iterator[LumaFrame]:
-        """Video frames from the keyframe at or before ``target`` (stream time base) onwards.
-
-        Their ``index`` is estimated from the average rate (0 when the rate is unknown). A later
-        ``items()`` or ``frames()`` starts from the beginning again.
-        """
+    def frames_from(self, timeline: FrameTimeline, index: int) -> Iterator[LumaFrame]:
+        """Video frames from the keyframe at or before frame ``index`` of ``timeline`` onwards, each
+        indexed by its time on the timeline. A later ``items()`` or ``frames()`` starts from the beginning."""
+        if not timeline.timed:  # a bare stream cannot seek: decode from the start
+            yield from self.frames()
+            return
         stream = self.video_stream
         self._rewind = True
         try:
-            self.container.seek(target, stream=stream, backward=True, any_frame=False)
+            self.container.seek(timeline.times[index], stream=stream, backward=True, any_frame=False)
             for packet in self.container.demux(stream):
                 for frame in packet.decode():
-                    yield self._luma(frame, self._index_at(frame))
+                    pts = self._pts(frame)
+                    yield self._luma(frame, 0 if pts is None else timeline.index_of(pts))
         except av.FFmpegError as e:
             raise self._corrupt(e) from e
 
-    def frame_index_at(self, seconds: float) -> int | None:
-        """Index of the frame shown ``seconds`` after the first frame, from the packets' times (no decoding;
-        right for variable-rate video too); None when the video has ended by then."""
+    def timeline(self) -> FrameTimeline:
+        """When each frame shows, from the packets' times (no decoding; right for variable-rate video).
+
+        A bare stream without times (raw .h264) gets one frame slot per packet at its frame rate."""
         stream = self.video_stream
         if self._rewind:
             self._seek_start()
         self._rewind = True
         try:
-            timed = [(packet.pts, packet.duration or 0) for packet in self.container.demux(stream)
-                     if packet.size and packet.pts is not None]
+            timed = [(packet.dts if self._dts_timed else packet.pts, packet.duration or 0)
+                     for packet in self.container.demux(stream) if packet.size and not packet.is_discard]
         except av.FFmpegError as e:
             raise self._corrupt(e) from e
         rate = self._frame_rate()
-        seconds_exact = Fraction(seconds).limit_denominator(1_000_000)  # 0.3, not 0.29999...: frames start on it
-        if not timed:  # a bare stream without times: frame slots
-            index = int(seconds_exact * rate)
-            return index if index < (self.info.frame_count or count_frames(self.path)) else None
-        times = sorted(pts for pts, _ in timed)
-        target = times[0] + seconds_exact / stream.time_base
-        # the last frame shows for one period at least, or as long as a packet's duration says (slideshows)
-        end = max(times[-1] + 1 / (rate * stream.time_base), max(pts + duration for pts, duration in timed))
-        if target >= end:
-            return None
-        return max(bisect.bisect_right(times, target) - 1, 0)
+        period = 1 / (rate * stream.time_base)  # the last frame shows for one period at least
+        known = [(pts, duration) for pts, duration in timed if pts is not None]
+        if not known:
+            slot = round(period)
+            return FrameTimeline([i * slot for i in range(len(timed))], len(timed) * slot, Fraction(stream.time_base),
+                                 timed=False)
+        times = sorted(pts for pts, _ in known)
+        end = max([times[-1] + period, *(pts + duration for pts, duration in known)])
+        return FrameTimeline(times, end, Fraction(stream.time_base))
 
-    def frame_at(self, seconds: float) -> LumaFrame:
-        """The frame shown at ``seconds`` on the pts timeline (keyframe seek, then decode forward)."""
-        target = int(seconds / self.video_stream.time_base)
-        shown: LumaFrame | None = None
-        for frame in self.frames_from_pts(target):
-            if shown is not None and frame.pts is not None and frame.pts > target:
-                return shown
-            shown = frame
-        if shown is None:
-            raise InputError(f"{self.path} has no frame at {seconds:.3f} s; pick a time within the video")
-        return shown
+    def frame_index_at(self, seconds: float) -> int | None:
+        """Index of the frame shown ``seconds`` after the first frame (see :meth:`timeline`); None when
+        the video has ended by then."""
+        return self.timeline().index_at(seconds)
 
     def _demux(self, *streams: av.stream.Stream) -> Iterator[LumaFrame | av.Packet]:
         if self._rewind:
@@ -226,13 +251,6 @@ class VideoSource:
         plane = frame.planes[0]
         rows = np.frombuffer(plane, dtype=np.uint8).reshape(plane.height, plane.line_size)
         return LumaFrame(index=index, pts=pts, y=rows[:, : plane.width].copy())
-
-    def _index_at(self, frame: av.VideoFrame) -> int:
-        rate, pts = self.info.average_rate, self._pts(frame)
-        if rate is None or pts is None:
-            return 0
-        start = self.video_stream.start_time or 0
-        return max(round((pts - start) * self.video_stream.time_base * rate), 0)
 
     def _checked_end(self, last: LumaFrame | None, end: int | None) -> int | None:
         """Where the video stops showing (stream time base), after checking that decoding got there.
