@@ -570,12 +570,30 @@ def test_mpeg_encoders_take_a_source_with_a_fine_time_base_and_an_odd_rate(tmp_p
     assert float(shown[-1] - shown[0]) == pytest.approx(11 * 1499 / 45000, abs=0.04)  # within a frame
 
 
-@pytest.mark.parametrize(("options", "rate"), [(dict(vfr=True), Fraction(30000, 1001)), (dict(rate=Fraction(16)), Fraction(24000, 1001))],
-                         ids=["vfr", "16fps-silent-film"])
-def test_mpeg_program_streams_keep_time_by_repeating_frames(tmp_path: Path, options: dict, rate: Fraction) -> None:
+def _gappy_avi(path: Path) -> Path:
+    """A 25 fps AVI (time base 1/25, the slots of MPEG's 25 fps) whose frames skip 1, 2 or 3 slots."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        stream.codec_context.max_b_frames = 0
+        for index, slot in enumerate([0, 1, 3, 6, 10, 11, 13, 16, 20, 21]):
+            frame = av.VideoFrame.from_ndarray(np.full((64, 96, 3), index * 20, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = slot, Fraction(1, 25)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
+@pytest.mark.parametrize(("make", "rate"), [
+    (lambda folder: make_video(folder / "in.mkv", size=(96, 64), frames=24, vfr=True), Fraction(30000, 1001)),
+    (lambda folder: make_video(folder / "in.mkv", size=(96, 64), frames=24, rate=Fraction(16)), Fraction(24000, 1001)),
+    (lambda folder: _gappy_avi(folder / "in.avi"), Fraction(25)),
+], ids=["vfr", "16fps-silent-film", "gappy-avi-on-the-same-slots"])
+def test_mpeg_program_streams_keep_time_by_repeating_frames(tmp_path: Path, make, rate: Fraction) -> None:
     """MPEG-1/2 show each frame for one period of a standard rate: a variable-rate clip lost its gaps (0.4 s
-    short after 2 s) and a 16 fps silent film ran at 24 fps. Frames are now repeated to fill the slots."""
-    src = make_video(tmp_path / "in.mkv", size=(96, 64), frames=24, **options)
+    short after 2 s), a 16 fps silent film ran at 24 fps, and an AVI with gaps whose slots were already
+    the output's lost them. Frames are now repeated to fill the slots."""
+    src = make(tmp_path)
     dst = tmp_path / "out.mpg"
     round_trip(src, dst)
     before, after = times(src), times(dst)

@@ -248,6 +248,7 @@ class VideoSink:
         self._held: list[av.Packet] = []  # the newest video packets, muxed once more follow
         self._delay: int | None = None  # the encoder's reordering delay (first packet's pts - dts)
         self._constant_rate = False  # MPEG-1/2: every slot of the stream filled (set by _add_video)
+        self._on_slots = False  # frames go on slots of 1/rate (set by _add_video)
         try:
             self._encoding = video_template is None
             if self._encoding:
@@ -319,8 +320,8 @@ class VideoSink:
         frame.color_primaries, frame.color_trc = ctx.color_primaries, ctx.color_trc
         if ctx.pix_fmt not in ("yuv420p", "pal8"):
             frame = frame.reformat(format=ctx.pix_fmt)
-        if pts is not None and (self._time_base != self._source_time_base or self._origin):
-            pts = round((pts - self._origin) * self._source_time_base / self._time_base)
+        if pts is not None and (self._on_slots or self._origin):
+            pts = self._output_pts(pts)
             if self._last_slot is not None and pts <= self._last_slot:  # two frames rounded onto one slot
                 if self._constant_rate:
                     return  # the earlier one keeps it: the source is faster than the stream here
@@ -349,10 +350,13 @@ class VideoSink:
     def end_video_at(self, pts: int) -> None:
         """Let the last frame show until ``pts`` (source video time base): a slideshow's long last picture
         keeps its own duration instead of one frame period. Call after the last frame or video packet."""
-        if self._time_base != self._source_time_base or self._origin:
-            pts = round((pts - self._origin) * self._source_time_base / self._time_base)
+        pts = self._output_pts(pts)
         if self._last_pts is not None and pts > self._last_pts:
             self._end = pts
+
+    def _output_pts(self, pts: int) -> int:
+        """A source video pts in the output stream's time base (counted from the first frame for AVI)."""
+        return round((pts - self._origin) * self._source_time_base / self._time_base)
 
     def close(self) -> None:
         """Flush every encoder and close the file; calling it again does nothing."""
@@ -456,6 +460,7 @@ class VideoSink:
         self._last_frame: av.VideoFrame | None = None
         if rate and slotted:
             self._time_base = 1 / Fraction(rate)
+            self._on_slots = True
         self._palette = _FramePalette(info.width, info.height, self._time_base) if pix_fmt == "pal8" else None
         if self._fixed_slots:
             stream.codec_context.max_b_frames = 0  # such containers store no pts to reorder by
