@@ -9,6 +9,7 @@ from tests.helpers import ConstantColour
 from training.calibrate import calibrate, spread
 from training.calibrate import main as calibrate_main
 from training.metrics import colourfulness
+from vidcolor.errors import InputError
 from vidcolor.models import create_generator, read_metadata, save_generator, update_metadata
 from vidcolor.worker import Colorizer
 
@@ -53,7 +54,7 @@ def test_calibration_of_grey_photos_only_is_an_error(tmp_path):
     path = tmp_path / "grey.png"
     Image.fromarray(np.full((16, 16, 3), 128, np.uint8)).save(path)
     faint = Colorizer(ConstantColour(0.1, 0.1), device="cpu", render_size=32)
-    with pytest.raises(ValueError, match="no colour photos"):
+    with pytest.raises(InputError, match="no colour photos"):
         calibrate(faint, [path])
 
 

@@ -22,6 +22,7 @@ from training.holdout import HoldoutScore, score_holdout, split_bank
 from training.metrics import colourfulness, psnr
 from training.trainer import Trainer, resume_trainer
 from vidcolor.color import lab_from_normalized, lab_to_rgb
+from vidcolor.errors import InputError
 from vidcolor.models import load_generator, read_metadata
 
 
@@ -41,7 +42,7 @@ def test_split_is_reproducible_disjoint_and_leaves_photos_to_train(bank) -> None
         for index, source in enumerate(part.sources):
             assert torch.equal(part.images[index], bank.images[bank.sources.index(source)])
     assert split_bank(bank, 0.0, seed=3) == (bank, None)
-    with pytest.raises(ValueError, match="no photos to train on"):
+    with pytest.raises(InputError, match="no photos to train on"):
         split_bank(bank.subset(torch.tensor([0])), 0.5, seed=0)
 
 

@@ -15,6 +15,7 @@ from training.cli import train_command
 from training.config import StageBudget
 from training.data import build_bank, collect_images, random_crops, to_model_pair
 from training.trainer import Trainer, resume_trainer
+from vidcolor.errors import InputError, WeightsError
 from vidcolor.models import load_generator, read_metadata
 
 
@@ -201,7 +202,7 @@ def test_start_from_exported_weights_for_fine_tuning(photo_dir: Path, bank, tmp_
     lineage = read_metadata(tmp_path / "tuned.safetensors")["training"]["initialised_from"]
     assert lineage["file"] == "source.safetensors" and lineage["seed"] == 1
     other = Trainer(tiny_config(photo_dir, arch="resnet18-unet"), tmp_path / "other", torch.device("cpu"), bank=bank)
-    with pytest.raises(ValueError, match="not --arch resnet18-unet"):
+    with pytest.raises(WeightsError, match="not --arch resnet18-unet"):
         other.start_from(tmp_path / "source.safetensors")
 
 
@@ -232,7 +233,7 @@ def test_val_photos_under_data_are_never_trained_on(photo_dir: Path, tmp_path: P
     trainer = Trainer(config, tmp_path / "run", torch.device("cpu"))
     assert len(trainer.bank) == 4
     assert not any("street" in Path(source).parts for source in trainer.bank.sources)
-    with pytest.raises(FileNotFoundError, match="also under --val"):
+    with pytest.raises(InputError, match="also under --val"):
         Trainer(tiny_config(photo_dir, val=str(photo_dir)), tmp_path / "run2", torch.device("cpu"))
 
 
@@ -327,3 +328,38 @@ def test_val_sample_sheet_decodes_only_the_photos_it_shows(photo_dir: Path, tmp_
     images = trainer_module.preview_photos(photo_dir / "street", 2, CROP)
     assert images.shape[0] == 2 and images.dtype == torch.uint8
     assert [path.name for path in decoded] == ["corrupt.jpg", "photo7.png", "grey_rgb.jpg", "photo1.png"]
+
+
+def test_train_and_evaluate_errors_a_user_can_fix_are_one_line_and_bugs_keep_their_type(tmp_path: Path,
+                                                                                      monkeypatch) -> None:
+    """A folder without photos is the user's to fix: a plain message. An internal ValueError used to be
+    shown the same way, without its type and even under VIDCOLOR_DEBUG=1."""
+    import training.evaluate
+    from training.cli import evaluate_command
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = CliRunner().invoke(train_command, ["--data", str(empty), "--out", str(tmp_path / "run"),
+                                                "--arch", "tiny-unet", "--no-pretrained", "--pretrain-epochs", "1"])
+    assert result.exit_code == 1 and result.output.strip().splitlines()[-1] == f"Error: no photos found under {empty}"
+
+    def broken(*_args, **_kwargs):
+        raise ValueError("shapes (3,) and (4,) not aligned")
+
+    monkeypatch.setattr(training.evaluate, "evaluate", broken)
+    bug = CliRunner().invoke(evaluate_command, ["--data", str(empty), "--device", "cpu"])
+    assert bug.exit_code == 1
+    assert "Error: ValueError: shapes (3,) and (4,) not aligned (set VIDCOLOR_DEBUG=1 for details)" in bug.output
+    monkeypatch.setenv("VIDCOLOR_DEBUG", "1")
+    debug = CliRunner().invoke(evaluate_command, ["--data", str(empty), "--device", "cpu"])
+    assert isinstance(debug.exception, ValueError)
+
+
+def test_pack_refuses_a_zero_step_in_one_line(photo_dir: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+    from training import pack
+
+    monkeypatch.setattr("sys.argv", ["pack", "--data", str(photo_dir), "--out", str(tmp_path / "p"), "--every", "0"])
+    with pytest.raises(SystemExit) as exit_info:
+        pack.main()
+    assert exit_info.value.code == 2
+    assert "argument --every: must be at least 1, not 0" in capsys.readouterr().err

@@ -22,7 +22,7 @@ import torch
 from tqdm import tqdm
 
 from vidcolor.color import lab_to_rgb
-from vidcolor.errors import VidcolorError
+from vidcolor.errors import InputError, VidcolorError
 from vidcolor.models import update_metadata
 from vidcolor.worker import Colorizer
 
@@ -82,7 +82,7 @@ def calibrate(colorizer: Colorizer, paths: list[Path], candidates=CANDIDATES) ->
             psnrs[scale].append(psnr(rgb, output))
             colours[scale].append(colourfulness(output))
     if not truth_colours:
-        raise ValueError("no colour photos to calibrate on")
+        raise InputError("no colour photos to calibrate on")
     scores = [ScaleScore(scale, float(np.mean(psnrs[scale])), float(np.mean(colours[scale]))) for scale in psnrs]
     return Calibration(scores, float(np.mean(truth_colours)), len(truth_colours))
 
@@ -117,7 +117,7 @@ def main() -> None:
     try:
         colorizer = Colorizer.from_weights(args.weights, device=args.device, saturation=1.0, calibrated=False)
         calibration = calibrate(colorizer, spread(find_images(args.data), args.count))
-    except (OSError, ValueError, VidcolorError) as error:
+    except (OSError, VidcolorError) as error:
         parser.exit(1, f"error: {error}\n")
     chosen = calibration.best_psnr()
     if args.colour_ratio is not None:

@@ -12,10 +12,11 @@ import torch
 from click.core import ParameterSource
 
 from vidcolor.commands._common import FiniteFloatRange, Interrupted, one_line_errors
-from vidcolor.errors import VidcolorError
+from vidcolor.errors import InputError, VidcolorError
 from vidcolor.models import list_generators
+from vidcolor.worker import resolve_device
 
-from .config import StageBudget, TrainConfig, resolve_device
+from .config import StageBudget, TrainConfig
 
 
 @contextmanager
@@ -82,7 +83,7 @@ def _resumed_config(run_dir: Path, pretrain: StageBudget, gan: StageBudget, hold
 
     try:
         config = TrainConfig.from_dict(read_checkpoint(run_dir)["config"])
-    except FileNotFoundError as error:
+    except InputError as error:
         raise click.BadParameter(str(error), param_hint="--resume") from error
     except (KeyError, TypeError) as error:
         raise click.BadParameter(f"{run_dir}/checkpoint.pt is not a vidcolor training checkpoint ({error!r})",
@@ -158,7 +159,7 @@ def train_command(data: tuple[str, ...], out: Path | None, resume: Path | None, 
         raise click.BadParameter("needs --holdout: patience counts held-out scorings", param_hint="--patience")
     try:
         torch_device = resolve_device(device)
-    except (ValueError, RuntimeError) as error:
+    except VidcolorError as error:
         raise click.BadParameter(str(error), param_hint="--device") from error
     if threads:
         torch.set_num_threads(threads)
@@ -201,7 +202,7 @@ def train_command(data: tuple[str, ...], out: Path | None, resume: Path | None, 
             if not (run_dir / CHECKPOINT_NAME).is_file():
                 raise Interrupted("interrupted before the first checkpoint; nothing to resume: start the run again") from None
             raise Interrupted(f"interrupted; continue from the last checkpoint with --resume {run_dir}") from None
-        except (VidcolorError, FileNotFoundError, ValueError) as error:
+        except VidcolorError as error:
             raise click.ClickException(str(error)) from error
 
 
@@ -210,7 +211,7 @@ def train_command(data: tuple[str, ...], out: Path | None, resume: Path | None, 
 @click.option("--weights", type=click.Path(dir_okay=False, exists=True, path_type=Path), help="Generator .safetensors file (default: the bundled model).")
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), help="Write evaluation.csv/.md/.png and samples.png here.")
 @click.option("--render-size", type=click.IntRange(32), default=256, show_default=True, help="Side the model sees (a multiple of 32).")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--saturation", type=FiniteFloatRange(min=0.0, max=4.0), default=1.0, show_default=True,
               help="Multiply the model's colour strength, as vidcolor --saturation does.")
 @click.option("--samples", type=click.IntRange(0), default=6, show_default=True, help="Photos on the sample sheet (with --out).")
@@ -252,5 +253,5 @@ def evaluate_command(
                 if sample_sheet(picks, colorizer, out / "samples.png"):
                     written.append(out / "samples.png")
             click.echo("wrote " + ", ".join(map(str, written)))
-    except (VidcolorError, ValueError, FileNotFoundError) as error:
+    except VidcolorError as error:
         raise click.ClickException(str(error)) from error

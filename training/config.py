@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import torch
 
 PRETRAIN = "pretrain"
 GAN = "gan"
@@ -65,13 +64,3 @@ class TrainConfig:
         values["pretrain"] = StageBudget(**values["pretrain"])
         values["gan"] = StageBudget(**values["gan"])
         return cls(**values)
-
-
-def resolve_device(name: str) -> torch.device:
-    """``"auto"`` picks CUDA when present, else CPU; anything else is passed to ``torch.device``."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("CUDA was requested but this machine has no CUDA GPU; use --device cpu")
-    return device

@@ -21,6 +21,7 @@ from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 from vidcolor.color import normalize_ab, normalize_l, rgb_to_lab
+from vidcolor.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ def find_images(root: str | os.PathLike) -> list[Path]:
     """Every photo under ``root`` (recursively, sorted), by file suffix."""
     root = Path(root)
     if not root.is_dir():
-        raise FileNotFoundError(f"data folder not found: {root}")
+        raise InputError(f"data folder not found: {root}")
     return sorted(path for path in root.rglob("*") if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file())
 
 
@@ -110,7 +111,7 @@ def collect_images(folders: list[str | os.PathLike]) -> list[Path]:
                 seen.add(path.resolve())
                 paths.append(path)
     if not paths:
-        raise FileNotFoundError(f"no photos found under {', '.join(map(str, folders))}")
+        raise InputError(f"no photos found under {', '.join(map(str, folders))}")
     return paths
 
 
@@ -133,7 +134,7 @@ def build_bank(paths: list[Path], crop: int, workers: int | None = None, progres
             sources.append(str(path))
     log.info("decoded %d photos at %dx%d; skipped %d grey and %d unreadable", len(sources), side, side, len(grey), len(corrupt))
     if not sources:
-        raise ValueError("none of the photos is a readable colour photo")
+        raise InputError("none of the photos is a readable colour photo")
     return ImageBank(torch.from_numpy(images[: len(sources)]), sources, grey, corrupt)
 
 

@@ -18,6 +18,7 @@ from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 from vidcolor.color import lab_to_rgb, rgb_to_lab
+from vidcolor.errors import InputError
 from vidcolor.worker import Colorizer
 
 from . import plots
@@ -101,7 +102,7 @@ def evaluate(data_dir: str | os.PathLike, colorizer: Colorizer, progress: bool =
     if skipped_grey or skipped_unreadable:
         log.info("skipped %d grey and %d unreadable or tiny photos in %s", skipped_grey, skipped_unreadable, root)
     if not by_group:
-        raise ValueError(f"no colour photos to evaluate in {root}")
+        raise InputError(f"no colour photos to evaluate in {root}")
     rows = [_mean_row(group, scores) for group, scores in sorted(by_group.items())]
     rows.append(_mean_row(OVERALL, [score for scores in by_group.values() for score in scores]))
     return rows

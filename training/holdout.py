@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from vidcolor.color import lab_from_normalized, lab_to_rgb
+from vidcolor.errors import InputError
 
 from .data import ImageBank, centre_crops, to_model_pair
 from .history import StepLog
@@ -48,7 +49,7 @@ def split_bank(bank: ImageBank, fraction: float, seed: int) -> tuple[ImageBank, 
         return bank, None
     count = max(1, round(len(bank) * fraction))
     if count >= len(bank):
-        raise ValueError(f"--holdout {fraction:g} leaves no photos to train on ({len(bank)} in all)")
+        raise InputError(f"--holdout {fraction:g} leaves no photos to train on ({len(bank)} in all)")
     order = torch.randperm(len(bank), generator=torch.Generator().manual_seed(seed))
     return bank.subset(order[count:].sort().values), bank.subset(order[:count].sort().values)
 

@@ -12,12 +12,26 @@ smaller). Train on the packed folder with ``vidcolor train --data packed/train
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 from PIL import Image
 from tqdm import tqdm
 
+from vidcolor.errors import VidcolorError
+
 from .data import find_images, load_or_reason
+
+
+def whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high`` (no upper bound when None)."""
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < low or (high is not None and value > high):
+            wanted = f"at least {low}" if high is None else f"from {low} to {high}"
+            raise argparse.ArgumentTypeError(f"must be {wanted}, not {value}")
+        return value
+    return parse
 
 
 def pack(source: Path, target: Path, size: int = 208, quality: int = 90, every: int = 1, suffix: str = ".jpg") -> dict[str, int]:
@@ -43,14 +57,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--size", type=int, default=208)
-    parser.add_argument("--quality", type=int, default=90)
-    parser.add_argument("--every", type=int, default=1, help="keep every N-th photo")
+    parser.add_argument("--size", type=whole_number(1), default=208)
+    parser.add_argument("--quality", type=whole_number(1, 100), default=90)
+    parser.add_argument("--every", type=whole_number(1), default=1, help="keep every N-th photo")
     parser.add_argument("--format", choices=["jpg", "webp"], default="jpg", help="webp is about 30%% smaller than jpg")
     args = parser.parse_args()
     try:
         counts = pack(args.data, args.out, args.size, args.quality, args.every, suffix=f".{args.format}")
-    except (FileNotFoundError, OSError) as error:
+    except (VidcolorError, OSError) as error:
         parser.exit(1, f"error: {error}\n")
     print(", ".join(f"{count} {name}" for name, count in counts.items()))
 

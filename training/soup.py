@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from vidcolor.errors import VidcolorError, WeightsError
+from vidcolor.errors import InputError, VidcolorError, WeightsError
 from vidcolor.models import load_generator, save_generator
 
 
@@ -34,7 +34,7 @@ def soup(first_path: str | os.PathLike, second_path: str | os.PathLike, weight: 
          fp16: bool = True) -> None:
     """Write the blend of two exported generators of the same architecture to ``out``."""
     if not 0.0 <= weight <= 1.0:
-        raise ValueError(f"--weight must lie in [0, 1], not {weight}")
+        raise InputError(f"--weight must lie in [0, 1], not {weight}")
     first, first_meta = load_generator(first_path)
     second, second_meta = load_generator(second_path)
     if first_meta["architecture"] != second_meta["architecture"]:
@@ -57,7 +57,7 @@ def main() -> None:
     args = parser.parse_args()
     try:
         soup(args.a, args.b, args.weight, args.out, fp16=not args.fp32)
-    except (VidcolorError, ValueError) as error:  # unreadable inputs (WeightsError) or an unwritable --out
+    except VidcolorError as error:  # a bad --weight, unreadable inputs (WeightsError) or an unwritable --out
         parser.exit(1, f"error: {error}\n")
     print(f"wrote {args.out}: {1 - args.weight:g} x {args.a.name} + {args.weight:g} x {args.b.name}")
 

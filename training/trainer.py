@@ -22,7 +22,7 @@ import torch
 from tqdm import tqdm
 
 from vidcolor.color import lab_from_normalized, lab_to_rgb
-from vidcolor.errors import WeightsError
+from vidcolor.errors import InputError, WeightsError
 from vidcolor.models import PatchDiscriminator, create_generator, generator_spec, load_generator, read_metadata, save_generator
 
 from . import plots
@@ -91,7 +91,7 @@ class Trainer:
         """Load an exported generator (same architecture) as the starting point, for fine-tuning."""
         model, metadata = load_generator(weights)
         if metadata["architecture"] != self.config.arch:
-            raise ValueError(f"{weights} holds {metadata['architecture']}, not --arch {self.config.arch}")
+            raise WeightsError(f"{weights} holds {metadata['architecture']}, not --arch {self.config.arch}")
         self.generator.load_state_dict(model.state_dict())
         log.info("generator initialised from %s", weights)
 
@@ -384,7 +384,7 @@ class Trainer:
         """Restore everything :meth:`save_checkpoint` wrote."""
         progress = state["progress"]
         if progress["photos"] != len(self.bank):
-            raise ValueError(f"the checkpoint was trained on {progress['photos']} photos but the data now has {len(self.bank)}")
+            raise InputError(f"the checkpoint was trained on {progress['photos']} photos but the data now has {len(self.bank)}")
         self.generator.load_state_dict(state["generator"])
         self.discriminator.load_state_dict(state["discriminator"])
         self.pretrain_optimizer.load_state_dict(state["pretrain_optimizer"])
@@ -437,7 +437,7 @@ def preview_photos(folder: str | Path, count: int, crop: int) -> torch.Tensor:
         if len(picked) == count:
             break
     if not picked:
-        raise ValueError(f"no readable colour photo under --val {folder}")
+        raise InputError(f"no readable colour photo under --val {folder}")
     return torch.from_numpy(np.stack(picked))
 
 
@@ -450,7 +450,7 @@ def training_photos_of(config: TrainConfig) -> list[Path]:
         if len(kept) < len(paths):
             log.info("left out %d photos that are also under --val %s", len(paths) - len(kept), config.val)
         if not kept:
-            raise FileNotFoundError(f"every photo under {', '.join(config.data)} is also under --val {config.val}")
+            raise InputError(f"every photo under {', '.join(config.data)} is also under --val {config.val}")
         paths = kept
     return paths
 
@@ -464,10 +464,10 @@ def weights_lineage(weights: str | Path) -> dict[str, Any]:
 
 
 def read_checkpoint(run_dir: str | Path) -> dict[str, Any]:
-    """The saved state of the run in ``run_dir``; ``FileNotFoundError`` when it has none."""
+    """The saved state of the run in ``run_dir``; ``InputError`` when it has none."""
     path = Path(run_dir) / CHECKPOINT_NAME
     if not path.is_file():
-        raise FileNotFoundError(f"no {CHECKPOINT_NAME} in {run_dir}; nothing to resume")
+        raise InputError(f"no {CHECKPOINT_NAME} in {run_dir}; nothing to resume")
     return torch.load(path, map_location="cpu", weights_only=False)
 
 

@@ -21,14 +21,21 @@ from .models import default_weights_path, load_generator
 
 
 def resolve_device(name: str = "auto") -> torch.device:
-    """``auto`` picks CUDA when available, else CPU; ``cuda`` without a GPU is an error."""
+    """``auto`` picks CUDA when available, else CPU; ``cpu``, ``cuda`` and ``cuda:N`` are taken as given,
+    and a CUDA device this machine lacks is an error."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise VidcolorError("--device cuda was asked for, but no CUDA GPU is available; use --device cpu")
-    if name not in ("cpu", "cuda"):
-        raise VidcolorError(f"unknown device {name!r}; use auto, cpu or cuda")
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        device = None
+    if device is None or device.type not in ("cpu", "cuda"):
+        raise VidcolorError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise VidcolorError(f"--device {name} was asked for, but no CUDA GPU is available; use --device cpu")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise VidcolorError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA GPU(s), from cuda:0")
+    return device
 
 
 def resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
