@@ -64,9 +64,11 @@ def test_stored_saturation_is_applied_and_multiplied(tmp_path):
     update_metadata(path, {"inference": {"saturation": 1.7}})
     assert read_metadata(path)["inference"]["saturation"] == 1.7
     assert read_metadata(path)["architecture"] == "tiny-unet"
-    assert Colorizer.from_weights(path, device="cpu").saturation == pytest.approx(1.7)
-    assert Colorizer.from_weights(path, device="cpu", saturation=2.0).saturation == pytest.approx(3.4)
-    assert Colorizer.from_weights(path, device="cpu", saturation=2.0, calibrated=False).saturation == 2.0
+    assert Colorizer.from_weights(path, device="cpu").calibration == pytest.approx(1.7)
+    doubled = Colorizer.from_weights(path, device="cpu", saturation=2.0)
+    assert (doubled.calibration, doubled.saturation) == (pytest.approx(1.7), 2.0)
+    raw = Colorizer.from_weights(path, device="cpu", saturation=2.0, calibrated=False)
+    assert (raw.calibration, raw.saturation) == (1.0, 2.0)
 
 
 def test_spread_picks_evenly_and_keeps_short_lists(tmp_path):

@@ -60,6 +60,23 @@ def test_cpu_inference_in_small_channels_last_calls_matches_one_nchw_call():
         assert torch.allclose(colorizer.predict_ab(lightness), nchw, atol=1e-3)
 
 
+def test_saturation_multiplies_the_calibrated_scale_and_threads_follow_omp_num_threads(monkeypatch):
+    """The user's --saturation is kept apart from the model's calibration (the preview showed and clamped
+    their product); a Colorizer raised torch's thread count over an OMP_NUM_THREADS=1 the user had set."""
+    colorizer = Colorizer(ConstantColour(0.3, -0.2), device="cpu", render_size=64, saturation=0.5, calibration=1.2)
+    assert colorizer.saturation == 0.5
+    ab = colorizer.predict_ab(torch.full((1, 1, 64, 64), 50.0))
+    assert torch.allclose(ab[0, :, 0, 0], torch.tensor([0.3, -0.2]) * 110 * 1.2 * 0.5, atol=1e-4)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        monkeypatch.setenv("OMP_NUM_THREADS", "1")
+        Colorizer(ConstantColour(0.3, -0.2), device="cpu", render_size=64)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(threads)
+
+
 def test_video_keeps_frames_timing_sound_and_luma(media_dir, purple):
     source = make_video(media_dir / "grey.mp4", size=(322, 182), frames=24, rate=Fraction(30000, 1001), audio="aac")
     out = media_dir / "colour.mp4"

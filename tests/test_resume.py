@@ -103,6 +103,30 @@ def test_changed_settings_start_over(tmp_path, colorizer, monkeypatch):
     assert len(read_video_frames(out)) == 20
 
 
+def test_a_missing_segment_costs_only_the_segments_from_it_on(tmp_path, colorizer, monkeypatch):
+    """One deleted segment file used to throw every finished segment away; the ones before it are kept,
+    and the result still equals an uninterrupted render."""
+    source = make_video(tmp_path / "in.mp4", size=(96, 64), frames=40)
+    render = dict(temporal=TemporalOptions(strength=0.8), batch_size=4, progress=False, segment_seconds=0.2)
+    reference = tmp_path / "reference.mp4"
+    colorize_video_resumable(source, reference, colorizer, **render)
+    out = tmp_path / "out.mp4"
+    with monkeypatch.context() as patch:
+        StopAfter(patch, limit=30)
+        with pytest.raises(KeyboardInterrupt):
+            colorize_video_resumable(source, out, colorizer, **render)
+    folder = resume_folder(out)
+    assert len(json.loads((folder / "manifest.json").read_text())["segments"]) >= 4
+    (folder / "segment-00002.mp4").unlink()
+    with monkeypatch.context() as patch:
+        counter = StopAfter(patch, limit=1000)
+        result = colorize_video_resumable(source, out, colorizer, **render)
+    assert result.frames == 40 and counter.seen == 40 - 2 * 6  # segments 0 and 1 (6 frames each) were kept
+    assert video_timing(out) == video_timing(reference)
+    for resumed, uninterrupted in zip(decoded_planes(out), decoded_planes(reference), strict=True):
+        assert np.abs(resumed.astype(int) - uninterrupted).mean() < 1.0
+
+
 def test_cli_resume_message_and_continue(tmp_path, colorizer, monkeypatch):
     weights = tmp_path / "tiny.safetensors"
     save_generator(colorizer.model, weights, "tiny-unet")

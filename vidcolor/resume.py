@@ -67,13 +67,14 @@ def _input_identity(path: Path) -> dict[str, Any]:
 
 def _render_settings(colorizer: Colorizer, settings: EncodeSettings, temporal: TemporalOptions, batch_size: int) -> dict:
     """Everything that changes the output's pixels; a resume with other settings starts over."""
-    model = getattr(colorizer, "metadata", {}) or {}
+    model = colorizer.metadata
     return {
         "encode": dataclasses.asdict(settings),
         "temporal": dataclasses.asdict(temporal),
         "batch_size": batch_size,
         "render_size": colorizer.render_size,
-        "saturation": colorizer.saturation,
+        "saturation": colorizer.calibration * colorizer.saturation,
+        "device": colorizer.device.type,  # CUDA runs in bf16: its colours differ from the CPU's in the last bits
         "model": {key: model.get(key) for key in ("architecture", "training", "metrics")},
     }
 
@@ -81,13 +82,15 @@ def _render_settings(colorizer: Colorizer, settings: EncodeSettings, temporal: T
 class _Manifest:
     """The resume folder's ``manifest.json``: what is being rendered and which segments are done."""
 
-    def __init__(self, folder: Path, expected: dict[str, Any]) -> None:
+    def __init__(self, folder: Path, expected: dict[str, Any], with_state: bool) -> None:
         self.folder = folder
         self.path = folder / "manifest.json"
         self.data = expected | {"segments": []}
+        self.with_state = with_state  # each segment has its smoother state file
 
     def load_matching(self) -> bool:
-        """Adopt the saved manifest if it describes the same input and settings."""
+        """Adopt the saved manifest if it describes the same input and settings; its segments are kept up
+        to the first whose files are missing (the rest are rendered again)."""
         try:
             saved = json.loads(self.path.read_text())
         except (OSError, json.JSONDecodeError):
@@ -96,8 +99,18 @@ class _Manifest:
             key: value for key, value in self.data.items() if key != "segments"
         }:
             return False
-        self.data["segments"] = saved.get("segments", [])
-        return all((self.folder / segment["file"]).is_file() for segment in self.data["segments"])
+        segments = saved.get("segments", [])
+        kept = 0
+        while kept < len(segments) and self._complete(kept, segments[kept]):
+            kept += 1
+        self.data["segments"] = segments[:kept]
+        if kept < len(segments):
+            self.save()
+        return True
+
+    def _complete(self, number: int, segment: dict[str, Any]) -> bool:
+        state = self.folder / f"state-{number:05d}.npz"
+        return (self.folder / segment["file"]).is_file() and (not self.with_state or state.is_file())
 
     @property
     def segments(self) -> list[dict[str, Any]]:
@@ -148,12 +161,12 @@ def colorize_video_resumable(
             "settings": _render_settings(colorizer, settings, temporal, batch_size),
             "segment_frames": max(1, round(segment_seconds * float(rate))),
         }
-        manifest = _Manifest(folder, expected)
+        frame_colorizer = FrameColorizer(colorizer, source_yuv_format(source), temporal)
+        manifest = _Manifest(folder, expected, with_state=frame_colorizer.smoother is not None)
         if not manifest.load_matching():
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir()
             manifest.save()
-        frame_colorizer = FrameColorizer(colorizer, source_yuv_format(source), temporal)
         _render_segments(source, output_path.suffix, manifest, frame_colorizer, batch_size, settings, progress)
         frames = sum(segment["frames"] for segment in manifest.segments)
         if frames == 0:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -52,14 +53,26 @@ def resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 CPU_PIXELS_PER_CALL = 2 * 256 * 256
 
 
+def use_all_cores() -> None:
+    """Let torch use every core this process may run on, unless ``OMP_NUM_THREADS`` sets the count."""
+    if os.environ.get("OMP_NUM_THREADS"):
+        return
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if torch.get_num_threads() < cores:
+        torch.set_num_threads(cores)
+
+
 class Colorizer:
     """A generator ready for inference on one device.
 
     On CUDA the model runs in channels_last with bf16 autocast (fp16 where bf16 is missing);
     on CPU it runs in float32, channels_last, a few frames per call (see ``CPU_PIXELS_PER_CALL``).
+    The predicted ab is multiplied by ``calibration`` (the model's own colour scale) times
+    ``saturation`` (the user's factor, 1 = as calibrated).
     """
 
-    def __init__(self, model: nn.Module, device: str = "auto", render_size: int = 256, saturation: float = 1.0) -> None:
+    def __init__(self, model: nn.Module, device: str = "auto", render_size: int = 256, saturation: float = 1.0,
+                 *, calibration: float = 1.0, metadata: dict[str, Any] | None = None) -> None:
         if render_size < 32 or render_size % 32:
             raise VidcolorError(f"render size must be a multiple of 32 and at least 32, got {render_size}")
         if saturation < 0:
@@ -67,11 +80,13 @@ class Colorizer:
         self.device = resolve_device(device)
         self.render_size = render_size
         self.saturation = saturation
+        self.calibration = calibration
+        self.metadata = metadata or {}
         self.model = model.eval().to(self.device, memory_format=torch.channels_last)
         if self.device.type == "cuda":
             self._autocast_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        elif os.cpu_count() and torch.get_num_threads() < os.cpu_count():
-            torch.set_num_threads(os.cpu_count())
+        else:
+            use_all_cores()
 
     @classmethod
     def from_weights(
@@ -84,11 +99,8 @@ class Colorizer:
         """
         path = Path(weights) if weights is not None else default_weights_path()
         model, metadata = load_generator(path)
-        if calibrated:
-            saturation *= float(metadata.get("inference", {}).get("saturation", 1.0))
-        colorizer = cls(model, saturation=saturation, **options)
-        colorizer.metadata = metadata
-        return colorizer
+        calibration = float(metadata.get("inference", {}).get("saturation", 1.0)) if calibrated else 1.0
+        return cls(model, saturation=saturation, calibration=calibration, metadata=metadata, **options)
 
     @torch.inference_mode()
     def predict_ab(self, lightness: torch.Tensor) -> torch.Tensor:
@@ -102,7 +114,7 @@ class Colorizer:
         else:
             frames_per_call = max(1, CPU_PIXELS_PER_CALL // (self.render_size * self.render_size))
             ab_norm = torch.cat([self.model(chunk) for chunk in l_norm.split(frames_per_call)])
-        return denormalize_ab(ab_norm.float()) * self.saturation
+        return denormalize_ab(ab_norm.float()) * (self.calibration * self.saturation)
 
     @torch.inference_mode()
     def predict_full_size(self, rgb: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
