@@ -62,8 +62,9 @@ def main() -> None:
 
     Run `vidcolor COMMAND --help` for each command's options.
     """
-    for stop in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(stop, _stop_on_signal)
+    for name in ("SIGTERM", "SIGHUP"):  # Windows has no SIGHUP
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _stop_on_signal)
 
 
 main.add_command(colorize_command)

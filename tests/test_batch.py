@@ -121,18 +121,23 @@ def test_batch_mirrors_tree_and_reports_every_file(tmp_path: Path, colorizer: Co
 
 def test_every_common_media_type_is_coloured_with_the_default_settings(tmp_path: Path, colorizer: Colorizer) -> None:
     """WebM and MPEG-TS videos get a codec their container takes; a GIF or a photo without extension
-    is written as PNG beside its mirrored name."""
+    is written as PNG beside its mirrored name, and a video under a name FFmpeg cannot write (a
+    camcorder's .mod, no extension) as Matroska (it failed)."""
     src = tmp_path / "src"
     src.mkdir()
     make_video(src / "clip.webm", size=(64, 48), frames=4, codec="libvpx-vp9")
     make_video(src / "clip.ts", size=(64, 48), frames=4, audio="aac")
+    make_video(src / "tape.mkv", size=(64, 48), frames=4).rename(src / "tape.mod")
+    make_video(src / "reel.mkv", size=(64, 48), frames=4).rename(src / "reel")
     Image.fromarray(np.full((20, 30), 90, np.uint8)).save(src / "scan.gif")
     Image.fromarray(np.full((20, 30), 90, np.uint8)).save(src / "scan", format="JPEG")
     report = run(src, tmp_path / "dst", colorizer)
-    assert report.counts == {"done": 4, "skipped": 0, "failed": 0, "ignored": 0}, report.files
+    assert report.counts == {"done": 6, "skipped": 0, "failed": 0, "ignored": 0}, report.files
     written = sorted(p.name for p in (tmp_path / "dst").iterdir() if not p.name.startswith("vidcolor-report"))
-    assert written == ["clip.ts", "clip.webm", "scan.gif.png", "scan.png"]
-    assert run(src, tmp_path / "dst", colorizer).counts["skipped"] == 4
+    assert written == ["clip.ts", "clip.webm", "reel.mkv", "scan.gif.png", "scan.png", "tape.mod.mkv"]
+    with av.open(str(tmp_path / "dst" / "tape.mod.mkv")) as container:
+        assert container.format.name.startswith("matroska") and container.streams.video[0].frames in (0, 4)
+    assert run(src, tmp_path / "dst", colorizer).counts["skipped"] == 6
 
 
 def test_a_renamed_output_that_clashes_with_another_source_fails_instead_of_being_skipped(

@@ -19,7 +19,7 @@ import av
 from tqdm import tqdm
 
 from .errors import InputError, OutputError, VidcolorError
-from .io.encode import EncodeSettings
+from .io.encode import EncodeSettings, is_video_output
 from .io.images import IMAGE_SUFFIXES, is_image_suffix
 from .io.probe import media_kind, open_media
 from .pipeline import colorize_image, colorize_video
@@ -229,10 +229,9 @@ def _colorize_file(
                 return FileResult(name, "", "failed", error=reason)
             return FileResult(name, "", "ignored", error="not an image or video")
         if kind == "image" and not is_image_suffix(output):
-            output = output.with_name(output.name + ".png")  # a GIF, or a photo without extension
-            if source.with_name(output.name).exists():  # `scan` and `scan.png` side by side
-                raise OutputError(f"{name} would be written as {output.name}, the output of the source file of "
-                                  "that name; rename one of them")
+            output = _renamed(source, output, name, ".png")  # a GIF, or a photo without extension
+        elif kind == "video" and not is_video_output(output):
+            output = _renamed(source, output, name, ".mkv")  # `clip`, `clip.mod`: no muxer of that name
         if output.is_dir():
             raise OutputError(f"output {output} is a folder; move it away to colourise {name}")
         if output.exists():
@@ -250,6 +249,16 @@ def _colorize_file(
     except Exception as error:  # noqa: BLE001 - a batch goes on past any failed file
         message = str(error) if isinstance(error, VidcolorError) else f"{type(error).__name__}: {error}"
         return FileResult(name, kind, "failed", None, time.perf_counter() - started, message)
+
+
+def _renamed(source: Path, output: Path, name: str, suffix: str) -> Path:
+    """``output`` with ``suffix`` added (``scan.gif`` -> ``scan.gif.png``); an error when a source file
+    beside ``source`` already has that name, since its own output goes there."""
+    renamed = output.with_name(output.name + suffix)
+    if source.with_name(renamed.name).exists():  # `scan` and `scan.png` side by side
+        raise OutputError(f"{name} would be written as {renamed.name}, the output of the source file of "
+                          "that name; rename one of them")
+    return renamed
 
 
 def report_paths(dst_dir: str | os.PathLike) -> tuple[Path, Path]:

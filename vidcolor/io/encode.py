@@ -88,10 +88,16 @@ def stores_frame_times(format_name: str) -> bool:
     return bool(av.ContainerFormat(format_name, "w").flags & _VARIABLE_FPS)
 
 
+def is_video_output(path: Path) -> bool:
+    """Whether FFmpeg can write a video under this name (not an image or unknown suffix)."""
+    path = Path(path)
+    return path.suffix.lower() not in IMAGE_SUFFIXES and container_format(path) not in (None, "image2")
+
+
 def check_video_output(path: Path) -> None:
     """Refuse, before any work, an output name FFmpeg cannot write a video to: an image or unknown suffix."""
     path = Path(path)
-    if path.suffix.lower() in IMAGE_SUFFIXES or container_format(path) in (None, "image2"):
+    if not is_video_output(path):
         raise OutputError(
             f"cannot write video as '{path.suffix or path.name}': "
             "use a video file type such as .mp4, .mkv, .mov, .avi or .webm"
