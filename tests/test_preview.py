@@ -153,7 +153,7 @@ def test_planes_to_rgb_agrees_with_ffmpeg(weights, clip, workdir) -> None:
     render = workdir / "render-ffmpeg.mkv"
     colorize_video(clip, render, colorizer(weights), settings=LOSSLESS, temporal=TemporalOptions(enabled=False),
                    progress=False)
-    yuv = YuvFormat(kr=0.299, kb=0.114, full_range=False)
+    yuv = YuvFormat(kr=0.299, kb=0.114)
     with av.open(str(render)) as container:
         frame = next(container.decode(video=0))
         ffmpeg_rgb = frame.to_ndarray(format="rgb24").astype(np.float64)

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from training.soup import soup
-from vidcolor.errors import WeightsError
+from vidcolor.errors import InputError, WeightsError
 from vidcolor.models import create_generator, load_generator, read_metadata, save_generator
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,7 +49,7 @@ def test_different_architectures_and_bad_weights_are_refused(tmp_path: Path) -> 
     _export(tmp_path / "resnet.safetensors", 2, architecture="resnet18-unet")
     with pytest.raises(WeightsError, match="cannot blend"):
         soup(tmp_path / "tiny.safetensors", tmp_path / "resnet.safetensors", 0.5, tmp_path / "out.safetensors")
-    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+    with pytest.raises(InputError, match=r"\[0, 1\]"):
         soup(tmp_path / "tiny.safetensors", tmp_path / "tiny.safetensors", 1.5, tmp_path / "out.safetensors")
     assert not (tmp_path / "out.safetensors").exists()
 

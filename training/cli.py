@@ -54,12 +54,6 @@ def _data_folders(data: tuple[str, ...]) -> list[str]:
     return folders
 
 
-def _budget(epochs: int | None, minutes: float | None, name: str) -> StageBudget:
-    if (epochs is not None and epochs < 0) or (minutes is not None and minutes < 0):
-        raise click.BadParameter("must not be negative", param_hint=f"--{name}-epochs/--{name}-minutes")
-    return StageBudget(epochs=epochs, minutes=minutes)
-
-
 # What a resumed run may be given again: budgets, early stopping, outputs, and where and how it runs.
 # The rest (data, architecture, crops, learning rates, seed, ...) is the run's own, fixed when it started.
 _RESUME_OPTIONS = frozenset({"resume", "pretrain_epochs", "pretrain_minutes", "gan_epochs", "gan_minutes", "holdout",
@@ -116,9 +110,9 @@ def _resumed_config(run_dir: Path, pretrain: StageBudget, gan: StageBudget, hold
 @click.option("--batch-size", type=click.IntRange(1), default=16, show_default=True)
 @click.option("--pretrain-lr", type=FiniteFloatRange(0, min_open=True), default=1e-4, show_default=True, help="Adam lr of the L1 stage.")
 @click.option("--gan-lr", type=FiniteFloatRange(0, min_open=True), default=2e-4, show_default=True, help="Adam lr of both nets in the GAN stage.")
-@click.option("--pretrain-epochs", type=int, help="Epochs of L1 pretraining.")
+@click.option("--pretrain-epochs", type=click.IntRange(min=0), help="Epochs of L1 pretraining.")
 @click.option("--pretrain-minutes", type=FiniteFloatRange(0, min_open=True), help="Minutes of L1 pretraining.")
-@click.option("--gan-epochs", type=int, help="Epochs of the GAN stage.")
+@click.option("--gan-epochs", type=click.IntRange(min=0), help="Epochs of the GAN stage.")
 @click.option("--gan-minutes", type=FiniteFloatRange(0, min_open=True), help="Minutes of the GAN stage.")
 @click.option("--checkpoint-minutes", type=FiniteFloatRange(0, min_open=True), default=10.0, show_default=True, help="Also checkpoint this often inside an epoch.")
 @click.option("--outputs-every", type=click.IntRange(1), default=1, show_default=True, help="Checkpoint, sample sheet and loss curve every N epochs (raise it when epochs take seconds, as on a GPU).")
@@ -165,8 +159,8 @@ def train_command(data: tuple[str, ...], out: Path | None, resume: Path | None, 
         torch.set_num_threads(threads)
     if resume is not None:
         given_minutes = ctx.get_parameter_source("checkpoint_minutes") == ParameterSource.COMMANDLINE
-        config = _resumed_config(resume, _budget(pretrain_epochs, pretrain_minutes, "pretrain"),
-                                 _budget(gan_epochs, gan_minutes, "gan"), holdout, patience, snapshots,
+        config = _resumed_config(resume, StageBudget(pretrain_epochs, pretrain_minutes),
+                                 StageBudget(gan_epochs, gan_minutes), holdout, patience, snapshots,
                                  checkpoint_minutes if given_minutes else None)
     else:
         if (out / CHECKPOINT_NAME).is_file():
@@ -174,8 +168,8 @@ def train_command(data: tuple[str, ...], out: Path | None, resume: Path | None, 
         config = TrainConfig(
             data=_data_folders(data), arch=arch, pretrained=pretrained, crop=crop, batch_size=batch_size,
             pretrain_lr=pretrain_lr, gan_lr=gan_lr,
-            pretrain=_budget(pretrain_epochs, pretrain_minutes, "pretrain"),
-            gan=_budget(gan_epochs, gan_minutes, "gan"),
+            pretrain=StageBudget(pretrain_epochs, pretrain_minutes),
+            gan=StageBudget(gan_epochs, gan_minutes),
             checkpoint_minutes=checkpoint_minutes, outputs_every=outputs_every, seed=seed,
             val=str(Path(val).resolve()) if val else None,
             init_weights=str(init_weights.resolve()) if init_weights else None, holdout=holdout or 0.0, patience=patience,

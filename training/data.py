@@ -22,10 +22,10 @@ from tqdm import tqdm
 
 from vidcolor.color import normalize_ab, normalize_l, rgb_to_lab
 from vidcolor.errors import InputError
+from vidcolor.io.images import is_image_suffix
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 BANK_MARGIN = 1.25
 GREY_CHROMA_LIMIT = 2.0  # mean |R-G| + |G-B| (0..255) below this counts as a grey photo
 
@@ -58,7 +58,7 @@ def find_images(root: str | os.PathLike) -> list[Path]:
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"data folder not found: {root}")
-    return sorted(path for path in root.rglob("*") if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file())
+    return sorted(path for path in root.rglob("*") if is_image_suffix(path) and path.is_file())
 
 
 def is_grey(rgb: np.ndarray) -> bool:

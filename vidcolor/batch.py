@@ -71,11 +71,6 @@ class BatchReport:
     def failed(self) -> list[FileResult]:
         return [result for result in self.files if result.status == "failed"]
 
-    @property
-    def ok(self) -> bool:
-        """True when no file failed and the run was not interrupted."""
-        return not self.failed and not self.interrupted
-
     def summary(self) -> str:
         """``N done, N skipped, N failed, N ignored in T s``."""
         counts = ", ".join(f"{number} {status}" for status, number in self.counts.items())
@@ -155,14 +150,13 @@ def colorize_tree(
     batch_size: int = 8,
     progress: bool = True,
     on_file: Callable[[FileResult], None] | None = None,
-    write_reports: bool = True,
 ) -> BatchReport:
     """Colourise every image and video under ``src_dir`` into the same relative path under ``dst_dir``.
 
     Outputs that exist are skipped (they are complete: the pipeline renames them into place only at the
     end). A file that fails is recorded with its error and the walk goes on. ``on_file`` is called with
-    each file's result as soon as it is known. Unless ``write_reports`` is False, the report is written to
-    ``dst_dir`` as ``vidcolor-report.csv`` and ``.json`` at the end, and also when interrupted.
+    each file's result as soon as it is known. The report is written to ``dst_dir`` as
+    ``vidcolor-report.csv`` and ``.json`` at the end, and also when interrupted.
 
     If ``dst_dir`` lies inside ``src_dir`` it is not walked. Ctrl-C stops after removing the current
     file's temporary output and raises :class:`BatchInterrupted` carrying the report so far.
@@ -203,8 +197,7 @@ def colorize_tree(
     finally:
         bar.close()
         report.seconds = time.perf_counter() - started
-        if write_reports:
-            write_report(report)
+        write_report(report)
     return report
 
 

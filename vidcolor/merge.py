@@ -22,11 +22,11 @@ _MATRICES = {1: (0.2126, 0.0722), 9: (0.2627, 0.0593), 10: (0.2627, 0.0593)}  # 
 
 @dataclass(frozen=True)
 class YuvFormat:
-    """How the source stores Y'CbCr: matrix coefficients (Kr, Kb) and signal range."""
+    """The Y'CbCr matrix of the planes (coefficients Kr, Kb); they are always limited range, since the
+    decoder converts full-range sources (:class:`vidcolor.io.decode.VideoSource`)."""
 
     kr: float = 0.2126
     kb: float = 0.0722
-    full_range: bool = False
 
     @classmethod
     def for_video(cls, colorspace: int, height: int) -> "YuvFormat":
@@ -41,19 +41,16 @@ class YuvFormat:
         return cls(kr=kr, kb=kb)
 
     def luma_to_unit(self, y: torch.Tensor) -> torch.Tensor:
-        """Y' code values (0..255) to a [0, 1] grey level."""
-        if self.full_range:
-            return (y / 255.0).clamp(0.0, 1.0)
+        """Limited-range Y' code values (16..235) to a [0, 1] grey level."""
         return ((y - 16.0) / 219.0).clamp(0.0, 1.0)
 
     def rgb_to_chroma(self, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """RGB in [0, 1] ``(N,3,H,W)`` to Cb, Cr code values (uint8) with this matrix and range."""
+        """RGB in [0, 1] ``(N,3,H,W)`` to limited-range Cb, Cr code values (uint8) with this matrix."""
         red, green, blue = rgb.unbind(dim=1)
         luma = self.kr * red + (1.0 - self.kr - self.kb) * green + self.kb * blue
         cb = 0.5 * (blue - luma) / (1.0 - self.kb)
         cr = 0.5 * (red - luma) / (1.0 - self.kr)
-        scale = 255.0 if self.full_range else 224.0
-        to_code = lambda chroma: (128.0 + scale * chroma).round().clamp(0, 255).to(torch.uint8)  # noqa: E731
+        to_code = lambda chroma: (128.0 + 224.0 * chroma).round().clamp(0, 255).to(torch.uint8)  # noqa: E731
         return to_code(cb), to_code(cr)
 
 

@@ -82,20 +82,18 @@ def warmup_frames(temporal: TemporalOptions) -> int | None:
     return frames
 
 
-def luma_to_grey(y: np.ndarray, yuv: YuvFormat) -> np.ndarray:
-    """A Y' plane as the grey RGB image ``(H, W, 3)`` float32 in [0, 1] a player shows."""
-    scale, offset = (255.0, 0.0) if yuv.full_range else (219.0, 16.0)
-    grey = np.clip((y.astype(np.float32) - offset) / scale, 0.0, 1.0)
+def luma_to_grey(y: np.ndarray) -> np.ndarray:
+    """A limited-range Y' plane as the grey RGB image ``(H, W, 3)`` float32 in [0, 1] a player shows."""
+    grey = np.clip((y.astype(np.float32) - 16.0) / 219.0, 0.0, 1.0)
     return np.repeat(grey[..., None], 3, axis=2)
 
 
 def planes_to_rgb(y: np.ndarray, cb: np.ndarray, cr: np.ndarray, yuv: YuvFormat) -> np.ndarray:
     """4:2:0 planes as RGB ``(H, W, 3)`` float32 in [0, 1]: bilinear chroma upsampling, ``yuv``'s matrix."""
     height, width = y.shape
-    luma = luma_to_grey(y, yuv)[..., 0]
-    scale = 255.0 if yuv.full_range else 224.0
+    luma = luma_to_grey(y)[..., 0]
     chroma = [
-        cv2.resize((plane.astype(np.float32) - 128.0) / scale, (width, height), interpolation=cv2.INTER_LINEAR)
+        cv2.resize((plane.astype(np.float32) - 128.0) / 224.0, (width, height), interpolation=cv2.INTER_LINEAR)
         for plane in (cb, cr)
     ]
     red = luma + 2.0 * (1.0 - yuv.kr) * chroma[1]
@@ -166,7 +164,7 @@ class _Renderer:
         return PreviewFrame(
             index=frame.index,
             seconds=self.clock.seconds(frame),
-            original=_oriented(luma_to_grey(frame.y, self.yuv), rotation),
+            original=_oriented(luma_to_grey(frame.y), rotation),
             colour=_oriented(planes_to_rgb(frame.y, cb, cr, self.yuv), rotation),
         )
 

@@ -123,11 +123,6 @@ class TemporalSmoother:
         self._previous_luma: np.ndarray | None = None
         self._previous_ab: np.ndarray | None = None  # (h, w, 2) float32, the last output
 
-    def reset(self) -> None:
-        """Forget the previous frame (the next frame is returned unchanged); keeps the cut count."""
-        self._previous_luma = None
-        self._previous_ab = None
-
     def state(self) -> dict[str, np.ndarray]:
         """Everything the next frame depends on, as arrays (to save a render that will be resumed)."""
         state = {"cuts": np.array(self.cuts)}

@@ -72,7 +72,7 @@ def model_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--render-size", type=click.IntRange(min=32), default=256, show_default=True,
                      help="Side of the square the model sees (multiple of 32); colour is upsampled to full size."),
         click.option("--saturation", type=FiniteFloatRange(min=0.0, max=4.0), default=1.0, show_default=True,
-                     help="Multiply the predicted colour (ab) by this factor."),
+                     help="Multiply the predicted colour (ab) by this factor, on top of the model's calibrated scale."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -85,8 +85,8 @@ def video_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--codec", default=AUTO_CODEC, show_default=True,
                      help="Video encoder (FFmpeg name); auto: libx264, or the container's own codec where it takes no H.264 (VP9 for .webm)."),
         click.option("--crf", type=click.IntRange(0, 51), default=18, show_default=True,
-                     help="Constant rate factor for libx264/libx265 (lower is better quality)."),
-        click.option("--preset", default="medium", show_default=True, help="Encoder speed preset."),
+                     help="Constant rate factor where the encoder has one (libx264/libx265, VP9); lower is better quality."),
+        click.option("--preset", default="medium", show_default=True, help="Encoder speed preset where the encoder has presets (libx264/libx265)."),
     ]
     for option in reversed(options):
         command = option(command)

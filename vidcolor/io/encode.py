@@ -62,7 +62,6 @@ class EncodeSettings:
     codec: str = AUTO_CODEC
     crf: int = 18
     preset: str = "medium"
-    pix_fmt: str = "yuv420p"
 
 
 @functools.cache
@@ -430,7 +429,7 @@ class VideoSink:
 
     def _add_video(self, source: VideoSource, settings: EncodeSettings) -> av.VideoStream:
         info, template = source.info, source.video_stream
-        if settings.pix_fmt == "yuv420p" and (info.width % 2 or info.height % 2):
+        if info.width % 2 or info.height % 2:
             raise OutputError(
                 f"{source.path.name} is {info.width}x{info.height}: 4:2:0 video needs an even width and height; "
                 "crop or pad it by one pixel first (e.g. ffmpeg -vf crop=trunc(iw/2)*2:trunc(ih/2)*2)"
@@ -455,8 +454,8 @@ class VideoSink:
         formats = [pixel_format.name for pixel_format in codec.video_formats or ()]
         # the planes are 4:2:0; an encoder without it gets them converted to its first format, or for
         # palette formats (GIF) to a palette made for each frame
-        pix_fmt = settings.pix_fmt if not formats or settings.pix_fmt in formats else formats[0]
-        if pix_fmt != settings.pix_fmt and "pal8" in formats:
+        pix_fmt = "yuv420p" if not formats or "yuv420p" in formats else formats[0]
+        if pix_fmt != "yuv420p" and "pal8" in formats:
             pix_fmt = "pal8"
         stream.width, stream.height, stream.pix_fmt = info.width, info.height, pix_fmt
         self._size = (info.height, info.width)

@@ -195,8 +195,8 @@ def write_image(
     (EXIF where the format has it: not in BMP, and TIFF keeps the descriptive tags but not the EXIF
     sub-directories; resolution; ICC profile).
 
-    The format comes from ``format_suffix`` when given (for a temporary file such as
-    ``out.png.tmp-xyz``), else from ``path``'s extension. 16-bit is written for PNG/TIFF when
+    The format comes from ``format_suffix`` when given (for a temporary name whose extension is not the
+    output's), else from ``path``'s extension. 16-bit is written for PNG/TIFF when
     ``bit_depth == 16``, otherwise 8-bit; alpha is kept for PNG, TIFF and WebP and dropped for
     JPEG/BMP; JPEG and WebP use quality 95. Raises :class:`OutputError` for an unsupported
     extension or a file that cannot be written; ``ValueError`` for malformed arrays.

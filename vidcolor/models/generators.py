@@ -103,7 +103,7 @@ def resnet18_encoder(pretrained: bool) -> nn.Module:
 
 
 def tiny_encoder() -> nn.Sequential:
-    """A four-stage convolutional encoder (~20 k parameters) for tests and smoke runs."""
+    """A four-stage convolutional encoder (~12 k parameters) for tests and smoke runs."""
     layers: list[nn.Module] = []
     channels = [1, 8, 16, 24, 32]
     for c_in, c_out in zip(channels[:-1], channels[1:]):
