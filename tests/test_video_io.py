@@ -145,14 +145,52 @@ def test_frames_match_an_independent_decode(tmp_path: Path) -> None:
     assert all(np.array_equal(f.y, y) for f, (_, _, y) in zip(frames, expected))
 
 
+def _avi_with_b_frames(path: Path, frames: int = 30, keep: int | None = None) -> Path:
+    """H.264 with B-frames in AVI (which stores no pts), a keyframe every 6 frames; only the first
+    ``keep`` packets when given, as a capture cut short leaves it (the last B-frames' references lost)."""
+    whole = path.with_name("whole-" + path.name)
+    with av.open(str(whole), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.options = {"bframes": "2", "b-adapt": "0", "g": "6", "keyint_min": "6", "sc_threshold": "0"}
+        for index in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), (index * 37) % 256, np.uint8), format="rgb24")
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    with av.open(str(whole)) as source, av.open(str(path), "w") as target:
+        stream = target.add_stream_from_template(source.streams.video[0])
+        packets = [packet for packet in source.demux(source.streams.video[0]) if packet.size]
+        for packet in packets[:keep]:
+            packet.stream = stream
+            target.mux(packet)
+    return path
+
+
+def test_an_avi_cut_short_inside_b_frames_keeps_distinct_frame_times(tmp_path: Path) -> None:
+    """The frames the decoder returns at the end of a cut AVI carry no dts; the last took its guessed pts,
+    the time of the frame before, and MP4 refused the render after it had all been coloured."""
+    src = _avi_with_b_frames(tmp_path / "cut.avi", keep=12)
+    with VideoSource(src) as source:
+        shown = [frame.pts for frame in source.frames()]
+    assert len(shown) == 12 and all(later > earlier for earlier, later in zip(shown, shown[1:]))
+    round_trip(src, tmp_path / "out.mp4")
+    assert len(times(tmp_path / "out.mp4")) == 12
+
+
 def test_frames_from_a_timeline_index_seek_to_that_frame(tmp_path: Path) -> None:
     """Seeking by the packet timeline lands on the same frames, with the same indices, as decoding from
-    the start, for constant and variable frame rates (indices used to come from the average rate)."""
-    for src in (make_video(tmp_path / "in.mp4", frames=40), make_video(tmp_path / "vfr.mkv", frames=30, vfr=True)):
+    the start, for constant and variable frame rates (indices used to come from the average rate) and for
+    AVI, whose frames are timed by a dts lagging behind the packets'."""
+    sources = (make_video(tmp_path / "in.mp4", frames=40), make_video(tmp_path / "vfr.mkv", frames=30, vfr=True),
+               _avi_with_b_frames(tmp_path / "b.avi"))
+    for src in sources:
         with VideoSource(src) as source:
             everything = list(source.frames())
             timeline = source.timeline()
-            assert timeline.times == [frame.pts for frame in everything]
+            assert len(timeline) == len(everything)
+            if src.suffix != ".avi":
+                assert timeline.times == [frame.pts for frame in everything]
             for index in (29, 17, 1):
                 seeked = [frame for frame in source.frames_from(timeline, index) if frame.index >= index]
                 assert [frame.index for frame in seeked] == list(range(index, len(everything)))

@@ -102,6 +102,7 @@ class VideoSource:
             self.container.close()
             raise
         self._rewind = False
+        self._previous_pts: int | None = None  # the last frame's time, for AVI frames without one
         # after a full pass: where the video stops showing (stream time base), which a long last frame
         # (slideshow) puts well past the last pts; None before, or when the frames have no times
         self.video_end: int | None = None
@@ -150,10 +151,20 @@ class VideoSource:
         self._rewind = True
         try:
             self.container.seek(timeline.times[index], stream=stream, backward=True, any_frame=False)
+            self._previous_pts = None
+            # AVI frames are timed by the dts of the packet the decoder returned them on, which lags by the
+            # decoder's reordering delay: they are counted on from the keyframe the seek landed on instead
+            counted: int | None = None
             for packet in self.container.demux(stream):
+                if self._dts_timed and counted is None and packet.size and packet.dts is not None:
+                    counted = timeline.index_of(packet.dts)
                 for frame in packet.decode():
-                    pts = self._pts(frame)
-                    yield self._luma(frame, 0 if pts is None else timeline.index_of(pts))
+                    luma = self._luma(frame, 0)
+                    if counted is not None:
+                        luma.index, counted = counted, counted + 1
+                    elif luma.pts is not None:
+                        luma.index = timeline.index_of(luma.pts)
+                    yield luma
         except av.FFmpegError as e:
             raise self._corrupt(e) from e
 
@@ -190,6 +201,7 @@ class VideoSource:
         if self._rewind:
             self._seek_start()
         self._rewind = True
+        self._previous_pts = None
         index = 0
         last: LumaFrame | None = None
         end: int | None = None  # the latest pts + duration: with B-frames in MP4 not the last frame's own
@@ -225,13 +237,21 @@ class VideoSource:
         except av.FFmpegError as e:
             raise self._corrupt(e) from e
 
-    def _pts(self, frame: av.VideoFrame, index: int | None = None) -> int | None:
+    def _pts(self, frame: av.VideoFrame, index: int) -> int | None:
         """Presentation time in the stream's time base: the dts where the container stores no pts
-        (AVI); for a bare stream with no times at all (raw .h264), the ``index``-th frame slot."""
-        if self._dts_timed and frame.dts is not None:
-            return frame.dts
-        if frame.pts is None and index is not None:
-            slot = frame.duration or round(1 / (self._frame_rate() * self.video_stream.time_base))
+        (AVI; a frame flushed from the decoder at the end has none and follows the one before); for a
+        bare stream with no times at all (raw .h264), the ``index``-th frame slot."""
+        slot = frame.duration or round(1 / (self._frame_rate() * self.video_stream.time_base))
+        if self._dts_timed:
+            if frame.dts is not None:
+                pts = frame.dts
+            elif self._previous_pts is not None:
+                pts = self._previous_pts + slot
+            else:
+                pts = frame.pts
+            self._previous_pts = pts
+            return pts
+        if frame.pts is None:
             return index * slot
         return frame.pts
 
