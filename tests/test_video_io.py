@@ -444,6 +444,13 @@ def test_audio_the_container_refuses_is_reencoded_with_a_warning(tmp_path: Path)
     assert decoded / 48000 == pytest.approx(24 * 1001 / 30000, abs=0.1)
 
 
+def test_the_warning_names_the_audio_codec_not_its_decoder(tmp_path: Path) -> None:
+    """FFmpeg decodes MP3 with 'mp3float': the warning said 'webm cannot hold mp3float audio'."""
+    src = make_video(tmp_path / "in.mkv", size=(96, 64), frames=6, audio="mp3")
+    with pytest.warns(UserWarning, match="webm cannot hold mp3 audio; re-encoding it as"):
+        round_trip(src, tmp_path / "out.webm", EncodeSettings(codec="libvpx-vp9", preset="ultrafast"))
+
+
 @pytest.mark.parametrize("ext", ["mp4", "mov", "flv", "mkv"])
 def test_pcm_without_channel_order_is_copied_as_stereo(tmp_path: Path, ext: str) -> None:
     """Matroska PCM names no channel order ('2 channels'): MP4 failed at the trailer and FLV aborted

@@ -509,7 +509,7 @@ class VideoSink:
 
     def _add_copy(self, template: av.stream.Stream) -> _Copy | _Reencode | None:
         """Copy `template` if the container takes it; else re-encode audio or drop subtitles."""
-        name = template.codec_context.name
+        name = template.codec_context.codec.canonical_name  # mp3, not its decoder mp3float
         layout = _ordered_layout(template) if template.type == "audio" else None
         lead_in = self._lead_in(template)
         listed = _takes(self.container, template.codec_context.codec)
