@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from cli import main
 from tests.media import make_slideshow, make_video, read_packets, read_video_frames
 from vidcolor import pipeline
+from vidcolor.errors import OutputError
 from vidcolor.io.decode import VideoSource
 from vidcolor.models import create_generator, save_generator
 from vidcolor.pipeline import colorize_video
@@ -125,6 +126,46 @@ def test_a_missing_segment_costs_only_the_segments_from_it_on(tmp_path, colorize
     assert video_timing(out) == video_timing(reference)
     for resumed, uninterrupted in zip(decoded_planes(out), decoded_planes(reference), strict=True):
         assert np.abs(resumed.astype(int) - uninterrupted).mean() < 1.0
+
+
+def test_damaged_segment_and_state_files_are_rendered_again(tmp_path, colorizer, monkeypatch):
+    """A truncated segment made every rerun fail at the join; a truncated or deleted state file failed
+    with BadZipFile / FileNotFoundError. The damaged segment and those after it are rendered again."""
+    source = make_video(tmp_path / "in.mp4", size=(96, 64), frames=30)
+    render = dict(temporal=TemporalOptions(strength=0.8), batch_size=4, progress=False, segment_seconds=0.2)
+    for damage in ("truncate segment", "truncate state", "delete state"):
+        out = tmp_path / f"{damage.replace(' ', '-')}.mp4"
+        with monkeypatch.context() as patch:
+            StopAfter(patch, limit=24)
+            with pytest.raises(KeyboardInterrupt):
+                colorize_video_resumable(source, out, colorizer, **render)
+        folder = resume_folder(out)
+        victim = folder / ("segment-00001.mp4" if "segment" in damage else "state-00001.npz")
+        if damage.startswith("truncate"):
+            victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
+        else:
+            victim.unlink()
+        with monkeypatch.context() as patch:
+            counter = StopAfter(patch, limit=1000)
+            assert colorize_video_resumable(source, out, colorizer, **render).frames == 30
+        assert counter.seen == 30 - 6, damage  # only segment 0 was kept
+        assert len(read_video_frames(out)) == 30
+
+
+def test_resume_never_empties_a_folder_that_is_not_its_own(tmp_path, colorizer):
+    """A folder that happened to have the resume folder's name (here holding the input itself) was wiped."""
+    out = tmp_path / "out.mp4"
+    folder = resume_folder(out)
+    folder.mkdir()
+    source = make_video(folder / "in.mp4", size=(96, 64), frames=6)
+    (folder / "notes.txt").write_text("precious")
+    with pytest.raises(OutputError, match="holds files that are not vidcolor's"):
+        colorize_video_resumable(source, out, colorizer, progress=False)
+    assert source.is_file() and (folder / "notes.txt").read_text() == "precious" and not out.exists()
+    in_the_way = tmp_path / "other.mp4"
+    resume_folder(in_the_way).write_text("x")
+    with pytest.raises(OutputError, match="in the way"):
+        colorize_video_resumable(source, in_the_way, colorizer, progress=False)
 
 
 def test_cli_resume_message_and_continue(tmp_path, colorizer, monkeypatch):

@@ -23,8 +23,10 @@ import heapq
 import itertools
 import json
 import os
+import re
 import shutil
 import time
+import zipfile
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Iterator
@@ -56,6 +58,22 @@ _UNJOINABLE_MUXERS = frozenset({"gif", "mpeg", "vob", "dvd", "svcd", "vcd"})
 def resume_folder(output_path: Path) -> Path:
     """Where a resumable render of ``output_path`` keeps its segments."""
     return output_path.with_name(f".{output_path.name}.vidcolor-resume")
+
+
+_OWN_FILE = re.compile(r"(manifest\.json(\.tmp)?|(segment|state)-\d{5}\..+|\.segment-\d{5}\.partial\..+)")
+
+
+def check_resume_folder(folder: Path) -> None:
+    """Refuse a path in the way of the resume folder that is not one: a file, or a folder holding
+    anything but a resumable render's own files (it is emptied when the render starts over)."""
+    if not folder.exists() and not folder.is_symlink():
+        return
+    if folder.is_symlink() or not folder.is_dir():
+        raise OutputError(f"{folder} is in the way of the --resume folder; move it away")
+    strangers = [entry.name for entry in folder.iterdir() if not _OWN_FILE.fullmatch(entry.name)]
+    if strangers:
+        raise OutputError(f"{folder} holds files that are not vidcolor's ({', '.join(sorted(strangers)[:3])}); "
+                          "move them away, or render without --resume")
 
 
 def _input_identity(path: Path) -> dict[str, Any]:
@@ -109,8 +127,16 @@ class _Manifest:
         return True
 
     def _complete(self, number: int, segment: dict[str, Any]) -> bool:
-        state = self.folder / f"state-{number:05d}.npz"
-        return (self.folder / segment["file"]).is_file() and (not self.with_state or state.is_file())
+        """Whether a finished segment's files are all there and readable (a damaged one is rendered again)."""
+        try:
+            with av.open(str(self.folder / segment["file"])) as container:
+                packets = sum(1 for packet in container.demux(container.streams.video[0]) if packet.size)
+            if self.with_state:
+                with np.load(self.folder / f"state-{number:05d}.npz") as state:
+                    _ = [state[name] for name in state.files]  # reads every array: a damaged file fails here
+        except (OSError, ValueError, IndexError, KeyError, zipfile.BadZipFile, av.FFmpegError):
+            return False
+        return packets >= segment["frames"]  # MPEG-1/2 encoders may repeat frames
 
     @property
     def segments(self) -> list[dict[str, Any]]:
@@ -127,11 +153,13 @@ class _Manifest:
 
 
 def check_resumable_output(output_path: Path) -> None:
-    """Refuse, before any work, an output whose segments cannot be joined by copying their packets: GIF
-    (each segment is a whole animation) and MPEG program streams (.mpg, .vob)."""
+    """Refuse, before any work, an output whose segments cannot be joined by copying their packets (GIF:
+    each segment is a whole animation; MPEG program streams, .mpg and .vob), or whose resume folder's
+    name is taken by something else (see :func:`check_resume_folder`)."""
     if container_format(Path(output_path)) in _UNJOINABLE_MUXERS:
         raise OutputError(f"--resume cannot join '{Path(output_path).suffix}' segments; render it without "
                           "--resume, or with --resume to .mp4 or .mkv")
+    check_resume_folder(resume_folder(Path(output_path)))
 
 
 def colorize_video_resumable(
