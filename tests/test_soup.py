@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from training.soup import soup
-from vidcolor.errors import InputError, WeightsError
+from vidcolor.errors import InputError, OutputError, WeightsError
 from vidcolor.models import create_generator, load_generator, read_metadata, save_generator
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,6 +52,14 @@ def test_different_architectures_and_bad_weights_are_refused(tmp_path: Path) -> 
     with pytest.raises(InputError, match=r"\[0, 1\]"):
         soup(tmp_path / "tiny.safetensors", tmp_path / "tiny.safetensors", 1.5, tmp_path / "out.safetensors")
     assert not (tmp_path / "out.safetensors").exists()
+    original = (tmp_path / "tiny.safetensors").read_bytes()  # it overwrote an input, and any --out
+    with pytest.raises(OutputError, match="would overwrite the input"):
+        soup(tmp_path / "tiny.safetensors", tmp_path / "tiny.safetensors", 0.5, tmp_path / "tiny.safetensors",
+             overwrite=True)
+    soup(tmp_path / "tiny.safetensors", tmp_path / "tiny.safetensors", 0.5, tmp_path / "blend.safetensors")
+    with pytest.raises(OutputError, match="pass --overwrite"):
+        soup(tmp_path / "tiny.safetensors", tmp_path / "tiny.safetensors", 0.5, tmp_path / "blend.safetensors")
+    assert (tmp_path / "tiny.safetensors").read_bytes() == original
 
 
 def test_command_line_reports_errors_in_one_line(tmp_path: Path) -> None:
@@ -69,5 +77,5 @@ def test_unwritable_out_is_one_line(tmp_path: Path) -> None:
                              str(tmp_path / "a.safetensors"), "--weight", "0.5",
                              "--out", str(tmp_path / "missing" / "o.safetensors")], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 1, result.stderr
-    assert result.stderr.strip().count("\n") == 0 and "cannot write weights" in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and "output folder" in result.stderr and "does not exist" in result.stderr
     assert not list(tmp_path.rglob("*.tmp"))

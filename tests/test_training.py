@@ -15,7 +15,7 @@ from training.cli import train_command
 from training.config import StageBudget
 from training.data import build_bank, collect_images, random_crops, to_model_pair
 from training.trainer import Trainer, resume_trainer
-from vidcolor.errors import InputError, WeightsError
+from vidcolor.errors import InputError, OutputError, WeightsError
 from vidcolor.models import load_generator, read_metadata
 
 
@@ -363,3 +363,14 @@ def test_pack_refuses_a_zero_step_in_one_line(photo_dir: Path, tmp_path: Path, m
         pack.main()
     assert exit_info.value.code == 2
     assert "argument --every: must be at least 1, not 0" in capsys.readouterr().err
+
+
+def test_pack_never_writes_into_its_own_photos(photo_dir: Path) -> None:
+    """--out equal to --data replaced every photo by its packed crop."""
+    from training.pack import pack
+
+    before = {path: path.read_bytes() for path in photo_dir.rglob("*") if path.is_file()}
+    for target in (photo_dir, photo_dir / "packed", photo_dir.parent):
+        with pytest.raises(OutputError, match="overlaps --data"):
+            pack(photo_dir, target, size=32)
+    assert {path: path.read_bytes() for path in photo_dir.rglob("*") if path.is_file()} == before

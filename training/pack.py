@@ -18,7 +18,7 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from vidcolor.errors import VidcolorError
+from vidcolor.errors import OutputError, VidcolorError
 
 from .data import find_images, load_or_reason
 
@@ -35,7 +35,12 @@ def whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
 
 
 def pack(source: Path, target: Path, size: int = 208, quality: int = 90, every: int = 1, suffix: str = ".jpg") -> dict[str, int]:
-    """Write the packed copies of the photos under ``source`` into ``target`` (JPEG or WebP by ``suffix``); returns the counts."""
+    """Write the packed copies of the photos under ``source`` into ``target`` (JPEG or WebP by ``suffix``); returns the counts.
+
+    ``target`` must lie outside ``source`` (and not hold it): the copies would replace or join the photos."""
+    inside, outside = Path(source).resolve(), Path(target).resolve()
+    if inside == outside or inside in outside.parents or outside in inside.parents:
+        raise OutputError(f"--out {target} overlaps --data {source}; pack into a folder outside it")
     counts = {"packed": 0, "grey": 0, "corrupt": 0}
     written: set[Path] = set()
     for path in tqdm(find_images(source)[::every], unit="photo", desc="packing"):

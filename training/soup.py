@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from vidcolor.errors import InputError, VidcolorError, WeightsError
+from vidcolor.io.output import check_output_path
 from vidcolor.models import load_generator, save_generator
 
 
@@ -31,10 +32,13 @@ def blend_state_dicts(first: dict[str, torch.Tensor], second: dict[str, torch.Te
 
 
 def soup(first_path: str | os.PathLike, second_path: str | os.PathLike, weight: float, out: str | os.PathLike,
-         fp16: bool = True) -> None:
-    """Write the blend of two exported generators of the same architecture to ``out``."""
+         fp16: bool = True, overwrite: bool = False) -> None:
+    """Write the blend of two exported generators of the same architecture to ``out`` (never over either
+    of them, nor over an existing file unless ``overwrite``)."""
     if not 0.0 <= weight <= 1.0:
         raise InputError(f"--weight must lie in [0, 1], not {weight}")
+    for source in (first_path, second_path):
+        check_output_path(Path(source), Path(out), overwrite)
     first, first_meta = load_generator(first_path)
     second, second_meta = load_generator(second_path)
     if first_meta["architecture"] != second_meta["architecture"]:
@@ -54,9 +58,10 @@ def main() -> None:
     parser.add_argument("--weight", type=float, required=True, help="share of B, 0..1")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--fp32", action="store_true", help="store float32 instead of float16")
+    parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     args = parser.parse_args()
     try:
-        soup(args.a, args.b, args.weight, args.out, fp16=not args.fp32)
+        soup(args.a, args.b, args.weight, args.out, fp16=not args.fp32, overwrite=args.overwrite)
     except VidcolorError as error:  # a bad --weight, unreadable inputs (WeightsError) or an unwritable --out
         parser.exit(1, f"error: {error}\n")
     print(f"wrote {args.out}: {1 - args.weight:g} x {args.a.name} + {args.weight:g} x {args.b.name}")
