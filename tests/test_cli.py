@@ -6,6 +6,7 @@ import sys
 import time
 from pathlib import Path
 
+import av
 import pytest
 import torch
 from click.testing import CliRunner
@@ -162,12 +163,26 @@ def test_output_problems(tmp_path, weights, clip):
     assert result.exit_code == 0 and existing.stat().st_size > 1000
 
 
-@pytest.mark.parametrize("name", ["still.png", "notes.txt", "clip.WEBP"])
+@pytest.mark.parametrize("name", ["still.png", "notes.txt", "clip.WEBP", "sound.flac", "sound.wav", "words.srt"])
 @pytest.mark.parametrize("resume", [False, True])
 def test_video_to_a_non_video_file_type_is_refused(tmp_path, weights, clip, name, resume):
+    """.flac took the sound alone and reported the frames written; .wav and .srt failed with
+    'UnknownCodecError: none'."""
     result = run(clip, "-o", tmp_path / name, "--weights", weights, *(["--resume"] if resume else []))
     assert_one_line_error(result, "cannot write video as")
     assert ".mp4" in result.stderr
+    assert no_outputs(tmp_path, set())
+
+
+def test_a_file_type_whose_video_encoder_is_missing_is_one_line(tmp_path, weights, clip):
+    """Ogg's video codec is Theora, which FFmpeg builds often lack: that was 'UnknownCodecError: theora'."""
+    try:
+        av.Codec("theora", "w")
+        pytest.skip("this FFmpeg has a Theora encoder")
+    except av.codec.codec.UnknownCodecError:
+        pass
+    result = run(clip, "-o", tmp_path / "out.ogg", "--weights", weights, "--render-size", "64")
+    assert_one_line_error(result, "no theora encoder for '.ogg' files; pick --codec or another file type")
     assert no_outputs(tmp_path, set())
 
 

@@ -52,7 +52,11 @@ def resolve_codec(name: str, container: av.container.OutputContainer) -> str:
         return name
     if _takes(container, av.Codec("libx264", "w")):
         return "libx264"
-    return av.Codec(container.default_video_codec, "w").name
+    try:
+        return av.Codec(container.default_video_codec, "w").name
+    except av.codec.codec.UnknownCodecError:
+        raise OutputError(f"this FFmpeg has no {container.default_video_codec} encoder for "
+                          f"'{Path(container.name).suffix}' files; pick --codec or another file type") from None
 
 
 @dataclass(frozen=True)
@@ -88,9 +92,23 @@ def stores_frame_times(format_name: str) -> bool:
 
 
 def is_video_output(path: Path) -> bool:
-    """Whether FFmpeg can write a video under this name (not an image or unknown suffix)."""
+    """Whether FFmpeg can write a video under this name: not an image, sound-only or unknown suffix."""
     path = Path(path)
-    return path.suffix.lower() not in IMAGE_SUFFIXES and container_format(path) not in (None, "image2")
+    name = container_format(path)
+    return path.suffix.lower() not in IMAGE_SUFFIXES and name not in (None, "image2") and _holds_video(name)
+
+
+# Sound muxers whose only pictures are cover art (FFmpeg names PNG as their video codec)
+_COVER_ART_MUXERS = frozenset({"flac", "mp3", "aiff"})
+
+
+@functools.cache
+def _holds_video(format_name: str) -> bool:
+    """Whether the muxer stores a video stream (WAV, subtitles and the cover-art muxers do not)."""
+    if format_name in _COVER_ART_MUXERS:
+        return False
+    with av.open(io.BytesIO(), "w", format=format_name) as probe:
+        return probe.default_video_codec != "none"
 
 
 def check_video_output(path: Path) -> None:
