@@ -139,6 +139,19 @@ def test_every_common_media_type_is_coloured_with_the_default_settings(tmp_path:
     assert run(src, tmp_path / "dst", colorizer).counts["skipped"] == 6
 
 
+def test_a_file_in_the_way_of_an_output_folder_is_a_clear_failure(tmp_path: Path, colorizer: Colorizer) -> None:
+    """It was reported as "FileExistsError: [Errno 17] File exists"."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    (src / "sub").mkdir(parents=True)
+    Image.fromarray(np.full((20, 30), 90, np.uint8)).save(src / "sub" / "grey.png")
+    dst.mkdir()
+    (dst / "sub").write_text("x")
+    report = run(src, dst, colorizer)
+    assert statuses(report) == {"sub/grey.png": "failed"}
+    assert report.failed[0].error == f"a file is in the way of the output folder {dst / 'sub'}; move it away to " \
+                                     "colourise sub/grey.png"
+
+
 def test_a_renamed_output_that_clashes_with_another_source_fails_instead_of_being_skipped(
         tmp_path: Path, colorizer: Colorizer) -> None:
     """`scan` (a JPEG without extension) is written as scan.png, the output of `scan.png` beside it: one of the

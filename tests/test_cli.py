@@ -1,5 +1,7 @@
 """The command line: every bad input gives one line on stderr, a non-zero exit and no output file."""
 
+import os
+import resource
 import signal
 import subprocess
 import sys
@@ -186,6 +188,21 @@ def test_a_file_type_whose_video_encoder_is_missing_is_one_line(tmp_path, weight
     assert no_outputs(tmp_path, set())
 
 
+def test_an_unknown_x264_preset_is_one_line(tmp_path, weights, clip):
+    """x264's own "[error]: invalid preset" log line came before the error, which blamed the file type."""
+    result = run(clip, "-o", tmp_path / "out.mp4", "--preset", "nonsense", "--weights", weights, "--render-size", "64")
+    assert_one_line_error(result, "--preset nonsense is not a libx264 preset; use one of ultrafast,")
+    assert no_outputs(tmp_path, set())
+
+
+def test_a_pipe_as_input_is_one_line(tmp_path, weights):
+    """A named pipe was called empty (0 bytes)."""
+    fifo = tmp_path / "stream.mp4"
+    os.mkfifo(fifo)
+    result = run(fifo, "-o", tmp_path / "out.mp4", "--weights", weights)
+    assert_one_line_error(result, "is not a regular file (a pipe or device); save it to a file first")
+
+
 def test_codec_the_file_type_cannot_take_is_refused(tmp_path, weights, clip):
     result = run(clip, "-o", tmp_path / "out.webm", "--codec", "libx264", "--weights", weights, "--render-size", "64")
     assert_one_line_error(result, "'.webm' files (webm) cannot take libx264 video")
@@ -239,6 +256,23 @@ def test_ctrl_c_mid_render_leaves_no_file(tmp_path, stop):
     assert error_lines == ["Error: interrupted; no output was written"]
     assert "Traceback" not in stderr
     assert not out.exists() and not partial.exists()
+
+
+def test_a_file_size_limit_is_named_not_blamed_on_the_file_type(tmp_path, weights):
+    """Under `ulimit -f` the message said "try another output file type"."""
+    source = make_video(tmp_path / "in.mp4", size=(320, 240), frames=24)
+    out = tmp_path / "out.mp4"
+    limit = 64 * 1024
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "cli.py"), str(source), "-o", str(out), "--weights", str(weights),
+         "--render-size", "64", "--preset", "ultrafast", "--crf", "0", "-q"],
+        capture_output=True, text=True, cwd=tmp_path,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)),
+    )
+    assert result.returncode == 1, result.stderr
+    assert [line for line in result.stderr.splitlines() if line.strip()] == [
+        f"Error: {out} could not be written: the file grew past the largest size allowed here (file system or ulimit -f)"]
+    assert not out.exists() and not (tmp_path / ".out.partial.mp4").exists()
 
 
 def test_a_photo_to_a_video_or_unknown_extension_is_refused_before_the_model_loads(tmp_path, clip, monkeypatch):

@@ -229,7 +229,11 @@ def _colorize_file(
             raise OutputError(f"output {output} is a folder; move it away to colourise {name}")
         if output.exists():
             return FileResult(name, kind, "skipped")
-        output.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise OutputError(f"a file is in the way of the output folder {output.parent}; move it away "
+                              f"to colourise {name}") from None
         if kind == "image":
             colorize_image(source, output, colorizer)
             frames = 1

@@ -28,6 +28,10 @@ _ZERO_BASED_MUXERS = frozenset({"avi"})
 _SYNC_TOLERANCE_S = 0.02  # sound may start this late in a container that cannot delay it
 _INTERLACED_ORDERS = frozenset({2, 3, 4, 5})  # AVFieldOrder: TT, BB, TB, BT (0 unknown, 1 progressive)
 _FIELD_ORDER_ENCODERS = frozenset({"libx264"})
+_FULL_DISK_REASONS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+                      errno.EFBIG: "the file grew past the largest size allowed here (file system or ulimit -f)"}
+_X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
+_ENCODER_PRESETS = {"libx264": _X26X_PRESETS, "libx264rgb": _X26X_PRESETS, "libx265": _X26X_PRESETS}
 _COARSE_TIME_BASE_ENCODERS = frozenset({"mpeg4", "msmpeg4", "msmpeg4v2", "h263", "h263p"})  # at most 1/65535
 
 
@@ -433,8 +437,9 @@ class VideoSink:
             raise self._write_error(e) from e
 
     def _write_error(self, e: Exception) -> OutputError:
-        if isinstance(e, OSError) and e.errno == errno.ENOSPC:
-            return OutputError(f"{self.name} could not be written: the disk is full")
+        reason = _FULL_DISK_REASONS.get(getattr(e, "errno", None))
+        if reason:
+            return OutputError(f"{self.name} could not be written: {reason}")
         return OutputError(f"{self.name} could not be written ({e}); try another output file type")
 
     def _check_codec(self, name: str) -> None:
@@ -447,6 +452,9 @@ class VideoSink:
 
     def _add_video(self, source: VideoSource, settings: EncodeSettings) -> av.VideoStream:
         info, template = source.info, source.video_stream
+        presets = _ENCODER_PRESETS.get(settings.codec)
+        if presets is not None and settings.preset not in presets:
+            raise OutputError(f"--preset {settings.preset} is not a {settings.codec} preset; use one of {', '.join(presets)}")
         if info.width % 2 or info.height % 2:
             raise OutputError(
                 f"{source.path.name} is {info.width}x{info.height}: 4:2:0 video needs an even width and height; "

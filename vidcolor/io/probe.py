@@ -22,6 +22,8 @@ def open_media(path: Path) -> av.container.InputContainer:
         raise InputError(f"{path} does not exist; check the path")
     if path.is_dir():
         raise InputError(f"{path} is a folder; pass a video or image file")
+    if not path.is_file():
+        raise InputError(f"{path} is not a regular file (a pipe or device); save it to a file first")
     if path.stat().st_size == 0:
         raise InputError(f"{path} is empty (0 bytes); pass a complete video or image file")
     try:
