@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from media import (
     make_rgb_video,
     make_slideshow,
@@ -383,6 +384,18 @@ def test_media_kind_tells_video_from_image(tmp_path: Path) -> None:
     assert media_kind(video) == "video"
     assert media_kind(png) == "image"
     assert media_kind(jpeg_named_mp4) == "image"
+    still_webp = tmp_path / "still.webp"
+    Image.fromarray(np.full((40, 60), 90, np.uint8)).save(still_webp)
+    assert media_kind(still_webp) == "image"
+
+
+def test_an_animated_webp_is_refused_not_cut_to_its_first_frame(tmp_path: Path) -> None:
+    """FFmpeg reads an animated WebP as one picture: it was coloured as a one-frame photo, exit 0."""
+    animated = tmp_path / "anim.webp"
+    frames = [Image.fromarray(np.full((40, 60), 40 * index, np.uint8)) for index in range(5)]
+    frames[0].save(animated, save_all=True, append_images=frames[1:], duration=100)
+    with pytest.raises(InputError, match=r"animated WebP \(5 frames\)"):
+        media_kind(animated)
 
 
 def _write(path: Path, data: bytes) -> Path:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 import av
+from PIL import Image
 
 from vidcolor.errors import InputError
 
@@ -44,7 +45,21 @@ def media_kind(path: Path) -> Literal["video", "image"]:
             return "video"
         if stream.frames > 1:
             return "video"
+        if stream.codec_context.name == "webp":
+            _refuse_animated_webp(path)
         return "image" if _packets_at_most(container, stream, 1) else "video"
+
+
+def _refuse_animated_webp(path: Path) -> None:
+    """FFmpeg's WebP demuxer reads the first frame of an animated WebP only: refuse rather than cut it."""
+    try:
+        with Image.open(path) as image:
+            frames = getattr(image, "n_frames", 1)
+    except (OSError, ValueError):
+        return  # not readable by Pillow either: the image reader reports it
+    if frames > 1:
+        raise InputError(f"{path} is an animated WebP ({frames} frames), which this FFmpeg reads as one picture; "
+                         "convert it to a video or GIF first (e.g. magick in.webp out.gif)")
 
 
 def _packets_at_most(container: av.container.InputContainer, stream: av.VideoStream, limit: int) -> bool:
