@@ -400,9 +400,8 @@ class Trainer:
         if state["rng"]["cuda"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
         random.setstate(state["rng"]["python"])
-        if "best_weights" in state:
-            self.best.load_state_dict(state["best_weights"])
-        self.unrewound = state.get("unrewound_generator")
+        self.best.load_state_dict(state["best_weights"])
+        self.unrewound = state["unrewound_generator"]
         self.history.truncate(self.step)
         if self.holdout_log is not None:
             self.holdout_log.truncate(self.step)
