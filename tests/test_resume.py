@@ -57,6 +57,15 @@ class StopAfter:
         monkeypatch.setattr(pipeline.FrameColorizer, "__call__", interrupting)
 
 
+def interrupted_render(monkeypatch, source, out, colorizer, render: dict, limit: int):
+    """Start a resumable render, stop it with Ctrl-C after ``limit`` frames; its resume folder."""
+    with monkeypatch.context() as patch:
+        StopAfter(patch, limit=limit)
+        with pytest.raises(KeyboardInterrupt):
+            colorize_video_resumable(source, out, colorizer, **render)
+    return resume_folder(out)
+
+
 @pytest.mark.parametrize("options", [dict(), dict(vfr=True)], ids=["cfr-aac", "vfr"])
 def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, colorizer, monkeypatch, options):
     source = make_video(tmp_path / "in.mp4", size=(96, 64), frames=40, audio="aac", **options)
@@ -66,11 +75,7 @@ def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, colorizer, monk
     assert not resume_folder(reference).exists()
 
     out = tmp_path / "out.mp4"
-    with monkeypatch.context() as patch:
-        StopAfter(patch, limit=27)
-        with pytest.raises(KeyboardInterrupt):
-            colorize_video_resumable(source, out, colorizer, **render)
-    folder = resume_folder(out)
+    folder = interrupted_render(monkeypatch, source, out, colorizer, render, limit=27)
     assert not out.exists() and folder.is_dir()
     manifest = json.loads((folder / "manifest.json").read_text())
     kept = [segment["file"] for segment in manifest["segments"]]
@@ -112,11 +117,7 @@ def test_a_missing_segment_costs_only_the_segments_from_it_on(tmp_path, colorize
     reference = tmp_path / "reference.mp4"
     colorize_video_resumable(source, reference, colorizer, **render)
     out = tmp_path / "out.mp4"
-    with monkeypatch.context() as patch:
-        StopAfter(patch, limit=30)
-        with pytest.raises(KeyboardInterrupt):
-            colorize_video_resumable(source, out, colorizer, **render)
-    folder = resume_folder(out)
+    folder = interrupted_render(monkeypatch, source, out, colorizer, render, limit=30)
     assert len(json.loads((folder / "manifest.json").read_text())["segments"]) >= 4
     (folder / "segment-00002.mp4").unlink()
     with monkeypatch.context() as patch:
@@ -135,11 +136,7 @@ def test_damaged_segment_and_state_files_are_rendered_again(tmp_path, colorizer,
     render = dict(temporal=TemporalOptions(strength=0.8), batch_size=4, progress=False, segment_seconds=0.2)
     for damage in ("truncate segment", "truncate state", "delete state"):
         out = tmp_path / f"{damage.replace(' ', '-')}.mp4"
-        with monkeypatch.context() as patch:
-            StopAfter(patch, limit=24)
-            with pytest.raises(KeyboardInterrupt):
-                colorize_video_resumable(source, out, colorizer, **render)
-        folder = resume_folder(out)
+        folder = interrupted_render(monkeypatch, source, out, colorizer, render, limit=24)
         victim = folder / ("segment-00001.mp4" if "segment" in damage else "state-00001.npz")
         if damage.startswith("truncate"):
             victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
