@@ -112,8 +112,13 @@ def make_video(
     rotation: int = 0,
     codec: str = "libx264",
     pattern: str = "moving",
+    b_frames: int | None = None,
+    gop: int | None = None,
 ) -> Path:
-    """Write a `frames`-long clip of `size` (w, h) to `path`; the container follows the extension."""
+    """Write a `frames`-long clip of `size` (w, h) to `path`; the container follows the extension.
+
+    ``b_frames`` and ``gop`` (a keyframe every ``gop`` frames) set the encoder's; by default AVI, which
+    stores no pts, gets no B-frames and the rest the encoder's defaults."""
     path = Path(path)
     width, height = size
     time_base, pts_list = _video_times(frames, Fraction(rate), vfr)
@@ -124,8 +129,14 @@ def make_video(
         video.time_base = time_base
         if codec == "libx264":
             video.options = {"crf": "12", "preset": "fast"}
-        if not container.format.flags & 0x0400:  # AVFMT_VARIABLE_FPS unset (AVI): no pts, no B-frames
-            video.codec_context.max_b_frames = 0
+            if gop:
+                video.options |= {"keyint": str(gop), "min-keyint": str(gop), "scenecut": "0"}
+        if gop:
+            video.codec_context.gop_size = gop
+        if b_frames is None and not container.format.flags & 0x0400:  # AVFMT_VARIABLE_FPS unset (AVI)
+            b_frames = 0
+        if b_frames is not None:
+            video.codec_context.max_b_frames = b_frames
         if rotation:
             video.set_display_rotation(rotation)
         sound = _audio_stream(container, audio) if audio else None

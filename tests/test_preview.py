@@ -6,6 +6,7 @@ decoded planes are exactly what the pipeline produced.
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -198,6 +199,27 @@ def test_session_finds_variable_rate_frames_by_their_times(weights, tmp_path) ->
         assert session.index_after(29, 1.0) == 29 and session.index_after(0, -1.0) == 0
         with pytest.raises(InputError, match="past the end"):
             session.index_at(60.0)
+
+
+@pytest.mark.parametrize(("name", "options"), [
+    ("mpeg4-b-frames.avi", dict(codec="mpeg4", b_frames=2)),  # Xvid-like: a keyframe shows after B-frames
+    ("x264-b-frames.avi", dict(b_frames=2)),  # frames carry the dts of a later packet
+    ("b-frames.ts", dict()),  # MPEG-TS seeks land late, or past the end
+    ("mpeg2.mpg", dict(codec="mpeg2video", b_frames=2)),  # after a seek the times can be half a frame off
+    ("bare.h264", dict()),  # no times, cannot seek: the window could not even open it
+], ids=lambda value: value if isinstance(value, str) else "")
+def test_session_shows_the_asked_frame_with_its_time_in_every_container(weights, tmp_path, name, options) -> None:
+    """Each jump shows the frame decoding from the start gives at that index, labelled with its time
+    (25 fps: index / 25): seeks put other frames under a label in AVI, MPEG-TS and MPEG-PS."""
+    clip = make_video(tmp_path / name, size=(WIDTH, HEIGHT), frames=40, rate=Fraction(25), gop=8, **options)
+    with VideoSource(clip) as source:
+        sequential = [frame.y for frame in source.frames()]
+    assert len(sequential) == 40
+    with PreviewSession(clip, colorizer(weights), TemporalOptions(enabled=False)) as session:
+        for index in (39, 37, 3, 30, 17, 9, 0):
+            frame = session.frame(index)
+            assert frame.index == index and frame.seconds == pytest.approx(index / 25), (index, frame.seconds)
+            assert np.allclose(frame.original[..., 0], np.clip((sequential[index] - 16.0) / 219.0, 0, 1), atol=1e-6), index
 
 
 def cli(*args: str) -> object:

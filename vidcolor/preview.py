@@ -20,7 +20,6 @@ from __future__ import annotations
 import time
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -116,22 +115,6 @@ def sheet_indices(frame_count: int, frames: int, first: int = 0) -> list[int]:
 # -- decoding --------------------------------------------------------------------------------------
 
 
-class _Clock:
-    """Frame times and indices from pts (the stream's start time is second 0)."""
-
-    def __init__(self, source: VideoSource) -> None:
-        stream = source.video_stream
-        self.time_base = Fraction(stream.time_base)
-        self.start = stream.start_time or 0
-        self.rate = source.info.average_rate
-        self.rotation = source.info.rotation
-
-    def seconds(self, frame: LumaFrame) -> float:
-        if frame.pts is None:
-            return float(frame.index / self.rate) if self.rate else 0.0
-        return float((frame.pts - self.start) * self.time_base)
-
-
 def _oriented(image: np.ndarray, rotation: int) -> np.ndarray:
     """Turn stored pixels into what a player shows (``rotation`` degrees counter-clockwise)."""
     turns = (rotation // 90) % 4
@@ -139,14 +122,16 @@ def _oriented(image: np.ndarray, rotation: int) -> np.ndarray:
 
 
 class _Renderer:
-    """Turns luma frames into preview frames with the render's own FrameColorizer, keeping its state."""
+    """Turns luma frames into preview frames with the render's own FrameColorizer, keeping its state;
+    each is labelled with its time on the video's ``timeline``, as ``--start`` and the jumps count."""
 
-    def __init__(self, source: VideoSource, colorizer: Colorizer, temporal: TemporalOptions) -> None:
-        self.source = source
+    def __init__(self, source: VideoSource, timeline: FrameTimeline, colorizer: Colorizer,
+                 temporal: TemporalOptions) -> None:
+        self.timeline = timeline
+        self.rotation = source.info.rotation
         self.colorizer = colorizer
         self.temporal = temporal
         self.yuv = source_yuv_format(source)
-        self.clock = _Clock(source)
         self.reset()
 
     def reset(self) -> None:
@@ -160,10 +145,10 @@ class _Renderer:
         return [self.preview(frame, cb, cr) for frame, (_, cb, cr, _pts) in zip(frames, planes)]
 
     def preview(self, frame: LumaFrame, cb: np.ndarray, cr: np.ndarray) -> PreviewFrame:
-        rotation = self.clock.rotation
+        rotation = self.rotation
         return PreviewFrame(
             index=frame.index,
-            seconds=self.clock.seconds(frame),
+            seconds=self.timeline.seconds_of(frame.index),
             original=_oriented(luma_to_grey(frame.y), rotation),
             colour=_oriented(planes_to_rgb(frame.y, cb, cr, self.yuv), rotation),
         )
@@ -176,11 +161,13 @@ def preview_frames(
     *,
     temporal: TemporalOptions = TemporalOptions(),
     batch_size: int = 8,
+    timeline: FrameTimeline | None = None,
 ) -> list[PreviewFrame]:
     """Frames ``indices`` of a video as the render gives them, in one forward decoding pass.
 
     Only the frames in each target's warm-up window go through the model; windows that touch are
     run as one stretch, so their state is the render's own. Missing indices (past the end) are left out.
+    ``timeline`` (the video's, read from its packets when not given) labels the frames' times.
     """
     targets = sorted(set(indices))
     if not targets:
@@ -191,7 +178,7 @@ def preview_frames(
         needed_from[target] = 0 if warmup is None else max(target - warmup, 0)
     found: dict[int, PreviewFrame] = {}
     with VideoSource(Path(input_path)) as source:
-        renderer = _Renderer(source, colorizer, temporal)
+        renderer = _Renderer(source, timeline or source.timeline(), colorizer, temporal)
         pending: list[LumaFrame] = []
 
         def flush() -> None:
@@ -301,7 +288,7 @@ def write_contact_sheet(
             timeline = source.timeline()
         first = start_index(timeline, start_seconds, input_path)
         shown = preview_frames(input_path, colorizer, sheet_indices(len(timeline), frames, first), temporal=temporal,
-                               batch_size=batch_size)
+                               batch_size=batch_size, timeline=timeline)
         if not shown:
             raise InputError(f"{input_path} has a video stream but no decodable frames")
     sheet = contact_sheet(shown)
@@ -326,11 +313,12 @@ class PreviewSession:
     def __init__(self, input_path: str | Path, colorizer: Colorizer, temporal: TemporalOptions = TemporalOptions()) -> None:
         self.path = Path(input_path)
         self.colorizer = colorizer
+        with VideoSource(self.path) as probe:  # a pass of its own: a bare stream cannot seek back after it
+            self.timeline = probe.timeline()
+        self.frame_count = len(self.timeline)
         self.source = VideoSource(self.path)
         try:
-            self.timeline = self.source.timeline()
-            self.frame_count = len(self.timeline)
-            self._renderer = _Renderer(self.source, colorizer, temporal)
+            self._renderer = _Renderer(self.source, self.timeline, colorizer, temporal)
         except BaseException:
             self.source.close()
             raise
@@ -413,10 +401,12 @@ class PreviewSession:
         return min(max(moved, 0), self.frame_count - 1)
 
     def _decode_from(self, index: int) -> Iterator[LumaFrame]:
-        """Luma frames from ``index`` on: keyframe seek before it, then decode forward."""
-        if index == 0:
-            yield from self.source.frames()
-            return
+        """Luma frames from ``index`` on: keyframe seek before it, then decode forward. Where seeks cannot
+        be trusted (bare streams, which cannot seek back either; MPEG program streams) the file is opened
+        again and decoded from the start."""
+        if not self.timeline.seekable:
+            self.source.close()
+            self.source = VideoSource(self.path)
         for frame in self.source.frames_from(self.timeline, index):
             if frame.index >= index:
                 yield frame

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -19,7 +20,8 @@ _RGB_MATRIX = 0  # AVCOL_SPC_RGB: the stream holds R'G'B', not Y'CbCr
 # Y'CbCr matrix an RGB source's frames are converted with, by frame height, as players assume:
 # (AVCOL_SPC code to tag the output with, the same matrix as named by swscale)
 _HD_MATRIX, _SD_MATRIX = (1, "ITU709"), (6, "ITU601")  # BT.709 from 720 lines, SMPTE 170M (BT.601) below
-_DTS_TIMED = frozenset({"avi"})  # demuxers that store no pts: their frame pts are guesses, dts are real
+_DTS_TIMED = frozenset({"avi"})
+_PROGRAM_STREAM_DEMUXERS = frozenset({"mpeg", "mpegvideo", "vob"})  # .mpg/.vob/.mod and bare MPEG-1/2 video  # demuxers that store no pts: their frame pts are guesses, dts are real
 
 
 @dataclass(frozen=True)
@@ -48,13 +50,21 @@ class LumaFrame:
 
 @dataclass(frozen=True)
 class FrameTimeline:
-    """When each frame of a video shows: ``times[i]`` is frame i's pts (stream time base, sorted), and
-    ``end`` where the last frame stops showing (its duration, or one frame period)."""
+    """When each frame of a video shows, from its packets: ``times[i]`` is frame i's time (stream time
+    base, sorted) and ``end`` where the last frame stops showing (its duration, or one frame period).
+
+    ``slot`` is one frame period. ``lag``: decoded AVI frames carry the dts of the packet the decoder
+    returned them on, ``lag`` packets after their own (its reordering delay). ``seekable`` is False where
+    a seek cannot be trusted to say which frame it reached: a bare stream without times (given one slot
+    per packet) and MPEG program streams (FFmpeg's times after a seek there can be a frame off).
+    """
 
     times: list[int]
     end: Fraction | int
     time_base: Fraction
-    timed: bool = True  # False for a bare stream: one slot per packet at the frame rate
+    slot: int = 1
+    lag: int = 0
+    seekable: bool = True
 
     def __len__(self) -> int:
         return len(self.times)
@@ -70,12 +80,23 @@ class FrameTimeline:
         return max(bisect.bisect_right(self.times, target) - 1, 0)
 
     def index_of(self, pts: int) -> int:
-        """The frame shown at ``pts``."""
-        return max(bisect.bisect_right(self.times, pts) - 1, 0)
+        """The index of a decoded frame timed ``pts``: the nearest time on the timeline (frames the decoder
+        returns after the last packet follow it slot by slot), less the decoder's ``lag``."""
+        return max(_position(self.times, pts, self.slot) - self.lag, 0)
+
+    def holds(self, pts: int) -> bool:
+        """Whether ``pts`` is (within a quarter frame) one of the times: after a seek into an MPEG program
+        stream the decoder can give times half a frame off, which do not say which frame it is."""
+        position = _position(self.times, pts, self.slot)
+        return position >= len(self.times) or abs(self.times[position] - pts) <= self.slot / 4
 
     def seconds_of(self, index: int) -> float:
-        """When frame ``index`` starts, in seconds after the first frame."""
-        return float((self.times[index] - self.times[0]) * self.time_base)
+        """When frame ``index`` starts, in seconds after the first frame (0 for an empty timeline)."""
+        if not self.times:
+            return 0.0
+        last = len(self.times) - 1
+        start = self.times[min(index, last)] + max(index - last, 0) * self.slot
+        return float((start - self.times[0]) * self.time_base)
 
 
 class VideoSource:
@@ -142,27 +163,46 @@ class VideoSource:
             raise self._corrupt(e) from e
 
     def frames_from(self, timeline: FrameTimeline, index: int) -> Iterator[LumaFrame]:
-        """Video frames from the keyframe at or before frame ``index`` of ``timeline`` onwards, each
-        indexed by its time on the timeline. A later ``items()`` or ``frames()`` starts from the beginning."""
-        if not timeline.timed:  # a bare stream cannot seek: decode from the start
-            yield from self.frames()
-            return
-        stream = self.video_stream
+        """Video frames from a keyframe at or before frame ``index`` of this video's ``timeline`` onwards,
+        each indexed by its time on the timeline. Where a seek lands after the frame (MPEG-TS seeks are
+        approximate), where the times it gives cannot be trusted, or where decoding from it never reaches
+        the frame, it seeks further back, down to the start (frames before ``index`` may then come twice);
+        a timeline that is not ``seekable`` is decoded from the start. A later ``items()`` or
+        ``frames()`` starts from the beginning."""
+        back = 0
+        while True:
+            start = max(index - back, 0) if timeline.seekable else 0
+            frames = self.frames() if start == 0 else self._frames_after_seek(timeline, timeline.times[start])
+            first = next(frames, None)
+            landed = first is not None and first.index <= index and first.pts is not None and timeline.holds(first.pts)
+            back = max(2 * back, 8)
+            if start and not landed:  # after the frame, or where the times cannot be trusted
+                frames.close()
+                continue
+            reached = False
+            for frame in itertools.chain([first] if first is not None else [], frames):
+                reached = reached or frame.index >= index
+                yield frame
+            if reached or not start:
+                return
+
+    def _frames_after_seek(self, timeline: FrameTimeline, target: int) -> Iterator[LumaFrame]:
+        """Frames from the keyframe at or before ``target`` (stream time base), indexed by ``timeline``.
+
+        Frames the decoder returns before the keyframe's own are left out: in an open GOP (MPEG-2, Xvid)
+        they are B-frames whose earlier reference the seek skipped, decoded wrong."""
         self._rewind = True
+        self._previous_pts = None
+        keyframe_seen = False
         try:
-            self.container.seek(timeline.times[index], stream=stream, backward=True, any_frame=False)
-            self._previous_pts = None
-            # AVI frames are timed by the dts of the packet the decoder returned them on, which lags by the
-            # decoder's reordering delay: they are counted on from the keyframe the seek landed on instead
-            counted: int | None = None
-            for packet in self.container.demux(stream):
-                if self._dts_timed and counted is None and packet.size and packet.dts is not None:
-                    counted = timeline.index_of(packet.dts)
+            self.container.seek(target, stream=self.video_stream, backward=True, any_frame=False)
+            for packet in self.container.demux(self.video_stream):
                 for frame in packet.decode():
+                    keyframe_seen = keyframe_seen or frame.key_frame
+                    if not keyframe_seen:
+                        continue
                     luma = self._luma(frame, 0)
-                    if counted is not None:
-                        luma.index, counted = counted, counted + 1
-                    elif luma.pts is not None:
+                    if luma.pts is not None:
                         luma.index = timeline.index_of(luma.pts)
                     yield luma
         except av.FFmpegError as e:
@@ -181,16 +221,35 @@ class VideoSource:
                      for packet in self.container.demux(stream) if packet.size and not packet.is_discard]
         except av.FFmpegError as e:
             raise self._corrupt(e) from e
-        rate = self._frame_rate()
-        period = 1 / (rate * stream.time_base)  # the last frame shows for one period at least
+        period = 1 / (self._frame_rate() * stream.time_base)  # the last frame shows for one period at least
+        slot, time_base = max(round(period), 1), Fraction(stream.time_base)
         known = [(pts, duration) for pts, duration in timed if pts is not None]
         if not known:
-            slot = round(period)
-            return FrameTimeline([i * slot for i in range(len(timed))], len(timed) * slot, Fraction(stream.time_base),
-                                 timed=False)
+            return FrameTimeline([i * slot for i in range(len(timed))], len(timed) * slot, time_base, slot,
+                                 seekable=False)
+        seekable = self.container.format.name not in _PROGRAM_STREAM_DEMUXERS
+        if len(known) < len(timed):  # MPEG-PS gives no time to B-frame packets; MPEG-1/2 video is constant-rate
+            first = min(pts for pts, _ in known)
+            return FrameTimeline([first + i * slot for i in range(len(timed))], first + len(timed) * slot, time_base,
+                                 slot, seekable=seekable)
         times = sorted(pts for pts, _ in known)
         end = max([times[-1] + period, *(pts + duration for pts, duration in known)])
-        return FrameTimeline(times, end, Fraction(stream.time_base))
+        lag = self._decoder_lag(times, slot) if self._dts_timed else 0
+        return FrameTimeline(times, end, time_base, slot, lag, seekable)
+
+    def _decoder_lag(self, times: list[int], slot: int) -> int:
+        """How many packets later than its own the decoder returns an AVI frame, which then carries that
+        packet's dts: where the first frame decoded from the start falls on the packet times."""
+        self._seek_start()
+        self._previous_pts = None
+        try:
+            for packet in self.container.demux(self.video_stream):
+                for frame in packet.decode():
+                    pts = self._pts(frame, 0)
+                    return 0 if pts is None else _position(times, pts, slot)
+        except av.FFmpegError as e:
+            raise self._corrupt(e) from e
+        return 0
 
     def frame_index_at(self, seconds: float) -> int | None:
         """Index of the frame shown ``seconds`` after the first frame (see :meth:`timeline`); None when
@@ -348,6 +407,14 @@ class VideoSource:
         except av.FFmpegError as e:
             raise self._corrupt(e) from e
         return 0
+
+
+def _position(times: list[int], pts: int, slot: int) -> int:
+    """Where ``pts`` falls on the sorted ``times``: the nearest one, or past the last by whole slots."""
+    if pts > times[-1]:
+        return len(times) - 1 + round((pts - times[-1]) / slot)
+    after = bisect.bisect_left(times, pts)
+    return after if after == 0 or times[after] - pts < pts - times[after - 1] else after - 1
 
 
 def _stream_duration_s(stream: av.VideoStream) -> float | None:
