@@ -165,7 +165,8 @@ def test_output_problems(tmp_path, weights, clip):
     assert result.exit_code == 0 and existing.stat().st_size > 1000
 
 
-@pytest.mark.parametrize("name", ["still.png", "notes.txt", "clip.WEBP", "sound.flac", "sound.wav", "words.srt"])
+@pytest.mark.parametrize("name", ["still.png", "notes.txt", "clip.WEBP", "sound.flac", "sound.wav", "words.srt",
+                                  "stream.m3u8", "icon.ico"])
 @pytest.mark.parametrize("resume", [False, True])
 def test_video_to_a_non_video_file_type_is_refused(tmp_path, weights, clip, name, resume):
     """.flac took the sound alone and reported the frames written; .wav and .srt failed with
@@ -200,7 +201,8 @@ def test_a_pipe_as_input_is_one_line(tmp_path, weights):
     ("out.webm", ["--codec", "libx264"], "'.webm' files (webm) cannot take libx264 video"),
     # x264's own "[error]: invalid preset" log line came before an error that blamed the file type
     ("out.mp4", ["--preset", "nonsense"], "--preset nonsense is not a libx264 preset; use one of ultrafast,"),
-], ids=["codec-the-container-cannot-take", "unknown-x264-preset"])
+    ("out.mp4", ["--codec", "h264", "--preset", "fastt"], "--preset fastt is not a libx264 preset"),
+], ids=["codec-the-container-cannot-take", "unknown-x264-preset", "unknown-preset-for-h264-by-its-codec-name"])
 def test_encoder_settings_that_cannot_work_are_one_line(tmp_path, weights, clip, name, options, fragment):
     result = run(clip, "-o", tmp_path / name, *options, "--weights", weights, "--render-size", "64")
     assert_one_line_error(result, fragment)

@@ -60,6 +60,9 @@ def test_different_architectures_and_bad_weights_are_refused(tmp_path: Path) -> 
     with pytest.raises(OutputError, match="pass --overwrite"):
         soup(tmp_path / "tiny.safetensors", tmp_path / "tiny.safetensors", 0.5, tmp_path / "blend.safetensors")
     assert (tmp_path / "tiny.safetensors").read_bytes() == original
+    with pytest.raises(WeightsError, match="not found"):  # a missing A beside an existing --out: a traceback
+        soup(tmp_path / "missing.safetensors", tmp_path / "tiny.safetensors", 0.5, tmp_path / "blend.safetensors",
+             overwrite=True)
 
 
 def test_command_line_reports_errors_in_one_line(tmp_path: Path) -> None:

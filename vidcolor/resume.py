@@ -76,6 +76,17 @@ def check_resume_folder(folder: Path) -> None:
                           "move them away, or render without --resume")
 
 
+def _start_afresh(folder: Path) -> None:
+    """Empty the resume folder (checked to be vidcolor's own), or make it."""
+    try:
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir()
+    except OSError as error:
+        raise OutputError(f"cannot prepare the --resume folder {folder} ({error.strerror}); "
+                          "check the output folder is writable") from error
+
+
 def _input_identity(path: Path) -> dict[str, Any]:
     stat = path.stat()
     with path.open("rb") as handle:
@@ -192,8 +203,7 @@ def colorize_video_resumable(
         frame_colorizer = FrameColorizer(colorizer, source_yuv_format(source), temporal)
         manifest = _Manifest(folder, expected, with_state=frame_colorizer.smoother is not None)
         if not manifest.load_matching():
-            shutil.rmtree(folder, ignore_errors=True)
-            folder.mkdir()
+            _start_afresh(folder)
             manifest.save()
         _render_segments(source, output_path.suffix, manifest, frame_colorizer, batch_size, settings, progress)
         frames = sum(segment["frames"] for segment in manifest.segments)

@@ -104,12 +104,14 @@ def is_video_output(path: Path) -> bool:
 
 # Sound muxers whose only pictures are cover art (FFmpeg names PNG as their video codec)
 _COVER_ART_MUXERS = frozenset({"flac", "mp3", "aiff"})
+_NOT_ONE_VIDEO_FILE = frozenset({"hls", "dash", "segment", "stream_segment", "ico"})
 
 
 @functools.cache
 def _holds_video(format_name: str) -> bool:
-    """Whether the muxer stores a video stream (WAV, subtitles and the cover-art muxers do not)."""
-    if format_name in _COVER_ART_MUXERS:
+    """Whether the muxer stores a video stream in one file (WAV, subtitles and the cover-art muxers do
+    not; HLS and DASH write playlists and segments; ICO is an icon)."""
+    if format_name in _COVER_ART_MUXERS or format_name in _NOT_ONE_VIDEO_FILE:
         return False
     with av.open(io.BytesIO(), "w", format=format_name) as probe:
         return probe.default_video_codec != "none"
@@ -452,9 +454,10 @@ class VideoSink:
 
     def _add_video(self, source: VideoSource, settings: EncodeSettings) -> av.VideoStream:
         info, template = source.info, source.video_stream
-        presets = _ENCODER_PRESETS.get(settings.codec)
+        encoder = av.Codec(settings.codec, "w").name  # --codec h264 is libx264
+        presets = _ENCODER_PRESETS.get(encoder)
         if presets is not None and settings.preset not in presets:
-            raise OutputError(f"--preset {settings.preset} is not a {settings.codec} preset; use one of {', '.join(presets)}")
+            raise OutputError(f"--preset {settings.preset} is not a {encoder} preset; use one of {', '.join(presets)}")
         if info.width % 2 or info.height % 2:
             raise OutputError(
                 f"{source.path.name} is {info.width}x{info.height}: 4:2:0 video needs an even width and height; "
