@@ -25,7 +25,8 @@ from media import (
 
 from vidcolor.errors import InputError, OutputError
 from vidcolor.io.decode import LumaFrame, VideoSource, count_frames
-from vidcolor.io.encode import EncodeSettings, VideoSink, container_format
+from vidcolor.io.containers import container_format
+from vidcolor.io.encode import EncodeSettings, VideoSink
 from vidcolor.io.probe import media_kind
 from vidcolor.pipeline import progress_bar, source_yuv_format
 

@@ -19,7 +19,8 @@ import av
 from tqdm import tqdm
 
 from .errors import InputError, OutputError, VidcolorError
-from .io.encode import EncodeSettings, is_video_output
+from .io.containers import is_video_output
+from .io.encode import EncodeSettings
 from .io.images import IMAGE_SUFFIXES, is_image_suffix
 from .io.probe import media_kind, open_media
 from .pipeline import colorize_image, colorize_video

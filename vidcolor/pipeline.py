@@ -23,7 +23,8 @@ from tqdm import tqdm
 
 from .errors import InputError
 from .io.decode import LumaFrame, VideoSource, count_frames
-from .io.encode import EncodeSettings, VideoSink, check_video_output
+from .io.containers import check_video_output
+from .io.encode import EncodeSettings, VideoSink
 from .io.images import read_image, write_image
 from .io.output import atomic_output, check_output_path
 from .merge import YuvFormat, chroma_planes, luma_to_lightness

@@ -36,7 +36,8 @@ import numpy as np
 
 from .errors import InputError, OutputError
 from .io.decode import VideoSource
-from .io.encode import EncodeSettings, VideoSink, check_video_output, container_format, stores_frame_times
+from .io.containers import check_video_output, container_format, stores_frame_times
+from .io.encode import EncodeSettings, VideoSink
 from .io.output import atomic_output, check_output_path
 from .pipeline import (
     FrameColorizer,

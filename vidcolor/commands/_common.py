@@ -12,7 +12,8 @@ from typing import Any, Callable
 import click
 
 from ..errors import VidcolorError
-from ..io.encode import AUTO_CODEC, EncodeSettings
+from ..io.containers import AUTO_CODEC
+from ..io.encode import EncodeSettings
 from ..temporal import TemporalOptions
 from ..worker import Colorizer
 

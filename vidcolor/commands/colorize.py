@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..io.encode import check_video_output
+from ..io.containers import check_video_output
 from ..io.images import check_image_output
 from ..io.output import check_output_path
 from ..io.probe import media_kind

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import errno
-import functools
-import io
 import warnings
 from dataclasses import dataclass
 from fractions import Fraction
@@ -15,13 +13,14 @@ import av
 import numpy as np
 
 from vidcolor.errors import OutputError
+from vidcolor.io.audio_routes import CopyRoute, ReencodeRoute, Route, add_from_template, muxer_accepts, ordered_layout
+from vidcolor.io.containers import AUTO_CODEC, container_format, resolve_codec, stores_frame_times, takes
 from vidcolor.io.decode import VideoSource
-from vidcolor.io.images import IMAGE_SUFFIXES
+from vidcolor.io.gif_palette import FramePalette
+from vidcolor.io.stream_metadata import copy_metadata
 
 _MPEG_RANGE, _JPEG_RANGE = 1, 2  # AVCOL_RANGE_MPEG (limited), AVCOL_RANGE_JPEG (full)
 _BITS_PER_PIXEL = 0.2  # bit rate for encoders without a constant-quality mode: ~20 Mb/s at 1080p25
-_VARIABLE_FPS = 0x0400  # AVFMT_VARIABLE_FPS: the muxer stores any frame timing (AVI does not)
-_NO_TIMESTAMPS = 0x0080  # AVFMT_NOTIMESTAMPS: a bare elementary stream (.h264, .m4v), not a container
 _HELD_PACKETS = 32  # video packets kept back so that the last frame's own packet is still at hand at the end
 _MPEG_FRAME_RATES = tuple(Fraction(rate) for rate in ("24000/1001", "24", "25", "30000/1001", "30", "50", "60000/1001", "60"))
 _ZERO_BASED_MUXERS = frozenset({"avi"})
@@ -35,34 +34,6 @@ _ENCODER_PRESETS = {"libx264": _X26X_PRESETS, "libx264rgb": _X26X_PRESETS, "libx
 _COARSE_TIME_BASE_ENCODERS = frozenset({"mpeg4", "msmpeg4", "msmpeg4v2", "h263", "h263p"})  # at most 1/65535
 
 
-AUTO_CODEC = "auto"  # libx264 where the container takes H.264, else the container's own video codec
-# Muxers without a codec table, for which FFmpeg (and so PyAV's supported_codecs) names only their
-# default codecs: what they carry besides, as `ffmpeg -f mpegts` does.
-_MPEG_PS_CODECS = frozenset({"mpeg1video", "mpeg2video", "mp2", "mp3", "ac3", "dts", "pcm_dvd"})
-_UNLISTED_CODECS = {"mpegts": frozenset({"h264", "hevc", "aac", "mp3", "mp2", "ac3", "eac3", "opus"}),
-                    "mpeg": _MPEG_PS_CODECS, "vob": _MPEG_PS_CODECS, "dvd": _MPEG_PS_CODECS}
-
-
-def _takes(container: av.container.OutputContainer, codec: av.Codec) -> bool:
-    """Whether the container can hold ``codec``'s bitstream."""
-    name = codec.canonical_name
-    return name in container.supported_codecs or name in _UNLISTED_CODECS.get(container.format.name, ())
-
-
-def resolve_codec(name: str, container: av.container.OutputContainer) -> str:
-    """The video encoder to use: ``name``, or for ``auto`` libx264 where the container takes H.264, else
-    the encoder of the container's own video codec (VP9 for WebM, MPEG-1 for .mpg)."""
-    if name != AUTO_CODEC:
-        return name
-    if _takes(container, av.Codec("libx264", "w")):
-        return "libx264"
-    try:
-        return av.Codec(container.default_video_codec, "w").name
-    except av.codec.codec.UnknownCodecError:
-        raise OutputError(f"this FFmpeg has no {container.default_video_codec} encoder for "
-                          f"'{Path(container.name).suffix}' files; pick --codec or another file type") from None
-
-
 @dataclass(frozen=True)
 class EncodeSettings:
     """Video encoder choice; crf and preset apply where the encoder has those options."""
@@ -70,164 +41,6 @@ class EncodeSettings:
     codec: str = AUTO_CODEC
     crf: int = 18
     preset: str = "medium"
-
-
-@functools.cache
-def container_format(path: Path) -> str | None:
-    """FFmpeg muxer name for the suffix of `path` ('mp4', 'matroska', ...), None when none claims it.
-
-    A container beats a bare elementary stream (.m4v: the iPod MP4 muxer, not raw MPEG-4 video); among
-    equals the muxer named like the suffix wins (.vob: the VOB muxer, not the SVCD one)."""
-    suffix = Path(path).suffix.lower().lstrip(".")
-    claimants = []
-    for name in sorted(av.formats_available):
-        try:
-            muxer = av.ContainerFormat(name, "w")
-        except ValueError:
-            continue
-        if suffix in muxer.extensions:
-            claimants.append((bool(muxer.flags & _NO_TIMESTAMPS), name != suffix, name))
-    return min(claimants)[2] if claimants else None
-
-
-def stores_frame_times(format_name: str) -> bool:
-    """Whether the muxer keeps each frame's own time; AVI keeps only fixed slots of 1/rate."""
-    return bool(av.ContainerFormat(format_name, "w").flags & _VARIABLE_FPS)
-
-
-def is_video_output(path: Path) -> bool:
-    """Whether FFmpeg can write a video under this name: not an image, sound-only or unknown suffix."""
-    path = Path(path)
-    name = container_format(path)
-    return path.suffix.lower() not in IMAGE_SUFFIXES and name not in (None, "image2") and _holds_video(name)
-
-
-# Sound muxers whose only pictures are cover art (FFmpeg names PNG as their video codec)
-_COVER_ART_MUXERS = frozenset({"flac", "mp3", "aiff"})
-_NOT_ONE_VIDEO_FILE = frozenset({"hls", "dash", "segment", "stream_segment", "ico"})
-
-
-@functools.cache
-def _holds_video(format_name: str) -> bool:
-    """Whether the muxer stores a video stream in one file (WAV, subtitles and the cover-art muxers do
-    not; HLS and DASH write playlists and segments; ICO is an icon)."""
-    if format_name in _COVER_ART_MUXERS or format_name in _NOT_ONE_VIDEO_FILE:
-        return False
-    with av.open(io.BytesIO(), "w", format=format_name) as probe:
-        return probe.default_video_codec != "none"
-
-
-def check_video_output(path: Path) -> None:
-    """Refuse, before any work, an output name FFmpeg cannot write a video to: an image or unknown suffix."""
-    path = Path(path)
-    if not is_video_output(path):
-        raise OutputError(
-            f"cannot write video as '{path.suffix or path.name}': "
-            "use a video file type such as .mp4, .mkv, .mov, .avi or .webm"
-        )
-
-
-class _Copy:
-    """A source stream muxed packet for packet."""
-
-    def __init__(self, stream: av.stream.Stream) -> None:
-        self.stream = stream
-
-    def packets(self, packet: av.Packet) -> list[av.Packet]:
-        packet.stream = self.stream
-        return [packet]
-
-    def flush(self) -> list[av.Packet]:
-        return []
-
-
-class _Reencode:
-    """A source audio stream decoded and encoded again with a codec the container accepts."""
-
-    def __init__(self, source: av.AudioStream, stream: av.AudioStream, lead_in: float = 0.0,
-                 count_samples: bool = False) -> None:
-        """``lead_in``: seconds of silence before the first sound; ``count_samples``: time the packets by
-        their samples from 0 (both for AVI, which stores no start time)."""
-        self.source = source
-        self.stream = stream
-        self.lead_in = lead_in
-        # AVI keeps no audio times (its sound plays on from 0), yet refuses times that go back or below 0, as
-        # the encoder's priming and a Matroska source's millisecond times give: there, count the samples instead
-        self._sample_clock: int | None = 0 if count_samples else None
-        self._resampler: av.AudioResampler | None = None
-
-    def packets(self, packet: av.Packet) -> list[av.Packet]:
-        return self._timed(self._encode(self.source.decode(packet)))
-
-    def flush(self) -> list[av.Packet]:
-        out = self._encode(self.source.decode(None))
-        out += self._encode([None])
-        return self._timed(out + self.stream.encode(None))
-
-    def _timed(self, packets: list[av.Packet]) -> list[av.Packet]:
-        if self._sample_clock is None:
-            return packets
-        for packet in packets:
-            packet.pts = packet.dts = self._sample_clock
-            self._sample_clock += packet.duration or self.stream.codec_context.frame_size
-        return packets
-
-    def _encode(self, frames: list[av.AudioFrame | None]) -> list[av.Packet]:
-        if self._resampler is None:
-            ctx = self.stream.codec_context
-            self._resampler = av.AudioResampler(
-                format=ctx.format, layout=ctx.layout, rate=ctx.sample_rate, frame_size=ctx.frame_size or None
-            )
-        out = []
-        for frame in frames:
-            if frame is not None and self.lead_in > 0:
-                frames_first = [self._silence_before(frame), frame]
-                self.lead_in = 0.0
-            else:
-                frames_first = [frame]
-            for each in frames_first:
-                for resampled in self._resampler.resample(each):
-                    out += self.stream.encode(resampled)
-        return out
-
-    def _silence_before(self, frame: av.AudioFrame) -> av.AudioFrame:
-        """``lead_in`` seconds of silence shaped and timed like the first decoded ``frame``, ending where it begins."""
-        samples = round(self.lead_in * frame.sample_rate)
-        silence = av.AudioFrame(format=frame.format.name, layout=frame.layout.name, samples=samples)
-        for plane in silence.planes:
-            plane.update(bytes(plane.buffer_size))
-        silence.sample_rate = frame.sample_rate
-        silence.time_base = frame.time_base
-        if frame.pts is not None and frame.time_base:
-            silence.pts = frame.pts - round(Fraction(samples, frame.sample_rate) / frame.time_base)
-        return silence
-
-
-class _FramePalette:
-    """4:2:0 frames to 8-bit palette frames, with a palette made for each frame (FFmpeg's palettegen and
-    paletteuse filters), for GIF: the fixed 3-3-2 palette left 30 colours and tinted greys."""
-
-    def __init__(self, width: int, height: int, time_base: Fraction) -> None:
-        self._graph = av.filter.Graph()
-        source = self._graph.add_buffer(width=width, height=height, format="yuv420p", time_base=time_base)
-        split = self._graph.add("split")
-        palette = self._graph.add("palettegen", "stats_mode=single")
-        use = self._graph.add("paletteuse", "new=1:dither=bayer")  # 5x faster than error diffusion at 1080p
-        source.link_to(split)
-        split.link_to(palette, 0, 0)
-        split.link_to(use, 1, 0)
-        palette.link_to(use, 0, 1)
-        use.link_to(self._graph.add("buffersink"))
-        self._graph.configure()
-
-    def __call__(self, frame: av.VideoFrame) -> list[av.VideoFrame]:
-        self._graph.vpush(frame)
-        out = []
-        while True:
-            try:
-                out.append(self._graph.vpull())
-            except (BlockingIOError, EOFError):  # PyAV's own errors of those names derive from them
-                return out
 
 
 class VideoSink:
@@ -287,14 +100,14 @@ class VideoSink:
                 if source.info.average_rate:  # else Matroska takes its frame duration from the H.264 timing info
                     self._video.codec_context.framerate = source.info.average_rate
                 self._source_time_base, self._time_base = source.info.time_base, Fraction(video_template.time_base)
-            self._routes: dict[int, _Copy | _Reencode] = {}
+            self._routes: dict[int, Route] = {}
             video = source.video_stream
             self._video_start = float((video.start_time or 0) * video.time_base)
             for stream in source.copy_streams if copy_streams else ():
                 route = self._add_copy(stream)
                 if route is not None:
                     self._routes[stream.index] = route
-            _copy_metadata(source, self.container, self._video, self._routes)
+            copy_metadata(source, self.container, self._video, self._routes)
             self.container.start_encoding()
         except (av.FFmpegError, ValueError) as e:
             self.container.close()
@@ -463,7 +276,7 @@ class VideoSink:
                 f"{source.path.name} is {info.width}x{info.height}: 4:2:0 video needs an even width and height; "
                 "crop or pad it by one pixel first (e.g. ffmpeg -vf crop=trunc(iw/2)*2:trunc(ih/2)*2)"
             )
-        if not _takes(self.container, av.Codec(settings.codec, "w")):
+        if not takes(self.container, av.Codec(settings.codec, "w")):
             raise OutputError(f"'{self.path.suffix}' files ({self.container.format.name}) cannot take "
                               f"{settings.codec} video; pick another --codec or file type")
         # Slots of a constant-rate container (AVI) are the real frame rate (FFmpeg's guess, which a
@@ -495,7 +308,7 @@ class VideoSink:
         if rate and slotted:
             self._time_base = 1 / Fraction(rate)
             self._on_slots = True
-        self._palette = _FramePalette(info.width, info.height, self._time_base) if pix_fmt == "pal8" else None
+        self._palette = FramePalette(info.width, info.height, self._time_base) if pix_fmt == "pal8" else None
         if self._fixed_slots:
             stream.codec_context.max_b_frames = 0  # such containers store no pts to reorder by
         stream.codec_context.time_base = self._time_base
@@ -536,14 +349,14 @@ class VideoSink:
         stream.codec_context.field_order = field_order
         stream.codec_context.flags |= int(av.codec.context.Flags.interlaced_dct) | int(av.codec.context.Flags.interlaced_me)
 
-    def _add_copy(self, template: av.stream.Stream) -> _Copy | _Reencode | None:
+    def _add_copy(self, template: av.stream.Stream) -> Route | None:
         """Copy `template` if the container takes it; else re-encode audio or drop subtitles."""
         name = template.codec_context.codec.canonical_name  # mp3, not its decoder mp3float
-        layout = _ordered_layout(template) if template.type == "audio" else None
+        layout = ordered_layout(template) if template.type == "audio" else None
         lead_in = self._lead_in(template)
-        listed = _takes(self.container, template.codec_context.codec)
-        if listed and not lead_in and _muxer_accepts(self.container.format.name, template, layout):
-            return _Copy(_add_from_template(self.container, template, layout))
+        listed = takes(self.container, template.codec_context.codec)
+        if listed and not lead_in and muxer_accepts(self.container.format.name, template, layout):
+            return CopyRoute(add_from_template(self.container, template, layout))
         kind = self.container.format.name
         # e.g. AAC from MPEG-TS, which carries no setup data, into AVI: the codec is listed, this stream is not taken
         refusal = f"does not take this {name} {template.type} as it is" if listed else f"cannot hold {name} {template.type}"
@@ -552,7 +365,7 @@ class VideoSink:
         if template.type != "audio":
             warnings.warn(f"{self.name}: {kind} {refusal}; dropping it", stacklevel=3)
             return None
-        codec = "aac" if _takes(self.container, av.Codec("aac", "w")) else self.container.default_audio_codec
+        codec = "aac" if takes(self.container, av.Codec("aac", "w")) else self.container.default_audio_codec
         if codec == "none":  # a container without sound (GIF)
             warnings.warn(f"{self.name}: {kind} holds no sound; dropping the {name} audio", stacklevel=3)
             return None
@@ -564,7 +377,7 @@ class VideoSink:
         stream.time_base = Fraction(1, rate)
         silence = " after that much silence" if lead_in else ""
         warnings.warn(f"{self.name}: {kind} {refusal}; re-encoding it as {codec}{silence}", stacklevel=3)
-        return _Reencode(template, stream, lead_in, count_samples=self._from_zero)
+        return ReencodeRoute(template, stream, lead_in, count_samples=self._from_zero)
 
     def _lead_in(self, template: av.stream.Stream) -> float:
         """Seconds the sound starts after the picture where the container cannot store it (AVI starts every
@@ -573,58 +386,3 @@ class VideoSink:
             return 0.0
         late = float(template.start_time * template.time_base) - self._video_start
         return late if late > _SYNC_TOLERANCE_S else 0.0
-
-
-def _ordered_layout(template: av.AudioStream) -> str:
-    """The channel layout to write: the source's, or FFmpeg's default one for its channel count where the
-    source names no channel order (Matroska PCM says only '2 channels'), which MP4, FLV and the audio
-    encoders need."""
-    layout = template.codec_context.layout
-    if any(channel.name == "NONE" for channel in layout.channels):
-        return f"{layout.nb_channels}c"
-    return layout.name
-
-
-def _add_from_template(container: av.container.OutputContainer, template: av.stream.Stream,
-                       layout: str | None) -> av.stream.Stream:
-    stream = container.add_stream_from_template(template)
-    if layout is not None:
-        stream.codec_context.layout = layout
-    return stream
-
-
-def _muxer_accepts(format_name: str, template: av.stream.Stream, layout: str | None) -> bool:
-    """Whether muxer ``format_name`` writes a header for a copy of ``template``: some list a codec they
-    then refuse (Opus in QuickTime .mov), so the copy is tried on a throwaway in-memory file first."""
-    try:
-        with av.open(io.BytesIO(), "w", format=format_name) as probe:
-            _add_from_template(probe, template, layout)
-            probe.start_encoding()
-    except (av.FFmpegError, ValueError):
-        return False
-    return True
-
-
-# Tags that describe the file being written (its muxer, encoder, length, statistics), not the content.
-_TECHNICAL_TAGS = frozenset({"encoder", "major_brand", "minor_version", "compatible_brands", "duration",
-                             "bps", "number_of_frames", "number_of_bytes", "_statistics_tags",
-                             "_statistics_writing_app", "_statistics_writing_date_utc", "handler_name",
-                             "vendor_id", "rotate"})
-
-
-def _content_tags(metadata: dict[str, str]) -> dict[str, str]:
-    return {key: value for key, value in metadata.items() if key.lower().split("-")[0] not in _TECHNICAL_TAGS}
-
-
-def _copy_metadata(source: VideoSource, container: av.container.OutputContainer, video: av.stream.Stream,
-                   routes: dict[int, _Copy | _Reencode]) -> None:
-    """Carry the source's tags (title, creation time, location, track languages and titles), chapters
-    and the tracks' dispositions (default, forced, ...) over to the output."""
-    container.metadata.update(_content_tags(source.container.metadata))
-    container.set_chapters(source.container.chapters())
-    pairs = [(source.video_stream, video)] + [(stream, routes[stream.index].stream) for stream in source.copy_streams
-                                               if stream.index in routes]
-    for template, stream in pairs:
-        stream.metadata.update(_content_tags(template.metadata))
-        stream.disposition = template.disposition
-

@@ -1,0 +1,116 @@
+"""The source's sound and subtitle streams in the output: copied packet for packet, or re-encoded."""
+
+from __future__ import annotations
+
+import io
+from fractions import Fraction
+
+import av
+
+class CopyRoute:
+    """A source stream muxed packet for packet."""
+
+    def __init__(self, stream: av.stream.Stream) -> None:
+        self.stream = stream
+
+    def packets(self, packet: av.Packet) -> list[av.Packet]:
+        packet.stream = self.stream
+        return [packet]
+
+    def flush(self) -> list[av.Packet]:
+        return []
+
+
+class ReencodeRoute:
+    """A source audio stream decoded and encoded again with a codec the container accepts."""
+
+    def __init__(self, source: av.AudioStream, stream: av.AudioStream, lead_in: float = 0.0,
+                 count_samples: bool = False) -> None:
+        """``lead_in``: seconds of silence before the first sound; ``count_samples``: time the packets by
+        their samples from 0 (both for AVI, which stores no start time)."""
+        self.source = source
+        self.stream = stream
+        self.lead_in = lead_in
+        # AVI keeps no audio times (its sound plays on from 0), yet refuses times that go back or below 0, as
+        # the encoder's priming and a Matroska source's millisecond times give: there, count the samples instead
+        self._sample_clock: int | None = 0 if count_samples else None
+        self._resampler: av.AudioResampler | None = None
+
+    def packets(self, packet: av.Packet) -> list[av.Packet]:
+        return self._timed(self._encode(self.source.decode(packet)))
+
+    def flush(self) -> list[av.Packet]:
+        out = self._encode(self.source.decode(None))
+        out += self._encode([None])
+        return self._timed(out + self.stream.encode(None))
+
+    def _timed(self, packets: list[av.Packet]) -> list[av.Packet]:
+        if self._sample_clock is None:
+            return packets
+        for packet in packets:
+            packet.pts = packet.dts = self._sample_clock
+            self._sample_clock += packet.duration or self.stream.codec_context.frame_size
+        return packets
+
+    def _encode(self, frames: list[av.AudioFrame | None]) -> list[av.Packet]:
+        if self._resampler is None:
+            ctx = self.stream.codec_context
+            self._resampler = av.AudioResampler(
+                format=ctx.format, layout=ctx.layout, rate=ctx.sample_rate, frame_size=ctx.frame_size or None
+            )
+        out = []
+        for frame in frames:
+            if frame is not None and self.lead_in > 0:
+                frames_first = [self._silence_before(frame), frame]
+                self.lead_in = 0.0
+            else:
+                frames_first = [frame]
+            for each in frames_first:
+                for resampled in self._resampler.resample(each):
+                    out += self.stream.encode(resampled)
+        return out
+
+    def _silence_before(self, frame: av.AudioFrame) -> av.AudioFrame:
+        """``lead_in`` seconds of silence shaped and timed like the first decoded ``frame``, ending where it begins."""
+        samples = round(self.lead_in * frame.sample_rate)
+        silence = av.AudioFrame(format=frame.format.name, layout=frame.layout.name, samples=samples)
+        for plane in silence.planes:
+            plane.update(bytes(plane.buffer_size))
+        silence.sample_rate = frame.sample_rate
+        silence.time_base = frame.time_base
+        if frame.pts is not None and frame.time_base:
+            silence.pts = frame.pts - round(Fraction(samples, frame.sample_rate) / frame.time_base)
+        return silence
+
+
+def ordered_layout(template: av.AudioStream) -> str:
+    """The channel layout to write: the source's, or FFmpeg's default one for its channel count where the
+    source names no channel order (Matroska PCM says only '2 channels'), which MP4, FLV and the audio
+    encoders need."""
+    layout = template.codec_context.layout
+    if any(channel.name == "NONE" for channel in layout.channels):
+        return f"{layout.nb_channels}c"
+    return layout.name
+
+
+def add_from_template(container: av.container.OutputContainer, template: av.stream.Stream,
+                       layout: str | None) -> av.stream.Stream:
+    stream = container.add_stream_from_template(template)
+    if layout is not None:
+        stream.codec_context.layout = layout
+    return stream
+
+
+def muxer_accepts(format_name: str, template: av.stream.Stream, layout: str | None) -> bool:
+    """Whether muxer ``format_name`` writes a header for a copy of ``template``: some list a codec they
+    then refuse (Opus in QuickTime .mov), so the copy is tried on a throwaway in-memory file first."""
+    try:
+        with av.open(io.BytesIO(), "w", format=format_name) as probe:
+            add_from_template(probe, template, layout)
+            probe.start_encoding()
+    except (av.FFmpegError, ValueError):
+        return False
+    return True
+
+
+Route = CopyRoute | ReencodeRoute
