@@ -235,3 +235,16 @@ def read_packets(path: str | Path, kind: str = "audio") -> list[tuple[int | None
             for packet in container.demux(stream)
             if packet.size > 0
         ]
+
+
+def drop_first_packets(source: str | Path, target: str | Path, count: int) -> Path:
+    """``source``'s video without its first ``count`` packets (packet copy), as a recording that starts
+    inside a GOP: its first packets are not keyframes and decode to nothing."""
+    target = Path(target)
+    with av.open(str(source)) as reading, av.open(str(target), "w") as writing:
+        stream = writing.add_stream_from_template(reading.streams.video[0])
+        packets = [packet for packet in reading.demux(reading.streams.video[0]) if packet.size]
+        for packet in packets[count:]:
+            packet.stream = stream
+            writing.mux(packet)
+    return target

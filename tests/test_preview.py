@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from media import make_video
+from media import drop_first_packets, make_video
 
 from vidcolor.commands.preview import preview_command
 from vidcolor.errors import InputError
@@ -207,18 +207,32 @@ def test_session_finds_variable_rate_frames_by_their_times(weights, tmp_path) ->
     ("b-frames.ts", dict()),  # MPEG-TS seeks land late, or past the end
     ("mpeg2.mpg", dict(codec="mpeg2video", b_frames=2)),  # after a seek the times can be half a frame off
     ("bare.h264", dict()),  # no times, cannot seek: the window could not even open it
+    ("x264-last-keyframe-near-the-end.avi", dict(b_frames=2, frames=34)),  # its frames all come at the flush
+    ("cut.ts", dict(cut=5)),  # a recording starting inside a GOP: the first packets decode to nothing
+    ("cut.avi", dict(codec="mpeg4", cut=5)),  # ... which the AVI lag measurement could not seek back over
 ], ids=lambda value: value if isinstance(value, str) else "")
 def test_session_shows_the_asked_frame_with_its_time_in_every_container(weights, tmp_path, name, options) -> None:
-    """Each jump shows the frame decoding from the start gives at that index, labelled with its time
-    (25 fps: index / 25): seeks put other frames under a label in AVI, MPEG-TS and MPEG-PS."""
-    clip = make_video(tmp_path / name, size=(WIDTH, HEIGHT), frames=40, rate=Fraction(25), gop=8, **options)
+    """Each jump shows the frame decoding from the start gives at that index, labelled with its time:
+    seeks put other frames under a label in AVI, MPEG-TS and MPEG-PS, and in recordings cut inside a GOP."""
+    cut = options.pop("cut", 0)
+    frames = options.pop("frames", 40)
+    clip = make_video(tmp_path / ("whole-" + name if cut else name), size=(WIDTH, HEIGHT), frames=frames,
+                      rate=Fraction(25), gop=8, **options)
+    if cut:
+        clip = drop_first_packets(clip, tmp_path / name, cut)
     with VideoSource(clip) as source:
-        sequential = [frame.y for frame in source.frames()]
-    assert len(sequential) == 40
+        decoded = list(source.frames())
+        time_base = source.info.time_base
+    sequential = [frame.y for frame in decoded]
+    starts = [float((frame.pts - decoded[0].pts) * time_base) for frame in decoded]  # 25 fps, or a cut's gap
+    # the rest of a cut GOP decodes to nothing (H.264) or to grey frames (MPEG-4 part 2)
+    assert len(sequential) == (frames - 8 if cut and name.endswith(".ts") else frames - cut)
+    last = len(sequential) - 1
     with PreviewSession(clip, colorizer(weights), TemporalOptions(enabled=False)) as session:
-        for index in (39, 37, 3, 30, 17, 9, 0):
+        assert session.frame_count == len(sequential)
+        for index in (last, last - 2, 3, last - 9, 17, 9, 0):
             frame = session.frame(index)
-            assert frame.index == index and frame.seconds == pytest.approx(index / 25), (index, frame.seconds)
+            assert frame.index == index and frame.seconds == pytest.approx(starts[index]), (index, frame.seconds)
             assert np.allclose(frame.original[..., 0], np.clip((sequential[index] - 16.0) / 219.0, 0, 1), atol=1e-6), index
 
 

@@ -359,7 +359,10 @@ class PreviewSession:
         renderer = self._renderer
         warmup = warmup_frames(renderer.temporal)
         first = 0 if warmup is None else max(index - warmup, 0)
-        reuse = self._frames is not None and renderer.last_index is not None and first <= renderer.last_index + 1 <= index
+        decoding = self._frames is not None and renderer.last_index is not None
+        # stepping on reuses the smoother; a stream that cannot seek also decodes on to a later frame
+        reuse = decoding and (first <= renderer.last_index + 1 <= index
+                              or (not self.timeline.seekable and renderer.last_index < first))
         if not reuse:
             if self._frames is not None:
                 self._frames.close()

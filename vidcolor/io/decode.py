@@ -20,8 +20,8 @@ _RGB_MATRIX = 0  # AVCOL_SPC_RGB: the stream holds R'G'B', not Y'CbCr
 # Y'CbCr matrix an RGB source's frames are converted with, by frame height, as players assume:
 # (AVCOL_SPC code to tag the output with, the same matrix as named by swscale)
 _HD_MATRIX, _SD_MATRIX = (1, "ITU709"), (6, "ITU601")  # BT.709 from 720 lines, SMPTE 170M (BT.601) below
-_DTS_TIMED = frozenset({"avi"})
-_PROGRAM_STREAM_DEMUXERS = frozenset({"mpeg", "mpegvideo", "vob"})  # .mpg/.vob/.mod and bare MPEG-1/2 video  # demuxers that store no pts: their frame pts are guesses, dts are real
+_DTS_TIMED = frozenset({"avi"})  # demuxers that store no pts: their frame pts are guesses, dts are real
+_PROGRAM_STREAM_DEMUXERS = frozenset({"mpeg", "mpegvideo", "vob"})  # .mpg/.vob/.mod and bare MPEG-1/2 video
 
 
 @dataclass(frozen=True)
@@ -140,11 +140,11 @@ class VideoSource:
 
     def items(self) -> Iterator[LumaFrame | av.Packet]:
         """Demux once in file order: video as LumaFrame, packets of `copy_streams` as av.Packet."""
-        yield from self._demux(self.video_stream, *self.copy_streams)
+        yield from self._demux(with_copies=True)
 
     def frames(self) -> Iterator[LumaFrame]:
         """Only the decoded video frames, in output order."""
-        for item in self._demux(self.video_stream):
+        for item in self._demux(with_copies=False):
             if isinstance(item, LumaFrame):
                 yield item
 
@@ -192,10 +192,14 @@ class VideoSource:
         Frames the decoder returns before the keyframe's own are left out: in an open GOP (MPEG-2, Xvid)
         they are B-frames whose earlier reference the seek skipped, decoded wrong."""
         self._rewind = True
-        self._previous_pts = None
+        # AVI frames the decoder returns at the end carry no dts: they follow the last packet, as from the start
+        self._previous_pts = timeline.times[-1]
         keyframe_seen = False
         try:
             self.container.seek(target, stream=self.video_stream, backward=True, any_frame=False)
+        except av.FFmpegError:
+            return  # no keyframe before it to seek to (a cut AVI): the caller goes further back
+        try:
             for packet in self.container.demux(self.video_stream):
                 for frame in packet.decode():
                     keyframe_seen = keyframe_seen or frame.key_frame
@@ -209,18 +213,32 @@ class VideoSource:
             raise self._corrupt(e) from e
 
     def timeline(self) -> FrameTimeline:
-        """When each frame shows, from the packets' times (no decoding; right for variable-rate video).
+        """When each frame shows, from the packets' times in one pass (right for variable-rate video).
 
-        A bare stream without times (raw .h264) gets one frame slot per packet at its frame rate."""
-        stream = self.video_stream
+        Packets before the first keyframe (a stream cut by packet copy) count only as far as they decode
+        to frames on their own (H.264: none; MPEG-4 part 2: a grey frame each). AVI decodes its first
+        frames too, to learn the decoder's lag. A bare stream without times (raw .h264) gets one frame
+        slot per packet at its frame rate."""
         if self._rewind:
             self._seek_start()
+        stream = self.video_stream
         self._rewind = True
+        self._previous_pts = None
+        timed: list[tuple[int | None, int]] = []
+        leading: list[av.Packet] = []  # the packets before the first keyframe
+        first_decoded: int | None = None  # AVI: the time the decoder gives the first frame
         try:
-            timed = [(packet.dts if self._dts_timed else packet.pts, packet.duration or 0)
-                     for packet in self.container.demux(stream) if packet.size and not packet.is_discard]
+            for packet in self.container.demux(stream):
+                if self._dts_timed and first_decoded is None:
+                    first_decoded = next((self._pts(frame, 0) for frame in packet.decode()), None)
+                if packet.size and not packet.is_discard:
+                    if len(leading) == len(timed) and not packet.is_keyframe:
+                        leading.append(packet)
+                    timed.append((packet.dts if self._dts_timed else packet.pts, packet.duration or 0))
         except av.FFmpegError as e:
             raise self._corrupt(e) from e
+        if len(leading) < len(timed):  # there is a keyframe: leading packets that decode to nothing are no frames
+            timed = timed[len(leading) - self._frames_decoded_alone(leading):]
         period = 1 / (self._frame_rate() * stream.time_base)  # the last frame shows for one period at least
         slot, time_base = max(round(period), 1), Fraction(stream.time_base)
         known = [(pts, duration) for pts, duration in timed if pts is not None]
@@ -234,31 +252,33 @@ class VideoSource:
                                  slot, seekable=seekable)
         times = sorted(pts for pts, _ in known)
         end = max([times[-1] + period, *(pts + duration for pts, duration in known)])
-        lag = self._decoder_lag(times, slot) if self._dts_timed else 0
+        # AVI: the decoder returns each frame on a later packet, whose dts it then carries
+        lag = _position(times, first_decoded, slot) if first_decoded is not None else 0
         return FrameTimeline(times, end, time_base, slot, lag, seekable)
 
-    def _decoder_lag(self, times: list[int], slot: int) -> int:
-        """How many packets later than its own the decoder returns an AVI frame, which then carries that
-        packet's dts: where the first frame decoded from the start falls on the packet times."""
-        self._seek_start()
-        self._previous_pts = None
+    def _frames_decoded_alone(self, packets: list[av.Packet]) -> int:
+        """How many frames ``packets`` give on a decoder of their own (then flushed)."""
+        if not packets:
+            return 0
+        context = av.CodecContext.create(self.video_stream.codec_context.name, "r")
+        context.extradata = self.video_stream.codec_context.extradata
+        count = 0
         try:
-            for packet in self.container.demux(self.video_stream):
-                for frame in packet.decode():
-                    pts = self._pts(frame, 0)
-                    return 0 if pts is None else _position(times, pts, slot)
-        except av.FFmpegError as e:
-            raise self._corrupt(e) from e
-        return 0
+            for packet in [*packets, None]:
+                count += len(context.decode(packet))
+        except av.FFmpegError:
+            pass  # what did not decode is no frame
+        return count
 
     def frame_index_at(self, seconds: float) -> int | None:
         """Index of the frame shown ``seconds`` after the first frame (see :meth:`timeline`); None when
         the video has ended by then."""
         return self.timeline().index_at(seconds)
 
-    def _demux(self, *streams: av.stream.Stream) -> Iterator[LumaFrame | av.Packet]:
+    def _demux(self, with_copies: bool) -> Iterator[LumaFrame | av.Packet]:
         if self._rewind:
-            self._seek_start()
+            self._seek_start()  # may open the file again: take the streams after it
+        streams = (self.video_stream, *self.copy_streams) if with_copies else (self.video_stream,)
         self._rewind = True
         self._previous_pts = None
         index = 0
@@ -291,10 +311,17 @@ class VideoSource:
         yield from video.decode(None)
 
     def _seek_start(self) -> None:
+        """Back to the first packet; files that refuse that seek (an AVI whose first packets are not
+        keyframes, a bare stream) are opened again."""
         try:
             self.container.seek(0, backward=True, any_frame=False)
-        except av.FFmpegError as e:
-            raise self._corrupt(e) from e
+        except av.FFmpegError:
+            self.container.close()
+            self.container = open_media(self.path)
+            indices = [stream.index for stream in self.copy_streams]
+            self.video_stream = self.container.streams.video[0]
+            self.video_stream.thread_type = "AUTO"
+            self.copy_streams = [self.container.streams[index] for index in indices]
 
     def _pts(self, frame: av.VideoFrame, index: int) -> int | None:
         """Presentation time in the stream's time base: the dts where the container stores no pts
