@@ -74,13 +74,13 @@ def is_video_output(path: Path) -> bool:
 
 # Sound muxers whose only pictures are cover art (FFmpeg names PNG as their video codec)
 _COVER_ART_MUXERS = frozenset({"flac", "mp3", "aiff"})
-_NOT_ONE_VIDEO_FILE = frozenset({"hls", "dash", "segment", "stream_segment", "ico"})
+_NOT_ONE_VIDEO_FILE = frozenset({"hls", "dash", "segment", "stream_segment", "ico", "fits"})
 
 
 @functools.cache
 def _holds_video(format_name: str) -> bool:
     """Whether the muxer stores a video stream in one file (WAV, subtitles and the cover-art muxers do
-    not; HLS and DASH write playlists and segments; ICO is an icon)."""
+    not; HLS and DASH write playlists and segments; ICO and FITS are still images)."""
     if format_name in _COVER_ART_MUXERS or format_name in _NOT_ONE_VIDEO_FILE:
         return False
     with av.open(io.BytesIO(), "w", format=format_name) as probe:
