@@ -200,21 +200,22 @@ def test_frames_from_a_timeline_index_seek_to_that_frame(tmp_path: Path) -> None
             assert len(list(source.frames())) == len(everything)
 
 
-def test_frame_index_at_a_time_follows_the_frames_own_times(tmp_path: Path) -> None:
+def test_the_frame_shown_at_a_time_follows_the_frames_own_times(tmp_path: Path) -> None:
     """Variable-rate frames alternate 1 and 3 periods of 29.97 fps: the frame shown at a time is found from
     the packets' times, not from the average rate; past the last frame's end there is none."""
     src = make_video(tmp_path / "vfr.mkv", size=(64, 48), frames=10, vfr=True)
     shown = times(src)
     with VideoSource(src) as source:
+        timeline = source.timeline()
         for index, start in enumerate(shown):
-            assert source.frame_index_at(float(start - shown[0]) + 0.005) == index
-        assert source.frame_index_at(float(shown[-1] - shown[0]) + 0.02) == 9
-        assert source.frame_index_at(5.0) is None
+            assert timeline.index_at(float(start - shown[0]) + 0.005) == index
+        assert timeline.index_at(float(shown[-1] - shown[0]) + 0.02) == 9
+        assert timeline.index_at(5.0) is None
         assert len(list(source.frames())) == 10  # reading on from the start still works
     with VideoSource(make_video(tmp_path / "30.mp4", size=(64, 48), frames=12, rate=Fraction(30))) as source:
-        assert source.frame_index_at(0.3) == 9  # frame 9 starts at exactly 0.3 s (the float is 0.2999...)
+        assert source.timeline().index_at(0.3) == 9  # frame 9 starts at exactly 0.3 s (the float is 0.2999...)
     with VideoSource(make_slideshow(tmp_path / "slides.mp4")) as source:  # the last picture shows 0.96-3.96 s
-        assert [source.frame_index_at(t) for t in (0.5, 3.9, 4.0)] == [12, 24, None]
+        assert [source.timeline().index_at(t) for t in (0.5, 3.9, 4.0)] == [12, 24, None]
 
 
 def test_video_info_reports_the_stream(tmp_path: Path) -> None:

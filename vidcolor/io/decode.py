@@ -270,11 +270,6 @@ class VideoSource:
             pass  # what did not decode is no frame
         return count
 
-    def frame_index_at(self, seconds: float) -> int | None:
-        """Index of the frame shown ``seconds`` after the first frame (see :meth:`timeline`); None when
-        the video has ended by then."""
-        return self.timeline().index_at(seconds)
-
     def _demux(self, with_copies: bool) -> Iterator[LumaFrame | av.Packet]:
         if self._rewind:
             self._seek_start()  # may open the file again: take the streams after it
