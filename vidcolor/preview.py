@@ -313,11 +313,10 @@ class PreviewSession:
     def __init__(self, input_path: str | Path, colorizer: Colorizer, temporal: TemporalOptions = TemporalOptions()) -> None:
         self.path = Path(input_path)
         self.colorizer = colorizer
-        with VideoSource(self.path) as probe:  # a pass of its own: a bare stream cannot seek back after it
-            self.timeline = probe.timeline()
-        self.frame_count = len(self.timeline)
         self.source = VideoSource(self.path)
         try:
+            self.timeline = self.source.timeline()
+            self.frame_count = len(self.timeline)
             self._renderer = _Renderer(self.source, self.timeline, colorizer, temporal)
         except BaseException:
             self.source.close()
@@ -404,12 +403,8 @@ class PreviewSession:
         return min(max(moved, 0), self.frame_count - 1)
 
     def _decode_from(self, index: int) -> Iterator[LumaFrame]:
-        """Luma frames from ``index`` on: keyframe seek before it, then decode forward. Where seeks cannot
-        be trusted (bare streams, which cannot seek back either; MPEG program streams) the file is opened
-        again and decoded from the start."""
-        if not self.timeline.seekable:
-            self.source.close()
-            self.source = VideoSource(self.path)
+        """Luma frames from ``index`` on: keyframe seek before it (from the start where seeks cannot be
+        trusted: bare streams, MPEG program streams), then decode forward."""
         for frame in self.source.frames_from(self.timeline, index):
             if frame.index >= index:
                 yield frame
