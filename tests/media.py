@@ -238,13 +238,18 @@ def read_packets(path: str | Path, kind: str = "audio") -> list[tuple[int | None
 
 
 def drop_first_packets(source: str | Path, target: str | Path, count: int) -> Path:
-    """``source``'s video without its first ``count`` packets (packet copy), as a recording that starts
-    inside a GOP: its first packets are not keyframes and decode to nothing."""
+    """``source`` without its first ``count`` video packets (packet copy; sound kept), as a recording
+    that starts inside a GOP: its first packets are not keyframes."""
     target = Path(target)
     with av.open(str(source)) as reading, av.open(str(target), "w") as writing:
-        stream = writing.add_stream_from_template(reading.streams.video[0])
-        packets = [packet for packet in reading.demux(reading.streams.video[0]) if packet.size]
-        for packet in packets[count:]:
-            packet.stream = stream
+        streams = {stream.index: writing.add_stream_from_template(stream) for stream in reading.streams}
+        video, dropped = reading.streams.video[0], 0
+        for packet in reading.demux():
+            if not packet.size:
+                continue
+            if packet.stream.index == video.index and dropped < count:
+                dropped += 1
+                continue
+            packet.stream = streams[packet.stream.index]
             writing.mux(packet)
     return target

@@ -10,7 +10,7 @@ import torch
 from click.testing import CliRunner
 
 from cli import main
-from tests.media import make_slideshow, make_video, read_packets, read_video_frames
+from tests.media import drop_first_packets, make_slideshow, make_video, read_packets, read_video_frames
 from vidcolor import pipeline
 from vidcolor.errors import OutputError
 from vidcolor.io.decode import VideoSource
@@ -147,6 +147,17 @@ def test_damaged_segment_and_state_files_are_rendered_again(tmp_path, colorizer,
             assert colorize_video_resumable(source, out, colorizer, **render).frames == 30
         assert counter.seen == 30 - 6, damage  # only segment 0 was kept
         assert len(read_video_frames(out)) == 30
+
+
+def test_a_file_that_refuses_to_seek_back_keeps_its_sound(tmp_path, colorizer):
+    """An AVI cut inside a GOP refuses the seek back to its start that the join's sound pass makes: the file
+    is opened again (it failed, or lost its sound, when the sound streams were taken from the closed one)."""
+    whole = make_video(tmp_path / "whole.avi", size=(96, 64), frames=40, codec="mpeg4", gop=8, audio="mp3")
+    source = drop_first_packets(whole, tmp_path / "cut.avi", 3)
+    out = tmp_path / "out.mp4"
+    result = colorize_video_resumable(source, out, colorizer, progress=False, segment_seconds=0.4)
+    assert result.frames == 37
+    assert len(read_packets(out, "audio")) == len(read_packets(source, "audio")) > 0
 
 
 def test_resume_never_empties_a_folder_that_is_not_its_own(tmp_path, colorizer):

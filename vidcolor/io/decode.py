@@ -311,9 +311,9 @@ class VideoSource:
         try:
             self.container.seek(0, backward=True, any_frame=False)
         except av.FFmpegError:
+            indices = [stream.index for stream in self.copy_streams]  # read before the close frees them
             self.container.close()
             self.container = open_media(self.path)
-            indices = [stream.index for stream in self.copy_streams]
             self.video_stream = self.container.streams.video[0]
             self.video_stream.thread_type = "AUTO"
             self.copy_streams = [self.container.streams[index] for index in indices]
