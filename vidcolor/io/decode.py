@@ -149,11 +149,13 @@ class VideoSource:
                 yield item
 
     def copy_packets(self) -> Iterator[av.Packet]:
-        """Only the packets of ``copy_streams``, in file order, without decoding any video."""
+        """Only the packets of ``copy_streams``, in file order, without decoding any video. After another
+        pass the file is opened again: a seek to the start lands on the first keyframe, and a recording cut
+        inside a GOP has sound before it."""
         if not self.copy_streams:
             return
         if self._rewind:
-            self._seek_start()
+            self._reopen()
         self._rewind = True
         try:
             for packet in self.container.demux(*self.copy_streams):
@@ -311,12 +313,16 @@ class VideoSource:
         try:
             self.container.seek(0, backward=True, any_frame=False)
         except av.FFmpegError:
-            indices = [stream.index for stream in self.copy_streams]  # read before the close frees them
-            self.container.close()
-            self.container = open_media(self.path)
-            self.video_stream = self.container.streams.video[0]
-            self.video_stream.thread_type = "AUTO"
-            self.copy_streams = [self.container.streams[index] for index in indices]
+            self._reopen()
+
+    def _reopen(self) -> None:
+        """Open the file again, at its first packet, with the same streams."""
+        indices = [stream.index for stream in self.copy_streams]  # read before the close frees them
+        self.container.close()
+        self.container = open_media(self.path)
+        self.video_stream = self.container.streams.video[0]
+        self.video_stream.thread_type = "AUTO"
+        self.copy_streams = [self.container.streams[index] for index in indices]
 
     def _pts(self, frame: av.VideoFrame, index: int) -> int | None:
         """Presentation time in the stream's time base: the dts where the container stores no pts
