@@ -328,19 +328,22 @@ class VideoSource:
         """Presentation time in the stream's time base: the dts where the container stores no pts
         (AVI; a frame flushed from the decoder at the end has none and follows the one before); for a
         bare stream with no times at all (raw .h264), the ``index``-th frame slot."""
-        slot = frame.duration or round(1 / (self._frame_rate() * self.video_stream.time_base))
         if self._dts_timed:
             if frame.dts is not None:
                 pts = frame.dts
             elif self._previous_pts is not None:
-                pts = self._previous_pts + slot
+                pts = self._previous_pts + self._slot(frame)
             else:
                 pts = frame.pts
             self._previous_pts = pts
             return pts
         if frame.pts is None:
-            return index * slot
+            return index * self._slot(frame)
         return frame.pts
+
+    def _slot(self, frame: av.VideoFrame) -> int:
+        """How long ``frame`` shows, in the stream's time base: its duration, else one frame period."""
+        return frame.duration or round(1 / (self._frame_rate() * self.video_stream.time_base))
 
     def _frame_rate(self) -> Fraction:
         """The stream's frame rate: FFmpeg's guess from the codec's timing (right for raw streams,
