@@ -95,3 +95,18 @@ def test_command_stores_the_best_scale_plots_the_trade_and_refuses_an_unreachabl
         calibrate_main()
     assert stopped.value.code == 1
     assert "no candidate scale reaches 1000" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option, value", [("--count", "-1"), ("--count", "0"), ("--colour-ratio", "-1"),
+                                           ("--colour-ratio", "nan")])
+def test_command_refuses_bad_numbers_before_touching_the_weights(tmp_path, monkeypatch, capsys, option, value):
+    weights = tmp_path / "tiny.safetensors"
+    save_generator(create_generator("tiny-unet"), weights, "tiny-unet")
+    before = weights.read_bytes()
+    _flat_photos(tmp_path)
+    monkeypatch.setattr("sys.argv", ["calibrate", "--weights", str(weights), "--data", str(tmp_path), option, value])
+    with pytest.raises(SystemExit) as stopped:
+        calibrate_main()
+    assert stopped.value.code == 2
+    assert f"argument {option}" in capsys.readouterr().err
+    assert weights.read_bytes() == before

@@ -9,6 +9,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 from PIL import Image
+from safetensors import safe_open
 from training_photos import CROP, colour_photo, tiny_config
 
 from training.cli import train_command
@@ -140,13 +141,13 @@ def test_photo_counts_per_folder_tell_apart_folders_whose_names_share_a_prefix(t
 
 
 def test_export_then_load_gives_identical_outputs(photo_dir: Path, bank, tmp_path: Path) -> None:
-    trainer = Trainer(tiny_config(photo_dir, gan=StageBudget()), tmp_path, torch.device("cpu"), bank=bank)
+    trainer = Trainer(tiny_config(photo_dir, gan=StageBudget(), fp16=False), tmp_path, torch.device("cpu"), bank=bank)
     trainer.run(max_steps=2, progress=False)
     l_norm, _ = to_model_pair(random_crops(bank.images[:2], CROP, torch.Generator().manual_seed(1)))
     with torch.no_grad():
         expected = trainer.generator.eval()(l_norm)
 
-    trainer.export(tmp_path / "fp32.safetensors", fp16=False)
+    trainer.export(tmp_path / "fp32.safetensors")
     model, metadata = load_generator(tmp_path / "fp32.safetensors")
     model.to(memory_format=torch.channels_last)  # the layout the trainer and the Colorizer run in
     with torch.no_grad():
@@ -156,7 +157,8 @@ def test_export_then_load_gives_identical_outputs(photo_dir: Path, bank, tmp_pat
     assert metadata["training"]["stages"]["pretrain"]["steps"] == 2
     assert metadata["training"]["data"] == {str(photo_dir): 8}
 
-    trainer.export(tmp_path / "fp16.safetensors", fp16=True)
+    trainer.config.fp16 = True
+    trainer.export(tmp_path / "fp16.safetensors")
     assert read_metadata(tmp_path / "fp16.safetensors")["dtype"] == "float16"
     half, _ = load_generator(tmp_path / "fp16.safetensors")
     with torch.no_grad():
@@ -176,10 +178,12 @@ def test_train_command_runs_and_exports(photo_dir: Path, tmp_path: Path) -> None
     again = CliRunner().invoke(train_command, arguments)
     assert again.exit_code == 2 and "--resume" in again.output  # never overwrite a run by accident
 
+    assert read_metadata(tmp_path / "model.safetensors")["dtype"] == "float16"
     longer = CliRunner().invoke(train_command, ["--resume", str(run_dir), "--pretrain-epochs", "2",
-                                                "--export", str(tmp_path / "model.safetensors")])
+                                                "--export", str(tmp_path / "model.safetensors"), "--fp32"])
     assert longer.exit_code == 0, longer.output
     assert read_metadata(tmp_path / "model.safetensors")["training"]["steps"] == 4
+    assert read_metadata(tmp_path / "model.safetensors")["dtype"] == "float32"  # given again on resume: replaces the run's
     assert "resumed" in (run_dir / "train.log").read_text()
 
 
@@ -190,8 +194,8 @@ def test_train_command_rejects_bad_options_in_one_line(tmp_path: Path) -> None:
 
 
 def test_start_from_exported_weights_for_fine_tuning(photo_dir: Path, bank, tmp_path: Path) -> None:
-    source = Trainer(tiny_config(photo_dir, seed=1), tmp_path / "source", torch.device("cpu"), bank=bank)
-    source.export(tmp_path / "source.safetensors", fp16=False)
+    source = Trainer(tiny_config(photo_dir, seed=1, fp16=False), tmp_path / "source", torch.device("cpu"), bank=bank)
+    source.export(tmp_path / "source.safetensors")
     tuned = Trainer(tiny_config(photo_dir, seed=2, init_weights=str(tmp_path / "source.safetensors")), tmp_path / "tuned",
                     torch.device("cpu"), bank=bank)
     assert not all(torch.equal(a, b) for a, b in zip(_weights(tuned.generator).values(), _weights(source.generator).values()))
@@ -374,3 +378,13 @@ def test_pack_never_writes_into_its_own_photos(photo_dir: Path) -> None:
         with pytest.raises(OutputError, match="overlaps --data"):
             pack(photo_dir, target, size=32)
     assert {path: path.read_bytes() for path in photo_dir.rglob("*") if path.is_file()} == before
+
+
+@pytest.mark.parametrize("fp16, dtype", [(True, torch.float16), (False, torch.float32)])
+def test_snapshots_are_exported_at_the_runs_precision(photo_dir: Path, bank, tmp_path: Path, fp16: bool,
+                                                      dtype: torch.dtype) -> None:
+    config = tiny_config(photo_dir, pretrain=StageBudget(epochs=1), gan=StageBudget(), snapshots=True, fp16=fp16)
+    Trainer(config, tmp_path, torch.device("cpu"), bank=bank).run(progress=False)
+    with safe_open(tmp_path / "snapshots" / "pretrain_epoch001.safetensors", framework="pt") as weights:
+        dtypes = {weights.get_tensor(name).dtype for name in weights.keys()} - {torch.int64}
+    assert dtypes == {dtype}

@@ -27,6 +27,7 @@ from vidcolor.models import update_metadata
 from vidcolor.worker import Colorizer
 
 from . import plots
+from .arguments import positive_number, whole_number
 from .data import find_images
 from .evaluate import is_grey_photo, read_rgb
 from .metrics import colourfulness, psnr
@@ -63,7 +64,7 @@ class Calibration:
 
 
 @torch.inference_mode()
-def calibrate(colorizer: Colorizer, paths: list[Path], candidates=CANDIDATES) -> Calibration:
+def calibrate(colorizer: Colorizer, paths: list[Path], candidates: tuple[float, ...] = CANDIDATES) -> Calibration:
     """Score each ab scale in ``candidates`` on ``paths`` (grey and unreadable photos are skipped)."""
     psnrs: dict[float, list[float]] = {float(scale): [] for scale in candidates}
     colours: dict[float, list[float]] = {float(scale): [] for scale in candidates}
@@ -105,11 +106,12 @@ def report(calibration: Calibration, chosen: ScaleScore) -> str:
 
 
 def main() -> None:
+    """Score the candidate scales on ``--data`` and store the chosen one in ``--weights``."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", type=Path, required=True)
     parser.add_argument("--data", type=Path, required=True, help="colour photos (training photos, not the val set)")
-    parser.add_argument("--count", type=int, default=300)
-    parser.add_argument("--colour-ratio", type=float, default=None,
+    parser.add_argument("--count", type=whole_number(1), default=300, help="photos to score, spread through the folder")
+    parser.add_argument("--colour-ratio", type=positive_number, default=None,
                         help="store the smallest scale reaching this x the truth's colourfulness (default: best PSNR)")
     parser.add_argument("--plot", type=Path, default=None, help="save PSNR against colourfulness per scale as a PNG")
     parser.add_argument("--device", default="auto")

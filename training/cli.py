@@ -69,10 +69,11 @@ def _refuse_options_a_resume_cannot_change(ctx: click.Context) -> None:
 
 
 def _resumed_config(run_dir: Path, pretrain: StageBudget, gan: StageBudget, holdout: float | None,
-                    patience: int | None, snapshots: bool, checkpoint_minutes: float | None) -> TrainConfig:
-    """The saved config of the run in ``run_dir``; budgets, ``--patience``, ``--snapshots`` and
-    ``--checkpoint-minutes`` given again on the command line replace the saved ones. The hold-out split
-    is fixed for the life of a run."""
+                    patience: int | None, snapshots: bool, checkpoint_minutes: float | None,
+                    fp16: bool | None) -> TrainConfig:
+    """The saved config of the run in ``run_dir``; budgets, ``--patience``, ``--snapshots``,
+    ``--checkpoint-minutes`` and ``--fp16/--fp32`` given again on the command line (not None) replace
+    the saved ones. The hold-out split is fixed for the life of a run."""
     from .trainer import read_checkpoint
 
     try:
@@ -96,6 +97,8 @@ def _resumed_config(run_dir: Path, pretrain: StageBudget, gan: StageBudget, hold
             raise click.BadParameter("needs a run with --holdout: patience counts held-out scorings", param_hint="--patience")
         config.patience = patience
     config.snapshots = config.snapshots or snapshots
+    if fp16 is not None:
+        config.fp16 = fp16
     return config
 
 
@@ -124,7 +127,7 @@ def _resumed_config(run_dir: Path, pretrain: StageBudget, gan: StageBudget, hold
 @click.option("--threads", type=click.IntRange(1), help="CPU threads for torch (default: torch's choice).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--export", "export", type=click.Path(dir_okay=False, path_type=Path), help="Write the trained generator here (.safetensors).")
-@click.option("--fp16/--fp32", default=True, show_default=True, help="Precision of the exported weights.")
+@click.option("--fp16/--fp32", default=True, show_default=True, help="Precision of the exported weights (--export and --snapshots).")
 @one_line_errors
 def train_command(data: tuple[str, ...], out: Path | None, resume: Path | None, arch: str, pretrained: bool,
                   init_weights: Path | None, crop: int,
@@ -158,10 +161,13 @@ def train_command(data: tuple[str, ...], out: Path | None, resume: Path | None, 
     if threads:
         torch.set_num_threads(threads)
     if resume is not None:
-        given_minutes = ctx.get_parameter_source("checkpoint_minutes") == ParameterSource.COMMANDLINE
+        def given(name: str) -> bool:
+            return ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
+
         config = _resumed_config(resume, StageBudget(pretrain_epochs, pretrain_minutes),
                                  StageBudget(gan_epochs, gan_minutes), holdout, patience, snapshots,
-                                 checkpoint_minutes if given_minutes else None)
+                                 checkpoint_minutes if given("checkpoint_minutes") else None,
+                                 fp16 if given("fp16") else None)
     else:
         if (out / CHECKPOINT_NAME).is_file():
             raise click.BadParameter(f"{out} already holds a run; continue it with --resume {out}", param_hint="--out")
@@ -173,7 +179,7 @@ def train_command(data: tuple[str, ...], out: Path | None, resume: Path | None, 
             checkpoint_minutes=checkpoint_minutes, outputs_every=outputs_every, seed=seed,
             val=str(Path(val).resolve()) if val else None,
             init_weights=str(init_weights.resolve()) if init_weights else None, holdout=holdout or 0.0, patience=patience,
-            snapshots=snapshots,
+            snapshots=snapshots, fp16=fp16,
         )
         if not (config.pretrain.active or config.gan.active):
             raise click.UsageError("give a budget: --pretrain-epochs/--pretrain-minutes and/or --gan-epochs/--gan-minutes")
@@ -191,13 +197,11 @@ def train_command(data: tuple[str, ...], out: Path | None, resume: Path | None, 
             log.info("config: %s; device %s, %d threads", config.to_dict(), torch_device, torch.get_num_threads())
             trainer.run()
             if export is not None:
-                trainer.export(export, fp16=fp16)
+                trainer.export(export)
         except KeyboardInterrupt:
             if not (run_dir / CHECKPOINT_NAME).is_file():
                 raise Interrupted("interrupted before the first checkpoint; nothing to resume: start the run again") from None
             raise Interrupted(f"interrupted; continue from the last checkpoint with --resume {run_dir}") from None
-        except VidcolorError as error:
-            raise click.ClickException(str(error)) from error
 
 
 @click.command("evaluate")
@@ -226,26 +230,23 @@ def evaluate_command(
         raise click.BadParameter("must be a multiple of 32", param_hint="--render-size")
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)  # before the work: a bad --out must not waste a whole evaluation
+    weights = weights or default_weights_path()
+    colorizer = Colorizer.from_weights(weights, device=device, render_size=render_size, saturation=saturation)
+    skip_log = logging.getLogger("training.evaluate")
+    handler = logging.StreamHandler()  # the count of skipped grey and unreadable photos
+    skip_log.addHandler(handler)
+    skip_log.setLevel(logging.INFO)
     try:
-        weights = weights or default_weights_path()
-        colorizer = Colorizer.from_weights(weights, device=device, render_size=render_size, saturation=saturation)
-        skip_log = logging.getLogger("training.evaluate")
-        handler = logging.StreamHandler()  # the count of skipped grey and unreadable photos
-        skip_log.addHandler(handler)
-        skip_log.setLevel(logging.INFO)
-        try:
-            rows = evaluate(data, colorizer)
-        finally:
-            skip_log.removeHandler(handler)
-        title = f"{weights.name} on {data}" + (f", --saturation {saturation:g}" if saturation != 1.0 else "")
-        click.echo(markdown_table(rows, title))
-        if out is not None:
-            written = save_table(rows, out, title)
-            photos = find_images(data)
-            if samples and photos:
-                picks = [photos[int(i)] for i in np.linspace(0, len(photos) - 1, min(samples, len(photos)))]
-                if sample_sheet(picks, colorizer, out / "samples.png"):
-                    written.append(out / "samples.png")
-            click.echo("wrote " + ", ".join(map(str, written)))
-    except VidcolorError as error:
-        raise click.ClickException(str(error)) from error
+        rows = evaluate(data, colorizer)
+    finally:
+        skip_log.removeHandler(handler)
+    title = f"{weights.name} on {data}" + (f", --saturation {saturation:g}" if saturation != 1.0 else "")
+    click.echo(markdown_table(rows, title))
+    if out is not None:
+        written = save_table(rows, out, title)
+        photos = find_images(data)
+        if samples and photos:
+            picks = [photos[int(i)] for i in np.linspace(0, len(photos) - 1, min(samples, len(photos)))]
+            if sample_sheet(picks, colorizer, out / "samples.png"):
+                written.append(out / "samples.png")
+        click.echo("wrote " + ", ".join(map(str, written)))

@@ -50,6 +50,7 @@ class TrainConfig:
     holdout: float = 0.0
     patience: int | None = None
     snapshots: bool = False
+    fp16: bool = True  # precision of every export: the snapshots and --export
 
     def budget(self, stage: str) -> StageBudget:
         """The budget of ``stage`` (``"pretrain"`` or ``"gan"``)."""

@@ -12,7 +12,6 @@ smaller). Train on the packed folder with ``vidcolor train --data packed/train
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from pathlib import Path
 
 from PIL import Image
@@ -20,18 +19,8 @@ from tqdm import tqdm
 
 from vidcolor.errors import OutputError, VidcolorError
 
+from .arguments import whole_number
 from .data import find_images, load_or_reason
-
-
-def whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
-    """An argparse type: a whole number from ``low`` to ``high`` (no upper bound when None)."""
-    def parse(text: str) -> int:
-        value = int(text)
-        if value < low or (high is not None and value > high):
-            wanted = f"at least {low}" if high is None else f"from {low} to {high}"
-            raise argparse.ArgumentTypeError(f"must be {wanted}, not {value}")
-        return value
-    return parse
 
 
 def pack(source: Path, target: Path, size: int = 208, quality: int = 90, every: int = 1, suffix: str = ".jpg") -> dict[str, int]:
@@ -59,6 +48,7 @@ def pack(source: Path, target: Path, size: int = 208, quality: int = 90, every: 
 
 
 def main() -> None:
+    """Pack ``--data`` into ``--out`` and print the counts."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)

@@ -52,6 +52,7 @@ def soup(first_path: str | os.PathLike, second_path: str | os.PathLike, weight: 
 
 
 def main() -> None:
+    """Blend A and B into ``--out``."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("a", type=Path, help="first model (.safetensors)")
     parser.add_argument("b", type=Path, help="second model, same architecture")

@@ -342,11 +342,12 @@ class Trainer:
             info["best_l1_stage"] = {"step": self.best.step, "psnr": round(self.best.psnr, 3)}
         return {"holdout": info}
 
-    def export(self, path: str | Path, fp16: bool = True) -> None:
-        """Write the generator in vidcolor's safetensors format with the training info in its metadata."""
+    def export(self, path: str | Path) -> None:
+        """Write the generator in vidcolor's safetensors format (fp16 unless ``config.fp16`` is off) with
+        the training info in its metadata."""
         spec = generator_spec(self.config.arch)
         save_generator(self.generator, path, self.config.arch, input_size=spec.input_size,
-                       training=self.training_info(), dtype=torch.float16 if fp16 else torch.float32)
+                       training=self.training_info(), dtype=torch.float16 if self.config.fp16 else torch.float32)
         log.info("exported %s to %s", self.config.arch, path)
 
     # ----------------------------------------------------------------- checkpoints
