@@ -315,3 +315,13 @@ def test_cli_refuses_output_folder_equal_to_source(tmp_path: Path) -> None:
 
     assert result.exit_code == 1
     assert result.output == f"Error: output folder {tmp_path} is the source folder; choose another folder\n"
+
+
+def test_text_and_undecodable_files_without_a_media_extension_are_ignored(tmp_path: Path) -> None:
+    """.diz/.nfo text was coloured as video; an SVG failed the whole batch with an AttributeError."""
+    (tmp_path / "file_id.diz").write_text("Scanned at 600 dpi\n")
+    (tmp_path / "release.nfo").write_text("notes\n")
+    (tmp_path / "logo.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>')
+    for name in ("file_id.diz", "release.nfo", "logo.svg"):
+        kind, reason = batch_module.classify(tmp_path / name)
+        assert kind == "" and reason, name

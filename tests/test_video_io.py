@@ -400,6 +400,23 @@ def test_an_animated_webp_is_refused_not_cut_to_its_first_frame(tmp_path: Path) 
         media_kind(animated)
 
 
+@pytest.mark.parametrize("name", ["file_id.diz", "readme.nfo", "key.asc", "notes.txt"])
+def test_a_text_file_is_not_taken_for_a_video(tmp_path: Path, name: str) -> None:
+    """FFmpeg's tty demuxer reads .nfo/.diz/.asc text as terminal-art video: it was coloured into name.mkv."""
+    path = tmp_path / name
+    path.write_text("Scanned at 600 dpi from the 1952 reel\n")
+    with pytest.raises(InputError, match="is a text file|cannot be read"):
+        media_kind(path)
+
+
+def test_pictures_ffmpeg_cannot_decode_are_one_line(tmp_path: Path) -> None:
+    """An SVG opens (svg_pipe) but has no decoder here: it was an AttributeError."""
+    path = tmp_path / "logo.svg"
+    path.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>')
+    with pytest.raises(InputError, match="cannot decode"):
+        media_kind(path)
+
+
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path

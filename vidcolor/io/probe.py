@@ -14,6 +14,8 @@ STILL_IMAGE_CODECS = frozenset(
     {"mjpeg", "jpegls", "jpeg2000", "png", "apng", "tiff", "webp", "bmp", "gif", "ppm", "pgm", "pgmyuv",
      "pbm", "pam", "qoi", "sgi", "targa", "dpx", "exr", "hdr", "jpegxl", "photocd", "pcx", "xbm", "xwd"}
 )
+# FFmpeg "plays" text files (.txt, .nfo, .diz, .asc, ...) as terminal art: these are text, not pictures
+TEXT_ART_CODECS = frozenset({"ansi", "bintext", "xbin", "idf"})
 
 
 def open_media(path: Path) -> av.container.InputContainer:
@@ -41,13 +43,18 @@ def media_kind(path: Path) -> Literal["video", "image"]:
         if not container.streams.video:
             raise InputError(f"{path} has no video stream; pass a video or image file")
         stream = container.streams.video[0]
+        if stream.codec_context is None:
+            raise InputError(f"{path} holds pictures this FFmpeg cannot decode ({container.format.name}); "
+                             "convert it to a common video or image format first")
+        if stream.codec_context.name in TEXT_ART_CODECS:
+            raise InputError(f"{path} is a text file, not a video or image")
         if stream.codec_context.name not in STILL_IMAGE_CODECS or container.streams.audio:
             return "video"
         if stream.frames > 1:
             return "video"
         if stream.codec_context.name == "webp":
             _refuse_animated_webp(path)
-        return "image" if _packets_at_most(container, stream, 1) else "video"
+        return "image" if _single_packet(container, stream) else "video"
 
 
 def _refuse_animated_webp(path: Path) -> None:
@@ -62,13 +69,13 @@ def _refuse_animated_webp(path: Path) -> None:
                          "convert it to a video or GIF first (e.g. magick in.webp out.gif)")
 
 
-def _packets_at_most(container: av.container.InputContainer, stream: av.VideoStream, limit: int) -> bool:
-    """True when `stream` holds no more than `limit` non-empty packets (reads at most limit + 1)."""
+def _single_packet(container: av.container.InputContainer, stream: av.VideoStream) -> bool:
+    """True when `stream` holds no more than one non-empty packet (reads at most two)."""
     count = 0
     try:
         for packet in container.demux(stream):
             count += packet.size > 0
-            if count > limit:
+            if count > 1:
                 return False
     except av.FFmpegError as e:
         raise InputError(f"{container.name} is truncated or corrupt ({e}); pass a complete file") from e
