@@ -349,3 +349,50 @@ def test_exif_over_64_kb_is_kept_in_webp_and_left_out_of_jpeg(tmp_path: Path) ->
         assert len(written.getexif().get_ifd(0x8769)[37510]) > 70_000
     with pytest.warns(UserWarning, match="more than a JPEG holds"):
         write_image(tmp_path / "long.jpg", image.rgb, metadata=image.metadata)
+
+
+def test_a_float_tiff_from_0_to_1_is_read_as_16_bit_grey(tmp_path: Path) -> None:
+    """Pillow's convert("RGB") clipped 0..1 floats to 0 or 1: the photo came out black."""
+    values = np.linspace(0, 1, 64 * 96, dtype=np.float32).reshape(SHAPE)
+    Image.fromarray(values).save(tmp_path / "float.tif")
+    image = read_image(tmp_path / "float.tif")
+    assert image.bit_depth == 16
+    np.testing.assert_allclose(image.grey, values, atol=1 / 65535)
+    np.testing.assert_allclose(image.rgb, np.repeat(values[..., None], 3, axis=2), atol=1 / 65535)
+
+
+def test_a_float_tiff_outside_0_to_1_is_refused(tmp_path: Path) -> None:
+    Image.fromarray(np.full(SHAPE, 812.5, np.float32)).save(tmp_path / "counts.tif")
+    with pytest.raises(InputError, match=r"float pixels outside 0\.\.1 \(812\.5 to 812\.5\)"):
+        read_image(tmp_path / "counts.tif")
+
+
+def test_a_multi_page_tiff_warns_that_only_its_first_page_is_coloured(tmp_path: Path) -> None:
+    front = Image.fromarray(np.full(SHAPE, 60, np.uint8))
+    back = Image.fromarray(np.full(SHAPE, 200, np.uint8))
+    front.save(tmp_path / "scan.tif", save_all=True, append_images=[back])
+    with pytest.warns(UserWarning, match="scan.tif holds 2 pages; only the first is coloured"):
+        image = read_image(tmp_path / "scan.tif")
+    assert image.grey.mean() == pytest.approx(60 / 255)
+
+
+def test_a_picture_too_large_for_webp_is_refused_before_writing(tmp_path: Path) -> None:
+    with pytest.raises(OutputError, match=r"8x20000 picture is too large for \.webp \(at most 16383"):
+        write_image(tmp_path / "tall.webp", np.zeros((20000, 8, 3), np.float32))
+    assert not (tmp_path / "tall.webp").exists()
+
+
+def test_a_tiff_layout_description_is_not_carried_as_a_caption(tmp_path: Path) -> None:
+    """tifffile's '{"shape": [64, 96]}' described the grey file's layout: the RGB output contradicted it."""
+    tifffile.imwrite(tmp_path / "grey16.tif", np.full(SHAPE, 30000, np.uint16))
+    assert read_image(tmp_path / "grey16.tif").metadata.exif is None
+    with Image.open(make_image(tmp_path / "captioned.jpg")) as image:
+        exif = image.getexif()
+        exif[270] = "Harbour, 1931"
+        image.save(tmp_path / "captioned2.jpg", exif=exif)
+    assert read_image(tmp_path / "captioned2.jpg").metadata.exif[270] == "Harbour, 1931"
+
+
+def test_an_output_name_without_extension_says_so(tmp_path: Path) -> None:
+    with pytest.raises(OutputError, match=r"output '\.png' has no file extension"):
+        write_image(tmp_path / ".png", np.zeros((4, 4, 3), np.float32))

@@ -7,11 +7,13 @@ import av
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from skimage.color import rgb2lab
 
 from tests.helpers import ConstantColour
 from tests.image_media import make_image
 from tests.media import make_video, read_packets, read_video_frames
+from vidcolor.errors import OutputError
 from vidcolor.io.images import read_image
 from vidcolor.models import create_generator
 from vidcolor.pipeline import colorize_image, colorize_video
@@ -147,3 +149,14 @@ def test_real_clips(tmp_path, tiny, name):
         if container.streams.audio:
             assert read_packets(out, "audio") == read_packets(source, "audio")
     assert min(_psnr(a[2], b[2]) for a, b in zip(before, after)) >= 35.0
+
+
+def test_a_photo_too_large_for_the_output_format_fails_before_the_model_runs(tmp_path: Path) -> None:
+    source = tmp_path / "tall.png"
+    Image.fromarray(np.zeros((20000, 8), np.uint8)).save(source)
+    calls = []
+    model = ConstantColour(0.2, -0.2)
+    model.register_forward_hook(lambda *_: calls.append(1))
+    with pytest.raises(OutputError, match="too large for .webp"):
+        colorize_image(source, tmp_path / "tall.webp", Colorizer(model, device="cpu", render_size=64))
+    assert calls == [] and not list(tmp_path.glob("*.webp"))

@@ -25,7 +25,7 @@ from .errors import InputError
 from .io.decode import LumaFrame, VideoSource, count_frames
 from .io.containers import check_video_output
 from .io.encode import EncodeSettings, VideoSink
-from .io.images import read_image, write_image
+from .io.images import check_image_size, read_image, write_image
 from .io.output import atomic_output, check_output_path
 from .merge import YuvFormat, chroma_planes, luma_to_lightness
 from .temporal import TemporalOptions, TemporalSmoother
@@ -291,6 +291,7 @@ def colorize_image(
     check_output_path(input_path, output_path, overwrite)
     started = time.perf_counter()
     image = read_image(input_path)
+    check_image_size(output_path.suffix, image.grey.shape[1], image.grey.shape[0])
     grey = np.repeat(image.grey[..., None], 3, axis=2)
     colour = colorizer.colorize_rgb(grey)
     with atomic_output(output_path) as temporary:

@@ -27,7 +27,7 @@ from vidcolor.errors import InputError, OutputError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp")
 
-_GREY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16L", "I;16B", "I;16N"})
+_GREY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
 _ALPHA_SUFFIXES = frozenset({".png", ".tif", ".tiff", ".webp"})
 _DEEP_SUFFIXES = frozenset({".png", ".tif", ".tiff"})
 _PILLOW_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP"}
@@ -37,6 +37,9 @@ _DESCRIPTIVE_TAGS = {ExifTags.Base.ImageDescription: "s", ExifTags.Base.Make: "s
 _SUB_IFDS = (ExifTags.IFD.Exif, ExifTags.IFD.GPSInfo)  # capture date, camera settings, comments; location
 _MAKER_NOTE = 0x927C  # a camera maker's private block, often tens of KB: not carried
 _JPEG_EXIF_LIMIT = 65533 - 8  # one APP1 segment, less its header
+_MAX_SIDE = {".jpg": 65500, ".jpeg": 65500, ".webp": 16383}  # libjpeg's and libwebp's largest width or height
+# ImageDescription texts that say how a TIFF's pixels are stored (tifffile, ImageJ, OME), not what they show
+_STORAGE_DESCRIPTIONS = ('{"shape"', "ImageJ=", "<?xml")
 
 # EXIF orientation -> how to turn the stored pixels into the displayed image (as Pillow's
 # ImageOps.exif_transpose does), written on arrays so it also serves 16-bit data.
@@ -72,6 +75,9 @@ def _read_metadata(image: Image.Image) -> ImageMetadata:
     for tag in _DESCRIPTIVE_TAGS:
         if isinstance(exif.get(tag), str) and exif[tag].strip("\x00 "):
             kept[tag] = _as_read(exif[tag])
+    description = kept.get(ExifTags.Base.ImageDescription)
+    if isinstance(description, str) and description.lstrip().startswith(_STORAGE_DESCRIPTIONS):
+        del kept[ExifTags.Base.ImageDescription]  # the grey file's layout: wrong for the colour one
     for ifd in _SUB_IFDS:
         values = {tag: _as_read(value) for tag, value in exif.get_ifd(ifd).items() if tag != _MAKER_NOTE}
         if values:
@@ -109,8 +115,18 @@ def is_image_suffix(path: str | Path) -> bool:
 def check_image_output(path: str | Path) -> None:
     """Refuse, before any work, an output name whose extension is not a photo format we write."""
     path = Path(path)
+    if not path.suffix:
+        raise OutputError(f"output '{path.name}' has no file extension; end it in one of {', '.join(IMAGE_SUFFIXES)}")
     if not is_image_suffix(path):
-        raise OutputError(f"cannot write images as '{path.suffix or path.name}': use one of {', '.join(IMAGE_SUFFIXES)}")
+        raise OutputError(f"cannot write images as '{path.suffix}': use one of {', '.join(IMAGE_SUFFIXES)}")
+
+
+def check_image_size(suffix: str, width: int, height: int) -> None:
+    """Refuse, before any work, a picture larger than its output format can hold (WebP: 16383 px a side)."""
+    limit = _MAX_SIDE.get(suffix.lower())
+    if limit is not None and max(width, height) > limit:
+        raise OutputError(f"a {width}x{height} picture is too large for {suffix} (at most {limit} px a side); "
+                          "write .png or .tif instead")
 
 
 def read_image(path: Path) -> LoadedImage:
@@ -126,12 +142,15 @@ def read_image(path: Path) -> LoadedImage:
             is_grey = image.mode in _GREY_MODES
             metadata = _read_metadata(image)
             pixels = _decode(path, image)
+            pages = getattr(image, "n_frames", 1) if image.format == "TIFF" else 1
     except Image.UnidentifiedImageError as e:
         raise InputError(f"not a readable image: {path}; use one of {', '.join(IMAGE_SUFFIXES)}") from e
     except Image.DecompressionBombError as e:
         raise InputError(f"image too large to decode safely: {path}; downscale it first ({e})") from e
     except (OSError, ValueError, SyntaxError, cv2.error, tifffile.TiffFileError) as e:
         raise InputError(f"image is truncated or corrupt: {path}; re-export it ({e})") from e
+    if pages > 1:
+        warnings.warn(f"{path.name} holds {pages} pages; only the first is coloured", stacklevel=2)
     bit_depth = 16 if pixels.dtype == np.uint16 else 8
     pixels = _ORIENT.get(orientation, np.asarray)(pixels)
     values = pixels.astype(np.float32) / np.float32(65535 if bit_depth == 16 else 255)
@@ -165,6 +184,12 @@ def _decode(path: Path, image: Image.Image) -> np.ndarray:
         return pixels.astype(np.uint16)
     if image.mode.startswith("I"):
         return np.clip(np.asarray(image, dtype=np.int64), 0, 65535).astype(np.uint16)
+    if image.mode == "F":  # 32-bit float grey (scientific TIFFs): black 0.0 to white 1.0
+        values = np.asarray(image, dtype=np.float64)
+        if not (np.isfinite(values).all() and values.min() >= 0 and values.max() <= 1):
+            raise InputError(f"{path} holds 32-bit float pixels outside 0..1 ({np.nanmin(values):g} to "
+                             f"{np.nanmax(values):g}); convert it to a 16-bit image first")
+        return np.rint(values * 65535).astype(np.uint16)
     if image.mode in ("L", "LA", "RGB", "RGBA"):
         return np.asarray(image)
     if image.mode == "1":
@@ -215,6 +240,7 @@ def write_image(
         if alpha.shape != rgb.shape[:2]:
             raise ValueError(f"alpha must have shape {rgb.shape[:2]}, got {alpha.shape}")
         channels = np.concatenate([rgb, alpha[..., None]], axis=2)
+    check_image_size(suffix, rgb.shape[1], rgb.shape[0])
     deep = bit_depth == 16 and suffix in _DEEP_SUFFIXES
     scale, dtype = (65535, np.uint16) if deep else (255, np.uint8)
     pixels = np.rint(np.clip(channels, 0.0, 1.0) * scale).astype(dtype)
