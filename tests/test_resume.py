@@ -104,9 +104,27 @@ def test_changed_settings_start_over(tmp_path, colorizer, monkeypatch):
         with pytest.raises(KeyboardInterrupt):
             colorize_video_resumable(source, out, colorizer, progress=False, segment_seconds=0.2)
     assert (resume_folder(out) / "segment-00000.mp4").exists()
-    colorize_video_resumable(source, out, colorizer, progress=False, segment_seconds=0.2,
-                             temporal=TemporalOptions(enabled=False))
-    assert len(read_video_frames(out)) == 20
+    with monkeypatch.context() as patch:
+        counted = StopAfter(patch, limit=10**9)
+        colorize_video_resumable(source, out, colorizer, progress=False, segment_seconds=0.2,
+                                 temporal=TemporalOptions(enabled=False))
+    assert counted.seen == 20 and len(read_video_frames(out)) == 20
+
+
+def test_other_weights_with_the_same_metadata_start_over(tmp_path, colorizer, monkeypatch):
+    """The manifest named the model by its metadata only: a Colorizer around another module (metadata {})
+    took over the first one's finished segments."""
+    source = make_video(tmp_path / "in.mp4", size=(96, 64), frames=20)
+    out = tmp_path / "out.mp4"
+    interrupted_render(monkeypatch, source, out, colorizer, dict(progress=False, segment_seconds=0.2), limit=12)
+    assert (resume_folder(out) / "segment-00000.mp4").exists()
+    torch.manual_seed(1)
+    other = Colorizer(create_generator("tiny-unet"), device="cpu", render_size=64)
+    assert other.metadata == colorizer.metadata
+    with monkeypatch.context() as patch:
+        counted = StopAfter(patch, limit=10**9)
+        colorize_video_resumable(source, out, other, progress=False, segment_seconds=0.2)
+    assert counted.seen == 20
 
 
 def test_a_missing_segment_costs_only_the_segments_from_it_on(tmp_path, colorizer, monkeypatch):

@@ -33,6 +33,7 @@ from typing import Any, Iterator
 
 import av
 import numpy as np
+import torch
 
 from .errors import InputError, OutputError
 from .io.decode import VideoSource
@@ -95,7 +96,17 @@ def _input_identity(path: Path) -> dict[str, Any]:
     return {"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "head_sha256": head}
 
 
-def _render_settings(colorizer: Colorizer, settings: EncodeSettings, temporal: TemporalOptions, batch_size: int) -> dict:
+def _weights_sha256(model: torch.nn.Module) -> str:
+    """A digest of every parameter and buffer: two models share it only when their weights are equal."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().flatten().view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _render_settings(colorizer: Colorizer, settings: EncodeSettings, temporal: TemporalOptions,
+                     batch_size: int) -> dict[str, Any]:
     """Everything that changes the output's pixels; a resume with other settings starts over."""
     model = colorizer.metadata
     return {
@@ -105,7 +116,8 @@ def _render_settings(colorizer: Colorizer, settings: EncodeSettings, temporal: T
         "render_size": colorizer.render_size,
         "saturation": colorizer.calibration * colorizer.saturation,
         "device": colorizer.device.type,  # CUDA runs in bf16: its colours differ from the CPU's in the last bits
-        "model": {key: model.get(key) for key in ("architecture", "training", "metrics")},
+        "model": {key: model.get(key) for key in ("architecture", "training", "metrics")}
+        | {"weights_sha256": _weights_sha256(colorizer.model)},
     }
 
 
