@@ -326,3 +326,15 @@ def test_an_unexpected_error_is_still_one_line(tmp_path, weights, clip, monkeypa
     result = run(clip, "-o", tmp_path / "out.mp4", "--weights", weights, "-q")
     assert_one_line_error(result, "AttributeError: 'NoneType' object has no attribute 'planes' (set VIDCOLOR_DEBUG=1")
     assert not (tmp_path / "out.mp4").exists()
+
+
+@pytest.mark.parametrize("command", [[], ["preview"], ["batch"]], ids=["colorize", "preview", "batch"])
+def test_every_command_takes_the_same_device_names(tmp_path, weights, clip, command):
+    """Rendering took only auto/cpu/cuda while train and evaluate took cuda:N too."""
+    source = clip if command != ["batch"] else clip.parent
+    output = ["--sheet", tmp_path / "s.png"] if command == ["preview"] else ["-o", tmp_path / "o.mp4"]
+    result = run(*command, source, *output, "--weights", weights, "--device", "tpu")
+    assert result.exit_code == 2 and "unknown device 'tpu'; use auto, cpu, cuda or cuda:N" in result.stderr
+    if not torch.cuda.is_available():
+        result = run(*command, source, *output, "--weights", weights, "--device", "cuda:1")
+        assert result.exit_code == 2 and "no CUDA GPU is available" in result.stderr

@@ -11,8 +11,8 @@ import click
 import torch
 from click.core import ParameterSource
 
-from vidcolor.commands._common import FiniteFloatRange, Interrupted, one_line_errors
-from vidcolor.errors import InputError, VidcolorError
+from vidcolor.commands._common import FiniteFloatRange, Interrupted, device_option, one_line_errors
+from vidcolor.errors import InputError
 from vidcolor.models import list_generators
 from vidcolor.worker import resolve_device
 
@@ -106,11 +106,11 @@ def _resumed_config(run_dir: Path, pretrain: StageBudget, gan: StageBudget, hold
 @click.option("--data", "data", multiple=True, help="Folder of colour photos (searched recursively); repeatable. 'coco' downloads fastai's COCO sample.")
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), help="Run folder (checkpoint, logs, plots).")
 @click.option("--resume", "resume", type=click.Path(file_okay=False, exists=True, path_type=Path), help="Continue the run in this folder.")
-@click.option("--arch", type=click.Choice(list_generators()), default="lite0-unet", show_default=True)
+@click.option("--arch", type=click.Choice(list_generators()), default="lite0-unet", show_default=True, help="Generator architecture (see README: Models).")
 @click.option("--pretrained/--no-pretrained", default=True, show_default=True, help="Start from ImageNet encoder weights.")
 @click.option("--init-weights", type=click.Path(dir_okay=False, exists=True, path_type=Path), help="Start the generator from these exported weights (fine-tuning) instead.")
 @click.option("--crop", type=click.IntRange(32, 1024), default=128, show_default=True, help="Training crop size (a multiple of 32).")
-@click.option("--batch-size", type=click.IntRange(1), default=16, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1), default=16, show_default=True, help="Photos per training step.")
 @click.option("--pretrain-lr", type=FiniteFloatRange(0, min_open=True), default=1e-4, show_default=True, help="Adam lr of the L1 stage.")
 @click.option("--gan-lr", type=FiniteFloatRange(0, min_open=True), default=2e-4, show_default=True, help="Adam lr of both nets in the GAN stage.")
 @click.option("--pretrain-epochs", type=click.IntRange(min=0), help="Epochs of L1 pretraining.")
@@ -123,9 +123,9 @@ def _resumed_config(run_dir: Path, pretrain: StageBudget, gan: StageBudget, hold
 @click.option("--holdout", type=FiniteFloatRange(0, 0.5), help="Share of the photos set aside (never trained on) and scored at every output epoch: holdout.csv/.png. Default 0 (none).")
 @click.option("--patience", type=click.IntRange(1), help="End the L1 stage after this many held-out scorings without a PSNR gain (needs --holdout); it ends on its best weights.")
 @click.option("--snapshots", is_flag=True, help="Also export the generator at every output epoch to RUN/snapshots/.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@device_option
 @click.option("--threads", type=click.IntRange(1), help="CPU threads for torch (default: torch's choice).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the new layers' weights, the hold-out split, crops, flips and photo order.")
 @click.option("--export", "export", type=click.Path(dir_okay=False, path_type=Path), help="Write the trained generator here (.safetensors).")
 @click.option("--fp16/--fp32", default=True, show_default=True, help="Precision of the exported weights (--export and --snapshots).")
 @one_line_errors
@@ -154,10 +154,7 @@ def train_command(data: tuple[str, ...], out: Path | None, resume: Path | None, 
             raise click.BadParameter(f"cannot create {export.parent} ({error.strerror})", param_hint="--export") from error
     if patience is not None and not holdout and resume is None:
         raise click.BadParameter("needs --holdout: patience counts held-out scorings", param_hint="--patience")
-    try:
-        torch_device = resolve_device(device)
-    except VidcolorError as error:
-        raise click.BadParameter(str(error), param_hint="--device") from error
+    torch_device = resolve_device(device)
     if threads:
         torch.set_num_threads(threads)
     if resume is not None:
@@ -209,7 +206,7 @@ def train_command(data: tuple[str, ...], out: Path | None, resume: Path | None, 
 @click.option("--weights", type=click.Path(dir_okay=False, exists=True, path_type=Path), help="Generator .safetensors file (default: the bundled model).")
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), help="Write evaluation.csv/.md/.png and samples.png here.")
 @click.option("--render-size", type=click.IntRange(32), default=256, show_default=True, help="Side the model sees (a multiple of 32).")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@device_option
 @click.option("--saturation", type=FiniteFloatRange(min=0.0, max=4.0), default=1.0, show_default=True,
               help="Multiply the model's colour strength, as vidcolor --saturation does.")
 @click.option("--samples", type=click.IntRange(0), default=6, show_default=True, help="Photos on the sample sheet (with --out).")

@@ -15,7 +15,7 @@ from ..errors import VidcolorError
 from ..io.containers import AUTO_CODEC
 from ..io.encode import EncodeSettings
 from ..temporal import TemporalOptions
-from ..worker import Colorizer
+from ..worker import Colorizer, resolve_device
 
 DEBUG_ENV = "VIDCOLOR_DEBUG"
 
@@ -61,15 +61,27 @@ def one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _checked_device(ctx: click.Context, param: click.Parameter, name: str) -> str:
+    try:
+        resolve_device(name)
+    except VidcolorError as error:
+        raise click.BadParameter(str(error), ctx, param) from None
+    return name
+
+
+device_option = click.option(
+    "--device", default="auto", show_default=True, callback=_checked_device,
+    help="Where the model runs: auto (a CUDA GPU when there is one), cpu, cuda or cuda:N.")
+
+
 def model_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """--weights, --device, --render-size, --saturation, --batch-size."""
     options = [
         click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=None,
                      help="Generator weights (.safetensors). Default: the bundled model."),
-        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
-                     help="Where the model runs; auto uses a CUDA GPU when there is one."),
+        device_option,
         click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
-                     help="Frames per pipeline step: one model call on CUDA; the CPU splits it into calls of two 256x256 frames."),
+                     help="Frames per pipeline step: one model call on CUDA; the CPU splits it into calls of 2x256x256 pixels (two frames at render size 256)."),
         click.option("--render-size", type=click.IntRange(min=32), default=256, show_default=True,
                      help="Side of the square the model sees (multiple of 32); colour is upsampled to full size."),
         click.option("--saturation", type=FiniteFloatRange(min=0.0, max=4.0), default=1.0, show_default=True,
@@ -84,7 +96,7 @@ def video_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Encoder settings."""
     options = [
         click.option("--codec", default=AUTO_CODEC, show_default=True,
-                     help="Video encoder (FFmpeg name); auto: libx264, or the container's own codec where it takes no H.264 (VP9 for .webm)."),
+                     help="Video encoder (FFmpeg name); auto: libx264, or the container's own codec where it takes no H.264 (VP9 for .webm, MPEG-1 for .mpg, MPEG-2 for .vob)."),
         click.option("--crf", type=click.IntRange(0, 51), default=18, show_default=True,
                      help="Constant rate factor where the encoder has one (libx264/libx265, VP9); lower is better quality."),
         click.option("--preset", default="medium", show_default=True, help="Encoder speed preset where the encoder has presets (libx264/libx265)."),
