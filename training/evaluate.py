@@ -9,12 +9,13 @@ from __future__ import annotations
 import csv
 import logging
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from tqdm import tqdm
 
 from vidcolor.color import lab_to_rgb, rgb_to_lab
@@ -28,6 +29,8 @@ from .metrics import DATA_RANGE, colourfulness, psnr, ssim
 log = logging.getLogger(__name__)
 
 OVERALL = "overall"
+# what reading a photo that is not one raises (PIL's UnidentifiedImageError is an OSError)
+UNREADABLE = (OSError, ValueError, Image.DecompressionBombError)
 
 
 @dataclass
@@ -56,6 +59,31 @@ def is_grey_photo(rgb: np.ndarray) -> bool:
     return is_grey((rgb * 255).round().astype(np.uint8))
 
 
+@dataclass
+class SkippedPhotos:
+    """How many photos :func:`colour_photos` passed over, and why."""
+
+    grey: int = 0
+    unreadable: int = 0  # or smaller than asked for
+
+
+def colour_photos(paths: Iterable[Path], skipped: SkippedPhotos, min_side: int = 1) -> Iterator[tuple[Path, np.ndarray]]:
+    """``(path, rgb)`` for each photo with colour truth, ``rgb`` as :func:`read_rgb` gives it; grey,
+    unreadable and photos under ``min_side`` px on a side are counted in ``skipped`` instead."""
+    for path in paths:
+        try:
+            rgb = read_rgb(path)
+        except UNREADABLE:
+            skipped.unreadable += 1
+            continue
+        if is_grey_photo(rgb):
+            skipped.grey += 1
+        elif min(rgb.shape[:2]) < min_side:
+            skipped.unreadable += 1
+        else:
+            yield path, rgb
+
+
 def grey_baseline(rgb: np.ndarray) -> np.ndarray:
     """The photo's own Lab L with ab = 0, back in RGB: what an uncoloured grey photo looks like."""
     lab = rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1).double())
@@ -81,26 +109,16 @@ def evaluate(data_dir: str | os.PathLike, colorizer: Colorizer, progress: bool =
     """
     root = Path(data_dir)
     by_group: dict[str, list[tuple[float, ...]]] = {}
-    skipped_grey = skipped_unreadable = 0
-    for path in tqdm(find_images(root), desc="evaluating", disable=not progress):
-        try:
-            truth = read_rgb(path)
-        except (OSError, ValueError, UnidentifiedImageError):
-            skipped_unreadable += 1
-            continue
-        if is_grey_photo(truth):
-            skipped_grey += 1
-            continue
-        if min(truth.shape[:2]) < 3:
-            skipped_unreadable += 1
-            continue
+    skipped = SkippedPhotos()
+    photos = tqdm(find_images(root), desc="evaluating", disable=not progress)
+    for path, truth in colour_photos(photos, skipped, min_side=3):
         output = colorizer.colorize_rgb(truth)
         grey = grey_baseline(truth)
         scores = (psnr(truth, output), psnr(truth, grey), ssim(truth, output), ssim(truth, grey),
                   colourfulness(output), colourfulness(grey), colourfulness(truth))
         by_group.setdefault(_group_of(path, root), []).append(scores)
-    if skipped_grey or skipped_unreadable:
-        log.info("skipped %d grey and %d unreadable or tiny photos in %s", skipped_grey, skipped_unreadable, root)
+    if skipped.grey or skipped.unreadable:
+        log.info("skipped %d grey and %d unreadable or tiny photos in %s", skipped.grey, skipped.unreadable, root)
     if not by_group:
         raise InputError(f"no colour photos to evaluate in {root}")
     rows = [_mean_row(group, scores) for group, scores in sorted(by_group.items())]
@@ -152,7 +170,7 @@ def sample_rows(paths: list[str | os.PathLike], colorizer: Colorizer) -> list[li
     for path in paths:
         try:
             rgb = read_rgb(path)
-        except (OSError, ValueError, UnidentifiedImageError):
+        except UNREADABLE:
             continue
         has_colour = not is_grey_photo(rgb)
         rows.append([grey_baseline(rgb), colorizer.colorize_rgb(rgb), rgb if has_colour else None])

@@ -22,10 +22,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from vidcolor.color import lab_from_normalized, lab_to_rgb
 from vidcolor.errors import InputError
 
-from .data import ImageBank, centre_crops, to_model_pair
+from .data import ImageBank, as_images, centre_crops, predicted_and_grey_images, to_model_pair
 from .history import StepLog
 from .metrics import colourfulness, psnr
 
@@ -61,16 +60,14 @@ def score_holdout(generator: nn.Module, holdout: ImageBank, crop: int,
     generator.eval()
     l1_sum = 0.0
     per_photo: list[tuple[float, float, float, float]] = []  # PSNR model, PSNR grey, colourfulness model, truth
-    as_images = lambda batch: batch.permute(0, 2, 3, 1).cpu().numpy()  # noqa: E731
     for start in range(0, len(holdout), SCORING_BATCH):
         truth = centre_crops(holdout.images[start : start + SCORING_BATCH], crop)
         l_norm, ab_norm = to_model_pair(truth)
         with autocast():
             predicted = generator(l_norm).float()
         l1_sum += (predicted - ab_norm).abs().mean(dim=(1, 2, 3)).sum().item()
-        colour = lab_to_rgb(lab_from_normalized(l_norm, predicted)).clamp(0, 1)
-        grey = lab_to_rgb(lab_from_normalized(l_norm, torch.zeros_like(predicted))).clamp(0, 1)
-        for reference, image, grey_image in zip(as_images(truth), as_images(colour), as_images(grey)):
+        colour, grey = predicted_and_grey_images(l_norm, predicted)
+        for reference, image, grey_image in zip(as_images(truth), colour, grey):
             per_photo.append((psnr(reference, image), psnr(reference, grey_image),
                               colourfulness(image), colourfulness(reference)))
     generator.train()

@@ -21,7 +21,6 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from vidcolor.color import lab_from_normalized, lab_to_rgb
 from vidcolor.errors import InputError, WeightsError
 from vidcolor.models import PatchDiscriminator, create_generator, generator_spec, load_generator, read_metadata, save_generator
 
@@ -29,12 +28,14 @@ from . import plots
 from .config import GAN, PRETRAIN, STAGES, TrainConfig
 from .data import (
     ImageBank,
+    as_images,
     bank_side,
     build_bank,
     centre_crops,
     collect_images,
     find_images,
     load_or_reason,
+    predicted_and_grey_images,
     random_crops,
     to_model_pair,
 )
@@ -260,10 +261,8 @@ class Trainer:
         with self._autocast():
             predicted = self.generator(l_norm).float()
         self.generator.train()
-        colour = lab_to_rgb(lab_from_normalized(l_norm, predicted))
-        grey = lab_to_rgb(lab_from_normalized(l_norm, torch.zeros_like(predicted)))
-        as_numpy = lambda batch: batch.permute(0, 2, 3, 1).cpu().numpy()  # noqa: E731
-        return as_numpy(grey), as_numpy(colour), as_numpy(truth)
+        colour, grey = predicted_and_grey_images(l_norm, predicted)
+        return grey, colour, as_images(truth)
 
     def write_outputs(self, tag: str) -> None:
         """Everything an output epoch writes: figures, the held-out scoring, a snapshot if asked for."""

@@ -3,7 +3,7 @@
 from . import generators as _generators  # noqa: F401  (registers the architectures)
 from ._registry import GeneratorSpec, create_generator, generator_spec, list_generators, register_generator
 from .checkpoint import default_weights_path, load_generator, read_metadata, save_generator, update_metadata
-from .discriminator import PatchDiscriminator, receptive_field
+from .discriminator import PatchDiscriminator
 
 __all__ = [
     "GeneratorSpec",
@@ -14,7 +14,6 @@ __all__ = [
     "list_generators",
     "load_generator",
     "read_metadata",
-    "receptive_field",
     "register_generator",
     "save_generator",
     "update_metadata",

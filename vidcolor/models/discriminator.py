@@ -28,12 +28,3 @@ class PatchDiscriminator(nn.Sequential):
             nn.Conv2d(width * 8, 1, 4, stride=1, padding=1),
         )
 
-
-def receptive_field(model: nn.Module) -> int:
-    """Receptive field in pixels of a plain stack of convolutions (one output pixel's view)."""
-    field, jump = 1, 1
-    for layer in model.modules():
-        if isinstance(layer, nn.Conv2d):
-            field += (layer.kernel_size[0] - 1) * layer.dilation[0] * jump
-            jump *= layer.stride[0]
-    return field
