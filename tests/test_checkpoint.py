@@ -4,7 +4,8 @@ import json
 
 import pytest
 import torch
-from safetensors.torch import save_file
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 
 from vidcolor.errors import WeightsError
 from vidcolor.models import create_generator, load_generator, read_metadata, save_generator
@@ -85,3 +86,20 @@ def test_metadata_that_is_not_an_object(tmp_path):
     save_file({"w": torch.zeros(2)}, str(path), metadata={"vidcolor": "[1, 2]"})
     with pytest.raises(WeightsError, match="corrupt metadata"):
         load_generator(path)
+
+
+def test_a_mismatch_is_described_not_cut_at_a_colon(tmp_path, tiny_model):
+    """The message ended at 'Error(s) in loading state_dict for ColorizationGenerator:' with nothing after it."""
+    path = tmp_path / "reshaped.safetensors"
+    save_generator(tiny_model, path, "tiny-unet")
+    tensors = load_file(str(path))
+    name = next(iter(tensors))
+    tensors[name] = torch.zeros(3, 1)
+    tensors["extra.weight"] = torch.zeros(1)
+    del tensors[list(tensors)[1]]
+    save_file(tensors, str(path), metadata=safe_open(str(path), "pt").metadata())
+    with pytest.raises(WeightsError) as caught:
+        load_generator(path)
+    message = str(caught.value)
+    assert "1 tensors missing" in message and "1 unknown, such as 'extra.weight'" in message
+    assert f"1 of another shape, such as {name!r}: (3, 1) instead of" in message

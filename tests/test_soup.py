@@ -71,7 +71,7 @@ def test_command_line_reports_errors_in_one_line(tmp_path: Path) -> None:
                              str(tmp_path / "missing.safetensors"), "--weight", "0.5", "--out", str(tmp_path / "o.safetensors")],
                             cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 1
-    assert result.stderr.strip().count("\n") == 0 and "not found" in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and result.stderr.startswith("Error: ") and "not found" in result.stderr
 
 
 def test_unwritable_out_is_one_line(tmp_path: Path) -> None:
@@ -82,3 +82,10 @@ def test_unwritable_out_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 1, result.stderr
     assert result.stderr.strip().count("\n") == 0 and "output folder" in result.stderr and "does not exist" in result.stderr
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_out_must_be_safetensors(tmp_path: Path) -> None:
+    _export(tmp_path / "a.safetensors", 1)
+    with pytest.raises(OutputError, match="must end in .safetensors"):
+        soup(tmp_path / "a.safetensors", tmp_path / "a.safetensors", 0.5, tmp_path / "blend.pt")
+    assert not (tmp_path / "blend.pt").exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
@@ -388,3 +389,64 @@ def test_snapshots_are_exported_at_the_runs_precision(photo_dir: Path, bank, tmp
     with safe_open(tmp_path / "snapshots" / "pretrain_epoch001.safetensors", framework="pt") as weights:
         dtypes = {weights.get_tensor(name).dtype for name in weights.keys()} - {torch.int64}
     assert dtypes == {dtype}
+
+
+def _damage(checkpoint: Path, how: str) -> None:
+    if how == "truncated":
+        checkpoint.write_bytes(checkpoint.read_bytes()[:5000])
+    elif how == "text":
+        checkpoint.write_text("garbage\n")
+    else:
+        state = torch.load(checkpoint, weights_only=False)
+        if how == "no-rng":
+            del state["rng"]
+        else:  # another generator's tensors
+            state["generator"] = {name: torch.zeros(3, 1) for name in state["generator"]}
+        torch.save(state, checkpoint)
+
+
+@pytest.mark.parametrize("how, fragment", [
+    ("truncated", "is damaged or not a vidcolor training checkpoint"),
+    ("text", "is damaged or not a vidcolor training checkpoint"),
+    ("no-rng", "is not a vidcolor training checkpoint (it lacks rng)"),
+    ("other-shapes", "does not fit this run"),
+])
+def test_a_damaged_checkpoint_is_one_line_on_resume(photo_dir: Path, tmp_path: Path, how: str, fragment: str) -> None:
+    """Were 'OSError: [Errno 22]', 'ValueError: invalid literal', 'KeyError: rng' or 16 lines of size mismatches."""
+    run_dir = tmp_path / "run"
+    start = CliRunner().invoke(train_command, ["--data", str(photo_dir), "--out", str(run_dir), "--arch", "tiny-unet",
+                                               "--no-pretrained", "--crop", str(CROP), "--batch-size", "4",
+                                               "--pretrain-epochs", "1"])
+    assert start.exit_code == 0, start.output
+    _damage(run_dir / "checkpoint.pt", how)
+    result = CliRunner().invoke(train_command, ["--resume", str(run_dir), "--pretrain-epochs", "2"])
+    assert result.exit_code in (1, 2)
+    errors = [line for line in result.output.splitlines() if line.startswith("Error")]
+    assert len(errors) == 1 and fragment in errors[0], result.output
+    assert "Traceback" not in result.output and "VIDCOLOR_DEBUG" not in result.output
+
+
+def test_coco_without_internet_is_one_line(tmp_path: Path, monkeypatch) -> None:
+    from urllib.error import URLError
+
+    def offline(*_args, **_kwargs):
+        raise URLError(OSError(-2, "Name or service not known"))
+
+    monkeypatch.setattr("fastai.data.external.untar_data", offline)
+    result = CliRunner().invoke(train_command, ["--data", "coco", "--out", str(tmp_path / "run"), "--arch", "tiny-unet",
+                                                "--pretrain-epochs", "1"])
+    assert result.exit_code == 1
+    assert "Error: cannot download fastai's COCO sample ([Errno -2] Name or service not known)" in result.output
+    assert "URLError" not in result.output
+
+
+def test_pack_of_a_folder_without_colour_photos_is_an_error(photo_dir: Path, tmp_path: Path) -> None:
+    """It printed '0 packed, ...' and exited 0."""
+    from training.pack import pack
+
+    grey = tmp_path / "grey"
+    grey.mkdir()
+    Image.fromarray(np.full((40, 40), 90, np.uint8)).save(grey / "a.png")
+    (grey / "b.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(InputError, match=r"no colour photos under .*grey \(1 grey, 1 unreadable\)"):
+        pack(grey, tmp_path / "packed", size=32)

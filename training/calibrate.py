@@ -114,12 +114,12 @@ def main() -> None:
         colorizer = Colorizer.from_weights(args.weights, device=args.device, saturation=1.0, calibrated=False)
         calibration = calibrate(colorizer, spread(find_images(args.data), args.count))
     except (OSError, VidcolorError) as error:
-        parser.exit(1, f"error: {error}\n")
+        parser.exit(1, f"Error: {error}\n")
     chosen = calibration.best_psnr()
     if args.colour_ratio is not None:
         chosen = calibration.reaching(args.colour_ratio)
         if chosen is None:
-            parser.exit(1, f"error: no candidate scale reaches {args.colour_ratio} x the truth's colourfulness\n")
+            parser.exit(1, f"Error: no candidate scale reaches {args.colour_ratio} x the truth's colourfulness\n")
     print(report(calibration, chosen))
     if args.plot is not None:
         plots.trade_off(

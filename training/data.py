@@ -200,4 +200,8 @@ def coco_sample_dir() -> Path:
     """fastai's COCO sample (the seed's data set), downloaded on first use: ``untar_data(URLs.COCO_SAMPLE)``."""
     from fastai.data.external import URLs, untar_data
 
-    return Path(untar_data(URLs.COCO_SAMPLE)) / "train_sample"
+    try:
+        return Path(untar_data(URLs.COCO_SAMPLE)) / "train_sample"
+    except OSError as error:  # urllib's URLError (no network) is an OSError
+        raise InputError(f"cannot download fastai's COCO sample ({getattr(error, 'reason', error)}); "
+                         "check the internet connection, or pass a local folder of photos") from error

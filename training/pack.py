@@ -17,7 +17,7 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from vidcolor.errors import OutputError, VidcolorError
+from vidcolor.errors import InputError, OutputError, VidcolorError
 
 from .arguments import whole_number
 from .data import find_images, load_or_reason
@@ -44,6 +44,8 @@ def pack(source: Path, target: Path, size: int = 208, quality: int = 90, every: 
         destination.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(pixels).save(destination, quality=quality)
         counts["packed"] += 1
+    if not counts["packed"]:
+        raise InputError(f"no colour photos under {source} ({counts['grey']} grey, {counts['corrupt']} unreadable)")
     return counts
 
 
@@ -60,7 +62,7 @@ def main() -> None:
     try:
         counts = pack(args.data, args.out, args.size, args.quality, args.every, suffix=f".{args.format}")
     except (VidcolorError, OSError) as error:
-        parser.exit(1, f"error: {error}\n")
+        parser.exit(1, f"Error: {error}\n")
     print(", ".join(f"{count} {name}" for name, count in counts.items()))
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from vidcolor.errors import InputError, VidcolorError, WeightsError
+from vidcolor.errors import InputError, OutputError, VidcolorError, WeightsError
 from vidcolor.io.output import check_output_path
 from vidcolor.models import load_generator, save_generator
 
@@ -37,6 +37,8 @@ def soup(first_path: str | os.PathLike, second_path: str | os.PathLike, weight: 
     of them, nor over an existing file unless ``overwrite``)."""
     if not 0.0 <= weight <= 1.0:
         raise InputError(f"--weight must lie in [0, 1], not {weight}")
+    if Path(out).suffix != ".safetensors":
+        raise OutputError(f"--out {out} must end in .safetensors, the format vidcolor --weights reads")
     for source in (first_path, second_path):
         check_output_path(Path(source), Path(out), overwrite)
     first, first_meta = load_generator(first_path)
@@ -64,7 +66,7 @@ def main() -> None:
     try:
         soup(args.a, args.b, args.weight, args.out, fp16=not args.fp32, overwrite=args.overwrite)
     except VidcolorError as error:  # a bad --weight, unreadable inputs (WeightsError) or an unwritable --out
-        parser.exit(1, f"error: {error}\n")
+        parser.exit(1, f"Error: {error}\n")
     print(f"wrote {args.out}: {1 - args.weight:g} x {args.a.name} + {args.weight:g} x {args.b.name}")
 
 

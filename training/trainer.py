@@ -45,6 +45,9 @@ from .losses import discriminator_loss, generator_adversarial_loss, l1_loss
 
 log = logging.getLogger(__name__)
 
+_CHECKPOINT_KEYS = frozenset({"config", "generator", "discriminator", "pretrain_optimizer", "gan_g_optimizer",
+                              "gan_d_optimizer", "progress", "order", "best_weights", "unrewound_generator", "rng"})
+
 CHECKPOINT_NAME = "checkpoint.pt"
 
 
@@ -381,10 +384,17 @@ class Trainer:
         return path
 
     def load_checkpoint(self, state: dict[str, Any]) -> None:
-        """Restore everything :meth:`save_checkpoint` wrote."""
+        """Restore everything :meth:`save_checkpoint` wrote; ``InputError`` if the state does not fit this run."""
         progress = state["progress"]
         if progress["photos"] != len(self.bank):
             raise InputError(f"the checkpoint was trained on {progress['photos']} photos but the data now has {len(self.bank)}")
+        try:
+            self._restore(state, progress)
+        except (KeyError, TypeError, ValueError, RuntimeError) as error:
+            raise InputError(f"{self.run_dir / CHECKPOINT_NAME} does not fit this run ({_first_line(error)}); "
+                             "start a new run") from error
+
+    def _restore(self, state: dict[str, Any], progress: dict[str, Any]) -> None:
         self.generator.load_state_dict(state["generator"])
         self.discriminator.load_state_dict(state["discriminator"])
         self.pretrain_optimizer.load_state_dict(state["pretrain_optimizer"])
@@ -467,7 +477,21 @@ def read_checkpoint(run_dir: str | Path) -> dict[str, Any]:
     path = Path(run_dir) / CHECKPOINT_NAME
     if not path.is_file():
         raise InputError(f"no {CHECKPOINT_NAME} in {run_dir}; nothing to resume")
-    return torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:  # noqa: BLE001 - a cut or foreign file fails in pickle, zipfile or torch, each its own way
+        raise InputError(f"{path} is damaged or not a vidcolor training checkpoint ({_first_line(error)}); "
+                         "start a new run") from error
+    missing = _CHECKPOINT_KEYS - set(state) if isinstance(state, dict) else _CHECKPOINT_KEYS
+    if missing:
+        raise InputError(f"{path} is not a vidcolor training checkpoint (it lacks {', '.join(sorted(missing))}); "
+                         "start a new run")
+    return state
+
+
+def _first_line(error: BaseException) -> str:
+    """An error's message up to its first line break (PyTorch's state-dict errors run to many lines)."""
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 def resume_trainer(run_dir: str | Path, device: torch.device, config: TrainConfig | None = None,

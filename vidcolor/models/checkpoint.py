@@ -103,12 +103,28 @@ def load_generator(path: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]:
     except (SafetensorError, OSError, ValueError) as error:
         raise WeightsError(f"{path} is corrupt ({error})") from error
     state = {key: value.float() if value.is_floating_point() else value for key, value in state.items()}
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as error:
-        first_line = str(error).splitlines()[0]
-        raise WeightsError(f"{path} does not match architecture {metadata['architecture']!r}: {first_line}") from error
+    mismatch = _mismatch(model.state_dict(), state)
+    if mismatch:
+        raise WeightsError(f"{path} does not match architecture {metadata['architecture']!r} ({mismatch})")
+    model.load_state_dict(state, strict=True)
     return model.eval(), metadata
+
+
+def _mismatch(expected: dict[str, torch.Tensor], given: dict[str, torch.Tensor]) -> str:
+    """How ``given`` differs from the tensors a model ``expected``, in a few words ('' when it fits)."""
+    missing = [name for name in expected if name not in given]
+    unexpected = [name for name in given if name not in expected]
+    reshaped = [name for name in expected if name in given and given[name].shape != expected[name].shape]
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} tensors missing, such as {missing[0]!r}")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unknown, such as {unexpected[0]!r}")
+    if reshaped:
+        name = reshaped[0]
+        parts.append(f"{len(reshaped)} of another shape, such as {name!r}: {tuple(given[name].shape)} "
+                     f"instead of {tuple(expected[name].shape)}")
+    return "; ".join(parts)
 
 
 def update_metadata(path: str | os.PathLike, changes: dict[str, Any]) -> None:
