@@ -554,6 +554,50 @@ def test_sound_that_starts_late_stays_in_sync_in_avi(tmp_path: Path, ext: str, a
     assert len(read_video_frames(dst)) == 50
 
 
+@pytest.mark.parametrize(("ext", "audio"), [("mkv", "pcm_s16le"), ("mp4", "aac")])
+def test_sound_that_starts_before_the_picture_stays_in_sync_in_avi(tmp_path: Path, ext: str, audio: str) -> None:
+    """Picture from 0.48 s, sound from 0: AVI put both at 0, so the sound played 0.48 s late; now the sound
+    before the picture is left out."""
+    src = tmp_path / f"early.{ext}"
+    with av.open(str(src), "w") as container:
+        video = container.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 96, 64, "yuv420p"
+        video.codec_context.time_base = video.time_base = Fraction(1, 25)
+        sound = container.add_stream(audio, rate=48000, layout="stereo")
+        sound.time_base = Fraction(1, 48000)
+        sample = 0
+        for index in range(12, 62):  # pictures from 0.48 s; sound from 0: silence, then a tone from 1.0 s
+            while sample < (index + 1) / 25 * 48000:
+                frame = tone_frame(sound, sample, 1000)
+                if sample < 48000:
+                    for plane in frame.planes:
+                        plane.update(bytes(plane.buffer_size))
+                container.mux(sound.encode(frame))
+                sample += 1000
+            picture = av.VideoFrame(96, 64, "yuv420p")
+            picture.pts = index
+            container.mux(video.encode(picture))
+        container.mux(video.encode(None))
+        container.mux(sound.encode(None))
+    with av.open(str(src)) as container:
+        assert float(container.streams.video[0].start_time * container.streams.video[0].time_base) == pytest.approx(0.48, abs=0.05)
+    dst = tmp_path / "out.avi"
+    with pytest.warns(UserWarning, match=r"cannot start sound 0\.4\d s before the picture .* without those first seconds"):
+        round_trip(src, dst)
+
+    def first_sound(path: Path) -> float:
+        with av.open(str(path)) as container:
+            frames = list(container.decode(audio=0))
+        channels = [frame.to_ndarray().reshape(-1, frame.layout.nb_channels).T if not frame.format.is_planar
+                    else frame.to_ndarray() for frame in frames]
+        pcm = np.abs(np.concatenate([left[0] for left in channels]).astype(np.float64))
+        return (frames[0].time or 0.0) + np.argmax(pcm > 0.1 * pcm.max()) / frames[0].sample_rate
+
+    with av.open(str(src)) as container:
+        picture_start = float(container.streams.video[0].start_time * container.streams.video[0].time_base)
+    assert first_sound(dst) == pytest.approx(first_sound(src) - picture_start, abs=0.03)  # AAC priming: 21 ms
+
+
 def _starting_at(src: Path, dst: Path, seconds: float) -> Path:
     """``src`` remuxed with every stream's times moved ``seconds`` later (as MPEG-TS captures start at 1.4 s)."""
     with av.open(str(src)) as source, av.open(str(dst), "w") as target:

@@ -26,11 +26,14 @@ class ReencodeRoute:
 
     def __init__(self, source: av.AudioStream, stream: av.AudioStream, lead_in: float = 0.0,
                  count_samples: bool = False) -> None:
-        """``lead_in``: seconds of silence before the first sound; ``count_samples``: time the packets by
-        their samples from 0 (both for AVI, which stores no start time)."""
+        """``lead_in``: seconds of silence before the first sound, or when negative, seconds of sound left
+        out at the start; ``count_samples``: time the packets by their samples from 0 (both for AVI, which
+        stores no start time)."""
         self.source = source
         self.stream = stream
-        self.lead_in = lead_in
+        self.lead_in = max(lead_in, 0.0)
+        self._trim_seconds = max(-lead_in, 0.0)
+        self._trim_samples: int | None = None  # samples still to leave out, once the first frame gives the rate
         # AVI keeps no audio times (its sound plays on from 0), yet refuses times that go back or below 0, as
         # the encoder's priming and a Matroska source's millisecond times give: there, count the samples instead
         self._sample_clock: int | None = 0 if count_samples else None
@@ -60,6 +63,10 @@ class ReencodeRoute:
             )
         out = []
         for frame in frames:
+            if frame is not None and self._trim_seconds:
+                frame = self._trimmed(frame)
+                if frame is None:
+                    continue
             if frame is not None and self.lead_in > 0:
                 frames_first = [self._silence_before(frame), frame]
                 self.lead_in = 0.0
@@ -69,6 +76,28 @@ class ReencodeRoute:
                 for resampled in self._resampler.resample(each):
                     out += self.stream.encode(resampled)
         return out
+
+    def _trimmed(self, frame: av.AudioFrame) -> av.AudioFrame | None:
+        """``frame`` less the samples still to leave out at the start (None when all of them go)."""
+        if self._trim_samples is None:
+            self._trim_samples = round(self._trim_seconds * frame.sample_rate)
+        cut = min(self._trim_samples, frame.samples)
+        self._trim_samples -= cut
+        if not self._trim_samples:
+            self._trim_seconds = 0.0
+        if cut == frame.samples:
+            return None
+        if cut == 0:
+            return frame
+        values = frame.to_ndarray()
+        per_sample = 1 if frame.format.is_planar else frame.layout.nb_channels  # packed: channels interleaved
+        rest = av.AudioFrame.from_ndarray(values[:, cut * per_sample:], format=frame.format.name,
+                                          layout=frame.layout.name)
+        rest.sample_rate = frame.sample_rate
+        rest.time_base = frame.time_base
+        if frame.pts is not None and frame.time_base:
+            rest.pts = frame.pts + round(Fraction(cut, frame.sample_rate) / frame.time_base)
+        return rest
 
     def _silence_before(self, frame: av.AudioFrame) -> av.AudioFrame:
         """``lead_in`` seconds of silence shaped and timed like the first decoded ``frame``, ending where it begins."""

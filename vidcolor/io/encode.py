@@ -360,8 +360,10 @@ class VideoSink:
         kind = self.container.format.name
         # e.g. AAC from MPEG-TS, which carries no setup data, into AVI: the codec is listed, this stream is not taken
         refusal = f"does not take this {name} {template.type} as it is" if listed else f"cannot hold {name} {template.type}"
-        if lead_in:
+        if lead_in > 0:
             refusal = f"cannot start sound {lead_in:.2f} s after the picture (it would play early)"
+        elif lead_in < 0:
+            refusal = f"cannot start sound {-lead_in:.2f} s before the picture (it would play late)"
         if template.type != "audio":
             warnings.warn(f"{self.name}: {kind} {refusal}; dropping it", stacklevel=3)
             return None
@@ -375,14 +377,14 @@ class VideoSink:
             rate = 48000 if 48000 in encoder.audio_rates else max(encoder.audio_rates)
         stream = self.container.add_stream(codec, rate=rate, layout=layout)
         stream.time_base = Fraction(1, rate)
-        silence = " after that much silence" if lead_in else ""
-        warnings.warn(f"{self.name}: {kind} {refusal}; re-encoding it as {codec}{silence}", stacklevel=3)
+        change = " after that much silence" if lead_in > 0 else " without those first seconds" if lead_in < 0 else ""
+        warnings.warn(f"{self.name}: {kind} {refusal}; re-encoding it as {codec}{change}", stacklevel=3)
         return ReencodeRoute(template, stream, lead_in, count_samples=self._from_zero)
 
     def _lead_in(self, template: av.stream.Stream) -> float:
-        """Seconds the sound starts after the picture where the container cannot store it (AVI starts every
-        stream at 0), else 0. Less than a frame at 50 fps is left as it is."""
+        """Seconds the sound starts after the picture (negative: before it) where the container cannot store
+        that (AVI starts every stream at 0), else 0. Less than a frame at 50 fps is left as it is."""
         if not self._from_zero or template.type != "audio" or template.start_time is None:
             return 0.0
         late = float(template.start_time * template.time_base) - self._video_start
-        return late if late > _SYNC_TOLERANCE_S else 0.0
+        return late if abs(late) > _SYNC_TOLERANCE_S else 0.0
