@@ -291,9 +291,12 @@ def _tagged_copy(src: Path, dst: Path) -> Path:
     return dst
 
 
+@pytest.mark.parametrize("source_ext", ["mkv", "mp4"])
 @pytest.mark.parametrize("ext", ["mkv", "mp4"])
-def test_file_and_track_tags_are_kept(tmp_path: Path, ext: str) -> None:
-    src = _tagged_copy(make_video(tmp_path / "plain.mkv", size=(64, 48), frames=6, audio="aac"), tmp_path / "tagged.mkv")
+def test_file_and_track_tags_are_kept(tmp_path: Path, ext: str, source_ext: str) -> None:
+    """An MP4 track's title, read back by FFmpeg as 'name', was lost in MP4 and MOV outputs."""
+    src = _tagged_copy(make_video(tmp_path / "plain.mkv", size=(64, 48), frames=6, audio="aac"),
+                       tmp_path / f"tagged.{source_ext}")
     dst = tmp_path / f"out.{ext}"
     round_trip(src, dst)
     with av.open(str(dst)) as container:

@@ -18,6 +18,15 @@ def _content_tags(metadata: dict[str, str]) -> dict[str, str]:
     return {key: value for key, value in metadata.items() if key.lower().split("-")[0] not in _TECHNICAL_TAGS}
 
 
+def _track_tags(metadata: dict[str, str]) -> dict[str, str]:
+    """A track's content tags, its title under the key muxers write: FFmpeg reads an MP4/MOV track's
+    title as ``name`` but writes only ``title``."""
+    tags = _content_tags(metadata)
+    if "name" in tags and "title" not in tags:
+        tags["title"] = tags.pop("name")
+    return tags
+
+
 def copy_metadata(source: VideoSource, container: av.container.OutputContainer, video: av.stream.Stream,
                    routes: dict[int, Route]) -> None:
     """Carry the source's tags (title, creation time, location, track languages and titles), chapters
@@ -27,5 +36,5 @@ def copy_metadata(source: VideoSource, container: av.container.OutputContainer, 
     pairs = [(source.video_stream, video)] + [(stream, routes[stream.index].stream) for stream in source.copy_streams
                                                if stream.index in routes]
     for template, stream in pairs:
-        stream.metadata.update(_content_tags(template.metadata))
+        stream.metadata.update(_track_tags(template.metadata))
         stream.disposition = template.disposition
