@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import warnings
 from fractions import Fraction
 from pathlib import Path
@@ -883,3 +884,38 @@ def test_real_clip_round_trip(tmp_path: Path, clip: Path) -> None:
     if clip.suffix.lower() == ".avi":  # AVI pins the first frame to slot 0: it cannot store a start offset
         first, again = first[1:], again[1:]
     assert again == pytest.approx(first, abs=1e-3)
+
+
+def _with_cover_and_attachment(path: Path) -> Path:
+    """A 5-frame clip with a JPEG cover picture (MP4: attached_pic; Matroska: a second video track) and,
+    in Matroska, an attached text file."""
+    cover = io.BytesIO()
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(cover, format="JPEG")
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        picture = container.add_stream("mjpeg")
+        picture.width = picture.height = 16
+        picture.pix_fmt = "yuvj420p"
+        picture.disposition = av.stream.Disposition.attached_pic
+        if path.suffix == ".mkv":
+            container.add_attachment("notes.txt", "text/plain", b"scanned 1952")
+        for index in range(5):
+            frame = av.VideoFrame(64, 48, "yuv420p")
+            frame.pts = index
+            container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+        packet = av.Packet(cover.getvalue())
+        packet.stream, packet.pts, packet.dts = picture, 0, 0
+        container.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize(("ext", "message"), [("mp4", "leaving out its cover art"),
+                                              ("mkv", "leaving out video track 1, the attachment 'notes.txt'")])
+def test_cover_art_and_attachments_left_out_are_named(tmp_path: Path, ext: str, message: str) -> None:
+    """They were dropped without a word."""
+    src = _with_cover_and_attachment(tmp_path / f"cover.{ext}")
+    with pytest.warns(UserWarning, match=message):
+        round_trip(src, tmp_path / f"out.{ext}")
+    assert len(read_video_frames(tmp_path / f"out.{ext}")) == 5

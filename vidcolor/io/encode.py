@@ -103,6 +103,8 @@ class VideoSink:
             self._routes: dict[int, Route] = {}
             video = source.video_stream
             self._video_start = float((video.start_time or 0) * video.time_base)
+            if copy_streams:
+                _warn_of_dropped_streams(self.name, source)
             for stream in source.copy_streams if copy_streams else ():
                 route = self._add_copy(stream)
                 if route is not None:
@@ -388,3 +390,20 @@ class VideoSink:
             return 0.0
         late = float(template.start_time * template.time_base) - self._video_start
         return late if abs(late) > _SYNC_TOLERANCE_S else 0.0
+
+
+def _warn_of_dropped_streams(name: str, source: VideoSource) -> None:
+    """Say which of the source's pictures and files the output leaves out: cover art, attachments (fonts,
+    images in Matroska) and further video tracks. Data streams (timecode tracks) go unremarked, as in FFmpeg."""
+    dropped = []
+    for stream in source.container.streams:
+        if stream is source.video_stream or stream in source.copy_streams:
+            continue
+        if stream.type == "video":
+            cover = stream.disposition & av.stream.Disposition.attached_pic
+            dropped.append("its cover art" if cover else f"video track {stream.index}")
+        elif stream.type == "attachment":
+            dropped.append(f"the attachment {stream.metadata.get('filename', stream.index)!r}")
+    if dropped:
+        warnings.warn(f"{name}: leaving out {', '.join(dropped)} (only the first video track is coloured)",
+                      stacklevel=3)
