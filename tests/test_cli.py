@@ -165,6 +165,23 @@ def test_output_problems(tmp_path, weights, clip):
     assert result.exit_code == 0 and existing.stat().st_size > 1000
 
 
+def test_an_unwritable_output_folder_is_named_before_the_model_loads(tmp_path, clip, monkeypatch):
+    """It was blamed on the codec ('cannot be set up for libx264 video ... check --codec'), after the model loaded."""
+    real_access = os.access
+    monkeypatch.setattr("vidcolor.io.output.os.access",
+                        lambda path, mode: False if Path(path) == tmp_path / "ro" else real_access(path, mode))
+    monkeypatch.setattr("vidcolor.commands.colorize.load_colorizer", lambda *a, **k: pytest.fail("model loaded"))
+    (tmp_path / "ro").mkdir()
+    assert_one_line_error(run(clip, "-o", tmp_path / "ro" / "out.mp4"), f"output folder {tmp_path / 'ro'} is not writable")
+
+
+@pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="needs Linux sysfs (unwritable even for root)")
+def test_a_folder_the_file_cannot_be_created_in_is_not_blamed_on_the_codec(tmp_path, weights, clip):
+    result = run(clip, "-o", "/sys/out.mp4", "--weights", weights, "--render-size", "64", "-q")
+    assert_one_line_error(result, "/sys/out.mp4 cannot be written (")
+    assert "--codec" not in result.stderr
+
+
 @pytest.mark.parametrize("name", ["still.png", "notes.txt", "clip.WEBP", "sound.flac", "sound.wav", "words.srt",
                                   "stream.m3u8", "icon.ico"])
 @pytest.mark.parametrize("resume", [False, True])

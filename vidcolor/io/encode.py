@@ -29,6 +29,7 @@ _INTERLACED_ORDERS = frozenset({2, 3, 4, 5})  # AVFieldOrder: TT, BB, TB, BT (0 
 _FIELD_ORDER_ENCODERS = frozenset({"libx264"})
 _FULL_DISK_REASONS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
                       errno.EFBIG: "the file grew past the largest size allowed here (file system or ulimit -f)"}
+_UNWRITABLE = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT})  # opening the file failed
 _X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
 _ENCODER_PRESETS = {"libx264": _X26X_PRESETS, "libx264rgb": _X26X_PRESETS, "libx265": _X26X_PRESETS}
 _COARSE_TIME_BASE_ENCODERS = frozenset({"mpeg4", "msmpeg4", "msmpeg4v2", "h263", "h263p"})  # at most 1/65535
@@ -113,6 +114,9 @@ class VideoSink:
             self.container.start_encoding()
         except (av.FFmpegError, ValueError) as e:
             self.container.close()
+            if getattr(e, "errno", None) in _UNWRITABLE:
+                raise OutputError(f"{self.name} cannot be written ({e.strerror}); check that {self.path.parent} "
+                                  "exists and is writable") from e
             raise OutputError(
                 f"{self.name} cannot be set up for {settings.codec} video ({e}); "
                 "check --codec, --preset and the file type"

@@ -12,13 +12,16 @@ from ..errors import OutputError
 
 def check_output_path(input_path: Path, output_path: Path, overwrite: bool) -> None:
     """Refuse an output that equals the input (or whose temporary file would be the input), sits in a
-    missing folder, or exists without ``overwrite``."""
+    missing or unwritable folder, or exists without ``overwrite``."""
     for written in (output_path, partial_path(output_path)):
         same_file = written.exists() and input_path.exists() and written.samefile(input_path)
         if written.resolve() == input_path.resolve() or same_file:
             raise OutputError(f"output {output_path} would overwrite the input file {input_path}; choose another output path")
     if not output_path.parent.is_dir():
         raise OutputError(f"output folder {output_path.parent} does not exist; create it first")
+    if not os.access(output_path.parent, os.W_OK | os.X_OK):
+        raise OutputError(f"output folder {output_path.parent} is not writable (read-only or no permission); "
+                          "choose another output folder")
     if output_path.is_dir():
         raise OutputError(f"output {output_path} is a folder; give a file name")
     if output_path.exists() and not overwrite:
