@@ -24,7 +24,8 @@ _BITS_PER_PIXEL = 0.2  # bit rate for encoders without a constant-quality mode: 
 _HELD_PACKETS = 32  # video packets kept back so that the last frame's own packet is still at hand at the end
 _MPEG_FRAME_RATES = tuple(Fraction(rate) for rate in ("24000/1001", "24", "25", "30000/1001", "30", "50", "60000/1001", "60"))
 _ZERO_BASED_MUXERS = frozenset({"avi"})
-_SYNC_TOLERANCE_S = 0.02  # sound may start this late in a container that cannot delay it
+_SYNC_TOLERANCE_S = 0.02  # sound may play this early in a container that cannot delay it
+_LAG_TOLERANCE_S = 0.045  # ... and this late (sound behind the picture is the less noticed: ITU-R BT.1359)
 _INTERLACED_ORDERS = frozenset({2, 3, 4, 5})  # AVFieldOrder: TT, BB, TB, BT (0 unknown, 1 progressive)
 _FIELD_ORDER_ENCODERS = frozenset({"libx264"})
 _FULL_DISK_REASONS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
@@ -389,11 +390,11 @@ class VideoSink:
 
     def _lead_in(self, template: av.stream.Stream) -> float:
         """Seconds the sound starts after the picture (negative: before it) where the container cannot store
-        that (AVI starts every stream at 0), else 0. Less than a frame at 50 fps is left as it is."""
+        that (AVI starts every stream at 0), else 0. Up to 20 ms after and 45 ms before is left as it is."""
         if not self._from_zero or template.type != "audio" or template.start_time is None:
             return 0.0
         late = float(template.start_time * template.time_base) - self._video_start
-        return late if abs(late) > _SYNC_TOLERANCE_S else 0.0
+        return late if late > _SYNC_TOLERANCE_S or late < -_LAG_TOLERANCE_S else 0.0
 
 
 def _warn_of_dropped_streams(name: str, source: VideoSource) -> None:
