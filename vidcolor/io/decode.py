@@ -343,7 +343,11 @@ class VideoSource:
 
     def _slot(self, frame: av.VideoFrame) -> int:
         """How long ``frame`` shows, in the stream's time base: its duration, else one frame period."""
-        return frame.duration or round(1 / (self._frame_rate() * self.video_stream.time_base))
+        return frame.duration or self._frame_period()
+
+    def _frame_period(self) -> int:
+        """One frame period of :meth:`_frame_rate`, in the stream's time base."""
+        return round(1 / (self._frame_rate() * self.video_stream.time_base))
 
     def _frame_rate(self) -> Fraction:
         """The stream's frame rate: FFmpeg's guess from the codec's timing (right for raw streams,
@@ -375,9 +379,9 @@ class VideoSource:
         if last is None or last.pts is None or end is None:
             return None
         stream = self.video_stream
-        rate = float(self.info.average_rate or 25)
+        rate = float(self._frame_rate())
         start = stream.start_time or 0
-        frame_end = last.pts + round(1 / (rate * stream.time_base))  # a frame with no duration shows one period
+        frame_end = last.pts + self._frame_period()  # a frame with no duration shows one period
         decoded_end = max(end, frame_end)
         if announced is None:
             return decoded_end
