@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import cv2
@@ -396,3 +397,32 @@ def test_a_tiff_layout_description_is_not_carried_as_a_caption(tmp_path: Path) -
 def test_an_output_name_without_extension_says_so(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match=r"output '\.png' has no file extension"):
         write_image(tmp_path / ".png", np.zeros((4, 4, 3), np.float32))
+
+
+def test_a_thumbnail_page_is_not_counted_as_a_page_left_out(tmp_path: Path) -> None:
+    image = np.full(SHAPE, 90, np.uint8)
+    with tifffile.TiffWriter(tmp_path / "thumb.tif") as tif:
+        tif.write(image)
+        tif.write(image[::4, ::4], subfiletype=1)  # a reduced-resolution copy, as scanners write
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_image(tmp_path / "thumb.tif").grey.shape == SHAPE
+
+
+def test_a_tiff_whose_next_page_pointer_is_broken_still_reads_its_first_page(tmp_path: Path) -> None:
+    """Pillow's page count raised 'TypeError: Missing dimensions' after page 1 had decoded."""
+    path = tmp_path / "broken.tif"
+    Image.fromarray(np.full(SHAPE, 90, np.uint8)).save(path)
+    data = bytearray(path.read_bytes())
+    first_ifd = int.from_bytes(data[4:8], "little")
+    entries = int.from_bytes(data[first_ifd:first_ifd + 2], "little")
+    next_pointer = first_ifd + 2 + 12 * entries
+    data[next_pointer:next_pointer + 4] = (len(data) + 1000).to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+    assert read_image(path).grey.mean() == pytest.approx(90 / 255)
+
+
+def test_float_rounding_just_past_1_is_white_not_refused(tmp_path: Path) -> None:
+    values = np.full(SHAPE, 1.0000001, np.float32)
+    Image.fromarray(values).save(tmp_path / "white.tif")
+    assert read_image(tmp_path / "white.tif").grey.min() == 1.0

@@ -45,10 +45,10 @@ from .losses import discriminator_loss, generator_adversarial_loss, l1_loss
 
 log = logging.getLogger(__name__)
 
+CHECKPOINT_NAME = "checkpoint.pt"
+# what every checkpoint holds (save_checkpoint writes them, read_checkpoint looks for them)
 _CHECKPOINT_KEYS = frozenset({"config", "generator", "discriminator", "pretrain_optimizer", "gan_g_optimizer",
                               "gan_d_optimizer", "progress", "order", "best_weights", "unrewound_generator", "rng"})
-
-CHECKPOINT_NAME = "checkpoint.pt"
 
 
 class Trainer:
@@ -385,16 +385,16 @@ class Trainer:
 
     def load_checkpoint(self, state: dict[str, Any]) -> None:
         """Restore everything :meth:`save_checkpoint` wrote; ``InputError`` if the state does not fit this run."""
-        progress = state["progress"]
-        if progress["photos"] != len(self.bank):
-            raise InputError(f"the checkpoint was trained on {progress['photos']} photos but the data now has {len(self.bank)}")
         try:
-            self._restore(state, progress)
+            self._restore(state)
         except (KeyError, TypeError, ValueError, RuntimeError) as error:
             raise InputError(f"{self.run_dir / CHECKPOINT_NAME} does not fit this run ({_first_line(error)}); "
                              "start a new run") from error
 
-    def _restore(self, state: dict[str, Any], progress: dict[str, Any]) -> None:
+    def _restore(self, state: dict[str, Any]) -> None:
+        progress = state["progress"]
+        if progress["photos"] != len(self.bank):
+            raise InputError(f"the checkpoint was trained on {progress['photos']} photos but the data now has {len(self.bank)}")
         self.generator.load_state_dict(state["generator"])
         self.discriminator.load_state_dict(state["discriminator"])
         self.pretrain_optimizer.load_state_dict(state["pretrain_optimizer"])

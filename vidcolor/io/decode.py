@@ -379,14 +379,14 @@ class VideoSource:
         if last is None or last.pts is None or end is None:
             return None
         stream = self.video_stream
-        rate = float(self._frame_rate())
+        rate = self._frame_rate()
         start = stream.start_time or 0
-        frame_end = last.pts + self._frame_period()  # a frame with no duration shows one period
+        frame_end = last.pts + round(1 / (rate * stream.time_base))  # a frame with no duration shows one period
         decoded_end = max(end, frame_end)
         if announced is None:
             return decoded_end
         decoded_s = float((decoded_end - start) * stream.time_base)
-        slack = max(0.15, 3 / rate, 0.02 * announced)
+        slack = max(0.15, 3 / float(rate), 0.02 * announced)
         if announced - decoded_s <= slack:  # a duration, counted from the first frame
             return max(end, start + round(announced / stream.time_base))
         if announced - float(decoded_end * stream.time_base) <= slack:  # an end time (FFmpeg's Matroska DURATION tag)

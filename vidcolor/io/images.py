@@ -122,7 +122,8 @@ def check_image_output(path: str | Path) -> None:
 
 
 def check_image_size(suffix: str, width: int, height: int) -> None:
-    """Refuse, before any work, a picture larger than its output format can hold (WebP: 16383 px a side)."""
+    """Refuse, before any work, a picture larger than its output format can hold (WebP: 16,383 px a side,
+    JPEG: 65,500)."""
     limit = _MAX_SIDE.get(suffix.lower())
     if limit is not None and max(width, height) > limit:
         raise OutputError(f"a {width}x{height} picture is too large for {suffix} (at most {limit} px a side); "
@@ -142,7 +143,7 @@ def read_image(path: Path) -> LoadedImage:
             is_grey = image.mode in _GREY_MODES
             metadata = _read_metadata(image)
             pixels = _decode(path, image)
-            pages = getattr(image, "n_frames", 1) if image.format == "TIFF" else 1
+            pages = _tiff_pages(path) if image.format == "TIFF" else 1
     except Image.UnidentifiedImageError as e:
         raise InputError(f"not a readable image: {path}; use one of {', '.join(IMAGE_SUFFIXES)}") from e
     except Image.DecompressionBombError as e:
@@ -168,6 +169,15 @@ def read_image(path: Path) -> LoadedImage:
     )
 
 
+def _tiff_pages(path: Path) -> int:
+    """Full-resolution pages of a TIFF (not its thumbnails or reduced copies); 1 when its page chain is damaged."""
+    try:
+        with tifffile.TiffFile(path) as tif:
+            return sum(1 for page in tif.pages if not page.subfiletype & tifffile.FILETYPE.REDUCEDIMAGE)
+    except Exception:  # noqa: BLE001 - the first page has decoded; a broken pointer after it only hides the rest
+        return 1
+
+
 def _decode(path: Path, image: Image.Image) -> np.ndarray:
     """Stored pixels as uint8/uint16 ``(H, W)`` or ``(H, W, C)`` with C in 2..4, RGB(A) order."""
     if image.format == "PNG" and image.mode in ("RGB", "RGBA", "LA"):
@@ -186,10 +196,11 @@ def _decode(path: Path, image: Image.Image) -> np.ndarray:
         return np.clip(np.asarray(image, dtype=np.int64), 0, 65535).astype(np.uint16)
     if image.mode == "F":  # 32-bit float grey (scientific TIFFs): black 0.0 to white 1.0
         values = np.asarray(image, dtype=np.float64)
-        if not (np.isfinite(values).all() and values.min() >= 0 and values.max() <= 1):
-            raise InputError(f"{path} holds 32-bit float pixels outside 0..1 ({np.nanmin(values):g} to "
-                             f"{np.nanmax(values):g}); convert it to a 16-bit image first")
-        return np.rint(values * 65535).astype(np.uint16)
+        slack = 1e-6  # float rounding at the ends of the range
+        if not (np.isfinite(values).all() and values.min() >= -slack and values.max() <= 1 + slack):
+            raise InputError(f"{path} holds 32-bit float pixels outside 0..1 ({np.nanmin(values):.7g} to "
+                             f"{np.nanmax(values):.7g}); convert it to a 16-bit image first")
+        return np.rint(np.clip(values, 0, 1) * 65535).astype(np.uint16)
     if image.mode in ("L", "LA", "RGB", "RGBA"):
         return np.asarray(image)
     if image.mode == "1":

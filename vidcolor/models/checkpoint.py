@@ -103,16 +103,18 @@ def load_generator(path: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]:
     except (SafetensorError, OSError, ValueError) as error:
         raise WeightsError(f"{path} is corrupt ({error})") from error
     state = {key: value.float() if value.is_floating_point() else value for key, value in state.items()}
-    mismatch = _mismatch(model.state_dict(), state)
-    if mismatch:
-        raise WeightsError(f"{path} does not match architecture {metadata['architecture']!r} ({mismatch})")
-    model.load_state_dict(state, strict=True)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as error:
+        mismatch = _mismatch(model.state_dict(), state) or str(error).strip().splitlines()[0]
+        raise WeightsError(f"{path} does not match architecture {metadata['architecture']!r} ({mismatch})") from error
     return model.eval(), metadata
 
 
 def _mismatch(expected: dict[str, torch.Tensor], given: dict[str, torch.Tensor]) -> str:
     """How ``given`` differs from the tensors a model ``expected``, in a few words ('' when it fits)."""
-    missing = [name for name in expected if name not in given]
+    # BatchNorm fills in its step counter itself when a state lacks it, as strict loading allows
+    missing = [name for name in expected if name not in given and not name.endswith("num_batches_tracked")]
     unexpected = [name for name in given if name not in expected]
     reshaped = [name for name in expected if name in given and given[name].shape != expected[name].shape]
     parts = []
