@@ -277,6 +277,40 @@ def test_a_long_last_frame_keeps_its_duration(tmp_path: Path, ext: str) -> None:
     assert len(read_video_frames(dst)) == 25
 
 
+def _sparse_ending(path: Path) -> Path:
+    """FFV1 in Matroska: 10 frames 40 ms apart, then 3 a second apart, the last showing 1 s (ends at 4.36 s)."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.time_base = stream.time_base = Fraction(1, 1000)
+        for pts in [index * 40 for index in range(10)] + [1360, 2360, 3360]:
+            frame = av.VideoFrame(64, 48, "yuv420p")
+            frame.pts, frame.time_base = pts, Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                packet.pts = packet.dts = pts
+                packet.duration = 40 if pts < 360 else 1000
+                container.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize("ext", ["mkv", "webm", "mp4", "mov"])
+def test_frames_that_thin_out_at_the_end_keep_the_videos_length(tmp_path: Path, ext: str) -> None:
+    """Matroska got the MP4 rule (last packet in decode order ends the track): with x264's decode times
+    2 s behind at the end, the output ran 1.9 s past the source's 4.36 s."""
+    src = _sparse_ending(tmp_path / "sparse.mkv")
+    dst = tmp_path / f"out.{ext}"
+    settings = EncodeSettings(codec="libvpx-vp9", crf=40) if ext == "webm" else EncodeSettings()  # B-frames
+    with VideoSource(src) as source:
+        grey = np.full((24, 32), 128, dtype=np.uint8)
+        with VideoSink(dst, source, settings) as sink:
+            for frame in source.frames():
+                sink.write_frame(frame.y, grey, grey, frame.pts)
+            sink.end_video_at(source.video_end)
+    with av.open(str(dst)) as container:
+        assert container.duration / av.time_base == pytest.approx(4.36, abs=1e-3)
+    assert [round(float(pts * time_base), 3) for pts, time_base, _ in read_video_frames(dst)][-3:] == [1.36, 2.36, 3.36]
+
+
 def _tagged_copy(src: Path, dst: Path) -> Path:
     """``src`` remuxed with a title, a creation time and a language and title on each track."""
     with av.open(str(src)) as source, av.open(str(dst), "w") as target:

@@ -30,6 +30,8 @@ _INTERLACED_ORDERS = frozenset({2, 3, 4, 5})  # AVFieldOrder: TT, BB, TB, BT (0 
 _FIELD_ORDER_ENCODERS = frozenset({"libx264"})
 _FULL_DISK_REASONS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
                       errno.EFBIG: "the file grew past the largest size allowed here (file system or ulimit -f)"}
+# ISO base media files (MP4, QuickTime, 3GP): a track ends at its last sample's dts + duration
+_SAMPLE_TABLE_MUXERS = frozenset({"mp4", "mov", "3gp", "3g2", "ipod", "psp", "ismv", "f4v"})
 _UNWRITABLE = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT})  # opening the file failed
 _X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
 _ENCODER_PRESETS = {"libx264": _X26X_PRESETS, "libx264rgb": _X26X_PRESETS, "libx265": _X26X_PRESETS}
@@ -241,15 +243,16 @@ class VideoSink:
 
     def _stretch_last_frame(self, tail: list[av.Packet]) -> None:
         """Give the end of the video to the last packets (encoder output order): the last frame's own
-        packet (Matroska and WebM end at the largest pts + duration) and the last packet muxed (MP4 and
-        QuickTime end at its dts + duration, on the timeline shifted by the reordering delay)."""
+        packet (Matroska and WebM end at the largest pts + duration) and, in MP4 and QuickTime, the last
+        packet muxed (their tracks end at its dts + duration, on the timeline shifted by the reordering
+        delay; elsewhere that packet's duration would add to its pts and run past the end)."""
         if self._end is None or not tail:
             return
         for packet in tail:
             if packet.pts == self._last_pts:
                 packet.duration = max(packet.duration or 0, self._end - packet.pts)
         last = tail[-1]
-        if last.dts is not None:
+        if last.dts is not None and self.container.format.name in _SAMPLE_TABLE_MUXERS:
             last.duration = max(last.duration or 0, self._end - (self._delay or 0) - last.dts)
 
     def _mux(self, packets: list[av.Packet]) -> None:
