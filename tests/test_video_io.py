@@ -949,3 +949,28 @@ def test_cover_art_and_attachments_left_out_are_named(tmp_path: Path, ext: str, 
     with pytest.warns(UserWarning, match=message):
         round_trip(src, tmp_path / f"out.{ext}")
     assert len(read_video_frames(tmp_path / f"out.{ext}")) == 5
+
+
+def test_a_change_of_picture_size_mid_stream_is_scaled_with_a_warning(tmp_path: Path) -> None:
+    """5 frames at 64x48, then 5 at 96x64: 'ValueError: all input arrays must have the same shape'."""
+    src = tmp_path / "size_change.mkv"
+    with av.open(str(src), "w") as container:
+        stream = container.add_stream("mpeg4", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for index in range(10):  # each frame from an encoder of its own size, muxed into the one stream
+            width, height = (64, 48) if index < 5 else (96, 64)
+            frame = av.VideoFrame.from_ndarray(np.full((height, width), 60 + 10 * index, np.uint8), format="gray")
+            frame = frame.reformat(format="yuv420p")
+            frame.pts = index
+            encoder = av.CodecContext.create("mpeg4", "w")
+            encoder.width, encoder.height, encoder.pix_fmt, encoder.time_base = width, height, "yuv420p", Fraction(1, 25)
+            encoder.open()
+            for packet in encoder.encode(frame) + encoder.encode(None):
+                packet.stream, packet.pts, packet.dts, packet.time_base = stream, index, index, Fraction(1, 25)
+                container.mux(packet)
+    with av.open(str(src)) as container:
+        assert {(frame.width, frame.height) for frame in container.decode(video=0)} == {(64, 48), (96, 64)}
+    with VideoSource(src) as source, pytest.warns(UserWarning, match=r"changes its picture size at frame 5 \(96x64 after 64x48\)"):
+        frames = list(source.frames())
+    assert [frame.y.shape for frame in frames] == [(48, 64)] * 10
+    assert abs(int(frames[7].y.mean()) - round(16 + (60 + 70) * 219 / 255)) <= 3

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -123,6 +124,7 @@ class VideoSource:
             self.container.close()
             raise
         self._rewind = False
+        self._size_change_seen = False  # warned once that frames of another size are scaled
         self._previous_pts: int | None = None  # the last frame's time, for AVI frames without one
         # after a full pass: where the video stops showing (stream time base), which a long last frame
         # (slideshow) puts well past the last pts; None before, or when the frames have no times
@@ -356,10 +358,18 @@ class VideoSource:
         return Fraction(stream.guessed_rate or stream.average_rate or 25)
 
     def _luma(self, frame: av.VideoFrame, index: int) -> LumaFrame:
+        """The frame's limited-range Y plane at the stream's size (a frame of another size is scaled to it)."""
         pts = self._pts(frame, index)
-        if frame.format.name != "yuv420p" or frame.color_range == _JPEG_RANGE:
+        width, height = self.info.width, self.info.height
+        resized = (frame.width, frame.height) != (width, height)
+        if resized and not self._size_change_seen:
+            self._size_change_seen = True
+            warnings.warn(f"{self.path.name} changes its picture size at frame {index} ({frame.width}x{frame.height} "
+                          f"after {width}x{height}); such frames are scaled to {width}x{height}", stacklevel=2)
+        if resized or frame.format.name != "yuv420p" or frame.color_range == _JPEG_RANGE:
             frame = self._reformatter.reformat(
-                frame, format="yuv420p", src_color_range=frame.color_range or None, dst_color_range="MPEG",
+                frame, width=width, height=height, format="yuv420p", src_color_range=frame.color_range or None,
+                dst_color_range="MPEG",
                 dst_colorspace=self._rgb_matrix[1] if self._rgb_matrix and frame.format.is_rgb else None,
             )
         plane = frame.planes[0]
