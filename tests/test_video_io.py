@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from fractions import Fraction
 from pathlib import Path
@@ -974,3 +975,44 @@ def test_a_change_of_picture_size_mid_stream_is_scaled_with_a_warning(tmp_path: 
         frames = list(source.frames())
     assert [frame.y.shape for frame in frames] == [(48, 64)] * 10
     assert abs(int(frames[7].y.mean()) - round(16 + (60 + 70) * 219 / 255)) <= 3
+
+
+def _surround_clip(path: Path, codec: str) -> Path:
+    """12 frames with 5.1 sound in ``codec`` (AC-3 reads back as DVD's 5.1(side)), a tone on every channel."""
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        sound = container.add_stream(codec, rate=48000, layout="5.1")
+        sound.time_base = Fraction(1, 48000)
+        for start in range(0, 48000 // 2, 1024):
+            tone = 0.3 * np.sin(2 * np.pi * 440 * (start + np.arange(1024)) / 48000)
+            frame = av.AudioFrame.from_ndarray(np.tile(tone.astype(np.float32), (6, 1)), format="fltp", layout="5.1")
+            frame.sample_rate, frame.pts = 48000, start
+            container.mux(sound.encode(frame))
+        container.mux(sound.encode(None))
+        for index in range(12):
+            frame = av.VideoFrame(64, 48, "yuv420p")
+            frame.pts = index
+            container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+    return path
+
+
+@pytest.mark.parametrize(("codec", "ext", "settings", "source_layout", "layout"), [
+    ("ac3", "webm", EncodeSettings(codec="libvpx-vp9", crf=40), "5.1(side)", "5.1"),  # libopus
+    ("aac", "mpg", EncodeSettings(codec="mpeg1video"), "5.1", "stereo"),  # MPEG audio layer II
+])
+def test_surround_sound_is_remapped_to_a_layout_the_audio_encoder_takes(
+        tmp_path: Path, codec: str, ext: str, settings: EncodeSettings, source_layout: str, layout: str) -> None:
+    """5.1(side) into WebM or 5.1 into .mpg: the encoder refused the layout and the error blamed the video codec."""
+    src = _surround_clip(tmp_path / "surround.mkv", codec)
+    with av.open(str(src)) as container:
+        assert container.streams.audio[0].codec_context.layout.name == source_layout
+    dst = tmp_path / f"out.{ext}"
+    with pytest.warns(UserWarning, match=rf"{re.escape(source_layout)} sound as {re.escape(layout)}"):
+        round_trip(src, dst, settings)
+    with av.open(str(dst)) as container:
+        stream = container.streams.audio[0]
+        assert stream.codec_context.layout.name == layout
+        samples = sum(frame.samples for frame in container.decode(stream))
+        assert samples / stream.codec_context.sample_rate == pytest.approx(0.5, abs=0.1)

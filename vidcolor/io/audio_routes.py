@@ -122,6 +122,23 @@ def ordered_layout(template: av.AudioStream) -> str:
     return layout.name
 
 
+def encodable_layout(codec: str, rate: int, layout: str) -> str:
+    """``layout`` where the ``codec`` encoder takes it, else FFmpeg's default layout for as many channels
+    (Opus takes 5.1 but not DVD's 5.1(side)), else stereo (MPEG audio layer II); the resampler remaps or
+    downmixes the sound to it."""
+    channels = av.AudioLayout(layout).nb_channels
+    for candidate in (layout, av.AudioLayout(f"{channels}c").name, "stereo"):
+        context = av.CodecContext.create(codec, "w")
+        context.sample_rate, context.layout = rate, candidate
+        context.format = context.codec.audio_formats[0].name
+        try:
+            context.open()
+        except (av.FFmpegError, ValueError):
+            continue
+        return candidate
+    return layout  # none opens: the container's own set-up says why
+
+
 def add_from_template(container: av.container.OutputContainer, template: av.stream.Stream,
                        layout: str | None) -> av.stream.Stream:
     stream = container.add_stream_from_template(template)

@@ -13,7 +13,9 @@ import av
 import numpy as np
 
 from vidcolor.errors import OutputError
-from vidcolor.io.audio_routes import CopyRoute, ReencodeRoute, Route, add_from_template, muxer_accepts, ordered_layout
+from vidcolor.io.audio_routes import (
+    CopyRoute, ReencodeRoute, Route, add_from_template, encodable_layout, muxer_accepts, ordered_layout,
+)
 from vidcolor.io.containers import AUTO_CODEC, container_format, resolve_codec, stores_frame_times, takes
 from vidcolor.io.decode import VideoSource
 from vidcolor.io.gif_palette import FramePalette
@@ -385,9 +387,12 @@ class VideoSink:
         rate = template.codec_context.sample_rate
         if encoder.audio_rates and rate not in encoder.audio_rates:
             rate = 48000 if 48000 in encoder.audio_rates else max(encoder.audio_rates)
-        stream = self.container.add_stream(codec, rate=rate, layout=layout)
+        channels = encodable_layout(codec, rate, layout)
+        stream = self.container.add_stream(codec, rate=rate, layout=channels)
         stream.time_base = Fraction(1, rate)
         change = " after that much silence" if lead_in > 0 else " without those first seconds" if lead_in < 0 else ""
+        if channels != layout:
+            change += f", {layout} sound as {channels}"
         warnings.warn(f"{self.name}: {kind} {refusal}; re-encoding it as {codec}{change}", stacklevel=3)
         return ReencodeRoute(template, stream, lead_in, count_samples=self._from_zero)
 
