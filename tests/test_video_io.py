@@ -1016,3 +1016,22 @@ def test_surround_sound_is_remapped_to_a_layout_the_audio_encoder_takes(
         assert stream.codec_context.layout.name == layout
         samples = sum(frame.samples for frame in container.decode(stream))
         assert samples / stream.codec_context.sample_rate == pytest.approx(0.5, abs=0.1)
+
+
+def test_dv_whose_average_rate_is_its_time_base_goes_to_mp4(tmp_path: Path) -> None:
+    """FFmpeg reads DV's average rate as 60000 (its time base): MP4 refused 60000 fps ('could not be written
+    ... try another output file type') and the progress bar expected 60000 frames a second."""
+    src = tmp_path / "pal.dv"
+    with av.open(str(src), "w", format="dv") as container:
+        stream = container.add_stream("dvvideo", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 720, 576, "yuv420p"
+        for index in range(5):
+            frame = av.VideoFrame(720, 576, "yuv420p")
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    with VideoSource(src) as source:
+        assert source.info.average_rate == 25 and source.info.frame_count == 5
+    round_trip(src, tmp_path / "out.mp4")
+    times = [float(pts * time_base) for pts, time_base, _ in read_video_frames(tmp_path / "out.mp4")]
+    assert times == pytest.approx([0, 0.04, 0.08, 0.12, 0.16])

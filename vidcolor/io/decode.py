@@ -16,6 +16,7 @@ import numpy as np
 from vidcolor.errors import InputError
 from vidcolor.io.probe import open_media
 
+_MAX_FRAME_RATE = 1000  # an "average rate" above this is a time base read as a rate (DV: 60000)
 _JPEG_RANGE = 2  # AVCOL_RANGE_JPEG: full-range samples
 _RGB_MATRIX = 0  # AVCOL_SPC_RGB: the stream holds R'G'B', not Y'CbCr
 # Y'CbCr matrix an RGB source's frames are converted with, by frame height, as players assume:
@@ -32,7 +33,7 @@ class VideoInfo:
     width: int
     height: int
     frame_count: int | None
-    average_rate: Fraction | None
+    average_rate: Fraction | None  # frames per second; FFmpeg's guess where its average is not a real rate
     time_base: Fraction
     duration_s: float | None
     rotation: int
@@ -413,6 +414,8 @@ class VideoSource:
         stream = self.video_stream
         ctx = stream.codec_context
         rate = stream.average_rate or None
+        if rate is not None and rate > _MAX_FRAME_RATE:
+            rate = stream.guessed_rate if stream.guessed_rate and stream.guessed_rate <= _MAX_FRAME_RATE else None
         duration_s = self._stream_duration_s
         if duration_s is None and self.container.duration:
             duration_s = self.container.duration / av.time_base
