@@ -943,7 +943,8 @@ def _with_cover_and_attachment(path: Path) -> Path:
 
 
 @pytest.mark.parametrize(("ext", "message"), [("mp4", "leaving out its cover art"),
-                                              ("mkv", "leaving out video track 1, the attachment 'notes.txt'")])
+                                              ("mkv", r"leaving out video track 1 \(only the first is coloured\), "
+                                                      "the attachment 'notes.txt'")])
 def test_cover_art_and_attachments_left_out_are_named(tmp_path: Path, ext: str, message: str) -> None:
     """They were dropped without a word."""
     src = _with_cover_and_attachment(tmp_path / f"cover.{ext}")
@@ -1035,3 +1036,26 @@ def test_dv_whose_average_rate_is_its_time_base_goes_to_mp4(tmp_path: Path) -> N
     round_trip(src, tmp_path / "out.mp4")
     times = [float(pts * time_base) for pts, time_base, _ in read_video_frames(tmp_path / "out.mp4")]
     assert times == pytest.approx([0, 0.04, 0.08, 0.12, 0.16])
+
+
+@pytest.mark.parametrize("ext", ["mov", "webm"])
+def test_transparency_left_out_is_named_and_not_claimed(tmp_path: Path, ext: str) -> None:
+    """ProRes 4444 or VP9 with alpha: the alpha went without a word, and VP9's ALPHA_MODE=1 tag was copied
+    onto the opaque H.264 output."""
+    src = tmp_path / f"alpha.{ext}"
+    with av.open(str(src), "w") as container:
+        codec, pix_fmt = ("prores_ks", "yuva444p10le") if ext == "mov" else ("libvpx-vp9", "yuva420p")
+        stream = container.add_stream(codec, rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, pix_fmt
+        if ext == "webm":
+            stream.metadata["alpha_mode"] = "1"
+        for index in range(3):
+            frame = av.VideoFrame(64, 48, "yuva420p").reformat(format=pix_fmt)
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    dst = tmp_path / "out.mkv"
+    with pytest.warns(UserWarning, match=r"leaving out its transparency \(alpha; the output is opaque\)"):
+        round_trip(src, dst)
+    with av.open(str(dst)) as container:
+        assert "alpha_mode" not in {key.lower() for key in container.streams.video[0].metadata}

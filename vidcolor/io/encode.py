@@ -110,7 +110,7 @@ class VideoSink:
             video = source.video_stream
             self._video_start = float((video.start_time or 0) * video.time_base)
             if copy_streams:
-                _warn_of_dropped_streams(self.name, source)
+                _warn_of_what_is_left_out(self.name, source)
             for stream in source.copy_streams if copy_streams else ():
                 route = self._add_copy(stream)
                 if route is not None:
@@ -405,18 +405,24 @@ class VideoSink:
         return late if late > _SYNC_TOLERANCE_S or late < -_LAG_TOLERANCE_S else 0.0
 
 
-def _warn_of_dropped_streams(name: str, source: VideoSource) -> None:
-    """Say which of the source's pictures and files the output leaves out: cover art, attachments (fonts,
-    images in Matroska) and further video tracks. Data streams (timecode tracks) go unremarked, as in FFmpeg."""
+def _warn_of_what_is_left_out(name: str, source: VideoSource) -> None:
+    """Say what of the source the output leaves out: transparency, cover art, attachments (fonts, images
+    in Matroska) and further video tracks. Data streams (timecode tracks) go unremarked, as in FFmpeg."""
     dropped = []
+    video = source.video_stream
+    pixel_format = video.codec_context.pix_fmt
+    has_alpha = pixel_format is not None and any(part.is_alpha for part in av.VideoFormat(pixel_format).components)
+    # GIF decodes to BGRA whether or not it has transparency; VP9 in WebM flags its alpha (kept in side data)
+    alpha_mode = {key.lower(): value for key, value in video.metadata.items()}.get("alpha_mode")
+    if (has_alpha and video.codec_context.name != "gif") or alpha_mode == "1":
+        dropped.append("its transparency (alpha; the output is opaque)")
     for stream in source.container.streams:
-        if stream is source.video_stream or stream in source.copy_streams:
+        if stream is video or stream in source.copy_streams:
             continue
         if stream.type == "video":
             cover = stream.disposition & av.stream.Disposition.attached_pic
-            dropped.append("its cover art" if cover else f"video track {stream.index}")
+            dropped.append("its cover art" if cover else f"video track {stream.index} (only the first is coloured)")
         elif stream.type == "attachment":
             dropped.append(f"the attachment {stream.metadata.get('filename', stream.index)!r}")
     if dropped:
-        warnings.warn(f"{name}: leaving out {', '.join(dropped)} (only the first video track is coloured)",
-                      stacklevel=3)
+        warnings.warn(f"{name}: leaving out {', '.join(dropped)}", stacklevel=3)

@@ -11,7 +11,7 @@ from vidcolor.io.decode import VideoSource
 _TECHNICAL_TAGS = frozenset({"encoder", "major_brand", "minor_version", "compatible_brands", "duration",
                              "bps", "number_of_frames", "number_of_bytes", "_statistics_tags",
                              "_statistics_writing_app", "_statistics_writing_date_utc", "handler_name",
-                             "vendor_id", "rotate"})
+                             "vendor_id", "rotate", "alpha_mode"})
 
 
 def _content_tags(metadata: dict[str, str]) -> dict[str, str]:
