@@ -160,3 +160,27 @@ def test_a_photo_too_large_for_the_output_format_fails_before_the_model_runs(tmp
     with pytest.raises(OutputError, match="too large for .webp"):
         colorize_image(source, tmp_path / "tall.webp", Colorizer(model, device="cpu", render_size=64))
     assert calls == [] and not list(tmp_path.glob("*.webp"))
+
+
+def test_an_output_name_too_long_for_its_working_file_is_refused_first(tmp_path: Path) -> None:
+    """A 250-byte name exists happily, but its '.NAME.partial.EXT' did not: 'OSError: [Errno 36]' after the work."""
+    source = make_video(tmp_path / "in.mp4", size=(64, 48), frames=3)
+    model = ConstantColour(0.2, -0.2)
+    model.register_forward_hook(lambda *_: pytest.fail("the model ran"))
+    with pytest.raises(OutputError, match="is too long: its working name"):
+        colorize_video(source, tmp_path / ("c" * 246 + ".mp4"), Colorizer(model, device="cpu", render_size=64),
+                       progress=False)
+
+
+def test_colorize_rgb_takes_8_and_16_bit_arrays_and_refuses_other_shapes() -> None:
+    """uint8 input came out all white; a (H, W) array gave a torch error about sparse tensors."""
+    colorizer = Colorizer(ConstantColour(0.2, -0.2), device="cpu", render_size=64)
+    grey = np.tile(np.linspace(0, 255, 48).astype(np.uint8), (32, 1))[..., None].repeat(3, axis=2)
+    expected = colorizer.colorize_rgb(grey.astype(np.float32) / 255)
+    np.testing.assert_allclose(colorizer.colorize_rgb(grey), expected, atol=1e-6)
+    np.testing.assert_allclose(colorizer.colorize_rgb(grey.astype(np.uint16) * 257), expected, atol=1e-5)
+    for wrong in (grey[..., 0], grey[..., :1], np.dstack([grey, grey[..., :1]]), grey[None]):
+        with pytest.raises(ValueError, match=r"shape \(H, W, 3\)"):
+            colorizer.colorize_rgb(wrong)
+    with pytest.raises(ValueError, match="int32"):
+        colorizer.colorize_rgb(grey.astype(np.int32))

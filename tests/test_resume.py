@@ -275,3 +275,10 @@ def test_outputs_whose_segments_cannot_be_joined_are_refused(tmp_path, colorizer
                                        "--weights", str(tmp_path / "never-loaded.safetensors")])
     assert result.exit_code == 1 and "--resume cannot join" in result.output  # before the model loads
     assert not list(tmp_path.glob(".*"))
+
+
+def test_a_name_too_long_for_the_resume_folder_is_refused_first(tmp_path, colorizer):
+    source = make_video(tmp_path / "in.mp4", size=(96, 64), frames=4)
+    with pytest.raises(OutputError, match=r"is too long: its working name '\..*\.vidcolor-resume'"):
+        colorize_video_resumable(source, tmp_path / ("c" * 236 + ".mp4"), colorizer, progress=False)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in.mp4"]

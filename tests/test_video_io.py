@@ -1059,3 +1059,8 @@ def test_transparency_left_out_is_named_and_not_claimed(tmp_path: Path, ext: str
         round_trip(src, dst)
     with av.open(str(dst)) as container:
         assert "alpha_mode" not in {key.lower() for key in container.streams.video[0].metadata}
+
+
+def test_encode_settings_refuse_a_crf_no_encoder_takes() -> None:
+    with pytest.raises(ValueError, match="crf must be from 0 to 51, not 99"):
+        EncodeSettings(crf=99)

@@ -39,7 +39,7 @@ from .errors import InputError, OutputError
 from .io.decode import VideoSource
 from .io.containers import check_video_output, container_format, stores_frame_times
 from .io.encode import EncodeSettings, VideoSink
-from .io.output import atomic_output, check_output_path
+from .io.output import atomic_output, check_name_length, check_output_path
 from .pipeline import (
     FrameColorizer,
     VideoResult,
@@ -183,6 +183,7 @@ def check_resumable_output(output_path: Path) -> None:
     if container_format(Path(output_path)) in _UNJOINABLE_MUXERS:
         raise OutputError(f"--resume cannot join '{Path(output_path).suffix}' segments; render it without "
                           "--resume, or with --resume to .mp4 or .mkv")
+    check_name_length(resume_folder(Path(output_path)), Path(output_path))
     check_resume_folder(resume_folder(Path(output_path)))
 
 

@@ -118,16 +118,28 @@ class Colorizer:
 
     @torch.inference_mode()
     def predict_full_size(self, rgb: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        """For one ``(H,W,3)`` float image in [0, 1]: its own Lab L ``(1,1,H,W)`` and the predicted ab
-        upsampled to it ``(1,2,H,W)``, on the model's device."""
-        image = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1)[None].to(self.device)
+        """For one ``(H,W,3)`` image (float in [0, 1], or uint8/uint16): its own Lab L ``(1,1,H,W)`` and the
+        predicted ab upsampled to it ``(1,2,H,W)``, on the model's device. ``ValueError`` for another shape or type."""
+        image = torch.from_numpy(_unit_rgb(rgb)).permute(2, 0, 1)[None].to(self.device)
         lightness = rgb_to_lab(image)[:, :1]
         return lightness, resize(self.predict_ab(lightness), tuple(lightness.shape[-2:]))
 
     @torch.inference_mode()
     def colorize_rgb(self, rgb: np.ndarray) -> np.ndarray:
-        """Colourise one ``(H,W,3)`` float image in [0, 1]; its own Lab L is kept at full resolution."""
+        """Colourise one ``(H,W,3)`` image (float in [0, 1], or uint8/uint16) into float RGB in [0, 1]; its
+        own Lab L is kept at full resolution."""
         lightness, ab = self.predict_full_size(rgb)
         result = lab_to_rgb(torch.cat([lightness, ab], dim=1))
         return result[0].permute(1, 2, 0).cpu().numpy()
 
+
+def _unit_rgb(rgb: np.ndarray) -> np.ndarray:
+    """``rgb`` as contiguous float32 in [0, 1]: floats as they are, uint8 / 255, uint16 / 65535."""
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"expected one RGB image of shape (H, W, 3), got shape {rgb.shape}")
+    scale = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}.get(rgb.dtype)
+    if scale is None and not np.issubdtype(rgb.dtype, np.floating):
+        raise ValueError(f"expected float values in [0, 1] or uint8/uint16, got {rgb.dtype}")
+    values = np.ascontiguousarray(rgb, dtype=np.float32)
+    return values / np.float32(scale) if scale else values

@@ -48,6 +48,10 @@ class EncodeSettings:
     crf: int = 18
     preset: str = "medium"
 
+    def __post_init__(self) -> None:
+        if not 0 <= self.crf <= 51:
+            raise ValueError(f"crf must be from 0 to 51, not {self.crf}")
+
 
 class VideoSink:
     """An output file being written; use as a context manager so it is flushed and closed."""

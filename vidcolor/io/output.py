@@ -11,8 +11,10 @@ from ..errors import OutputError
 
 
 def check_output_path(input_path: Path, output_path: Path, overwrite: bool) -> None:
-    """Refuse an output that equals the input (or whose temporary file would be the input), sits in a
-    missing or unwritable folder, or exists without ``overwrite``."""
+    """Refuse an output that equals the input (or whose temporary file would be the input), whose
+    temporary file's name is too long, that sits in a missing or unwritable folder, or exists without
+    ``overwrite``."""
+    check_name_length(partial_path(output_path), output_path)
     for written in (output_path, partial_path(output_path)):
         same_file = written.exists() and input_path.exists() and written.samefile(input_path)
         if written.resolve() == input_path.resolve() or same_file:
@@ -25,7 +27,19 @@ def check_output_path(input_path: Path, output_path: Path, overwrite: bool) -> N
     if output_path.is_dir():
         raise OutputError(f"output {output_path} is a folder; give a file name")
     if output_path.exists() and not overwrite:
-        raise OutputError(f"output {output_path} already exists; pass --overwrite to replace it")
+        raise OutputError(f"output {output_path} already exists; pass --overwrite (overwrite=True) to replace it")
+
+
+def check_name_length(path: Path, output_path: Path) -> None:
+    """Refuse, before any work, an output whose working file or folder ``path`` (a longer name beside it)
+    would exceed the file system's longest name."""
+    try:
+        longest = os.pathconf(path.parent, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        longest = 255
+    if len(os.fsencode(path.name)) > longest:
+        raise OutputError(f"output name {output_path.name!r} is too long: its working name {path.name!r} is over "
+                          f"the {longest} bytes a name may have here; choose a shorter name")
 
 
 def partial_path(output_path: Path) -> Path:
