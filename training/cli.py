@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 import torch
@@ -68,18 +69,24 @@ def _refuse_options_a_resume_cannot_change(ctx: click.Context) -> None:
                                      "from its exported weights with --init-weights", param_hint=param.opts[0])
 
 
-def _resumed_config(run_dir: Path, pretrain: StageBudget, gan: StageBudget, holdout: float | None,
-                    patience: int | None, snapshots: bool, checkpoint_minutes: float | None,
-                    fp16: bool | None) -> TrainConfig:
-    """The saved config of the run in ``run_dir``; budgets, ``--patience``, ``--snapshots``,
-    ``--checkpoint-minutes`` and ``--fp16/--fp32`` given again on the command line (not None) replace
-    the saved ones. The hold-out split is fixed for the life of a run."""
+def _saved_state(run_dir: Path) -> dict[str, Any]:
+    """The checkpoint of the run in ``run_dir``, or a usage error saying why there is none to resume."""
     from .trainer import read_checkpoint
 
     try:
-        config = TrainConfig.from_dict(read_checkpoint(run_dir)["config"])
+        return read_checkpoint(run_dir)
     except InputError as error:
         raise click.BadParameter(str(error), param_hint="--resume") from error
+
+
+def _resumed_config(state: dict[str, Any], run_dir: Path, pretrain: StageBudget, gan: StageBudget,
+                    holdout: float | None, patience: int | None, snapshots: bool, checkpoint_minutes: float | None,
+                    fp16: bool | None) -> TrainConfig:
+    """The config saved in ``state``; budgets, ``--patience``, ``--snapshots``, ``--checkpoint-minutes`` and
+    ``--fp16/--fp32`` given again on the command line (not None) replace the saved ones. The hold-out split
+    is fixed for the life of a run."""
+    try:
+        config = TrainConfig.from_dict(state["config"])
     except (KeyError, TypeError) as error:
         raise click.BadParameter(f"{run_dir}/checkpoint.pt is not a vidcolor training checkpoint ({error!r})",
                                  param_hint="--resume") from error
@@ -161,7 +168,8 @@ def train_command(data: tuple[str, ...], out: Path | None, resume: Path | None, 
         def given(name: str) -> bool:
             return ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
 
-        config = _resumed_config(resume, StageBudget(pretrain_epochs, pretrain_minutes),
+        state = _saved_state(resume)
+        config = _resumed_config(state, resume, StageBudget(pretrain_epochs, pretrain_minutes),
                                  StageBudget(gan_epochs, gan_minutes), holdout, patience, snapshots,
                                  checkpoint_minutes if given("checkpoint_minutes") else None,
                                  fp16 if given("fp16") else None)
@@ -185,7 +193,7 @@ def train_command(data: tuple[str, ...], out: Path | None, resume: Path | None, 
     with _logging_to(run_dir):
         try:
             if resume is not None:
-                trainer = resume_trainer(resume, torch_device, config)
+                trainer = resume_trainer(resume, torch_device, config, state=state)
                 log.info("resumed %s at step %d (stage %s)", resume, trainer.step, trainer.stage)
             else:
                 trainer = Trainer(config, run_dir, torch_device)

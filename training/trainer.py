@@ -495,9 +495,10 @@ def _first_line(error: BaseException) -> str:
 
 
 def resume_trainer(run_dir: str | Path, device: torch.device, config: TrainConfig | None = None,
-                   bank: ImageBank | None = None) -> Trainer:
-    """A trainer continuing the run in ``run_dir`` (``config`` may replace the saved one, e.g. longer budgets)."""
-    state = read_checkpoint(run_dir)
+                   bank: ImageBank | None = None, state: dict[str, Any] | None = None) -> Trainer:
+    """A trainer continuing the run in ``run_dir`` (``config`` may replace the saved one, e.g. longer budgets;
+    ``state`` is its checkpoint when already read)."""
+    state = state if state is not None else read_checkpoint(run_dir)
     trainer = Trainer(config or TrainConfig.from_dict(state["config"]), run_dir, device, bank=bank, fresh=False)
     trainer.load_checkpoint(state)
     return trainer
