@@ -6,6 +6,8 @@ decoded planes are exactly what the pipeline produced.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -345,3 +347,23 @@ def test_viewer_keys_with_a_fake_window(weights, clip, tmp_path, monkeypatch) ->
     saved = tmp_path / "clip_frame000018.png"
     assert "saved clip_frame000018.png" in titles[6]
     assert read_rgb(saved).shape == (label_height(WIDTH) + HEIGHT, 2 * WIDTH, 3)
+
+
+def test_cli_without_a_display_says_so_before_opencv_can_abort(clip, tmp_path, monkeypatch) -> None:
+    """Qt's OpenCV with no display aborted the process (exit 134, several Qt lines) instead of raising."""
+    monkeypatch.setattr(cv2, "getBuildInformation", lambda: "  GUI:                           QT5\n")
+    monkeypatch.setattr(cv2, "namedWindow", lambda *args, **kwargs: pytest.fail("tried to open a window"))
+    monkeypatch.setattr("sys.platform", "linux")
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    result = cli(str(clip), "--weights", str(tmp_path / "missing.safetensors"), "--device", "cpu")
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "no display to open the window on" in lines[0] and "--sheet" in lines[0], result.output
+
+
+def test_opencv_is_loaded_before_pyav() -> None:
+    """PyAV's own libxcb, loaded first, makes Qt's OpenCV hang in namedWindow (PyAV #978)."""
+    code = "import sys, cli; names = list(sys.modules); print(names.index('cv2') < names.index('av'))"
+    result = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[1], capture_output=True, text=True)
+    assert result.stdout.strip() == "True", result.stderr

@@ -9,6 +9,8 @@ Library use::
     colorize_image("old.jpg", "colour.png", colorizer)
 """
 
+import cv2  # noqa: F401 - before PyAV: PyAV's own libxcb, loaded first, hangs OpenCV's Qt window (PyAV #978)
+
 from .batch import colorize_tree
 from .errors import InputError, OutputError, VidcolorError, WeightsError
 from .io.encode import EncodeSettings

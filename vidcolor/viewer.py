@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import re
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -34,15 +37,22 @@ HELP = "a/d or arrows: 1 frame  j/l: 1 s  J/L or PgUp/PgDn: 10 s  t: temporal  +
 
 
 def check_window_support() -> None:
-    """Raise :class:`WindowUnavailableError` when OpenCV cannot open a window (headless build)."""
-    try:
-        cv2.namedWindow(WINDOW_NAME, cv2.WINDOW_NORMAL)
-    except cv2.error as e:
+    """Raise :class:`WindowUnavailableError` when OpenCV cannot open a window: a headless build, or on
+    Linux no display to open it on (Qt's OpenCV would abort the process instead of raising)."""
+    headless = re.search(r"^\s*GUI:\s*NONE\s*$", cv2.getBuildInformation(), re.MULTILINE) is not None
+    if headless:
         raise WindowUnavailableError(
             "this OpenCV has no window support (opencv-python-headless): run "
             "`pip uninstall opencv-python-headless && pip install opencv-python`, or write a contact sheet "
-            "with --sheet OUT.png"
-        ) from e
+            "with --sheet OUT.png")
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise WindowUnavailableError("there is no display to open the window on (DISPLAY is not set): run it on "
+                                     "a desktop, or write a contact sheet with --sheet OUT.png")
+    try:
+        cv2.namedWindow(WINDOW_NAME, cv2.WINDOW_NORMAL)
+    except cv2.error as e:
+        raise WindowUnavailableError(f"OpenCV cannot open a window ({e.msg.strip()}); write a contact sheet with "
+                                     "--sheet OUT.png") from e
 
 
 def run_viewer(

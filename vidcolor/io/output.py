@@ -27,7 +27,7 @@ def check_output_path(input_path: Path, output_path: Path, overwrite: bool) -> N
     if output_path.is_dir():
         raise OutputError(f"output {output_path} is a folder; give a file name")
     if output_path.exists() and not overwrite:
-        raise OutputError(f"output {output_path} already exists; pass --overwrite (overwrite=True) to replace it")
+        raise OutputError(f"output {output_path} already exists; pass --overwrite to replace it")
 
 
 def check_name_length(path: Path, output_path: Path) -> None:
