@@ -333,6 +333,8 @@ def test_viewer_keys_with_a_fake_window(weights, clip, tmp_path, monkeypatch) ->
 
     keys = iter([ord("d"), ord("l"), 65361, ord("t"), ord("+"), ord("s"), ord("J"), ord("q")])
     titles: list[str] = []
+    monkeypatch.setattr(cv2, "getBuildInformation", lambda: "  GUI:                           QT5\n")
+    monkeypatch.setenv("DISPLAY", ":0")
     monkeypatch.setattr(cv2, "namedWindow", lambda *a, **k: None)
     monkeypatch.setattr(cv2, "destroyWindow", lambda *a, **k: None)
     monkeypatch.setattr(cv2, "imshow", lambda name, image: None)
