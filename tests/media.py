@@ -253,3 +253,23 @@ def drop_first_packets(source: str | Path, target: str | Path, count: int) -> Pa
             packet.stream = streams[packet.stream.index]
             writing.mux(packet)
     return target
+
+
+def make_damaged_times(path: str | Path, times_ms: list[int]) -> Path:
+    """FFV1 in Matroska whose frames carry ``times_ms`` as they are, even going back or repeating (a damaged
+    source); decode times count up by 1 ms so the muxer takes them."""
+    path = Path(path)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.time_base = stream.time_base = Fraction(1, 1000)
+        encoder = av.CodecContext.create("ffv1", "w")
+        encoder.width, encoder.height, encoder.pix_fmt, encoder.time_base = 64, 48, "yuv420p", Fraction(1, 1000)
+        encoder.open()
+        for index, time in enumerate(times_ms):
+            frame = av.VideoFrame(64, 48, "yuv420p")
+            frame.pts, frame.time_base = index * 40, Fraction(1, 1000)
+            for packet in encoder.encode(frame):
+                packet.stream, packet.pts, packet.dts, packet.time_base = stream, time, index, Fraction(1, 1000)
+                container.mux(packet)
+    return path

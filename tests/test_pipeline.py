@@ -184,3 +184,5 @@ def test_colorize_rgb_takes_8_and_16_bit_arrays_and_refuses_other_shapes() -> No
             colorizer.colorize_rgb(wrong)
     with pytest.raises(ValueError, match="int32"):
         colorizer.colorize_rgb(grey.astype(np.int32))
+    with pytest.raises(ValueError, match=r"in \[0, 1\] .* got 0 to 255"):
+        colorizer.colorize_rgb(grey.astype(np.float32))

@@ -10,7 +10,9 @@ import torch
 from click.testing import CliRunner
 
 from cli import main
-from tests.media import drop_first_packets, make_slideshow, make_video, read_packets, read_video_frames
+from tests.media import (
+    drop_first_packets, make_damaged_times, make_slideshow, make_video, read_packets, read_video_frames,
+)
 from vidcolor import pipeline
 from vidcolor.errors import OutputError
 from vidcolor.io.decode import VideoSource
@@ -282,3 +284,18 @@ def test_a_name_too_long_for_the_resume_folder_is_refused_first(tmp_path, colori
     with pytest.raises(OutputError, match=r"is too long: its working name '\..*\.vidcolor-resume'"):
         colorize_video_resumable(source, tmp_path / ("c" * 236 + ".mp4"), colorizer, progress=False)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["in.mp4"]
+
+
+@pytest.mark.parametrize("ext", ["mp4", "mkv"])
+def test_frame_times_that_go_back_are_mended_alike_with_and_without_resume(tmp_path, colorizer, ext):
+    """Each segment's sink started afresh, so a frame going back at a segment's start kept its time: 0 s in MP4,
+    before the frame ahead of it in Matroska."""
+    source = make_damaged_times(tmp_path / "damaged.mkv", [0, 40, 80, 60, 120, 160, 200, 240])
+    plain, resumed = tmp_path / f"plain.{ext}", tmp_path / f"resumed.{ext}"
+    with pytest.warns(UserWarning, match="frame times go back or repeat"):
+        colorize_video(source, plain, colorizer, progress=False)
+    with pytest.warns(UserWarning, match="frame times go back or repeat"):
+        colorize_video_resumable(source, resumed, colorizer, progress=False, segment_seconds=0.12)
+    times = [float(pts * time_base) for pts, time_base, _ in read_video_frames(resumed)]
+    assert times == [float(pts * time_base) for pts, time_base, _ in read_video_frames(plain)]
+    assert len(times) == 8 and times == sorted(set(times))

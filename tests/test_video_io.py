@@ -15,6 +15,7 @@ import pytest
 import torch
 from PIL import Image
 from media import (
+    make_damaged_times,
     make_rgb_video,
     make_slideshow,
     make_video,
@@ -1070,20 +1071,7 @@ def test_encode_settings_refuse_a_crf_no_encoder_takes() -> None:
 @pytest.mark.parametrize("ext", ["mkv", "mp4"])
 def test_frame_times_that_go_back_or_repeat_are_moved_forward_with_a_warning(tmp_path: Path, times, ext) -> None:
     """A damaged source (times 0, 40, 80, 60 ms): 'could not be written ... try another output file type'."""
-    src = tmp_path / "damaged.mkv"
-    with av.open(str(src), "w") as container:
-        stream = container.add_stream("ffv1", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        stream.codec_context.time_base = stream.time_base = Fraction(1, 1000)
-        encoder = av.CodecContext.create("ffv1", "w")
-        encoder.width, encoder.height, encoder.pix_fmt, encoder.time_base = 64, 48, "yuv420p", Fraction(1, 1000)
-        encoder.open()
-        for index, time in enumerate(times):
-            frame = av.VideoFrame(64, 48, "yuv420p")
-            frame.pts, frame.time_base = index * 40, Fraction(1, 1000)
-            for packet in encoder.encode(frame):
-                packet.stream, packet.pts, packet.dts, packet.time_base = stream, time, index, Fraction(1, 1000)
-                container.mux(packet)
+    src = make_damaged_times(tmp_path / "damaged.mkv", times)
     dst = tmp_path / f"out.{ext}"
     with pytest.warns(UserWarning, match="frame times go back or repeat"):
         round_trip(src, dst)

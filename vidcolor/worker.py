@@ -142,4 +142,9 @@ def _unit_rgb(rgb: np.ndarray) -> np.ndarray:
     if scale is None and not np.issubdtype(rgb.dtype, np.floating):
         raise ValueError(f"expected float values in [0, 1] or uint8/uint16, got {rgb.dtype}")
     values = np.ascontiguousarray(rgb, dtype=np.float32)
-    return values / np.float32(scale) if scale else values
+    if scale:
+        return values / np.float32(scale)
+    if values.size and not (np.isfinite(values).all() and values.min() >= -1e-3 and values.max() <= 1 + 1e-3):
+        raise ValueError("expected float values in [0, 1] (divide 8-bit values by 255), got "
+                         f"{np.nanmin(values):g} to {np.nanmax(values):g}")
+    return values

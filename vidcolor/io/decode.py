@@ -126,6 +126,7 @@ class VideoSource:
             raise
         self._rewind = False
         self._size_change_seen = False  # warned once that frames of another size are scaled
+        self._times_mended = False  # warned once this pass that frame times going back were moved forward
         self._previous_pts: int | None = None  # the last frame's time, for AVI frames without one
         # after a full pass: where the video stops showing (stream time base), which a long last frame
         # (slideshow) puts well past the last pts; None before, or when the frames have no times
@@ -217,6 +218,16 @@ class VideoSource:
         except av.FFmpegError as e:
             raise self._corrupt(e) from e
 
+    def _mend_time(self, frame: LumaFrame, previous: int) -> None:
+        """Put ``frame``, whose time goes back or repeats (a damaged or badly cut source), one tick after the
+        frame before: encoders and muxers need rising times. Warns once a pass."""
+        if not self._times_mended:
+            warnings.warn(f"{self.path.name}: frame times go back or repeat (frame {frame.index} at "
+                          f"{float(frame.pts * self.video_stream.time_base):.3f} s); such frames are shown one "
+                          "tick after the frame before", stacklevel=3)
+            self._times_mended = True
+        frame.pts = previous + 1
+
     def timeline(self) -> FrameTimeline:
         """When each frame shows, from the packets' times in one pass (right for variable-rate video).
 
@@ -281,6 +292,7 @@ class VideoSource:
         streams = (self.video_stream, *self.copy_streams) if with_copies else (self.video_stream,)
         self._rewind = True
         self._previous_pts = None
+        self._times_mended = False
         index = 0
         last: LumaFrame | None = None
         end: int | None = None  # the latest pts + duration: with B-frames in MP4 not the last frame's own
@@ -289,7 +301,9 @@ class VideoSource:
                 if isinstance(item, av.Packet):
                     yield item
                     continue
-                last = self._luma(item, index)
+                previous, last = last, self._luma(item, index)
+                if last.pts is not None and previous is not None and previous.pts is not None and last.pts <= previous.pts:
+                    self._mend_time(last, previous.pts)
                 if last.pts is not None:
                     end = max(end if end is not None else last.pts, last.pts + (item.duration or 0))
                 yield last
@@ -392,7 +406,7 @@ class VideoSource:
         stream = self.video_stream
         rate = self._frame_rate()
         start = stream.start_time or 0
-        frame_end = last.pts + round(1 / (rate * stream.time_base))  # a frame with no duration shows one period
+        frame_end = last.pts + self._frame_period()  # a frame with no duration shows one period
         decoded_end = max(end, frame_end)
         if announced is None:
             return decoded_end

@@ -186,12 +186,6 @@ class VideoSink:
             if self._constant_rate:
                 self._repeat_last_frame(until=pts)  # the source held its frame for longer than a slot
             self._last_slot = pts
-        elif pts is not None and self._last_pts is not None and pts <= self._last_pts:
-            if not self._times_mended:  # a damaged or badly cut source: encoders and muxers need rising times
-                warnings.warn(f"{self.name}: the source's frame times go back or repeat (at {float(pts * self._time_base):.3f} s); "
-                              "such frames are shown one tick after the frame before", stacklevel=2)
-                self._times_mended = True
-            pts = self._last_pts + 1
         self._encode_frame(frame, pts)
 
     def _encode_frame(self, frame: av.VideoFrame, pts: int | None) -> None:
@@ -327,7 +321,6 @@ class VideoSink:
         self._time_base = info.time_base
         self._last_slot: int | None = None
         self._last_frame: av.VideoFrame | None = None
-        self._times_mended = False  # warned that frame times going back were moved forward
         if rate and slotted:
             self._time_base = 1 / Fraction(rate)
             self._on_slots = True

@@ -35,7 +35,7 @@ def check_name_length(path: Path, output_path: Path) -> None:
     would exceed the file system's longest name."""
     try:
         longest = os.pathconf(path.parent, "PC_NAME_MAX")
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):  # a missing folder, an unknown name; Windows has no pathconf
         longest = 255
     if len(os.fsencode(path.name)) > longest:
         raise OutputError(f"output name {output_path.name!r} is too long: its working name {path.name!r} is over "
