@@ -262,18 +262,23 @@ def test_a_long_last_frame_is_not_taken_for_truncation(tmp_path: Path, ext: str,
         assert float(source.video_end * source.info.time_base) == pytest.approx(3.96, abs=1e-3)
 
 
-@pytest.mark.parametrize("ext", ["mp4", "mov", "mkv", "webm", "avi"])
-def test_a_long_last_frame_keeps_its_duration(tmp_path: Path, ext: str) -> None:
-    """The output ended one frame period after the last frame's start: a slideshow lost its last 3 s."""
-    src = make_slideshow(tmp_path / "slides.mp4")
-    dst = tmp_path / f"out.{ext}"
-    settings = EncodeSettings(codec="libvpx-vp9", crf=40) if ext == "webm" else FAST
+def _grey_render_to_its_end(src: Path, dst: Path, settings: EncodeSettings) -> None:
+    """``src``'s own 64x48 Y planes with neutral chroma into ``dst``, the last frame shown until the source's end."""
     with VideoSource(src) as source:
         grey = np.full((24, 32), 128, dtype=np.uint8)
         with VideoSink(dst, source, settings) as sink:
             for frame in source.frames():
                 sink.write_frame(frame.y, grey, grey, frame.pts)
             sink.end_video_at(source.video_end)
+
+
+@pytest.mark.parametrize("ext", ["mp4", "mov", "mkv", "webm", "avi"])
+def test_a_long_last_frame_keeps_its_duration(tmp_path: Path, ext: str) -> None:
+    """The output ended one frame period after the last frame's start: a slideshow lost its last 3 s."""
+    src = make_slideshow(tmp_path / "slides.mp4")
+    dst = tmp_path / f"out.{ext}"
+    settings = EncodeSettings(codec="libvpx-vp9", crf=40) if ext == "webm" else FAST
+    _grey_render_to_its_end(src, dst, settings)
     with av.open(str(dst)) as container:
         assert container.duration / av.time_base == pytest.approx(3.96, abs=1e-3)
     assert len(read_video_frames(dst)) == 25
@@ -302,12 +307,7 @@ def test_frames_that_thin_out_at_the_end_keep_the_videos_length(tmp_path: Path, 
     src = _sparse_ending(tmp_path / "sparse.mkv")
     dst = tmp_path / f"out.{ext}"
     settings = EncodeSettings(codec="libvpx-vp9", crf=40) if ext == "webm" else EncodeSettings()  # B-frames
-    with VideoSource(src) as source:
-        grey = np.full((24, 32), 128, dtype=np.uint8)
-        with VideoSink(dst, source, settings) as sink:
-            for frame in source.frames():
-                sink.write_frame(frame.y, grey, grey, frame.pts)
-            sink.end_video_at(source.video_end)
+    _grey_render_to_its_end(src, dst, settings)
     with av.open(str(dst)) as container:
         assert container.duration / av.time_base == pytest.approx(4.36, abs=1e-3)
     assert [round(float(pts * time_base), 3) for pts, time_base, _ in read_video_frames(dst)][-3:] == [1.36, 2.36, 3.36]
