@@ -302,8 +302,9 @@ class VideoSource:
                     yield item
                     continue
                 previous, last = last, self._luma(item, index)
-                if last.pts is not None and previous is not None and previous.pts is not None and last.pts <= previous.pts:
-                    self._mend_time(last, previous.pts)
+                previous_pts = previous.pts if previous is not None else None
+                if last.pts is not None and previous_pts is not None and last.pts <= previous_pts:
+                    self._mend_time(last, previous_pts)
                 if last.pts is not None:
                     end = max(end if end is not None else last.pts, last.pts + (item.duration or 0))
                 yield last
