@@ -380,7 +380,8 @@ class VideoSource:
         resized = (frame.width, frame.height) != (width, height)
         if resized and not self._size_change_seen:
             self._size_change_seen = True
-            warnings.warn(f"{self.path.name} changes its picture size at frame {index} ({frame.width}x{frame.height} "
+            when = f"{float(pts * self.video_stream.time_base):.3f} s" if pts is not None else f"frame {index}"
+            warnings.warn(f"{self.path.name} changes its picture size at {when} ({frame.width}x{frame.height} "
                           f"after {width}x{height}); such frames are scaled to {width}x{height}", stacklevel=2)
         if resized or frame.format.name != "yuv420p" or frame.color_range == _JPEG_RANGE:
             frame = self._reformatter.reformat(
