@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from vidcolor.errors import InputError, WeightsError
+from vidcolor.errors import InputError, WeightsError, first_line
 from vidcolor.models import PatchDiscriminator, create_generator, generator_spec, load_generator, read_metadata, save_generator
 
 from . import plots
@@ -388,7 +388,7 @@ class Trainer:
         try:
             self._restore(state)
         except (KeyError, TypeError, ValueError, RuntimeError) as error:
-            raise InputError(f"{self.run_dir / CHECKPOINT_NAME} does not fit this run ({_first_line(error)}); "
+            raise InputError(f"{self.run_dir / CHECKPOINT_NAME} does not fit this run ({first_line(error)}); "
                              "start a new run") from error
 
     def _restore(self, state: dict[str, Any]) -> None:
@@ -480,18 +480,13 @@ def read_checkpoint(run_dir: str | Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as error:  # noqa: BLE001 - a cut or foreign file fails in pickle, zipfile or torch, each its own way
-        raise InputError(f"{path} is damaged or not a vidcolor training checkpoint ({_first_line(error)}); "
+        raise InputError(f"{path} is damaged or not a vidcolor training checkpoint ({first_line(error)}); "
                          "start a new run") from error
     missing = _CHECKPOINT_KEYS - set(state) if isinstance(state, dict) else _CHECKPOINT_KEYS
     if missing:
         raise InputError(f"{path} is not a vidcolor training checkpoint (it lacks {', '.join(sorted(missing))}); "
                          "start a new run")
     return state
-
-
-def _first_line(error: BaseException) -> str:
-    """An error's message up to its first line break (PyTorch's state-dict errors run to many lines)."""
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 def resume_trainer(run_dir: str | Path, device: torch.device, config: TrainConfig | None = None,

@@ -15,3 +15,10 @@ class OutputError(VidcolorError):
 
 class WeightsError(VidcolorError):
     """A weights file is missing, corrupt, or was made for another architecture."""
+
+
+def first_line(error: BaseException) -> str:
+    """An error's message up to its first line break (PyTorch's state-dict errors run to many lines), or its
+    type's name when it has none."""
+    message = str(error).strip()
+    return message.splitlines()[0] if message else type(error).__name__

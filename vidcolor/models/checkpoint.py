@@ -16,7 +16,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from ..errors import OutputError, WeightsError
+from ..errors import OutputError, WeightsError, first_line
 from ._registry import create_generator, list_generators
 
 FORMAT_NAME = "vidcolor-generator"
@@ -106,7 +106,7 @@ def load_generator(path: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]:
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as error:
-        mismatch = _mismatch(model.state_dict(), state) or str(error).strip().splitlines()[0]
+        mismatch = _mismatch(model.state_dict(), state) or first_line(error)
         raise WeightsError(f"{path} does not match architecture {metadata['architecture']!r} ({mismatch})") from error
     return model.eval(), metadata
 
