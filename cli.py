@@ -44,8 +44,18 @@ class DefaultCommandGroup(click.Group):
         return None
 
 
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
 def _stop_on_signal(signum: int, frame: FrameType | None) -> None:
-    """SIGTERM and SIGHUP stop a run as Ctrl-C does: temporary files removed, resumable work kept."""
+    """The first Ctrl-C, SIGTERM or SIGHUP stops a run: temporary files removed, resumable work kept.
+
+    Later ones are ignored, so that they cannot cut that clean-up short: a second Ctrl-C broke off the
+    wait for the encoder thread, and flushing the encoder while that thread was still in it crashed or
+    hung the process and left the temporary file behind.
+    """
+    for stop in STOP_SIGNALS:
+        signal.signal(stop, signal.SIG_IGN)
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
@@ -62,9 +72,8 @@ def main() -> None:
 
     Run `vidcolor COMMAND --help` for each command's options.
     """
-    for name in ("SIGTERM", "SIGHUP"):  # Windows has no SIGHUP
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), _stop_on_signal)
+    for stop in STOP_SIGNALS:
+        signal.signal(stop, _stop_on_signal)
 
 
 main.add_command(colorize_command)

@@ -6,6 +6,8 @@ import csv
 import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import av
@@ -325,3 +327,99 @@ def test_text_and_undecodable_files_without_a_media_extension_are_ignored(tmp_pa
     for name in ("file_id.diz", "release.nfo", "logo.svg"):
         kind, reason = batch_module.classify(tmp_path / name)
         assert kind == "" and reason, name
+
+
+def test_names_with_a_colon_are_files_not_ffmpeg_protocols(tmp_path: Path, colorizer: Colorizer,
+                                                           monkeypatch) -> None:
+    """Run from inside the tree (`vidcolor . -o ../out`), `Interview: part 1.mp4` failed with "Protocol not found"."""
+    src = tmp_path / "src"
+    src.mkdir()
+    make_video(src / "Interview: part 1.mp4", size=(64, 48), frames=4)
+    make_image(src / "1945:Berlin.jpg", size=(40, 30), mode="L")
+    make_video(src / "file:x.mp4", size=(64, 48), frames=4)
+    monkeypatch.chdir(src)
+
+    report = run(Path("."), tmp_path / "out", colorizer)
+
+    assert statuses(report) == {"1945:Berlin.jpg": "done", "Interview: part 1.mp4": "done", "file:x.mp4": "done"}
+    with av.open(str(tmp_path / "out" / "Interview: part 1.mp4")) as container:
+        assert container.streams.video[0].frames == 4
+
+
+def test_names_that_are_not_utf8_are_reported(tmp_path: Path, colorizer: Colorizer) -> None:
+    """A Latin-1 name (`café.jpg` from an old archive) made writing the report fail: no summary, no report."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    make_image(Path(os.fsdecode(bytes(src) + b"/caf\xe9.jpg")), size=(40, 30), mode="L")
+    make_image(src / "ok.jpg", size=(40, 30), mode="L")
+
+    report = run(src, dst, colorizer)
+
+    assert statuses(report) == {"caf\\xe9.jpg": "done", "ok.jpg": "done"}
+    with open(report_paths(dst)[0], newline="", encoding="utf-8") as stream:
+        assert {row["file"]: row["status"] for row in csv.DictReader(stream)} == statuses(report)
+    assert json.loads(report_paths(dst)[1].read_text(encoding="utf-8"))["counts"]["done"] == 2
+    assert os.path.exists(os.fsencode(dst) + b"/caf\xe9.jpg")
+
+
+def test_output_folder_holding_the_source_is_refused(tmp_path: Path, colorizer: Colorizer) -> None:
+    """`vidcolor C/inner -o C` wrote colour files into the archive and skipped C/inner/a.jpg for C/a.jpg."""
+    inner = tmp_path / "archive" / "inner"
+    inner.mkdir(parents=True)
+    make_image(inner / "a.jpg", size=(40, 30), mode="L")
+    make_image(tmp_path / "archive" / "a.jpg", size=(40, 30), mode="L")
+    before = sorted(path.name for path in (tmp_path / "archive").rglob("*"))
+
+    with pytest.raises(batch_module.OutputError, match="holds the source folder"):
+        run(inner, tmp_path / "archive", colorizer)
+    assert sorted(path.name for path in (tmp_path / "archive").rglob("*")) == before
+
+
+def test_an_output_folder_that_cannot_be_written_is_refused_before_any_work(tmp_path: Path, monkeypatch) -> None:
+    """A read-only output folder failed every file one by one, then the report, with no summary."""
+    src = tmp_path / "src"
+    src.mkdir()
+    make_image(src / "a.jpg", size=(40, 30), mode="L")
+    read_only = tmp_path / "read_only"
+    read_only.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: real_access(path, mode)
+                        and not (Path(path) == read_only and mode & os.W_OK))
+
+    for dst in (read_only, read_only / "new" / "deeper"):
+        result = CliRunner().invoke(batch_command, [str(src), "-o", str(dst)])
+        assert result.exit_code == 1
+        assert result.output == (f"Error: output folder {dst} cannot be written ({read_only} is read-only or not "
+                                 "ours); choose another output folder\n")
+    assert list(read_only.iterdir()) == []
+
+
+def test_damaged_camcorder_phone_and_dvd_files_fail_instead_of_being_ignored(tmp_path: Path,
+                                                                              colorizer: Colorizer) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    good = make_video(tmp_path / "good.mp4", size=(64, 48), frames=4).read_bytes()
+    for name in ("tape1.vob", "phone.3gp", "cam.MTS", "tape.mod", "clip.dv"):
+        (src / name).write_bytes(good[:60])
+
+    report = run(src, tmp_path / "dst", colorizer)
+
+    assert set(statuses(report).values()) == {"failed"}
+
+
+def test_every_multi_page_warning_of_a_batch_is_shown(tmp_path: Path, weights: Path) -> None:
+    """Two `scan.tif` in different boxes: Python showed the same warning once, naming no folder."""
+    src = tmp_path / "src"
+    for box in ("box1", "box2"):
+        (src / box).mkdir(parents=True)
+        front, back = (Image.fromarray(np.full((30, 40), value, np.uint8)) for value in (60, 200))
+        front.save(src / box / "scan.tif", save_all=True, append_images=[back])
+
+    result = subprocess.run([sys.executable, str(Path(__file__).resolve().parents[1] / "cli.py"), str(src), "-o",
+                             str(tmp_path / "dst"), "--weights", str(weights), "--render-size", "64", "-q"],
+                            capture_output=True, text=True, cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    warnings_shown = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings_shown == [f"warning: {src / box / 'scan.tif'} holds 2 pages; only the first is coloured"
+                              for box in ("box1", "box2")]

@@ -247,9 +247,11 @@ def test_bad_option_values(tmp_path, weights, clip):
     assert not (tmp_path / "o.mp4").exists()
 
 
-@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_ctrl_c_mid_render_leaves_no_file(tmp_path, stop):
-    """A real SIGINT (or SIGTERM) to a real render: exit 130, one line, neither output nor temporary file."""
+@pytest.mark.parametrize("stops", [[signal.SIGINT], [signal.SIGTERM], [signal.SIGINT, signal.SIGINT]],
+                         ids=["ctrl-c", "sigterm", "ctrl-c-twice"])
+def test_ctrl_c_mid_render_leaves_no_file(tmp_path, stops):
+    """A real SIGINT (or SIGTERM) to a real render: exit 130, one line, neither output nor temporary file.
+    Ctrl-C pressed twice in quick succession crashed (SIGSEGV) or hung the process and left the temporary file."""
     torch.manual_seed(0)
     weights = tmp_path / "lite0.safetensors"
     save_generator(create_generator("lite0-unet"), weights, "lite0-unet")
@@ -266,7 +268,9 @@ def test_ctrl_c_mid_render_leaves_no_file(tmp_path, stop):
         time.sleep(0.05)
     assert partial.exists(), "render never started writing"
     time.sleep(1.0)
-    process.send_signal(stop)
+    for stop in stops:
+        process.send_signal(stop)
+        time.sleep(0.007)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130
     error_lines = [line for line in stderr.splitlines() if line.startswith("Error")]
@@ -355,3 +359,17 @@ def test_every_command_takes_the_same_device_names(tmp_path, weights, clip, comm
     if not torch.cuda.is_available():
         result = run(*command, source, *output, "--weights", weights, "--device", "cuda:1")
         assert result.exit_code == 2 and "no CUDA GPU is available" in result.stderr
+
+
+def test_a_second_stop_signal_cannot_cut_the_clean_up_short():
+    """After the first Ctrl-C (or SIGTERM/SIGHUP) the others are ignored while the run cleans up."""
+    import cli as cli_module
+
+    saved = {stop: signal.getsignal(stop) for stop in cli_module.STOP_SIGNALS}
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            cli_module._stop_on_signal(signal.SIGINT, None)
+        assert all(signal.getsignal(stop) is signal.SIG_IGN for stop in cli_module.STOP_SIGNALS)
+    finally:
+        for stop, handler in saved.items():
+            signal.signal(stop, handler)

@@ -28,8 +28,11 @@ from .temporal import TemporalOptions
 from .worker import Colorizer
 
 IMAGE_EXTENSIONS = frozenset(IMAGE_SUFFIXES)
+# a damaged file with one of these names is a failed video, not an ignored file (camcorder, phone, DVD, web)
 VIDEO_EXTENSIONS = frozenset(
-    {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts"}
+    {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts", ".vob", ".3gp",
+     ".3g2", ".mts", ".m2ts", ".mod", ".tod", ".dv", ".ogv", ".gif", ".m2v", ".asf", ".mxf", ".divx", ".f4v",
+     ".rm", ".rmvb", ".y4m"}
 )
 MEDIA_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
 REPORT_STEM = "vidcolor-report"
@@ -87,7 +90,8 @@ class BatchInterrupted(KeyboardInterrupt):
 
 
 def check_folders(src_dir: Path, dst_dir: Path) -> None:
-    """Refuse a missing source, a source that is a file, and a destination equal to the source."""
+    """Refuse a missing source, a source that is a file, a destination equal to the source or holding
+    it (outputs would land among the originals), and a destination that cannot be written."""
     if not src_dir.exists():
         raise InputError(f"source folder {src_dir} does not exist; check the path")
     if not src_dir.is_dir():
@@ -96,6 +100,13 @@ def check_folders(src_dir: Path, dst_dir: Path) -> None:
         raise OutputError(f"output {dst_dir} is a file; give a folder")
     if dst_dir.resolve() == src_dir.resolve():
         raise OutputError(f"output folder {dst_dir} is the source folder; choose another folder")
+    if dst_dir.resolve() in src_dir.resolve().parents:
+        raise OutputError(f"output folder {dst_dir} holds the source folder {src_dir}: colour files would be written "
+                          "among the originals; choose a folder outside it")
+    existing = next(folder for folder in (dst_dir, *dst_dir.absolute().parents) if folder.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(f"output folder {dst_dir} cannot be written ({existing} is read-only or not ours); "
+                          "choose another output folder")
 
 
 def walk_tree(src_dir: Path, exclude: Path | None = None) -> tuple[list[Path], dict[Path, str]]:
@@ -175,7 +186,7 @@ def colorize_tree(
     current = ""
     try:
         for source in sources:
-            current = source.relative_to(src_dir).as_posix()
+            current = report_name(source.relative_to(src_dir))
             bar.set_postfix_str(current, refresh=True)
             if source in unreadable:
                 result = FileResult(f"{current}/", "", "failed", error=f"folder {source} cannot be read "
@@ -200,6 +211,12 @@ def colorize_tree(
         report.seconds = time.perf_counter() - started
         write_report(report)
     return report
+
+
+def report_name(relative: Path) -> str:
+    """A file's relative path for the report and messages: POSIX form, with bytes that are not UTF-8 (names
+    from old Latin-1 archives, kept by Python as surrogates that no UTF-8 file can hold) shown as ``\\xe9``."""
+    return os.fsencode(relative.as_posix()).decode("utf-8", "backslashreplace")
 
 
 def _colorize_file(
@@ -276,7 +293,8 @@ def write_report(report: BatchReport) -> tuple[Path, Path]:
 def write_report_csv(report: BatchReport, path: Path) -> None:
     """One row per file: file, kind, status, frames, seconds, error."""
     temporary = path.with_name(f".{path.name}.tmp")
-    with open(temporary, "w", newline="", encoding="utf-8") as stream:
+    # names are readable already (report_name); an error message may still quote a raw one
+    with open(temporary, "w", newline="", encoding="utf-8", errors="backslashreplace") as stream:
         writer = csv.DictWriter(stream, fieldnames=REPORT_FIELDS)
         writer.writeheader()
         for result in report.files:

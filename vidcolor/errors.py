@@ -17,6 +17,11 @@ class WeightsError(VidcolorError):
     """A weights file is missing, corrupt, or was made for another architecture."""
 
 
+class VidcolorWarning(UserWarning):
+    """Something about one file the user should know (a page, a sound track or metadata left out); the CLI
+    shows every one, also when two files of a batch give the same message."""
+
+
 def first_line(error: BaseException) -> str:
     """An error's message up to its first line break (PyTorch's state-dict errors run to many lines), or its
     type's name when it has none."""

@@ -39,6 +39,7 @@ from .errors import InputError, OutputError
 from .io.decode import VideoSource
 from .io.containers import check_video_output, container_format, stores_frame_times
 from .io.encode import EncodeSettings, VideoSink
+from .io.ffmpeg_names import ffmpeg_path
 from .io.output import atomic_output, check_name_length, check_output_path
 from .pipeline import (
     FrameColorizer,
@@ -153,7 +154,7 @@ class _Manifest:
     def _complete(self, number: int, segment: dict[str, Any]) -> bool:
         """Whether a finished segment's files are all there and readable (a damaged one is rendered again)."""
         try:
-            with av.open(str(self.folder / segment["file"])) as container:
+            with av.open(ffmpeg_path(self.folder / segment["file"])) as container:
                 packets = sum(1 for packet in container.demux(container.streams.video[0]) if packet.size)
             if self.with_state:
                 with np.load(self.folder / f"state-{number:05d}.npz") as state:
@@ -280,7 +281,7 @@ def _segment_packets(folder: Path, segments: list[dict[str, Any]], video_start: 
     for segment in segments:
         path = folder / segment["file"]
         expected = None if segment["first_seconds"] is None else Fraction(segment["first_seconds"])
-        with av.open(str(path)) as container:
+        with av.open(ffmpeg_path(path)) as container:
             packets = (packet for packet in container.demux(container.streams.video[0]) if packet.size)
             if stores_frame_times(container_format(path)):
                 yield from _shifted(packets, expected)
@@ -327,7 +328,7 @@ def _join_segments(source: VideoSource, manifest: _Manifest, output: Path, setti
     segments = manifest.segments
     video_start = (source.video_stream.start_time or 0) * Fraction(source.video_stream.time_base)
     try:
-        with av.open(str(manifest.folder / segments[0]["file"])) as first:
+        with av.open(ffmpeg_path(manifest.folder / segments[0]["file"])) as first:
             with VideoSink(output, source, settings, video_template=first.streams.video[0], name=name) as sink:
                 video = ((time_, 0, order, packet, True) for time_, order, packet in _timed(_segment_packets(manifest.folder, segments, video_start)))
                 other = ((time_, 1, order, packet, False) for time_, order, packet in _timed(source.copy_packets()))

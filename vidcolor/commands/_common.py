@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import click
 
-from ..errors import VidcolorError
+from ..errors import VidcolorError, VidcolorWarning
 from ..io.containers import AUTO_CODEC
 from ..io.encode import EncodeSettings
 from ..temporal import TemporalOptions
@@ -45,6 +45,7 @@ def one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         warnings.formatwarning = lambda message, *_args, **_kwargs: f"warning: {message}\n"
+        warnings.simplefilter("always", VidcolorWarning)
         try:
             return command(*args, **kwargs)
         except KeyboardInterrupt:

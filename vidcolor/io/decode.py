@@ -13,7 +13,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-from vidcolor.errors import InputError
+from vidcolor.errors import InputError, VidcolorWarning
+from vidcolor.io.ffmpeg_names import ffmpeg_path
 from vidcolor.io.probe import open_media
 
 _MAX_FRAME_RATE = 1000  # an "average rate" above this is a time base read as a rate (DV: 60000)
@@ -224,7 +225,7 @@ class VideoSource:
         if not self._times_mended:
             warnings.warn(f"{self.path.name}: frame times go back or repeat (frame {frame.index} at "
                           f"{float(frame.pts * self.video_stream.time_base):.3f} s); such frames are shown one "
-                          "tick after the frame before", stacklevel=3)
+                          "tick after the frame before", category=VidcolorWarning, stacklevel=3)
             self._times_mended = True
         frame.pts = previous + 1
 
@@ -382,7 +383,7 @@ class VideoSource:
             self._size_change_seen = True
             when = f"{float(pts * self.video_stream.time_base):.3f} s" if pts is not None else f"frame {index}"
             warnings.warn(f"{self.path.name} changes its picture size at {when} ({frame.width}x{frame.height} "
-                          f"after {width}x{height}); such frames are scaled to {width}x{height}", stacklevel=2)
+                          f"after {width}x{height}); such frames are scaled to {width}x{height}", category=VidcolorWarning, stacklevel=2)
         if resized or frame.format.name != "yuv420p" or frame.color_range == _JPEG_RANGE:
             frame = self._reformatter.reformat(
                 frame, width=width, height=height, format="yuv420p", src_color_range=frame.color_range or None,
@@ -465,7 +466,7 @@ class VideoSource:
         if tag is not None:
             return -int(float(tag)) % 360
         try:
-            with av.open(str(self.path)) as probe:
+            with av.open(ffmpeg_path(self.path)) as probe:
                 for frame in probe.decode(probe.streams.video[0]):
                     return round(frame.rotation) % 360
         except av.FFmpegError as e:
@@ -498,7 +499,7 @@ def _stream_duration_s(stream: av.VideoStream) -> float | None:
 def count_frames(path: Path) -> int:
     """Number of video frames, counted from the packets (no decoding)."""
     try:
-        with av.open(str(path)) as container:
+        with av.open(ffmpeg_path(path)) as container:
             stream = container.streams.video[0]
             return sum(1 for packet in container.demux(stream) if packet.size > 0)
     except av.FFmpegError as e:

@@ -12,12 +12,13 @@ from pathlib import Path
 import av
 import numpy as np
 
-from vidcolor.errors import OutputError
+from vidcolor.errors import OutputError, VidcolorWarning
 from vidcolor.io.audio_routes import (
     CopyRoute, ReencodeRoute, Route, add_from_template, encodable_layout, muxer_accepts, ordered_layout,
 )
 from vidcolor.io.containers import AUTO_CODEC, container_format, resolve_codec, stores_frame_times, takes
 from vidcolor.io.decode import VideoSource
+from vidcolor.io.ffmpeg_names import ffmpeg_path
 from vidcolor.io.gif_palette import FramePalette
 from vidcolor.io.stream_metadata import copy_metadata
 
@@ -77,7 +78,7 @@ class VideoSink:
         self.name = name or self.path.name
         self._closed = False
         try:  # the muxer of the name the file will have (a temporary name would leave FFmpeg to guess)
-            self.container = av.open(str(self.path), "w", format=format or container_format(Path(self.name)))
+            self.container = av.open(ffmpeg_path(self.path), "w", format=format or container_format(Path(self.name)))
         except (av.FFmpegError, OSError, ValueError) as e:
             raise OutputError(f"{self.name} cannot be created ({e}); check the folder and the file name") from e
         try:
@@ -355,12 +356,12 @@ class VideoSink:
             return
         if codec not in _FIELD_ORDER_ENCODERS:
             warnings.warn(f"{self.name}: {codec} writes this interlaced video as progressive; "
-                          "use --codec libx264 to keep its fields", stacklevel=4)
+                          "use --codec libx264 to keep its fields", category=VidcolorWarning, stacklevel=4)
             return
         if height % 4:
             warnings.warn(f"{self.name}: fields of {height // 2} lines cannot be encoded as 4:2:0 fields; "
                           "writing this interlaced video as progressive (crop it to a height divisible by 4 "
-                          "to keep its fields)", stacklevel=4)
+                          "to keep its fields)", category=VidcolorWarning, stacklevel=4)
             return
         stream.codec_context.field_order = field_order
         stream.codec_context.flags |= int(av.codec.context.Flags.interlaced_dct) | int(av.codec.context.Flags.interlaced_me)
@@ -381,11 +382,11 @@ class VideoSink:
         elif lead_in < 0:
             refusal = f"cannot start sound {-lead_in:.2f} s before the picture (it would play late)"
         if template.type != "audio":
-            warnings.warn(f"{self.name}: {kind} {refusal}; dropping it", stacklevel=3)
+            warnings.warn(f"{self.name}: {kind} {refusal}; dropping it", category=VidcolorWarning, stacklevel=3)
             return None
         codec = "aac" if takes(self.container, av.Codec("aac", "w")) else self.container.default_audio_codec
         if codec == "none":  # a container without sound (GIF)
-            warnings.warn(f"{self.name}: {kind} holds no sound; dropping the {name} audio", stacklevel=3)
+            warnings.warn(f"{self.name}: {kind} holds no sound; dropping the {name} audio", category=VidcolorWarning, stacklevel=3)
             return None
         encoder = av.Codec(codec, "w")
         rate = template.codec_context.sample_rate
@@ -397,7 +398,7 @@ class VideoSink:
         change = " after that much silence" if lead_in > 0 else " without those first seconds" if lead_in < 0 else ""
         if channels != layout:
             change += f", {layout} sound as {channels}"
-        warnings.warn(f"{self.name}: {kind} {refusal}; re-encoding it as {codec}{change}", stacklevel=3)
+        warnings.warn(f"{self.name}: {kind} {refusal}; re-encoding it as {codec}{change}", category=VidcolorWarning, stacklevel=3)
         return ReencodeRoute(template, stream, lead_in, count_samples=self._from_zero)
 
     def _lead_in(self, template: av.stream.Stream) -> float:
@@ -429,4 +430,4 @@ def _warn_of_what_is_left_out(name: str, source: VideoSource) -> None:
         elif stream.type == "attachment":
             dropped.append(f"the attachment {stream.metadata.get('filename', stream.index)!r}")
     if dropped:
-        warnings.warn(f"{name}: leaving out {', '.join(dropped)}", stacklevel=3)
+        warnings.warn(f"{name}: leaving out {', '.join(dropped)}", category=VidcolorWarning, stacklevel=3)

@@ -23,7 +23,7 @@ import numpy as np
 import tifffile
 from PIL import ExifTags, Image
 
-from vidcolor.errors import InputError, OutputError
+from vidcolor.errors import InputError, OutputError, VidcolorWarning
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp")
 
@@ -151,7 +151,7 @@ def read_image(path: Path) -> LoadedImage:
     except (OSError, ValueError, SyntaxError, cv2.error, tifffile.TiffFileError) as e:
         raise InputError(f"image is truncated or corrupt: {path}; re-export it ({e})") from e
     if pages > 1:
-        warnings.warn(f"{path.name} holds {pages} pages; only the first is coloured", stacklevel=2)
+        warnings.warn(f"{path} holds {pages} pages; only the first is coloured", category=VidcolorWarning, stacklevel=2)
     bit_depth = 16 if pixels.dtype == np.uint16 else 8
     pixels = _ORIENT.get(orientation, np.asarray)(pixels)
     values = pixels.astype(np.float32) / np.float32(65535 if bit_depth == 16 else 255)
@@ -270,8 +270,8 @@ def write_image(
             options = {"quality": 95} if suffix != ".bmp" else {}
             exif = metadata.exif.tobytes() if metadata.exif is not None and suffix != ".bmp" else b""
             if len(exif) > _JPEG_EXIF_LIMIT and _PILLOW_FORMATS[suffix] == "JPEG":  # one 64 KB block
-                warnings.warn("the photo's EXIF is over 64 KB, more than a JPEG holds; it is not carried over",
-                              stacklevel=2)
+                warnings.warn(f"{path.name}: the photo's EXIF is over 64 KB, more than a JPEG holds; it is not carried over",
+                              category=VidcolorWarning, stacklevel=2)
             elif exif:
                 options["exif"] = exif
             if metadata.icc_profile is not None and suffix != ".bmp":

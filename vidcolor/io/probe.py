@@ -9,6 +9,7 @@ import av
 from PIL import Image
 
 from vidcolor.errors import InputError
+from vidcolor.io.ffmpeg_names import ffmpeg_path
 
 STILL_IMAGE_CODECS = frozenset(
     {"mjpeg", "jpegls", "jpeg2000", "png", "apng", "tiff", "webp", "bmp", "gif", "ppm", "pgm", "pgmyuv",
@@ -30,7 +31,7 @@ def open_media(path: Path) -> av.container.InputContainer:
     if path.stat().st_size == 0:
         raise InputError(f"{path} is empty (0 bytes); pass a complete video or image file")
     try:
-        return av.open(str(path))
+        return av.open(ffmpeg_path(path))
     except (av.FFmpegError, OSError) as e:
         raise InputError(
             f"{path} cannot be read as media ({e}); pass a complete video or image file"

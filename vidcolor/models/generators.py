@@ -9,6 +9,7 @@ import torch
 from torch import nn
 from torchvision.models import resnet18
 
+from ..errors import VidcolorWarning
 from ._registry import register_generator
 
 with warnings.catch_warnings():  # fastai scripts a few activations with the deprecated torch.jit.script
@@ -96,7 +97,8 @@ def resnet18_encoder(pretrained: bool) -> nn.Module:
     if pretrained:
         cached = _cached_resnet18_weights()
         if cached is None:
-            warnings.warn("ResNet18 ImageNet weights are not cached; using a randomly initialised encoder")
+            warnings.warn("ResNet18 ImageNet weights are not cached; using a randomly initialised encoder",
+                          category=VidcolorWarning, stacklevel=2)
         else:
             backbone.load_state_dict(torch.load(cached, map_location="cpu", weights_only=True))
     return create_body(backbone, n_in=1, pretrained=pretrained, cut=-2)
