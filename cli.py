@@ -34,9 +34,11 @@ class DefaultCommandGroup(click.Group):
                        if isinstance(param, click.Option) and not param.is_flag and not param.count
                        for name in param.opts}
         expects_value = False
-        for arg in args:
+        for index, arg in enumerate(args):
             if expects_value:
                 expects_value = False
+            elif arg == "--":  # everything after it is an argument, even `-archive`
+                return args[index + 1] if index + 1 < len(args) else None
             elif arg.startswith("-") and arg != "-":
                 expects_value = arg in takes_value
             else:

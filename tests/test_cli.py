@@ -87,6 +87,16 @@ def test_default_command_with_a_folder_runs_the_batch(tmp_path, weights, clip):
     assert "0 done, 2 skipped, 0 failed, 0 ignored" in again.stderr
 
 
+def test_a_folder_named_like_an_option_after_a_double_dash_runs_the_batch(tmp_path, weights, monkeypatch):
+    """`vidcolor -o OUT -- -archive` was taken for one file: "-archive is a folder; pass a video or image file"."""
+    (tmp_path / "-archive").mkdir()
+    make_image(tmp_path / "-archive" / "photo.png", mode="L")
+    monkeypatch.chdir(tmp_path)
+    result = run("-o", "colour", "--weights", weights, "--render-size", "64", "--", "-archive")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "colour" / "photo.png").is_file()
+
+
 @pytest.mark.parametrize(
     "make_input, fragment",
     [
