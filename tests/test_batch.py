@@ -423,3 +423,16 @@ def test_every_multi_page_warning_of_a_batch_is_shown(tmp_path: Path, weights: P
     warnings_shown = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
     assert warnings_shown == [f"warning: {src / box / 'scan.tif'} holds 2 pages; only the first is coloured"
                               for box in ("box1", "box2")]
+
+
+def test_symlinked_folders_are_listed_as_ignored_not_left_out_silently(tmp_path: Path, colorizer: Colorizer) -> None:
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    make_image(src / "sub" / "a.png", size=(32, 32), mode="L")
+    (src / "linked").symlink_to(src / "sub")
+    (src / "sub" / "up").symlink_to(src)  # a loop
+
+    report = run(src, tmp_path / "dst", colorizer)
+
+    assert statuses(report) == {"linked/": "ignored", "sub/a.png": "done", "sub/up/": "ignored"}
+    assert "not followed" in report.files[0].error

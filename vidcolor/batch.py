@@ -36,6 +36,7 @@ VIDEO_EXTENSIONS = frozenset(
 )
 MEDIA_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
 REPORT_STEM = "vidcolor-report"
+LINKED_FOLDER = "a link to a folder, not followed (links can loop)"
 REPORT_FIELDS = ("file", "kind", "status", "frames", "seconds", "error")
 
 Status = Literal["done", "skipped", "failed", "ignored"]
@@ -110,9 +111,10 @@ def check_folders(src_dir: Path, dst_dir: Path) -> None:
 
 
 def walk_tree(src_dir: Path, exclude: Path | None = None) -> tuple[list[Path], dict[Path, str]]:
-    """Files under ``src_dir``, sorted by relative path, and the folders that could not be listed (no
-    permission, gone meanwhile) with the reason. Hidden files and folders, and ``exclude``, are left out;
-    symlinked folders are not followed (no loops), symlinked files are included.
+    """Files under ``src_dir``, sorted by relative path, and the folders left out with the reason: those
+    that could not be listed (no permission, gone meanwhile) and symlinked folders, which are not followed
+    (links can loop). Hidden files and folders, and ``exclude``, are left out silently; symlinked files are
+    included.
     """
     excluded = exclude.resolve() if exclude is not None else None
     found: list[Path] = []
@@ -127,6 +129,7 @@ def walk_tree(src_dir: Path, exclude: Path | None = None) -> tuple[list[Path], d
             name for name in folders
             if not name.startswith(".") and (excluded is None or (root_path / name).resolve() != excluded)
         )
+        unreadable.update({root_path / name: LINKED_FOLDER for name in folders if (root_path / name).is_symlink()})
         found.extend(root_path / name for name in files if not name.startswith("."))
     return sorted(found, key=lambda path: path.relative_to(src_dir).parts), unreadable
 
@@ -188,7 +191,10 @@ def colorize_tree(
         for source in sources:
             current = report_name(source.relative_to(src_dir))
             bar.set_postfix_str(current, refresh=True)
-            if source in unreadable:
+            if unreadable.get(source) == LINKED_FOLDER:
+                result = FileResult(f"{current}/", "", "ignored", error=f"{LINKED_FOLDER}; colour the folder it "
+                                    "points to on its own")
+            elif source in unreadable:
                 result = FileResult(f"{current}/", "", "failed", error=f"folder {source} cannot be read "
                                     f"({unreadable[source]}); its files were not coloured: fix it and run again")
             else:
