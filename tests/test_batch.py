@@ -272,7 +272,8 @@ def test_cli_summary_exit_status_and_rerun(tmp_path: Path, weights: Path) -> Non
     assert result.exit_code == 1, result.output
     assert "failed: photos/broken.jpg: not a readable image" in result.stderr
     assert re.search(r"^5 done, 0 skipped, 1 failed, 1 ignored in \d+\.\d s$", result.stderr, re.MULTILINE)
-    assert f"Error: 1 of 7 files failed; see {dst / 'vidcolor-report.csv'}" in result.stderr
+    assert (f"Error: 1 of 6 photos and videos failed (ignored files not counted); see {dst / 'vidcolor-report.csv'}"
+            in result.stderr)
     assert sorted(p.name for p in (dst / "clips").iterdir()) == ["silent.mkv", "sound.mp4"]
 
     (src / "photos/broken.jpg").unlink()

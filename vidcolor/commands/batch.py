@@ -77,5 +77,6 @@ def batch_command(
         click.echo(report.summary(), err=True)
     if report.failed:
         raise click.ClickException(
-            f"{len(report.failed)} of {len(report.files)} files failed; see {report_paths(dst_dir)[0]}"
+            f"{len(report.failed)} of {len(report.files) - report.count('ignored')} photos and videos failed "
+            f"(ignored files not counted); see {report_paths(dst_dir)[0]}"
         )
