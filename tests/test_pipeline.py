@@ -14,6 +14,7 @@ from tests.helpers import ConstantColour
 from tests.image_media import make_image
 from tests.media import make_video, read_packets, read_video_frames
 from vidcolor.errors import OutputError
+from vidcolor.io.output import partial_path
 from vidcolor.io.images import read_image
 from vidcolor.models import create_generator
 from vidcolor.pipeline import colorize_image, colorize_video
@@ -162,14 +163,18 @@ def test_a_photo_too_large_for_the_output_format_fails_before_the_model_runs(tmp
     assert calls == [] and not list(tmp_path.glob("*.webp"))
 
 
-def test_an_output_name_too_long_for_its_working_file_is_refused_first(tmp_path: Path) -> None:
-    """A 250-byte name exists happily, but its '.NAME.partial.EXT' did not: 'OSError: [Errno 36]' after the work."""
+def test_an_output_name_too_long_for_its_working_file_gets_a_shorter_working_file(tmp_path: Path) -> None:
+    """A 250-byte name exists happily, but its '.NAME.partial.EXT' did not (Errno 36), so a batch could not
+    colour such a file; the working name is now cut short with a hash, and two such names still differ."""
     source = make_video(tmp_path / "in.mp4", size=(64, 48), frames=3)
-    model = ConstantColour(0.2, -0.2)
-    model.register_forward_hook(lambda *_: pytest.fail("the model ran"))
-    with pytest.raises(OutputError, match="is too long: its working name"):
-        colorize_video(source, tmp_path / ("c" * 246 + ".mp4"), Colorizer(model, device="cpu", render_size=64),
-                       progress=False)
+    colorizer = Colorizer(ConstantColour(0.2, -0.2), device="cpu", render_size=64)
+    long_names = [tmp_path / ("c" * 240 + tail + ".mp4") for tail in ("-reel1", "-reel2")]
+    working = [partial_path(name) for name in long_names]
+    assert len({path.name for path in working}) == 2
+    assert all(len(path.name.encode()) == 255 and path.name.endswith(".partial.mp4") for path in working)
+    for output in long_names:
+        assert colorize_video(source, output, colorizer, progress=False).frames == 3
+    assert sorted(tmp_path.iterdir()) == sorted([source, *long_names])
 
 
 def test_colorize_rgb_takes_8_and_16_bit_arrays_and_refuses_other_shapes() -> None:

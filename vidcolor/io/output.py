@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,18 +34,32 @@ def check_output_path(input_path: Path, output_path: Path, overwrite: bool) -> N
 def check_name_length(path: Path, output_path: Path) -> None:
     """Refuse, before any work, an output whose working file or folder ``path`` (a longer name beside it)
     would exceed the file system's longest name."""
-    try:
-        longest = os.pathconf(path.parent, "PC_NAME_MAX")
-    except (OSError, ValueError, AttributeError):  # a missing folder, an unknown name; Windows has no pathconf
-        longest = 255
+    longest = longest_name(path.parent)
     if len(os.fsencode(path.name)) > longest:
         raise OutputError(f"output name {output_path.name!r} is too long: its working name {path.name!r} is over "
                           f"the {longest} bytes a name may have here; choose a shorter name")
 
 
+def longest_name(folder: Path) -> int:
+    """The most bytes a file name may have in ``folder`` (255 where the system does not say)."""
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # a missing folder, an unknown name; Windows has no pathconf
+        return 255
+
+
 def partial_path(output_path: Path) -> Path:
-    """The hidden temporary file beside ``output_path``; it keeps the suffix so formats are detected."""
-    return output_path.with_name(f".{output_path.stem}.partial{output_path.suffix}")
+    """The hidden temporary file beside ``output_path``: ``.NAME.partial.EXT``, keeping the suffix so formats
+    are detected. For a name too long for that (a batch cannot choose its names), NAME is cut short and
+    ends in ``~`` and a hash of the whole name, so two long names sharing a start still differ."""
+    name = f".{output_path.stem}.partial{output_path.suffix}"
+    room = longest_name(output_path.parent) - len(os.fsencode(name))
+    if room >= 0:
+        return output_path.with_name(name)
+    stem = os.fsencode(output_path.stem)
+    digest = hashlib.sha256(stem).hexdigest()[:8]
+    kept = stem[: max(len(stem) + room - len(digest) - 1, 0)].decode("utf-8", "ignore")
+    return output_path.with_name(f".{kept}~{digest}.partial{output_path.suffix}")
 
 
 @contextmanager
