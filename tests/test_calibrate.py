@@ -47,7 +47,9 @@ def test_unreadable_photos_are_skipped_and_not_counted(tmp_path):
     paths = _flat_photos(tmp_path)
     (tmp_path / "broken.png").write_bytes(b"not a png")
     faint = Colorizer(ConstantColour(20 / 110, -15 / 110), device="cpu", render_size=32)
-    assert calibrate(faint, [*paths, tmp_path / "broken.png"], candidates=(1.0, 2.0)).photos == 3
+    calibration = calibrate(faint, [*paths, tmp_path / "broken.png"], candidates=(1.0, 2.0))
+    assert calibration.photos == 3
+    assert (calibration.skipped.grey, calibration.skipped.unreadable) == (0, 1)  # the report says so (was silent)
 
 
 def test_calibration_of_grey_photos_only_is_an_error(tmp_path):
@@ -95,6 +97,23 @@ def test_command_stores_the_best_scale_plots_the_trade_and_refuses_an_unreachabl
         calibrate_main()
     assert stopped.value.code == 1
     assert "no candidate scale reaches 1000" in capsys.readouterr().err
+
+
+def test_a_plot_that_cannot_be_written_is_one_line_after_the_scale_is_stored(tmp_path, monkeypatch, capsys):
+    """`--plot` under a file gave a traceback after all the scoring, and the scale was never stored."""
+    weights = tmp_path / "tiny.safetensors"
+    save_generator(create_generator("tiny-unet"), weights, "tiny-unet")
+    _flat_photos(tmp_path)
+    (tmp_path / "a_file").write_text("x")
+    monkeypatch.setattr("sys.argv", ["calibrate", "--weights", str(weights), "--data", str(tmp_path), "--device", "cpu",
+                                     "--plot", str(tmp_path / "a_file" / "trade.png")])
+    with pytest.raises(SystemExit) as stopped:
+        calibrate_main()
+    assert stopped.value.code == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("Error")]
+    assert len(errors) == 1 and errors[0].startswith("Error: cannot write the plot")
+    assert errors[0].endswith("the scale is stored")
+    assert "saturation" in read_metadata(weights)["inference"]
 
 
 @pytest.mark.parametrize("option, value", [("--count", "-1"), ("--count", "0"), ("--colour-ratio", "-1"),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +20,7 @@ from training.config import StageBudget
 from training.data import build_bank, collect_images, random_crops, to_model_pair
 from training.trainer import Trainer, resume_trainer
 from vidcolor.errors import InputError, OutputError, WeightsError
-from vidcolor.models import load_generator, read_metadata
+from vidcolor.models import create_generator, load_generator, read_metadata, save_generator
 
 
 def _weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -450,3 +452,72 @@ def test_pack_of_a_folder_without_colour_photos_is_an_error(photo_dir: Path, tmp
     (grey / "b.jpg").write_bytes(b"not a jpeg")
     with pytest.raises(InputError, match=r"no colour photos under .*grey \(1 grey, 1 unreadable\)"):
         pack(grey, tmp_path / "packed", size=32)
+
+
+def test_exports_that_would_overwrite_the_start_or_cannot_be_written_are_refused_first(
+        photo_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    """`--export` onto its own `--init-weights` destroyed the starting model; a read-only export folder
+    failed only after the whole training."""
+    start = tmp_path / "start.safetensors"
+    save_generator(create_generator("tiny-unet"), start, "tiny-unet", input_size=CROP)
+    before = start.read_bytes()
+    same = CliRunner().invoke(train_command, _tiny_run_arguments(
+        photo_dir, tmp_path / "run", "--init-weights", str(start), "--export", str(start)))
+    assert same.exit_code == 2 and "is the run's --init-weights" in same.output
+    assert start.read_bytes() == before and not (tmp_path / "run").exists()
+
+    read_only = tmp_path / "read_only"
+    read_only.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: real_access(path, mode)
+                        and not (Path(path) == read_only and mode & os.W_OK))
+    locked = CliRunner().invoke(train_command, _tiny_run_arguments(
+        photo_dir, tmp_path / "run2", "--export", str(read_only / "model.safetensors")))
+    assert locked.exit_code == 2 and "cannot write into" in locked.output
+    assert not (tmp_path / "run2").exists()
+
+
+def test_a_run_folder_inside_its_data_is_refused(photo_dir: Path, tmp_path: Path) -> None:
+    """The run's sample sheets and loss curve became training photos; the resume then failed on the count."""
+    data = tmp_path / "photos"
+    shutil.copytree(photo_dir, data)
+    result = CliRunner().invoke(train_command, _tiny_run_arguments(data, data / "run"))
+    assert result.exit_code == 2 and "is inside --data" in result.output
+    assert not (data / "run").exists()
+
+
+def test_pack_refuses_a_folder_that_already_holds_files(photo_dir: Path, tmp_path: Path) -> None:
+    """A second pack into the same folder mixed two sets of photos without a word."""
+    from training.pack import pack
+
+    pack(photo_dir, tmp_path / "packed", size=32)
+    before = sorted((tmp_path / "packed").rglob("*"))
+    with pytest.raises(OutputError, match="is not empty"):
+        pack(photo_dir / "street", tmp_path / "packed", size=32)
+    assert sorted((tmp_path / "packed").rglob("*")) == before
+
+
+def test_training_photos_are_turned_upright_by_their_exif_orientation(tmp_path: Path) -> None:
+    """A phone photo stored sideways (orientation 6) was trained on sideways."""
+    from training.data import load_square
+
+    pixels = np.zeros((40, 60, 3), np.uint8)  # stored 60 wide, 40 high: red left half, blue right half
+    pixels[:, :30, 0], pixels[:, 30:, 2] = 200, 200
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to show
+    Image.fromarray(pixels).save(tmp_path / "sideways.jpg", exif=exif, quality=95)
+    square = load_square(tmp_path / "sideways.jpg", 40).astype(int)
+    assert square[:10, :, 0].mean() > 150 and square[-10:, :, 2].mean() > 150  # red on top, blue below
+
+
+def test_a_checkpoint_or_export_cut_by_ctrl_c_leaves_no_temporary_file(tmp_path: Path, monkeypatch) -> None:
+    import vidcolor.models.checkpoint as checkpoint
+
+    def interrupted(tensors, filename, metadata=None):
+        Path(filename).write_bytes(b"half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(checkpoint, "save_file", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        save_generator(create_generator("tiny-unet"), tmp_path / "model.safetensors", "tiny-unet")
+    assert list(tmp_path.iterdir()) == []

@@ -14,7 +14,7 @@ user's ``--saturation`` multiplies it. Calibrate on training photos, never on th
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +51,7 @@ class Calibration:
     scores: list[ScaleScore]
     truth_colourfulness: float
     photos: int
+    skipped: SkippedPhotos = field(default_factory=SkippedPhotos)
 
     def best_psnr(self) -> ScaleScore:
         """The scale with the highest mean PSNR."""
@@ -69,7 +70,8 @@ def calibrate(colorizer: Colorizer, paths: list[Path], candidates: tuple[float, 
     psnrs: dict[float, list[float]] = {float(scale): [] for scale in candidates}
     colours: dict[float, list[float]] = {float(scale): [] for scale in candidates}
     truth_colours: list[float] = []
-    for _, rgb in colour_photos(tqdm(paths, unit="photo", desc="calibrating"), SkippedPhotos()):
+    skipped = SkippedPhotos()
+    for _, rgb in colour_photos(tqdm(paths, unit="photo", desc="calibrating"), skipped):
         truth_colours.append(colourfulness(rgb))
         lightness, ab = colorizer.predict_full_size(rgb)
         for scale in psnrs:
@@ -77,9 +79,9 @@ def calibrate(colorizer: Colorizer, paths: list[Path], candidates: tuple[float, 
             psnrs[scale].append(psnr(rgb, output))
             colours[scale].append(colourfulness(output))
     if not truth_colours:
-        raise InputError("no colour photos to calibrate on")
+        raise InputError(f"no colour photos to calibrate on ({skipped.grey} grey, {skipped.unreadable} unreadable)")
     scores = [ScaleScore(scale, float(np.mean(psnrs[scale])), float(np.mean(colours[scale]))) for scale in psnrs]
-    return Calibration(scores, float(np.mean(truth_colours)), len(truth_colours))
+    return Calibration(scores, float(np.mean(truth_colours)), len(truth_colours), skipped)
 
 
 def spread(paths: list[Path], count: int) -> list[Path]:
@@ -96,7 +98,9 @@ def report(calibration: Calibration, chosen: ScaleScore) -> str:
     lines = [f"saturation {score.scale:.2f}: PSNR {score.psnr:.3f} dB, colourfulness {score.colourfulness:.1f} "
              f"({score.colourfulness / truth:.2f} x truth){'  <- chosen' if score == chosen else ''}"
              for score in calibration.scores]
-    return "\n".join(lines + [f"truth colourfulness {truth:.1f}"])
+    skipped = calibration.skipped
+    return "\n".join(lines + [f"truth colourfulness {truth:.1f} over {calibration.photos} colour photos "
+                              f"({skipped.grey} grey and {skipped.unreadable} unreadable skipped)"])
 
 
 def main() -> None:
@@ -121,13 +125,18 @@ def main() -> None:
         if chosen is None:
             parser.exit(1, f"Error: no candidate scale reaches {args.colour_ratio} x the truth's colourfulness\n")
     print(report(calibration, chosen))
-    if args.plot is not None:
-        plots.trade_off(
-            [(f"{score.scale:.1f}", score.colourfulness, score.psnr) for score in calibration.scores],
-            calibration.truth_colourfulness, args.plot, title=f"colour scale on {args.data.name} ({calibration.photos} photos)")
     update_metadata(args.weights, {"inference": {"saturation": chosen.scale,
                                                  "calibrated_on": f"{calibration.photos} photos of {args.data}"}})
     print(f"{args.weights}: inference saturation set to {chosen.scale:.2f}")
+    if args.plot is not None:  # after the scale is stored: a plot that cannot be written must not lose it
+        try:
+            plots.trade_off(
+                [(f"{score.scale:.1f}", score.colourfulness, score.psnr) for score in calibration.scores],
+                calibration.truth_colourfulness, args.plot,
+                title=f"colour scale on {args.data.name} ({calibration.photos} photos)")
+        except OSError as error:
+            parser.exit(1, f"Error: cannot write the plot {args.plot} ({error.strerror or error}); "
+                           "the scale is stored\n")
 
 
 if __name__ == "__main__":

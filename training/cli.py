@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -159,6 +160,8 @@ def train_command(data: tuple[str, ...], out: Path | None, resume: Path | None, 
             export.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise click.BadParameter(f"cannot create {export.parent} ({error.strerror})", param_hint="--export") from error
+        if not os.access(export.parent, os.W_OK | os.X_OK):
+            raise click.BadParameter(f"cannot write into {export.parent} (read-only or no permission)", param_hint="--export")
     if patience is not None and not holdout and resume is None:
         raise click.BadParameter("needs --holdout: patience counts held-out scorings", param_hint="--patience")
     torch_device = resolve_device(device)
@@ -188,6 +191,13 @@ def train_command(data: tuple[str, ...], out: Path | None, resume: Path | None, 
         )
         if not (config.pretrain.active or config.gan.active):
             raise click.UsageError("give a budget: --pretrain-epochs/--pretrain-minutes and/or --gan-epochs/--gan-minutes")
+        for folder in map(Path, config.data):
+            if folder == out.resolve() or folder in out.resolve().parents:
+                raise click.BadParameter(f"{out} is inside --data {folder}: the run's own pictures would become "
+                                         "training photos; choose a run folder outside it", param_hint="--out")
+    if export is not None and config.init_weights and export.resolve() == Path(config.init_weights):
+        raise click.BadParameter(f"{export} is the run's --init-weights, which it would overwrite; export elsewhere",
+                                 param_hint="--export")
     run_dir = resume or out
     log = logging.getLogger(__name__)
     with _logging_to(run_dir):

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from tqdm import tqdm
 
 from vidcolor.color import lab_from_normalized, lab_to_rgb, normalize_ab, normalize_l, rgb_to_lab
@@ -69,7 +69,8 @@ def is_grey(rgb: np.ndarray) -> bool:
 
 
 def load_square(path: Path, side: int) -> np.ndarray | None:
-    """Decode ``path`` as RGB, centre-crop to a square, resize to ``side``; ``None`` if grey.
+    """Decode ``path`` as RGB, upright by its EXIF orientation, centre-crop to a square, resize to ``side``;
+    ``None`` if grey.
 
     Raises ``OSError``/``ValueError`` for files that are not readable images.
     """
@@ -77,7 +78,7 @@ def load_square(path: Path, side: int) -> np.ndarray | None:
         if image.mode in ("L", "LA", "1", "I", "I;16", "F"):
             return None
         image.draft("RGB", (side, side))
-        rgb = image.convert("RGB")
+        rgb = ImageOps.exif_transpose(image).convert("RGB")
     short = min(rgb.size)
     left, top = (rgb.width - short) // 2, (rgb.height - short) // 2
     square = rgb.crop((left, top, left + short, top + short)).resize((side, side), Image.Resampling.BICUBIC)

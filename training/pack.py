@@ -26,10 +26,14 @@ from .data import find_images, load_or_reason
 def pack(source: Path, target: Path, size: int = 208, quality: int = 90, every: int = 1, suffix: str = ".jpg") -> dict[str, int]:
     """Write the packed copies of the photos under ``source`` into ``target`` (JPEG or WebP by ``suffix``); returns the counts.
 
-    ``target`` must lie outside ``source`` (and not hold it): the copies would replace or join the photos."""
+    ``target`` must lie outside ``source`` (and not hold it): the copies would replace or join the photos;
+    it must be new or empty, so that one pack is one set of photos."""
     inside, outside = Path(source).resolve(), Path(target).resolve()
     if inside == outside or inside in outside.parents or outside in inside.parents:
         raise OutputError(f"--out {target} overlaps --data {source}; pack into a folder outside it")
+    if target.is_dir() and any(target.iterdir()):
+        raise OutputError(f"--out {target} is not empty: packing into it would mix two sets of photos; "
+                          "choose a new folder")
     counts = {"packed": 0, "grey": 0, "corrupt": 0}
     written: set[Path] = set()
     for path in tqdm(find_images(source)[::every], unit="photo", desc="packing"):

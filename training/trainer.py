@@ -379,8 +379,12 @@ class Trainer:
         }
         path = self.run_dir / CHECKPOINT_NAME
         temporary = path.with_name(path.name + ".tmp")
-        torch.save(state, temporary)
-        temporary.replace(path)
+        try:
+            torch.save(state, temporary)
+            temporary.replace(path)
+        except BaseException:  # a full disk or Ctrl-C: the last good checkpoint stays, no .tmp beside it
+            temporary.unlink(missing_ok=True)
+            raise
         return path
 
     def load_checkpoint(self, state: dict[str, Any]) -> None:

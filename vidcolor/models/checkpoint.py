@@ -62,6 +62,9 @@ def _write_weights(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[
     except (SafetensorError, OSError) as error:
         temporary.unlink(missing_ok=True)
         raise OutputError(f"cannot write weights to {path} ({error}); check the folder exists and is writable") from error
+    except BaseException:  # Ctrl-C: no half-written .tmp left beside the weights
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
