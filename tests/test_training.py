@@ -521,3 +521,16 @@ def test_a_checkpoint_or_export_cut_by_ctrl_c_leaves_no_temporary_file(tmp_path:
     with pytest.raises(KeyboardInterrupt):
         save_generator(create_generator("tiny-unet"), tmp_path / "model.safetensors", "tiny-unet")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_resume_on_other_photos_of_the_same_count_is_refused(photo_dir: Path, tmp_path: Path) -> None:
+    """One photo swapped for another: the count matched, so the run resumed with its hold-out split moved onto
+    photos it had trained on."""
+    data = tmp_path / "photos"
+    shutil.copytree(photo_dir, data)
+    trainer = Trainer(tiny_config(data, holdout=0.25), tmp_path / "run", torch.device("cpu"))
+    trainer.run(max_steps=1, progress=False)
+    swapped = next(path for path in sorted(data.rglob("*.png")) if "grey" not in path.name)
+    swapped.rename(swapped.with_name("zz_" + swapped.name))
+    with pytest.raises(InputError, match="changed since the run started"):
+        resume_trainer(tmp_path / "run", torch.device("cpu"))

@@ -9,6 +9,7 @@ and when a stage ends. With ``holdout`` set, held-out photos are scored at the s
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import platform
 import random
@@ -66,6 +67,7 @@ class Trainer:
         torch.manual_seed(config.seed)
         random.seed(config.seed)
         all_photos = bank if bank is not None else build_bank(training_photos_of(config), config.crop)
+        self.photos_fingerprint = photos_fingerprint(all_photos.sources)
         training_photos, holdout = split_bank(all_photos, config.holdout, config.seed)
         self.bank = training_photos.to(device)
         self.holdout = holdout.to(device) if holdout is not None else None
@@ -365,7 +367,7 @@ class Trainer:
             "progress": {
                 "stage_index": self.stage_index, "position": self.position, "step": self.step,
                 "stage_steps": self.stage_steps, "stage_epochs": self.stage_epochs, "stage_seconds": self.stage_seconds,
-                "photos": len(self.bank),
+                "photos": len(self.bank), "photos_sha256": self.photos_fingerprint,
             },
             "order": self.order,
             "best_weights": self.best.state_dict(),
@@ -399,6 +401,9 @@ class Trainer:
         progress = state["progress"]
         if progress["photos"] != len(self.bank):
             raise InputError(f"the checkpoint was trained on {progress['photos']} photos but the data now has {len(self.bank)}")
+        if progress.get("photos_sha256", self.photos_fingerprint) != self.photos_fingerprint:
+            raise InputError("the photos under --data changed since the run started (as many, but other files): "
+                             "its held-out split would now hold photos it trained on; start a new run")
         self.generator.load_state_dict(state["generator"])
         self.discriminator.load_state_dict(state["discriminator"])
         self.pretrain_optimizer.load_state_dict(state["pretrain_optimizer"])
@@ -434,6 +439,12 @@ class Trainer:
                 # so that its optimiser state fits and a longer budget trains as if given at the start
                 self.generator.load_state_dict(self.unrewound)
                 self.unrewound = None
+
+
+def photos_fingerprint(sources: list[str]) -> str:
+    """SHA-256 of the run's photo list, in order: a resumed run must see the same photos, not only as many,
+    or its hold-out split (drawn by position) would move onto photos it has trained on."""
+    return hashlib.sha256("\n".join(sources).encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def preview_photos(folder: str | Path, count: int, crop: int) -> torch.Tensor:
