@@ -157,3 +157,14 @@ def test_ssim_window_shrinks_for_photos_under_seven_pixels() -> None:
     assert 0 < ssim(truth, noisy) < 1
     with pytest.raises(ValueError, match="too small"):
         ssim(truth[:2], noisy[:2])
+
+
+def test_photos_at_the_top_and_a_folder_named_overall_keep_rows_of_their_own(val_dir: Path, tmp_path: Path) -> None:
+    """Top-level photos merged with a sub-folder named like the data folder, and a sub-folder named `overall`
+    gave a second `overall` row."""
+    data = tmp_path / "ov"
+    shutil.copytree(val_dir / "birds", data / "overall")
+    shutil.copytree(val_dir / "cities", data / "ov")
+    shutil.copy(next((val_dir / "birds").glob("*.png")), data / "loose.png")
+    rows = evaluate(data, Colorizer(_GreyModel(), device="cpu", render_size=32), progress=False)
+    assert [(row.group, row.photos) for row in rows] == [("ov", 3), ("ov/", 1), ("overall/", 2), (OVERALL, 6)]

@@ -534,3 +534,15 @@ def test_a_resume_on_other_photos_of_the_same_count_is_refused(photo_dir: Path, 
     swapped.rename(swapped.with_name("zz_" + swapped.name))
     with pytest.raises(InputError, match="changed since the run started"):
         resume_trainer(tmp_path / "run", torch.device("cpu"))
+
+
+def test_photos_in_symlinked_folders_are_found_once_without_looping(photo_dir: Path, tmp_path: Path) -> None:
+    """Python's rglob does not follow folder links: training, evaluate, pack and calibrate saw none of them."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "linked").symlink_to(photo_dir / "street", target_is_directory=True)
+    (data / "linked_again").symlink_to(photo_dir / "street", target_is_directory=True)
+    (data / "up").symlink_to(data, target_is_directory=True)
+    found = collect_images([data])
+    assert len(found) == len(collect_images([photo_dir / "street"])) > 0
+    assert all(path.parts[len(data.parts)] in ("linked", "linked_again") for path in found)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 import click
 import torch
 from click.core import ParameterSource
+from tqdm import tqdm
 
 from vidcolor.commands._common import FiniteFloatRange, Interrupted, device_option, one_line_errors
 from vidcolor.errors import InputError
@@ -21,6 +23,16 @@ from vidcolor.worker import resolve_device
 from .config import StageBudget, TrainConfig
 
 
+class _ProgressBarSafeHandler(logging.Handler):
+    """Log lines on stderr above the progress bar (through ``tqdm.write``), not run into it."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            tqdm.write(self.format(record), file=sys.stderr)
+        except Exception:  # noqa: BLE001 - logging must never break the run
+            self.handleError(record)
+
+
 @contextmanager
 def _logging_to(run_dir: Path) -> Iterator[None]:
     """Log INFO and above to ``run_dir/train.log`` and to stderr while the block runs."""
@@ -28,7 +40,7 @@ def _logging_to(run_dir: Path) -> Iterator[None]:
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     root = logging.getLogger()
     previous_level = root.level
-    handlers = [logging.FileHandler(run_dir / "train.log"), logging.StreamHandler()]
+    handlers = [logging.FileHandler(run_dir / "train.log"), _ProgressBarSafeHandler()]
     root.setLevel(logging.INFO)
     for handler in handlers:
         handler.setFormatter(formatter)

@@ -54,11 +54,21 @@ class ImageBank:
 
 
 def find_images(root: str | os.PathLike) -> list[Path]:
-    """Every photo under ``root`` (recursively, sorted), by file suffix."""
+    """Every photo under ``root`` (recursively, sorted), by file suffix; symlinked folders are followed,
+    each real folder once (a link back up the tree cannot loop)."""
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"data folder not found: {root}")
-    return sorted(path for path in root.rglob("*") if is_image_suffix(path) and path.is_file())
+    seen: set[str] = set()
+    found = []
+    for folder, subfolders, files in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            subfolders.clear()
+            continue
+        seen.add(real)
+        found.extend(path for path in map(Path(folder).joinpath, files) if is_image_suffix(path) and path.is_file())
+    return sorted(found)
 
 
 def is_grey(rgb: np.ndarray) -> bool:

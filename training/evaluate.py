@@ -92,8 +92,12 @@ def grey_baseline(rgb: np.ndarray) -> np.ndarray:
 
 
 def _group_of(path: Path, root: Path) -> str:
+    """The table row of a photo: its top-level sub-folder, ``FOLDER/`` for photos directly in ``root`` (so a
+    sub-folder of the same name stays its own row), ``overall/`` for a sub-folder named like the total."""
     parts = path.relative_to(root).parts
-    return parts[0] if len(parts) > 1 else root.name
+    if len(parts) == 1:
+        return f"{root.name}/"
+    return f"{parts[0]}/" if parts[0] == OVERALL else parts[0]
 
 
 def _mean_row(group: str, scores: list[tuple[float, ...]]) -> ScoreRow:
