@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import signal
-from pathlib import Path
+import sys
 from types import FrameType
 
-import click
 
-from training.cli import evaluate_command, train_command
-from vidcolor.commands.batch import batch_command
-from vidcolor.commands.colorize import colorize_command
-from vidcolor.commands.preview import preview_command
+def _interrupted_while_loading(signum: int, frame: FrameType | None) -> None:
+    """Ctrl-C in the seconds PyTorch and FFmpeg take to load: one line and exit 130, not a traceback of imports."""
+    sys.stderr.write("Error: interrupted\n")
+    sys.exit(130)
+
+
+signal.signal(signal.SIGINT, _interrupted_while_loading)  # main() installs the handler for the run itself
+
+from pathlib import Path  # noqa: E402 - after the handler: the imports below take seconds
+
+import click  # noqa: E402
+
+from training.cli import evaluate_command, train_command  # noqa: E402
+from vidcolor.commands.batch import batch_command  # noqa: E402
+from vidcolor.commands.colorize import colorize_command  # noqa: E402
+from vidcolor.commands.preview import preview_command  # noqa: E402
 
 
 class DefaultCommandGroup(click.Group):

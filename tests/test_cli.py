@@ -383,3 +383,13 @@ def test_a_second_stop_signal_cannot_cut_the_clean_up_short():
     finally:
         for stop, handler in saved.items():
             signal.signal(stop, handler)
+
+
+def test_ctrl_c_while_the_libraries_load_is_one_line():
+    """Ctrl-C in the first seconds (PyTorch loading) printed a 60-line traceback of imports."""
+    interrupt_soon = ("import os, signal, sys, threading; sys.argv = ['vidcolor', '--help']; "
+                      "threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start(); import cli")
+    result = subprocess.run([sys.executable, "-c", interrupt_soon], capture_output=True, text=True,
+                            cwd=REPO_ROOT, timeout=120)
+    assert result.returncode == 130, result.stderr
+    assert result.stderr == "Error: interrupted\n"
