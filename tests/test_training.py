@@ -301,6 +301,25 @@ def test_ctrl_c_before_the_first_checkpoint_does_not_promise_a_resume(photo_dir:
     result = CliRunner().invoke(train_command, _tiny_run_arguments(photo_dir, tmp_path / "run"))
     assert result.exit_code == 130
     assert "nothing to resume" in result.output and "--resume" not in result.output
+    assert not (tmp_path / "run").exists()  # it held only train.log
+
+
+def test_a_failed_run_removes_the_folder_it_made_or_logs_why_it_stopped(photo_dir: Path, tmp_path: Path) -> None:
+    """A grey-only folder left a run folder holding only train.log, which never said why the run stopped."""
+    grey = tmp_path / "grey"
+    grey.mkdir()
+    Image.fromarray(np.full((40, 40, 3), 128, np.uint8)).save(grey / "g.png")
+    failed = CliRunner().invoke(train_command, _tiny_run_arguments(grey, tmp_path / "new_run"))
+    assert failed.exit_code == 1 and not (tmp_path / "new_run").exists()
+
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / "notes.txt").write_text("mine")
+    again = CliRunner().invoke(train_command, _tiny_run_arguments(grey, kept))
+    assert again.exit_code == 1 and (kept / "notes.txt").read_text() == "mine"
+    error = next(line for line in again.output.splitlines() if line.startswith("Error: "))
+    assert (kept / "train.log").read_text().splitlines()[-1].endswith(
+        f"ERROR the run stopped: {error.removeprefix('Error: ')}")
 
 
 def test_exported_epochs_count_whole_epochs_when_the_batch_leaves_a_remainder(photo_dir: Path, bank, tmp_path: Path) -> None:

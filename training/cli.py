@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +18,7 @@ from click.core import ParameterSource
 from tqdm import tqdm
 
 from vidcolor.commands._common import FiniteFloatRange, Interrupted, device_option, one_line_errors
-from vidcolor.errors import InputError
+from vidcolor.errors import InputError, first_line
 from vidcolor.models import list_generators
 from vidcolor.worker import resolve_device
 
@@ -212,23 +214,40 @@ def train_command(data: tuple[str, ...], out: Path | None, resume: Path | None, 
                                  param_hint="--export")
     run_dir = resume or out
     log = logging.getLogger(__name__)
-    with _logging_to(run_dir):
-        try:
-            if resume is not None:
-                trainer = resume_trainer(resume, torch_device, config, state=state)
-                log.info("resumed %s at step %d (stage %s)", resume, trainer.step, trainer.stage)
-            else:
-                trainer = Trainer(config, run_dir, torch_device)
-                if init_weights is not None:
-                    trainer.start_from(init_weights)
-            log.info("config: %s; device %s, %d threads", config.to_dict(), torch_device, torch.get_num_threads())
-            trainer.run()
-            if export is not None:
-                trainer.export(export)
-        except KeyboardInterrupt:
-            if not (run_dir / CHECKPOINT_NAME).is_file():
-                raise Interrupted("interrupted before the first checkpoint; nothing to resume: start the run again") from None
-            raise Interrupted(f"interrupted; continue from the last checkpoint with --resume {run_dir}") from None
+    created = not run_dir.exists()
+    try:
+        with _logging_to(run_dir):
+            try:
+                if resume is not None:
+                    trainer = resume_trainer(resume, torch_device, config, state=state)
+                    log.info("resumed %s at step %d (stage %s)", resume, trainer.step, trainer.stage)
+                else:
+                    trainer = Trainer(config, run_dir, torch_device)
+                    if init_weights is not None:
+                        trainer.start_from(init_weights)
+                log.info("config: %s; device %s, %d threads", config.to_dict(), torch_device, torch.get_num_threads())
+                trainer.run()
+                if export is not None:
+                    trainer.export(export)
+            except KeyboardInterrupt:
+                if not (run_dir / CHECKPOINT_NAME).is_file():
+                    raise Interrupted("interrupted before the first checkpoint; nothing to resume: start the run again") from None
+                raise Interrupted(f"interrupted; continue from the last checkpoint with --resume {run_dir}") from None
+    except BaseException as error:
+        _close_failed_run(run_dir, created, error)
+        raise
+
+
+def _close_failed_run(run_dir: Path, created: bool, error: BaseException) -> None:
+    """A run that stopped on an error or Ctrl-C: a folder this run made and left without a checkpoint holds
+    nothing to resume, so it goes; otherwise ``train.log`` ends with the reason (stderr has it already)."""
+    from .trainer import CHECKPOINT_NAME
+
+    if created and not (run_dir / CHECKPOINT_NAME).is_file():
+        shutil.rmtree(run_dir, ignore_errors=True)
+    elif run_dir.is_dir():
+        with open(run_dir / "train.log", "a", encoding="utf-8") as log_file:
+            log_file.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} ERROR the run stopped: {first_line(error)}\n")
 
 
 @click.command("evaluate")
