@@ -168,3 +168,27 @@ def test_photos_at_the_top_and_a_folder_named_overall_keep_rows_of_their_own(val
     shutil.copy(next((val_dir / "birds").glob("*.png")), data / "loose.png")
     rows = evaluate(data, Colorizer(_GreyModel(), device="cpu", render_size=32), progress=False)
     assert [(row.group, row.photos) for row in rows] == [("ov", 3), ("ov/", 1), ("overall/", 2), (OVERALL, 6)]
+
+
+def test_the_sample_sheet_fills_up_past_unreadable_picks_and_replaces_an_old_one(val_dir: Path, tmp_path: Path) -> None:
+    """A picked photo that could not be read left the sheet a row short; a second evaluation with
+    `--samples 0` left the first one's sheet beside its own table."""
+    data = tmp_path / "data"
+    shutil.copytree(val_dir, data)
+    (data / "birds" / "0_broken.png").write_bytes(b"not a png")
+    colorizer = Colorizer(_GreyModel(), device="cpu", render_size=32)
+    photos = sorted(data.rglob("*.png"))
+    assert sample_sheet(photos, colorizer, tmp_path / "sheet.png", count=3) == 3
+    assert len(sample_rows(photos, colorizer)) == len(photos) - 1
+
+    weights = tmp_path / "tiny.safetensors"
+    save_generator(create_generator("tiny-unet"), weights, "tiny-unet")
+    out = tmp_path / "out"
+    first = CliRunner().invoke(evaluate_command, ["--data", str(data), "--weights", str(weights), "--out", str(out),
+                                                  "--render-size", "32", "--samples", "2"])
+    assert first.exit_code == 0, first.output
+    assert (out / "samples.png").is_file()
+    second = CliRunner().invoke(evaluate_command, ["--data", str(data), "--weights", str(weights), "--out", str(out),
+                                                   "--render-size", "32", "--samples", "0"])
+    assert second.exit_code == 0, second.output
+    assert not (out / "samples.png").exists()

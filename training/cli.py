@@ -291,8 +291,11 @@ def evaluate_command(
     if out is not None:
         written = save_table(rows, out, title)
         photos = find_images(data)
+        sheet = out / "samples.png"
+        sheet.unlink(missing_ok=True)  # a sheet of an earlier evaluation must not stand beside this table
         if samples and photos:
             picks = [photos[int(i)] for i in np.linspace(0, len(photos) - 1, min(samples, len(photos)))]
-            if sample_sheet(picks, colorizer, out / "samples.png"):
-                written.append(out / "samples.png")
+            spares = [path for path in photos if path not in set(picks)]  # stand in for unreadable picks
+            if sample_sheet(picks + spares, colorizer, sheet, count=samples):
+                written.append(sheet)
         click.echo("wrote " + ", ".join(map(str, written)))

@@ -168,10 +168,14 @@ def save_table(rows: list[ScoreRow], out_dir: str | os.PathLike, title: str = "E
     return paths
 
 
-def sample_rows(paths: list[str | os.PathLike], colorizer: Colorizer) -> list[list[np.ndarray | None]]:
-    """For each readable photo: [grey, colourised, truth], with truth ``None`` when the photo itself is grey."""
+def sample_rows(paths: list[str | os.PathLike], colorizer: Colorizer,
+                count: int | None = None) -> list[list[np.ndarray | None]]:
+    """For each readable photo, in order, up to ``count`` of them: [grey, colourised, truth], with truth
+    ``None`` when the photo itself is grey; an unreadable photo gives way to the next."""
     rows: list[list[np.ndarray | None]] = []
     for path in paths:
+        if count is not None and len(rows) == count:
+            break
         try:
             rgb = read_rgb(path)
         except UNREADABLE:
@@ -181,10 +185,11 @@ def sample_rows(paths: list[str | os.PathLike], colorizer: Colorizer) -> list[li
     return rows
 
 
-def sample_sheet(paths: list[str | os.PathLike], colorizer: Colorizer, out_png: str | os.PathLike) -> int:
-    """Side-by-side sheet, one readable photo a row: grey | colourised | truth (truth only for colour
-    photos). Returns the number of rows; with none, no file is written."""
-    rows = sample_rows(paths, colorizer)
+def sample_sheet(paths: list[str | os.PathLike], colorizer: Colorizer, out_png: str | os.PathLike,
+                 count: int | None = None) -> int:
+    """Side-by-side sheet, one readable photo a row (the first ``count`` readable ones of ``paths``): grey |
+    colourised | truth (truth only for colour photos). Returns the number of rows; with none, no file is written."""
+    rows = sample_rows(paths, colorizer, count)
     if rows:
         plots.image_sheet(rows, ["grey", "colourised", "truth"], out_png)
     return len(rows)
