@@ -8,12 +8,15 @@ from types import FrameType
 
 
 def _interrupted_while_loading(signum: int, frame: FrameType | None) -> None:
-    """Ctrl-C in the seconds PyTorch and FFmpeg take to load: one line and exit 130, not a traceback of imports."""
+    """Ctrl-C (or SIGTERM, SIGHUP) in the seconds PyTorch and FFmpeg take to load: one line and exit 130, as
+    later in the run, not a traceback of imports."""
     sys.stderr.write("Error: interrupted\n")
     sys.exit(130)
 
 
-signal.signal(signal.SIGINT, _interrupted_while_loading)  # main() installs the handler for the run itself
+for _name in ("SIGINT", "SIGTERM", "SIGHUP"):  # main() installs the handlers for the run itself
+    if hasattr(signal, _name):
+        signal.signal(getattr(signal, _name), _interrupted_while_loading)
 
 from pathlib import Path  # noqa: E402 - after the handler: the imports below take seconds
 

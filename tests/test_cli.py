@@ -385,10 +385,11 @@ def test_a_second_stop_signal_cannot_cut_the_clean_up_short():
             signal.signal(stop, handler)
 
 
-def test_ctrl_c_while_the_libraries_load_is_one_line():
-    """Ctrl-C in the first seconds (PyTorch loading) printed a 60-line traceback of imports."""
+@pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM"])
+def test_ctrl_c_while_the_libraries_load_is_one_line(stop):
+    """Ctrl-C in the first seconds (PyTorch loading) printed a 60-line traceback of imports; SIGTERM exited 143."""
     interrupt_soon = ("import os, signal, sys, threading; sys.argv = ['vidcolor', '--help']; "
-                      "threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start(); import cli")
+                      f"threading.Timer(0.3, os.kill, (os.getpid(), signal.{stop})).start(); import cli")
     result = subprocess.run([sys.executable, "-c", interrupt_soon], capture_output=True, text=True,
                             cwd=REPO_ROOT, timeout=120)
     assert result.returncode == 130, result.stderr
