@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from types import FrameType
@@ -9,9 +10,11 @@ from types import FrameType
 
 def _interrupted_while_loading(signum: int, frame: FrameType | None) -> None:
     """Ctrl-C (or SIGTERM, SIGHUP) in the seconds PyTorch and FFmpeg take to load: one line and exit 130, as
-    later in the run, not a traceback of imports."""
+    later in the run, not a traceback of imports. Nothing is written yet, so it exits at once (``os._exit``):
+    an exception could be swallowed by a library's bare ``except`` around an optional import."""
     sys.stderr.write("Error: interrupted\n")
-    sys.exit(130)
+    sys.stderr.flush()
+    os._exit(130)
 
 
 for _name in ("SIGINT", "SIGTERM", "SIGHUP"):  # main() installs the handlers for the run itself
