@@ -369,3 +369,18 @@ def test_opencv_is_loaded_before_pyav() -> None:
     code = "import sys, cli; names = list(sys.modules); print(names.index('cv2') < names.index('av'))"
     result = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[1], capture_output=True, text=True)
     assert result.stdout.strip() == "True", result.stderr
+
+
+def test_a_sheet_too_large_for_its_format_is_refused_before_any_frame_is_rendered(weights, tmp_path,
+                                                                                    monkeypatch) -> None:
+    """260 rows of a 320x240 clip into .jpg failed after minutes of rendering: 640x67080 is over JPEG's 65,500 px."""
+    clip = make_video(tmp_path / "long.mp4", size=(320, 240), frames=260)
+    import vidcolor.preview as preview_module
+
+    monkeypatch.setattr(preview_module, "preview_frames", lambda *args, **kwargs: pytest.fail("frames were rendered"))
+    result = cli(str(clip), "--sheet", str(tmp_path / "big.jpg"), "--weights", str(weights), "--device", "cpu",
+                 "--render-size", str(RENDER), "--frames", "260")
+    assert result.exit_code == 1
+    assert result.output.strip() == ("Error: a 640x67080 picture is too large for .jpg (at most 65500 px a side); "
+                                     "write .png or .tif instead")
+    assert list(tmp_path.iterdir()) == [clip]

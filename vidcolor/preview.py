@@ -27,7 +27,7 @@ import numpy as np
 
 from .errors import InputError, VidcolorError
 from .io.decode import FrameTimeline, LumaFrame, VideoSource
-from .io.images import is_image_suffix, read_image, write_image
+from .io.images import check_image_size, is_image_suffix, read_image, write_image
 from .io.output import atomic_output, check_output_path
 from .io.probe import media_kind
 from .merge import YuvFormat
@@ -245,6 +245,13 @@ def sheet_row(frame: PreviewFrame, text: str) -> np.ndarray:
     return np.concatenate([strip.astype(np.float32) / 255.0, panels], axis=0)
 
 
+def check_sheet_size(suffix: str, width: int, height: int, rotation: int, rows: int) -> None:
+    """Refuse, before any frame is rendered, a sheet of ``rows`` frames too large for its format."""
+    if (rotation // 90) % 2:
+        width, height = height, width
+    check_image_size(suffix, 2 * width, rows * (label_height(width) + height))
+
+
 def contact_sheet(frames: Sequence[PreviewFrame]) -> np.ndarray:
     """Rows of :func:`sheet_row`, one per frame, stacked top to bottom (all frames the same size)."""
     return np.concatenate([sheet_row(frame, describe(frame)) for frame in frames], axis=0)
@@ -286,8 +293,11 @@ def write_contact_sheet(
     else:
         with VideoSource(input_path) as source:
             timeline = source.timeline()
+            info = source.info
         first = start_index(timeline, start_seconds, input_path)
-        shown = preview_frames(input_path, colorizer, sheet_indices(len(timeline), frames, first), temporal=temporal,
+        indices = sheet_indices(len(timeline), frames, first)
+        check_sheet_size(output_path.suffix, info.width, info.height, info.rotation, len(indices))
+        shown = preview_frames(input_path, colorizer, indices, temporal=temporal,
                                batch_size=batch_size, timeline=timeline)
         if not shown:
             raise InputError(f"{input_path} has a video stream but no decodable frames")
