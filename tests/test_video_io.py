@@ -516,6 +516,18 @@ def test_audio_the_container_refuses_is_reencoded_with_a_warning(tmp_path: Path)
     assert decoded / 48000 == pytest.approx(24 * 1001 / 30000, abs=0.1)
 
 
+def test_sound_for_mxf_is_resampled_to_48_khz(tmp_path: Path) -> None:
+    """MXF takes 48 kHz sound only: 44.1 kHz MP3 re-encoded as 44.1 kHz PCM failed with 'Operation not
+    permitted', which was reported as an unwritable folder."""
+    src = make_video(tmp_path / "in.mkv", size=(96, 64), frames=12, audio="mp3")
+    with pytest.warns(UserWarning, match="mxf cannot hold mp3 audio; re-encoding it as pcm_s16le"):
+        round_trip(src, tmp_path / "out.mxf", EncodeSettings(preset="ultrafast"))
+    with av.open(str(tmp_path / "out.mxf")) as container:
+        assert container.streams.audio[0].rate == 48000
+        decoded = sum(frame.samples for frame in container.decode(audio=0))
+    assert decoded / 48000 == pytest.approx(12 * 1001 / 30000, abs=0.05)
+
+
 def test_the_warning_names_the_audio_codec_not_its_decoder(tmp_path: Path) -> None:
     """FFmpeg decodes MP3 with 'mp3float': the warning said 'webm cannot hold mp3float audio'."""
     src = make_video(tmp_path / "in.mkv", size=(96, 64), frames=6, audio="mp3")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import os
 import warnings
 from dataclasses import dataclass
 from fractions import Fraction
@@ -35,6 +36,8 @@ _FULL_DISK_REASONS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk 
                       errno.EFBIG: "the file grew past the largest size allowed here (file system or ulimit -f)"}
 # ISO base media files (MP4, QuickTime, 3GP): a track ends at its last sample's dts + duration
 _SAMPLE_TABLE_MUXERS = frozenset({"mp4", "mov", "3gp", "3g2", "ipod", "psp", "ismv", "f4v"})
+# muxers that take one sample rate only (FFmpeg's MXF: "only 48khz is implemented")
+_MUXER_AUDIO_RATES = {"mxf": 48000, "mxf_d10": 48000, "mxf_opatom": 48000}
 _UNWRITABLE = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT})  # opening the file failed
 _X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
 _ENCODER_PRESETS = {"libx264": _X26X_PRESETS, "libx264rgb": _X26X_PRESETS, "libx265": _X26X_PRESETS}
@@ -124,7 +127,9 @@ class VideoSink:
             self.container.start_encoding()
         except (av.FFmpegError, ValueError) as e:
             self.container.close()
-            if getattr(e, "errno", None) in _UNWRITABLE:
+            # FFmpeg's muxers also return a bare -1 (EPERM) for streams they refuse: only a folder that really
+            # cannot be written is a permission problem
+            if getattr(e, "errno", None) in _UNWRITABLE and not os.access(self.path.parent, os.W_OK | os.X_OK):
                 raise OutputError(f"{self.name} cannot be written ({e.strerror}); check that {self.path.parent} "
                                   "exists and is writable") from e
             raise OutputError(
@@ -389,7 +394,7 @@ class VideoSink:
             warnings.warn(f"{self.name}: {kind} holds no sound; dropping the {name} audio", category=VidcolorWarning, stacklevel=3)
             return None
         encoder = av.Codec(codec, "w")
-        rate = template.codec_context.sample_rate
+        rate = _MUXER_AUDIO_RATES.get(kind, template.codec_context.sample_rate)
         if encoder.audio_rates and rate not in encoder.audio_rates:
             rate = 48000 if 48000 in encoder.audio_rates else max(encoder.audio_rates)
         channels = encodable_layout(codec, rate, layout)
