@@ -36,7 +36,8 @@ def _neutral_chroma(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def transcode(clip: Path, out: Path, settings: EncodeSettings, max_frames: int | None = None) -> int:
-    """Decode frames and encode them again with grey chroma, copying the sound; returns frames written."""
+    """Decode frames and encode them again with grey chroma, copying the sound up to the last frame kept;
+    returns frames written."""
     frames = 0
     with VideoSource(clip) as source, VideoSink(out, source, settings) as sink:
         for item in source.items():
@@ -45,6 +46,8 @@ def transcode(clip: Path, out: Path, settings: EncodeSettings, max_frames: int |
             elif max_frames is None or frames < max_frames:
                 sink.write_frame(item.y, *_neutral_chroma(item.y), item.pts)
                 frames += 1
+            else:  # the sound after the last frame kept would make the cut clip look truncated
+                break
     return frames
 
 

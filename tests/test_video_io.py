@@ -1089,3 +1089,16 @@ def test_frame_times_that_go_back_or_repeat_are_moved_forward_with_a_warning(tmp
         round_trip(src, dst)
     shown = [float(pts * time_base) for pts, time_base, _ in read_video_frames(dst)]
     assert len(shown) == 6 and shown == sorted(set(shown))
+
+
+def test_a_matroska_duration_tag_outranks_the_stream_duration() -> None:
+    """A Matroska clip whose sound runs 24 s past a 0.96 s picture: the demuxer gave the video stream the
+    file's 24 s and the clip was refused as truncated (benchmarks/throughput.py --frames crashed on it)."""
+    from types import SimpleNamespace
+
+    from vidcolor.io.decode import _stream_duration_s
+
+    video = SimpleNamespace(duration=24009, time_base=Fraction(1, 1000), metadata={"DURATION": "00:00:00.960000000"})
+    assert _stream_duration_s(video) == pytest.approx(0.96)
+    assert _stream_duration_s(SimpleNamespace(duration=4000, time_base=Fraction(1, 1000), metadata={})) == 4.0
+    assert _stream_duration_s(SimpleNamespace(duration=None, time_base=Fraction(1, 1000), metadata={})) is None

@@ -483,17 +483,18 @@ def _position(times: list[int], pts: int, slot: int) -> int:
 
 
 def _stream_duration_s(stream: av.VideoStream) -> float | None:
-    """Duration the container records for this stream itself (not the longest stream), if any."""
-    if stream.duration:
-        return float(stream.duration * stream.time_base)
+    """Duration the container records for this stream itself (not the longest stream), if any.
+
+    Matroska's per-stream ``DURATION`` tag comes first: its demuxer may give the video stream the whole
+    file's duration, which made a clip whose sound runs on past the picture look truncated."""
     tag = stream.metadata.get("DURATION") or stream.metadata.get("duration")
-    if not tag:
-        return None
-    try:
-        hours, minutes, seconds = tag.split(":")
-        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
-    except ValueError:
-        return None
+    if tag:
+        try:
+            hours, minutes, seconds = tag.split(":")
+            return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+        except ValueError:
+            pass
+    return float(stream.duration * stream.time_base) if stream.duration else None
 
 
 def count_frames(path: Path) -> int:
