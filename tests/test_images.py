@@ -426,3 +426,23 @@ def test_float_rounding_just_past_1_is_white_not_refused(tmp_path: Path) -> None
     values = np.full(SHAPE, 1.0000001, np.float32)
     Image.fromarray(values).save(tmp_path / "white.tif")
     assert read_image(tmp_path / "white.tif").grey.min() == 1.0
+
+
+def test_a_png_keeps_its_text_chunks_in_a_png_output(tmp_path: Path) -> None:
+    """Title and description written as PNG text (not EXIF) were dropped."""
+    from PIL import PngImagePlugin
+
+    from vidcolor.pipeline import colorize_image
+    from vidcolor.worker import Colorizer
+    from tests.helpers import ConstantColour
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Title", "Harbour, 1952")
+    info.add_itxt("Description", "Fischerboote im Hafen – Grüße")
+    info.add_text("Software", "scanner 2.1")  # about the file, not the photo
+    Image.fromarray(np.full((24, 32), 90, np.uint8)).save(tmp_path / "in.png", pnginfo=info)
+    colorize_image(tmp_path / "in.png", tmp_path / "out.png", Colorizer(ConstantColour(0.1, 0.1), device="cpu",
+                                                                           render_size=32))
+    with Image.open(tmp_path / "out.png") as image:
+        assert {key: image.text[key] for key in image.text} == {
+            "Title": "Harbour, 1952", "Description": "Fischerboote im Hafen – Grüße"}

@@ -62,6 +62,7 @@ class ImageMetadata:
     exif: Image.Exif | None = None
     dpi: tuple[float, float] | None = None
     icc_profile: bytes | None = None
+    png_text: tuple[tuple[str, str], ...] = ()  # a PNG's own text chunks (title, author, ...), for a PNG output
 
 
 def _as_read(value: object) -> object:
@@ -85,9 +86,11 @@ def _read_metadata(image: Image.Image) -> ImageMetadata:
     dpi = image.info.get("dpi")  # Pillow converts a TIFF's per-centimetre resolution too
     icc = image.info.get("icc_profile")
     is_rgb_profile = isinstance(icc, bytes) and icc[16:20] == b"RGB "  # a grey photo's profile would not fit colour
+    text = getattr(image, "text", None) or {}  # PNG tEXt, zTXt and iTXt chunks
     return ImageMetadata(exif=kept if len(kept) else None,
                          dpi=(float(dpi[0]), float(dpi[1])) if dpi and all(dpi) else None,
-                         icc_profile=icc if is_rgb_profile else None)
+                         icc_profile=icc if is_rgb_profile else None,
+                         png_text=tuple((key, str(value)) for key, value in text.items() if key in _PNG_TEXT_KEYS))
 
 
 @dataclass
@@ -297,13 +300,21 @@ def _write_tiff(path: Path, pixels: np.ndarray, metadata: ImageMetadata) -> None
                      resolution=metadata.dpi, resolutionunit="INCH" if metadata.dpi else None)
 
 
+# the PNG specification's descriptive keywords; others (such as XMP packets or software settings) describe
+# the grey file more than the photo
+_PNG_TEXT_KEYS = frozenset({"Title", "Author", "Description", "Copyright", "Creation Time", "Source", "Comment"})
+
+
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
 def _with_png_metadata(png: bytes, metadata: ImageMetadata) -> bytes:
-    """``png`` with pHYs (resolution), iCCP (ICC profile) and eXIf (EXIF) chunks after its IHDR."""
+    """``png`` with pHYs (resolution), iCCP (ICC profile), eXIf (EXIF) and iTXt (the source PNG's text)
+    chunks after its IHDR."""
     chunks = b""
+    for key, value in metadata.png_text:  # iTXt: keyword, no compression, no language, UTF-8 text
+        chunks += _png_chunk(b"iTXt", key.encode("latin-1") + b"\x00\x00\x00\x00\x00" + value.encode("utf-8"))
     if metadata.dpi is not None:
         per_metre = [round(value / 0.0254) for value in metadata.dpi]
         chunks += _png_chunk(b"pHYs", struct.pack(">IIB", per_metre[0], per_metre[1], 1))
