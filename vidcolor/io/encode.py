@@ -127,9 +127,10 @@ class VideoSink:
             self.container.start_encoding()
         except (av.FFmpegError, ValueError) as e:
             self.container.close()
-            # FFmpeg's muxers also return a bare -1 (EPERM) for streams they refuse: only a folder that really
-            # cannot be written is a permission problem
-            if getattr(e, "errno", None) in _UNWRITABLE and not os.access(self.path.parent, os.W_OK | os.X_OK):
+            # FFmpeg's muxers also return a bare -1, read as EPERM, for streams they refuse: EPERM is a
+            # permission problem only where the folder really cannot be written
+            code = getattr(e, "errno", None)
+            if code in _UNWRITABLE and (code != errno.EPERM or not os.access(self.path.parent, os.W_OK | os.X_OK)):
                 raise OutputError(f"{self.name} cannot be written ({e.strerror}); check that {self.path.parent} "
                                   "exists and is writable") from e
             raise OutputError(
