@@ -400,7 +400,7 @@ def test_damaged_camcorder_phone_and_dvd_files_fail_instead_of_being_ignored(tmp
     src = tmp_path / "src"
     src.mkdir()
     good = make_video(tmp_path / "good.mp4", size=(64, 48), frames=4).read_bytes()
-    for name in ("tape1.vob", "phone.3gp", "cam.MTS", "tape.mod", "clip.dv"):
+    for name in ("tape1.vob", "phone.3gp", "cam.MTS", "clip.m2ts", "clip.dv"):
         (src / name).write_bytes(good[:60])
 
     report = run(src, tmp_path / "dst", colorizer)
@@ -437,3 +437,28 @@ def test_symlinked_folders_are_listed_as_ignored_not_left_out_silently(tmp_path:
 
     assert statuses(report) == {"linked/": "ignored", "sub/a.png": "done", "sub/up/": "ignored"}
     assert "not followed" in report.files[0].error
+
+
+def test_sound_only_files_with_a_video_name_are_ignored_and_broken_output_links_refused(
+        tmp_path: Path, colorizer: Colorizer) -> None:
+    """A phone's `.3gp` voice memo failed the batch; `-o` a dangling link was a FileExistsError, and a file in
+    the way of the output folder was called read-only."""
+    src = tmp_path / "src"
+    src.mkdir()
+    sound = make_video(tmp_path / "with_sound.mkv", size=(64, 48), frames=4, audio="aac")
+    with av.open(str(sound)) as source, av.open(str(src / "voice-memo.3gp"), "w", format="3gp") as memo:
+        stream = memo.add_stream_from_template(source.streams.audio[0])
+        for packet in source.demux(source.streams.audio[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                memo.mux(packet)
+    report = run(src, tmp_path / "dst", colorizer)
+    assert statuses(report) == {"voice-memo.3gp": "ignored"}
+    assert report.files[0].error == batch_module.SOUND_ONLY
+
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    with pytest.raises(batch_module.OutputError, match="is a link to nothing"):
+        run(src, tmp_path / "dangling", colorizer)
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(batch_module.OutputError, match="a_file is a file"):
+        run(src, tmp_path / "a_file" / "out", colorizer)

@@ -129,3 +129,14 @@ def test_command_refuses_bad_numbers_before_touching_the_weights(tmp_path, monke
     assert stopped.value.code == 2
     assert f"argument {option}" in capsys.readouterr().err
     assert weights.read_bytes() == before
+
+
+def test_a_plot_name_matplotlib_cannot_write_is_refused_before_scoring(tmp_path, monkeypatch, capsys):
+    weights = tmp_path / "tiny.safetensors"
+    save_generator(create_generator("tiny-unet"), weights, "tiny-unet")
+    monkeypatch.setattr("sys.argv", ["calibrate", "--weights", str(weights), "--data", str(tmp_path),
+                                     "--plot", str(tmp_path / "trade.xyz")])
+    with pytest.raises(SystemExit) as stopped:
+        calibrate_main()
+    assert stopped.value.code == 2 and "--plot" in capsys.readouterr().err
+    assert "inference" not in read_metadata(weights)

@@ -192,3 +192,17 @@ def test_the_sample_sheet_fills_up_past_unreadable_picks_and_replaces_an_old_one
                                                    "--render-size", "32", "--samples", "0"])
     assert second.exit_code == 0, second.output
     assert not (out / "samples.png").exists()
+
+
+def test_evaluate_refuses_an_out_folder_inside_its_data_and_names_the_top_row_from_dot(
+        val_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    data = tmp_path / "photos"
+    shutil.copytree(val_dir / "birds", data)
+    weights = tmp_path / "tiny.safetensors"
+    save_generator(create_generator("tiny-unet"), weights, "tiny-unet")
+    inside = CliRunner().invoke(evaluate_command, ["--data", str(data), "--weights", str(weights), "--out",
+                                                   str(data / "eval"), "--render-size", "32"])
+    assert inside.exit_code == 2 and "is inside --data" in inside.output and not (data / "eval").exists()
+    monkeypatch.chdir(data)
+    rows = evaluate(Path("."), Colorizer(_GreyModel(), device="cpu", render_size=32), progress=False)
+    assert rows[0].group == "photos/"

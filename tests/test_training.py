@@ -565,3 +565,22 @@ def test_photos_in_symlinked_folders_are_found_once_without_looping(photo_dir: P
     found = collect_images([data])
     assert len(found) == len(collect_images([photo_dir / "street"])) > 0
     assert all(path.parts[len(data.parts)] in ("linked", "linked_again") for path in found)
+
+
+def test_a_run_without_hold_out_resumes_after_a_rename_and_a_failed_run_keeps_its_snapshots(
+        photo_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    data = tmp_path / "photos"
+    shutil.copytree(photo_dir, data)
+    trainer = Trainer(tiny_config(data), tmp_path / "run", torch.device("cpu"))
+    trainer.run(max_steps=1, progress=False)
+    renamed = next(path for path in sorted(data.rglob("*.png")) if "grey" not in path.name)
+    renamed.rename(renamed.with_name("zz_" + renamed.name))
+    assert resume_trainer(tmp_path / "run", torch.device("cpu")).step == 1  # no split to move
+
+    def no_checkpoint(self):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Trainer, "save_checkpoint", no_checkpoint)
+    result = CliRunner().invoke(train_command, _tiny_run_arguments(photo_dir, tmp_path / "snap_run", "--snapshots"))
+    assert result.exit_code == 1
+    assert list((tmp_path / "snap_run" / "snapshots").glob("*.safetensors"))  # results are never deleted

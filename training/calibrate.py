@@ -32,6 +32,7 @@ from .data import find_images
 from .evaluate import SkippedPhotos, colour_photos
 from .metrics import colourfulness, psnr
 
+PLOT_SUFFIXES = frozenset({".png", ".pdf", ".svg", ".jpg", ".jpeg"})
 CANDIDATES = tuple(np.round(np.arange(0.5, 2.51, 0.1), 2))
 
 
@@ -114,6 +115,8 @@ def main() -> None:
     parser.add_argument("--plot", type=Path, default=None, help="save PSNR against colourfulness per scale as a PNG")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
+    if args.plot is not None and args.plot.suffix.lower() not in PLOT_SUFFIXES:
+        parser.error(f"--plot {args.plot} needs one of {', '.join(sorted(PLOT_SUFFIXES))}")
     try:
         colorizer = Colorizer.from_weights(args.weights, device=args.device, saturation=1.0, calibrated=False)
         calibration = calibrate(colorizer, spread(find_images(args.data), args.count))

@@ -239,11 +239,13 @@ def train_command(data: tuple[str, ...], out: Path | None, resume: Path | None, 
 
 
 def _close_failed_run(run_dir: Path, created: bool, error: BaseException) -> None:
-    """A run that stopped on an error or Ctrl-C: a folder this run made and left without a checkpoint holds
-    nothing to resume, so it goes; otherwise ``train.log`` ends with the reason (stderr has it already)."""
+    """A run that stopped on an error or Ctrl-C: a folder this run made and left without a checkpoint or
+    exported weights holds nothing to resume or keep, so it goes; otherwise ``train.log`` ends with the
+    reason (stderr has it already)."""
     from .trainer import CHECKPOINT_NAME
 
-    if created and not (run_dir / CHECKPOINT_NAME).is_file():
+    exported = any(run_dir.rglob("*.safetensors")) if run_dir.is_dir() else False  # snapshots are results
+    if created and not exported and not (run_dir / CHECKPOINT_NAME).is_file():
         shutil.rmtree(run_dir, ignore_errors=True)
     elif run_dir.is_dir():
         with open(run_dir / "train.log", "a", encoding="utf-8") as log_file:
@@ -275,6 +277,9 @@ def evaluate_command(
     if render_size % 32:
         raise click.BadParameter("must be a multiple of 32", param_hint="--render-size")
     if out is not None:
+        if out.resolve() == data.resolve() or data.resolve() in out.resolve().parents:
+            raise click.BadParameter(f"{out} is inside --data {data}: its pictures would be scored next time; "
+                                     "choose a folder outside it", param_hint="--out")
         out.mkdir(parents=True, exist_ok=True)  # before the work: a bad --out must not waste a whole evaluation
     weights = weights or default_weights_path()
     colorizer = Colorizer.from_weights(weights, device=device, render_size=render_size, saturation=saturation)

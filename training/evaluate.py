@@ -96,7 +96,7 @@ def _group_of(path: Path, root: Path) -> str:
     sub-folder of the same name stays its own row), ``overall/`` for a sub-folder named like the total."""
     parts = path.relative_to(root).parts
     if len(parts) == 1:
-        return f"{root.name}/"
+        return f"{root.resolve().name}/"
     return f"{parts[0]}/" if parts[0] == OVERALL else parts[0]
 
 

@@ -401,7 +401,7 @@ class Trainer:
         progress = state["progress"]
         if progress["photos"] != len(self.bank):
             raise InputError(f"the checkpoint was trained on {progress['photos']} photos but the data now has {len(self.bank)}")
-        if progress.get("photos_sha256", self.photos_fingerprint) != self.photos_fingerprint:
+        if self.config.holdout and progress.get("photos_sha256", self.photos_fingerprint) != self.photos_fingerprint:
             raise InputError("the photos under --data changed since the run started (as many, but other files): "
                              "its held-out split would now hold photos it trained on; start a new run")
         self.generator.load_state_dict(state["generator"])

@@ -31,12 +31,13 @@ IMAGE_EXTENSIONS = frozenset(IMAGE_SUFFIXES)
 # a damaged file with one of these names is a failed video, not an ignored file (camcorder, phone, DVD, web)
 VIDEO_EXTENSIONS = frozenset(
     {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts", ".vob", ".3gp",
-     ".3g2", ".mts", ".m2ts", ".mod", ".tod", ".dv", ".ogv", ".gif", ".m2v", ".asf", ".mxf", ".divx", ".f4v",
+     ".3g2", ".mts", ".m2ts", ".tod", ".dv", ".ogv", ".gif", ".m2v", ".asf", ".mxf", ".divx", ".f4v",
      ".rm", ".rmvb", ".y4m"}
 )
 MEDIA_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
 REPORT_STEM = "vidcolor-report"
 LINKED_FOLDER = "a link to a folder, not followed (links can loop)"
+SOUND_ONLY = "sound only, no picture"
 REPORT_FIELDS = ("file", "kind", "status", "frames", "seconds", "error")
 
 Status = Literal["done", "skipped", "failed", "ignored"]
@@ -104,8 +105,12 @@ def check_folders(src_dir: Path, dst_dir: Path) -> None:
     if dst_dir.resolve() in src_dir.resolve().parents:
         raise OutputError(f"output folder {dst_dir} holds the source folder {src_dir}: colour files would be written "
                           "among the originals; choose a folder outside it")
+    if dst_dir.is_symlink() and not dst_dir.exists():
+        raise OutputError(f"output folder {dst_dir} is a link to nothing ({os.readlink(dst_dir)}); choose another folder")
     existing = next(folder for folder in (dst_dir, *dst_dir.absolute().parents) if folder.exists())
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+    if not existing.is_dir():
+        raise OutputError(f"output folder {dst_dir} cannot be made: {existing} is a file; choose another folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
         raise OutputError(f"output folder {dst_dir} cannot be written ({existing} is read-only or not ours); "
                           "choose another output folder")
 
@@ -137,17 +142,26 @@ def walk_tree(src_dir: Path, exclude: Path | None = None) -> tuple[list[Path], d
 def classify(path: Path) -> tuple[str, str]:
     """``(kind, error)``: kind is "image"/"video" for media, "" otherwise, with the reason in ``error``.
 
-    A file with a media extension (:data:`MEDIA_EXTENSIONS`) is always meant to be media, so the caller
-    fails it when kind is ""; any other file is used only when its content is a picture or a video
-    (audio files whose only picture is cover art are not).
+    A file with a media extension (:data:`MEDIA_EXTENSIONS`) is meant to be media, so the caller fails it
+    when kind is "", unless it holds sound alone (:data:`SOUND_ONLY`: a phone's `.3gp` voice memo); any
+    other file is used only when its content is a picture or a video (audio files whose only picture is
+    cover art are not).
     """
     try:
         kind = media_kind(path)
     except InputError as error:
-        return "", str(error)
+        return "", SOUND_ONLY if _sound_only(path) else str(error)
     if path.suffix.lower() not in MEDIA_EXTENSIONS and _cover_art_only(path):
         return "", f"{path} is audio with cover art, not a video"
     return kind, ""
+
+
+def _sound_only(path: Path) -> bool:
+    try:
+        with open_media(path) as container:
+            return bool(container.streams.audio) and not container.streams.video
+    except InputError:
+        return False
 
 
 def _cover_art_only(path: Path) -> bool:
@@ -242,9 +256,9 @@ def _colorize_file(
     try:
         kind, reason = classify(source)
         if not kind:
-            if source.suffix.lower() in MEDIA_EXTENSIONS:
+            if source.suffix.lower() in MEDIA_EXTENSIONS and reason != SOUND_ONLY:
                 return FileResult(name, "", "failed", error=reason)
-            return FileResult(name, "", "ignored", error="not an image or video")
+            return FileResult(name, "", "ignored", error=reason if reason == SOUND_ONLY else "not an image or video")
         if kind == "image" and not is_image_suffix(output):
             output = _renamed(source, output, name, ".png")  # a GIF, or a photo without extension
         elif kind == "video" and not is_video_output(output):

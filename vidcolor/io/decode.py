@@ -223,7 +223,7 @@ class VideoSource:
         """Put ``frame``, whose time goes back or repeats (a damaged or badly cut source), one tick after the
         frame before: encoders and muxers need rising times. Warns once a pass."""
         if not self._times_mended:
-            warnings.warn(f"{self.path.name}: frame times go back or repeat (frame {frame.index} at "
+            warnings.warn(f"{self.path}: frame times go back or repeat (frame {frame.index} at "
                           f"{float(frame.pts * self.video_stream.time_base):.3f} s); such frames are shown one "
                           "tick after the frame before", category=VidcolorWarning, stacklevel=3)
             self._times_mended = True
@@ -382,7 +382,7 @@ class VideoSource:
         if resized and not self._size_change_seen:
             self._size_change_seen = True
             when = f"{float(pts * self.video_stream.time_base):.3f} s" if pts is not None else f"frame {index}"
-            warnings.warn(f"{self.path.name} changes its picture size at {when} ({frame.width}x{frame.height} "
+            warnings.warn(f"{self.path} changes its picture size at {when} ({frame.width}x{frame.height} "
                           f"after {width}x{height}); such frames are scaled to {width}x{height}", category=VidcolorWarning, stacklevel=2)
         if resized or frame.format.name != "yuv420p" or frame.color_range == _JPEG_RANGE:
             frame = self._reformatter.reformat(
