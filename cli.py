@@ -17,9 +17,9 @@ def _interrupted_while_loading(signum: int, frame: FrameType | None) -> None:
     os._exit(130)
 
 
-for _name in ("SIGINT", "SIGTERM", "SIGHUP"):  # main() installs the handlers for the run itself
-    if hasattr(signal, _name):
-        signal.signal(getattr(signal, _name), _interrupted_while_loading)
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+for _stop in STOP_SIGNALS:  # main() installs the handlers for the run itself
+    signal.signal(_stop, _interrupted_while_loading)
 
 from pathlib import Path  # noqa: E402 - after the handler: the imports below take seconds
 
@@ -61,9 +61,6 @@ class DefaultCommandGroup(click.Group):
             else:
                 return arg
         return None
-
-
-STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
 def _stop_on_signal(signum: int, frame: FrameType | None) -> None:
