@@ -1075,7 +1075,7 @@ def test_transparency_left_out_is_named_and_not_claimed(tmp_path: Path, ext: str
 
 
 def test_encode_settings_refuse_a_crf_no_encoder_takes() -> None:
-    with pytest.raises(ValueError, match="crf must be from 0 to 51, not 99"):
+    with pytest.raises(ValueError, match="crf must be from 0 to 51, got 99"):
         EncodeSettings(crf=99)
 
 

@@ -22,7 +22,7 @@ from vidcolor.errors import InputError, first_line
 from vidcolor.models import list_generators
 from vidcolor.worker import resolve_device
 
-from .config import StageBudget, TrainConfig
+from .config import CHECKPOINT_NAME, StageBudget, TrainConfig
 
 
 class _ProgressBarSafeHandler(logging.Handler):
@@ -158,7 +158,7 @@ def train_command(data: tuple[str, ...], out: Path | None, resume: Path | None, 
                   checkpoint_minutes: float, outputs_every: int, val: str | None, holdout: float | None, patience: int | None,
                   snapshots: bool, device: str, threads: int | None, seed: int, export: Path | None, fp16: bool) -> None:
     """Train a colouriser: L1 pretraining, then the pix2pix GAN stage."""
-    from .trainer import CHECKPOINT_NAME, Trainer, resume_trainer
+    from .trainer import Trainer, resume_trainer
 
     ctx = click.get_current_context()
     if resume is not None:
@@ -242,8 +242,6 @@ def _close_failed_run(run_dir: Path, created: bool, error: BaseException) -> Non
     """A run that stopped on an error or Ctrl-C: a folder this run made and left without a checkpoint or
     exported weights holds nothing to resume or keep, so it goes; otherwise ``train.log`` ends with the
     reason (stderr has it already)."""
-    from .trainer import CHECKPOINT_NAME
-
     exported = any(run_dir.rglob("*.safetensors")) if run_dir.is_dir() else False  # snapshots are results
     if created and not exported and not (run_dir / CHECKPOINT_NAME).is_file():
         shutil.rmtree(run_dir, ignore_errors=True)

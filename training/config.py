@@ -9,6 +9,7 @@ from typing import Any
 PRETRAIN = "pretrain"
 GAN = "gan"
 STAGES = (PRETRAIN, GAN)
+CHECKPOINT_NAME = "checkpoint.pt"  # in the run folder: what --resume continues from
 
 
 @dataclass

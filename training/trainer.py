@@ -26,7 +26,7 @@ from vidcolor.errors import InputError, WeightsError, first_line
 from vidcolor.models import PatchDiscriminator, create_generator, generator_spec, load_generator, read_metadata, save_generator
 
 from . import plots
-from .config import GAN, PRETRAIN, STAGES, TrainConfig
+from .config import CHECKPOINT_NAME, GAN, PRETRAIN, STAGES, TrainConfig
 from .data import (
     ImageBank,
     as_images,
@@ -46,7 +46,6 @@ from .losses import discriminator_loss, generator_adversarial_loss, l1_loss
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_NAME = "checkpoint.pt"
 # what every checkpoint holds (save_checkpoint writes them, read_checkpoint looks for them)
 _CHECKPOINT_KEYS = frozenset({"config", "generator", "discriminator", "pretrain_optimizer", "gan_g_optimizer",
                               "gan_d_optimizer", "progress", "order", "best_weights", "unrewound_generator", "rng"})

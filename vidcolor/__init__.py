@@ -12,7 +12,7 @@ Library use::
 import cv2  # noqa: F401 - before PyAV: PyAV's own libxcb, loaded first, hangs OpenCV's Qt window (PyAV #978)
 
 from .batch import colorize_tree
-from .errors import InputError, OutputError, VidcolorError, VidcolorWarning, WeightsError
+from .errors import ArgumentError, InputError, OutputError, VidcolorError, VidcolorWarning, WeightsError
 from .io.encode import EncodeSettings
 from .pipeline import ImageResult, VideoResult, colorize_image, colorize_video
 from .resume import colorize_video_resumable
@@ -22,6 +22,7 @@ from .worker import Colorizer
 __version__ = "0.1.0"
 
 __all__ = [
+    "ArgumentError",
     "Colorizer",
     "EncodeSettings",
     "ImageResult",

@@ -23,7 +23,7 @@ from .io.containers import is_video_output
 from .io.encode import EncodeSettings
 from .io.images import IMAGE_SUFFIXES, is_image_suffix
 from .io.probe import media_kind, open_media
-from .pipeline import colorize_image, colorize_video
+from .pipeline import check_render_arguments, colorize_image, colorize_video
 from .temporal import TemporalOptions
 from .worker import Colorizer
 
@@ -191,8 +191,7 @@ def colorize_tree(
     file's temporary output and raises :class:`BatchInterrupted` carrying the report so far.
     """
     src_dir, dst_dir = Path(src_dir), Path(dst_dir)
-    if batch_size < 1:
-        raise ValueError(f"batch size must be at least 1, got {batch_size}")
+    check_render_arguments(colorizer, settings, temporal, batch_size)
     check_folders(src_dir, dst_dir)
     started = time.perf_counter()
     dst_dir.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,11 @@ class WeightsError(VidcolorError):
     """A weights file is missing, corrupt, or was made for another architecture."""
 
 
+class ArgumentError(VidcolorError, ValueError):
+    """A library call was given a value out of range (a batch size of 0, a NaN saturation); also a
+    ``ValueError``. Arguments of the wrong type raise ``TypeError``."""
+
+
 class VidcolorWarning(UserWarning):
     """Something about one file the user should know (a page, a sound track or metadata left out); the CLI
     shows every one, also when two files of a batch give the same message."""

@@ -21,12 +21,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from .arguments import check_type, whole_number
 from .errors import InputError
 from .io.decode import LumaFrame, VideoSource, count_frames
 from .io.containers import check_video_output
 from .io.encode import EncodeSettings, VideoSink
-from .io.images import check_image_size, read_image, write_image
+from .io.images import check_image_output, check_image_size, read_image, write_image
 from .io.output import atomic_output, check_output_path
+from .io.probe import media_kind
 from .merge import YuvFormat, chroma_planes, luma_to_lightness
 from .temporal import TemporalOptions, TemporalSmoother
 from .worker import Colorizer, resize
@@ -191,10 +193,10 @@ def colorize_video(
     on any error (or Ctrl-C) nothing is left at ``output_path``.
     """
     input_path, output_path = Path(input_path), Path(output_path)
-    if batch_size < 1:
-        raise ValueError(f"batch size must be at least 1, got {batch_size}")
+    check_render_arguments(colorizer, settings, temporal, batch_size)
     check_output_path(input_path, output_path, overwrite)
     check_video_output(output_path)
+    check_input_kind(input_path, "video")
     started = time.perf_counter()
     with VideoSource(input_path) as source, atomic_output(output_path) as temporary:
         yuv = source_yuv_format(source)
@@ -206,6 +208,25 @@ def colorize_video(
         if frames == 0:  # inside the block: an output with sound and no picture is never renamed into place
             raise InputError(f"{input_path} has a video stream but no decodable frames")
     return VideoResult(output_path, frames, time.perf_counter() - started, frame_colorizer.cuts)
+
+
+def check_render_arguments(colorizer: Colorizer, settings: EncodeSettings, temporal: TemporalOptions,
+                           batch_size: int) -> None:
+    """``TypeError`` / :class:`ArgumentError` for a wrong argument of a video render, before any work."""
+    check_type("colorizer", colorizer, Colorizer)
+    check_type("settings", settings, EncodeSettings)
+    check_type("temporal", temporal, TemporalOptions)
+    whole_number("batch_size", batch_size, minimum=1)
+
+
+def check_input_kind(input_path: Path, expected: str) -> None:
+    """:class:`InputError` unless ``input_path`` holds a ``"video"`` or a single still ``"image"`` as
+    ``expected`` (a photo given to the video render, an animated GIF or a clip to the photo render)."""
+    kind = media_kind(input_path)
+    if kind != expected:
+        other = "colorize_video" if kind == "video" else "colorize_image"
+        found = "moving pictures (a video or an animation)" if kind == "video" else "a single still picture"
+        raise InputError(f"{input_path} holds {found}; colour it with {other}")
 
 
 def progress_bar(source: VideoSource, enabled: bool, done: int = 0) -> tqdm:
@@ -288,7 +309,10 @@ def colorize_image(
 ) -> ImageResult:
     """Colourise one photo at full resolution; format from the output extension, alpha and 16-bit kept."""
     input_path, output_path = Path(input_path), Path(output_path)
+    check_type("colorizer", colorizer, Colorizer)
     check_output_path(input_path, output_path, overwrite)
+    check_image_output(output_path)
+    check_input_kind(input_path, "image")
     started = time.perf_counter()
     image = read_image(input_path)
     check_image_size(output_path.suffix, image.grey.shape[1], image.grey.shape[0])

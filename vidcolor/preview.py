@@ -25,6 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .arguments import whole_number
 from .errors import InputError, VidcolorError
 from .io.decode import FrameTimeline, LumaFrame, VideoSource
 from .io.images import check_image_size, is_image_suffix, read_image, write_image
@@ -282,8 +283,7 @@ def write_contact_sheet(
     full render gives for that frame.
     """
     input_path, output_path = Path(input_path), Path(output_path)
-    if frames < 1:
-        raise ValueError(f"frames must be at least 1, got {frames}")
+    whole_number("frames", frames, minimum=1)
     if not is_image_suffix(output_path):
         raise VidcolorError(f"sheet {output_path} needs an image extension such as .png")
     check_output_path(input_path, output_path, overwrite)

@@ -35,6 +35,7 @@ import av
 import numpy as np
 import torch
 
+from .arguments import finite_number
 from .errors import InputError, OutputError
 from .io.decode import VideoSource
 from .io.containers import check_video_output, container_format, stores_frame_times
@@ -45,6 +46,8 @@ from .pipeline import (
     FrameColorizer,
     VideoResult,
     batch_items,
+    check_input_kind,
+    check_render_arguments,
     progress_bar,
     run_stages,
     sink_writer,
@@ -202,9 +205,12 @@ def colorize_video_resumable(
 ) -> VideoResult:
     """Like :func:`vidcolor.pipeline.colorize_video`, but an interrupted run continues where it stopped."""
     input_path, output_path = Path(input_path), Path(output_path)
+    check_render_arguments(colorizer, settings, temporal, batch_size)
+    finite_number("segment_seconds", segment_seconds, above=0)
     check_output_path(input_path, output_path, overwrite)
     check_video_output(output_path)
     check_resumable_output(output_path)
+    check_input_kind(input_path, "video")
     started = time.perf_counter()
     folder = resume_folder(output_path)
     with VideoSource(input_path) as source:

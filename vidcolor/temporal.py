@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .arguments import check_type, finite_number
+
 # Forward-backward check: a pixel is consistent when |f + b|^2 <= _FB_RELATIVE * (|f|^2 + |b|^2)
 # + _FB_ABSOLUTE, with f current -> previous and b previous -> current sampled at the end of f.
 _FB_RELATIVE = 0.01
@@ -43,10 +45,9 @@ class TemporalOptions:
     cut_threshold: float = 0.6
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.strength <= 1.0:
-            raise ValueError(f"strength must be in [0, 1], got {self.strength}")
-        if self.cut_threshold <= 0.0:
-            raise ValueError(f"cut_threshold must be positive, got {self.cut_threshold}")
+        check_type("enabled", self.enabled, bool)
+        finite_number("strength", self.strength, minimum=0.0, maximum=1.0)
+        finite_number("cut_threshold", self.cut_threshold, above=0.0)
 
 
 def as_luma(lightness: np.ndarray) -> np.ndarray:

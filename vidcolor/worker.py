@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -17,13 +18,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from .color import denormalize_ab, lab_to_rgb, normalize_l, rgb_to_lab
-from .errors import VidcolorError
+from .arguments import check_type, finite_number, whole_number
+from .errors import ArgumentError, WeightsError
 from .models import default_weights_path, load_generator
 
 
-def resolve_device(name: str = "auto") -> torch.device:
-    """``auto`` picks CUDA when available, else CPU; ``cpu``, ``cuda`` and ``cuda:N`` are taken as given,
-    and a CUDA device this machine lacks is an error."""
+def resolve_device(name: str | torch.device = "auto") -> torch.device:
+    """``auto`` picks CUDA when available, else CPU; ``cpu``, ``cuda`` and ``cuda:N`` (or a ``torch.device``)
+    are taken as given, and a CUDA device this machine lacks is an :class:`ArgumentError`."""
+    check_type("device", name, (str, torch.device))
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -31,11 +34,12 @@ def resolve_device(name: str = "auto") -> torch.device:
     except RuntimeError:
         device = None
     if device is None or device.type not in ("cpu", "cuda"):
-        raise VidcolorError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N")
+        raise ArgumentError(f"unknown device {str(name)!r}; use auto, cpu, cuda or cuda:N")
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise VidcolorError(f"--device {name} was asked for, but no CUDA GPU is available; use --device cpu")
+        raise ArgumentError(f"device {str(name)!r} was asked for, but no CUDA GPU is available; use cpu")
     if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-        raise VidcolorError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA GPU(s), from cuda:0")
+        raise ArgumentError(f"device {str(name)!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s), "
+                            "from cuda:0")
     return device
 
 
@@ -69,18 +73,22 @@ class Colorizer:
     on CPU it runs in float32, channels_last, a few frames per call (see ``CPU_PIXELS_PER_CALL``).
     The predicted ab is multiplied by ``calibration`` (the model's own colour scale) times
     ``saturation`` (the user's factor, 1 = as calibrated).
+
+    A CPU Colorizer raises torch's thread count (``torch.set_num_threads``, process-wide) to the cores
+    this process may use, unless ``OMP_NUM_THREADS`` is set: set it to share the cores with other work.
     """
 
-    def __init__(self, model: nn.Module, device: str = "auto", render_size: int = 256, saturation: float = 1.0,
-                 *, calibration: float = 1.0, metadata: dict[str, Any] | None = None) -> None:
-        if render_size < 32 or render_size % 32:
-            raise VidcolorError(f"render size must be a multiple of 32 and at least 32, got {render_size}")
-        if saturation < 0:
-            raise VidcolorError(f"saturation must be 0 or more, got {saturation}")
+    def __init__(self, model: nn.Module, device: str | torch.device = "auto", render_size: int = 256,
+                 saturation: float = 1.0, *, calibration: float = 1.0, metadata: dict[str, Any] | None = None) -> None:
+        check_type("model", model, nn.Module)
+        render_size = whole_number("render_size", render_size, minimum=32)
+        if render_size % 32:
+            raise ArgumentError(f"render_size must be a multiple of 32, got {render_size}")
         self.device = resolve_device(device)
         self.render_size = render_size
-        self.saturation = saturation
-        self.calibration = calibration
+        self.saturation = finite_number("saturation", saturation, minimum=0)
+        self.calibration = finite_number("calibration", calibration, minimum=0)
+        check_type("metadata", metadata, (dict, type(None)))
         self.metadata = metadata or {}
         self.model = model.eval().to(self.device, memory_format=torch.channels_last)
         if self.device.type == "cuda":
@@ -99,7 +107,10 @@ class Colorizer:
         """
         path = Path(weights) if weights is not None else default_weights_path()
         model, metadata = load_generator(path)
-        calibration = float(metadata.get("inference", {}).get("saturation", 1.0)) if calibrated else 1.0
+        calibration = metadata.get("inference", {}).get("saturation", 1.0) if calibrated else 1.0
+        if isinstance(calibration, bool) or not isinstance(calibration, (int, float)) or not 0 <= calibration < math.inf:
+            raise WeightsError(f"{path}: its colour scale (inference.saturation = {calibration!r}) is not a number "
+                               "from 0 up; recalibrate it (python -m training.calibrate) or pass calibrated=False")
         return cls(model, saturation=saturation, calibration=calibration, metadata=metadata, **options)
 
     @torch.inference_mode()
@@ -138,6 +149,8 @@ def _unit_rgb(rgb: np.ndarray) -> np.ndarray:
     rgb = np.asarray(rgb)
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"expected one RGB image of shape (H, W, 3), got shape {rgb.shape}")
+    if not rgb.size:
+        raise ValueError(f"expected an image of at least 1x1 pixels, got shape {rgb.shape}")
     scale = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}.get(rgb.dtype)
     if scale is None and not np.issubdtype(rgb.dtype, np.floating):
         raise ValueError(f"expected float values in [0, 1] or uint8/uint16, got {rgb.dtype}")

@@ -13,7 +13,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-from vidcolor.errors import OutputError, VidcolorWarning
+from vidcolor.arguments import check_type, whole_number
+from vidcolor.errors import InputError, OutputError, VidcolorWarning
 from vidcolor.io.audio_routes import (
     CopyRoute, ReencodeRoute, Route, add_from_template, encodable_layout, muxer_accepts, ordered_layout,
 )
@@ -53,8 +54,9 @@ class EncodeSettings:
     preset: str = "medium"
 
     def __post_init__(self) -> None:
-        if not 0 <= self.crf <= 51:
-            raise ValueError(f"crf must be from 0 to 51, not {self.crf}")
+        check_type("codec", self.codec, str)
+        whole_number("crf", self.crf, minimum=0, maximum=51)
+        check_type("preset", self.preset, str)
 
 
 class VideoSink:
@@ -295,7 +297,7 @@ class VideoSink:
         if presets is not None and settings.preset not in presets:
             raise OutputError(f"--preset {settings.preset} is not a {encoder} preset; use one of {', '.join(presets)}")
         if info.width % 2 or info.height % 2:
-            raise OutputError(
+            raise InputError(
                 f"{source.path.name} is {info.width}x{info.height}: 4:2:0 video needs an even width and height; "
                 "crop or pad it by one pixel first (e.g. ffmpeg -vf crop=trunc(iw/2)*2:trunc(ih/2)*2)"
             )

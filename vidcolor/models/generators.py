@@ -12,8 +12,10 @@ from torchvision.models import resnet18
 from ..errors import VidcolorWarning
 from ._registry import register_generator
 
-with warnings.catch_warnings():  # fastai scripts a few activations with the deprecated torch.jit.script
-    warnings.simplefilter("ignore", FutureWarning)
+# fastai's import warns of its own deprecated calls (torch.jit.script, pandas options via fastai.tabular):
+# notices for fastai's maintainers, not for our users, and errors under ``python -W error``
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
     import timm
     from fastai.vision.learner import create_body
     from fastai.vision.models.unet import DynamicUnet
