@@ -251,16 +251,18 @@ def test_ctrl_c_stops_and_still_writes_the_report(tmp_path: Path, colorizer: Col
 
     report = caught.value.report
     assert report.interrupted
-    # a.png done, both clips done, notes.txt ignored, photos/b.jpg was being coloured when Ctrl-C came.
+    # a.png done, both clips done, notes.txt ignored, photos/b.jpg was being coloured when Ctrl-C came;
+    # the files after it have rows too, so the report lists what a rerun still has to do
     assert statuses(report) == {
         "a.png": "done", "clips/silent.mkv": "done", "clips/sound.mp4": "done", "notes.txt": "ignored",
-        "photos/b.jpg": "failed",
+        "photos/b.jpg": "failed", "photos/broken.jpg": "not reached", "photos/deep/c.tif": "not reached",
     }
-    assert report.files[-1].error == "interrupted; no output was written"
+    assert report.files[4].error == "interrupted; no output was written"
     assert list((dst / "photos").iterdir()) == []
     document = json.loads(report_paths(dst)[1].read_text())
     assert document["interrupted"] is True
-    assert document["counts"] == {"done": 3, "skipped": 0, "failed": 1, "ignored": 1}
+    assert document["counts"] == {"done": 3, "skipped": 0, "failed": 1, "ignored": 1, "not reached": 2}
+    assert report.summary().startswith("3 done, 0 skipped, 1 failed, 1 ignored, 2 not reached in ")
 
 
 def test_cli_summary_exit_status_and_rerun(tmp_path: Path, weights: Path) -> None:

@@ -40,8 +40,8 @@ LINKED_FOLDER = "a link to a folder, not followed (links can loop)"
 SOUND_ONLY = "sound only, no picture"
 REPORT_FIELDS = ("file", "kind", "status", "frames", "seconds", "error")
 
-Status = Literal["done", "skipped", "failed", "ignored"]
-STATUSES: tuple[Status, ...] = ("done", "skipped", "failed", "ignored")
+Status = Literal["done", "skipped", "failed", "ignored", "not reached"]
+STATUSES: tuple[Status, ...] = ("done", "skipped", "failed", "ignored", "not reached")  # not reached: after Ctrl-C
 
 
 @dataclass(frozen=True)
@@ -78,8 +78,9 @@ class BatchReport:
         return [result for result in self.files if result.status == "failed"]
 
     def summary(self) -> str:
-        """``N done, N skipped, N failed, N ignored in T s``."""
-        counts = ", ".join(f"{number} {status}" for status, number in self.counts.items())
+        """``N done, N skipped, N failed, N ignored in T s`` (and ``N not reached`` after Ctrl-C)."""
+        counts = ", ".join(f"{number} {status}" for status, number in self.counts.items()
+                           if number or status != "not reached")
         return f"{counts} in {self.seconds:.1f} s" + (" (interrupted)" if self.interrupted else "")
 
 
@@ -199,9 +200,9 @@ def colorize_tree(
     files, unreadable = walk_tree(src_dir, exclude=dst_dir)
     sources = sorted([*files, *unreadable], key=lambda path: path.relative_to(src_dir).parts)
     bar = tqdm(total=len(sources), unit="file", desc="files", disable=not progress, dynamic_ncols=True)
-    current = ""
+    current, reached = "", 0
     try:
-        for source in sources:
+        for reached, source in enumerate(sources, start=1):
             current = report_name(source.relative_to(src_dir))
             bar.set_postfix_str(current, refresh=True)
             if unreadable.get(source) == LINKED_FOLDER:
@@ -224,6 +225,8 @@ def colorize_tree(
         report.interrupted = True
         if current:
             report.files.append(FileResult(current, "", "failed", error="interrupted; no output was written"))
+        report.files.extend(FileResult(report_name(source.relative_to(src_dir)) + "/" * (source in unreadable), "",
+                                       "not reached") for source in sources[reached:])
         raise BatchInterrupted(report) from None
     finally:
         bar.close()
