@@ -529,6 +529,23 @@ def test_training_photos_are_turned_upright_by_their_exif_orientation(tmp_path: 
     assert square[:10, :, 0].mean() > 150 and square[-10:, :, 2].mean() > 150  # red on top, blue below
 
 
+@pytest.mark.parametrize("mode", ["RGBA", "P"])
+def test_transparent_parts_of_training_photos_are_laid_over_grey(tmp_path: Path, mode: str) -> None:
+    """A cut-out photo's transparent pixels (stored black here) were trained on as black."""
+    from training.data import load_square
+
+    pixels = np.zeros((40, 40, 4), np.uint8)
+    pixels[:, :20] = (200, 40, 40, 255)  # opaque red left half, transparent black right half
+    image = Image.fromarray(pixels, "RGBA")
+    if mode == "P":
+        image = image.convert("RGB").quantize(2)
+        image.info["transparency"] = image.getpixel((30, 5))  # the black entry is transparent
+    image.save(tmp_path / "cutout.png")
+    square = load_square(tmp_path / "cutout.png", 40).astype(int)
+    assert np.abs(square[:, 24:] - 128).max() <= 1  # neutral grey where the photo is transparent
+    assert (np.abs(square[:, :16] - (200, 40, 40)) <= 2).all()
+
+
 def test_a_checkpoint_or_export_cut_by_ctrl_c_leaves_no_temporary_file(tmp_path: Path, monkeypatch) -> None:
     import vidcolor.models.checkpoint as checkpoint
 

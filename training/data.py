@@ -88,12 +88,21 @@ def load_square(path: Path, side: int) -> np.ndarray | None:
         if image.mode in ("L", "LA", "1", "I", "I;16", "F"):
             return None
         image.draft("RGB", (side, side))
-        rgb = ImageOps.exif_transpose(image).convert("RGB")
+        rgb = _over_grey(ImageOps.exif_transpose(image))
     short = min(rgb.size)
     left, top = (rgb.width - short) // 2, (rgb.height - short) // 2
     square = rgb.crop((left, top, left + short, top + short)).resize((side, side), Image.Resampling.BICUBIC)
     pixels = np.asarray(square, dtype=np.uint8)
     return None if is_grey(pixels) else pixels
+
+
+def _over_grey(image: Image.Image) -> Image.Image:
+    """``image`` as RGB; a photo with transparency is laid over neutral grey (the colour under transparent
+    pixels is arbitrary, often black, and would be learnt as the colour of whatever lies there)."""
+    if image.mode not in ("RGBA", "LA", "PA", "RGBa", "La") and "transparency" not in image.info:
+        return image.convert("RGB")
+    grey = Image.new("RGBA", image.size, (128, 128, 128, 255))
+    return Image.alpha_composite(grey, image.convert("RGBA")).convert("RGB")
 
 
 def bank_side(crop: int) -> int:
