@@ -11,6 +11,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 
 from vidcolor.errors import InputError, VidcolorWarning
@@ -19,6 +20,10 @@ from vidcolor.io.probe import open_media
 
 _MAX_FRAME_RATE = 1000  # an "average rate" above this is a time base read as a rate (DV: 60000)
 _JPEG_RANGE = 2  # AVCOL_RANGE_JPEG: full-range samples
+_MPEG_RANGE = 1  # AVCOL_RANGE_MPEG: limited-range samples (16-235 at 8 bits)
+# one-plane grey formats: swscale takes them as full range whatever their tag (see _limited_grey_luma)
+_GREY_FORMATS = frozenset({"gray", "gray9le", "gray9be", "gray10le", "gray10be", "gray12le", "gray12be", "gray14le",
+                           "gray14be", "gray16le", "gray16be"})
 _RGB_MATRIX = 0  # AVCOL_SPC_RGB: the stream holds R'G'B', not Y'CbCr
 # Y'CbCr matrix an RGB source's frames are converted with, by frame height, as players assume:
 # (AVCOL_SPC code to tag the output with, the same matrix as named by swscale)
@@ -384,6 +389,8 @@ class VideoSource:
             when = f"{float(pts * self.video_stream.time_base):.3f} s" if pts is not None else f"frame {index}"
             warnings.warn(f"{self.path} changes its picture size at {when} ({frame.width}x{frame.height} "
                           f"after {width}x{height}); such frames are scaled to {width}x{height}", category=VidcolorWarning, stacklevel=2)
+        if frame.color_range == _MPEG_RANGE and frame.format.name in _GREY_FORMATS:
+            return LumaFrame(index=index, pts=pts, y=_limited_grey_luma(frame, width, height))
         if resized or frame.format.name != "yuv420p" or frame.color_range == _JPEG_RANGE:
             frame = self._reformatter.reformat(
                 frame, width=width, height=height, format="yuv420p", src_color_range=frame.color_range or None,
@@ -505,3 +512,20 @@ def count_frames(path: Path) -> int:
             return sum(1 for packet in container.demux(stream) if packet.size > 0)
     except av.FFmpegError as e:
         raise InputError(f"{path} is truncated or corrupt ({e}); pass a complete file") from e
+
+
+def _limited_grey_luma(frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
+    """The 8-bit Y of a limited-range grey frame (monochrome HEVC, FFV1 ``gray10le``), scaled to
+    ``width`` x ``height``. swscale converts every grey format as full range, whatever the frame's tag, and
+    would squeeze limited-range black and white (16/235) a second time, to 30/218; limited range at more
+    bits is the same scale shifted left, so shifting back keeps it."""
+    plane = frame.planes[0]
+    bits = frame.format.components[0].bits
+    dtype = np.dtype(np.uint8) if bits == 8 else np.dtype(">u2" if frame.format.name.endswith("be") else "<u2")
+    rows = np.frombuffer(plane, dtype=dtype).reshape(plane.height, plane.line_size // dtype.itemsize)
+    samples = rows[:, : plane.width]
+    luma = samples.copy() if bits == 8 else np.clip(np.rint(samples / (1 << (bits - 8))), 0, 255).astype(np.uint8)
+    if (plane.width, plane.height) != (width, height):
+        shrinking = width < plane.width or height < plane.height
+        luma = cv2.resize(luma, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    return luma
