@@ -82,7 +82,7 @@ def test_batch_mirrors_tree_and_reports_every_file(tmp_path: Path, colorizer: Co
 
     assert [(r.file, r.kind, r.status) for r in report.files] == [(f, *EXPECTED[f]) for f in sorted(EXPECTED)]
     assert seen == report.files
-    assert report.counts == {"done": 5, "skipped": 0, "failed": 1, "ignored": 1}
+    assert report.counts == {"done": 5, "skipped": 0, "failed": 1, "ignored": 1, "not reached": 0}
     assert re.fullmatch(r"5 done, 0 skipped, 1 failed, 1 ignored in \d+\.\d s", report.summary())
     broken = report.files[5]
     assert "not a readable image" in broken.error and broken.frames is None
@@ -133,7 +133,7 @@ def test_every_common_media_type_is_coloured_with_the_default_settings(tmp_path:
     Image.fromarray(np.full((20, 30), 90, np.uint8)).save(src / "scan.gif")
     Image.fromarray(np.full((20, 30), 90, np.uint8)).save(src / "scan", format="JPEG")
     report = run(src, tmp_path / "dst", colorizer)
-    assert report.counts == {"done": 6, "skipped": 0, "failed": 0, "ignored": 0}, report.files
+    assert report.counts == {"done": 6, "skipped": 0, "failed": 0, "ignored": 0, "not reached": 0}, report.files
     written = sorted(p.name for p in (tmp_path / "dst").iterdir() if not p.name.startswith("vidcolor-report"))
     assert written == ["clip.ts", "clip.webm", "reel.mkv", "scan.gif.png", "scan.png", "tape.mod.mkv"]
     with av.open(str(tmp_path / "dst" / "tape.mod.mkv")) as container:

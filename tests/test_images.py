@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import struct
 import warnings
 from pathlib import Path
 
@@ -9,11 +11,11 @@ import cv2
 import numpy as np
 import pytest
 import tifffile
-from PIL import Image, ImageOps
+from PIL import ExifTags, Image, ImageCms, ImageOps
 from skimage.color import rgb2lab
 
-from tests.image_media import make_image, mark_box
-from vidcolor.errors import InputError, OutputError
+from tests.image_media import add_orientation, icc_profile, make_image, mark_box
+from vidcolor.errors import InputError, OutputError, VidcolorWarning
 from vidcolor.io.images import IMAGE_SUFFIXES, is_image_suffix, read_image, write_image
 
 SIZE = (96, 64)  # width, height
@@ -149,13 +151,21 @@ def test_16bit_alpha_is_kept(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("suffix", [".jpg", ".bmp"])
-def test_alpha_is_dropped_where_unsupported(tmp_path: Path, suffix: str) -> None:
-    image = read_image(make_image(tmp_path / "a.png", mode="RGBA"))
-    write_image(tmp_path / f"out{suffix}", image.rgb, image.alpha)
+def test_transparency_is_laid_over_white_with_a_warning_where_unsupported(tmp_path: Path, suffix: str) -> None:
+    """Alpha was dropped without a word, showing the black under the transparent pixels."""
+    rgb = np.zeros((8, 12, 3), np.float32)  # black under everything
+    alpha = np.ones((8, 12), np.float32)
+    alpha[:, :4], alpha[:, 4:8] = 0, 0.5
+    with pytest.warns(VidcolorWarning, match=rf"^out{suffix}: \{suffix} keeps no transparency"):
+        write_image(tmp_path / f"out{suffix}", rgb, alpha)
     assert Image.open(tmp_path / f"out{suffix}").mode == "RGB"
     again = read_image(tmp_path / f"out{suffix}")
     assert again.alpha is None
-    assert np.abs(again.rgb - image.rgb).mean() < (0.01 if suffix == ".jpg" else 1e-6)
+    for columns, expected in ((slice(0, 3), 1.0), (slice(5, 7), 0.5), (slice(9, 12), 0.0)):
+        np.testing.assert_allclose(again.rgb[1:-1, columns], expected, atol=0.03)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an opaque picture loses nothing: no warning
+        write_image(tmp_path / f"opaque{suffix}", rgb, np.ones((8, 12), np.float32))
 
 
 @pytest.mark.parametrize("suffix", [".jpg", ".tif"])
@@ -307,20 +317,81 @@ def test_caption_dates_copyright_and_resolution_are_kept(tmp_path: Path, source:
             assert written.info["dpi"] == pytest.approx((600, 600), abs=0.01)
 
 
-def test_an_rgb_icc_profile_is_kept_and_a_grey_one_dropped(tmp_path: Path) -> None:
-    from PIL import ImageCms
-
+def test_an_srgb_profile_leaves_the_values_alone_and_outputs_are_untagged(tmp_path: Path) -> None:
     srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-    grey_profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()  # not an RGB space
     colour = np.dstack([np.full((16, 16), value, np.uint8) for value in (120, 100, 80)])
     Image.fromarray(colour).save(tmp_path / "rgb.jpg", icc_profile=srgb)
-    Image.fromarray(colour[..., 0]).save(tmp_path / "grey.jpg", icc_profile=grey_profile)
-    assert read_image(tmp_path / "grey.jpg").metadata.icc_profile is None
-    image = read_image(tmp_path / "rgb.jpg")
-    for name in ("out.png", "out.jpg", "out.tif"):
+    Image.fromarray(colour[..., 0]).save(tmp_path / "grey.png", icc_profile=srgb)  # as ImageMagick leaves it
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        image = read_image(tmp_path / "rgb.jpg")
+        np.testing.assert_array_equal(read_image(tmp_path / "grey.png").grey, colour[..., 0] / np.float32(255))
+    np.testing.assert_array_equal(image.rgb, _pillow_rgb(tmp_path / "rgb.jpg"))
+    for name in ("out.png", "out.jpg", "out.tif", "out.webp"):
         write_image(tmp_path / name, image.rgb, metadata=image.metadata)
         with Image.open(tmp_path / name) as written:
-            assert written.info.get("icc_profile") == srgb, name
+            assert written.info.get("icc_profile") is None, name
+
+
+def _in_srgb(path: Path, profile: bytes) -> np.ndarray:
+    """Reference: Pillow's decode of ``path`` converted from ``profile`` to sRGB by littlecms, as float RGB."""
+    source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
+    with Image.open(path) as image:
+        converted = ImageCms.profileToProfile(image, source, ImageCms.createProfile("sRGB"), outputMode="RGB")
+    return np.asarray(converted, dtype=np.float32) / 255
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png", ".tif"])
+def test_an_adobe_rgb_photo_is_converted_to_srgb_and_written_untagged(tmp_path: Path, suffix: str) -> None:
+    """Adobe RGB values were read as sRGB and the profile copied onto sRGB results: 17 % too saturated."""
+    adobe = icc_profile("adobe-rgb")
+    stored = np.random.default_rng(1).integers(0, 256, (12, 16, 3), dtype=np.uint8)
+    stored[:4] = (200, 40, 40)
+    Image.fromarray(stored).save(tmp_path / f"adobe{suffix}", icc_profile=adobe)
+    image = read_image(tmp_path / f"adobe{suffix}")
+    expected = _in_srgb(tmp_path / f"adobe{suffix}", adobe)
+    np.testing.assert_array_equal(image.rgb, expected)
+    assert expected[0, 0, 0] - expected[0, 0, 1] > (200 - 40) / 255 + 0.05  # sRGB needs a stronger red
+    write_image(tmp_path / f"out{suffix}", image.rgb, metadata=image.metadata)
+    with Image.open(tmp_path / f"out{suffix}") as written:
+        assert written.info.get("icc_profile") is None
+
+
+def test_a_grey_gamma_22_scan_is_converted_to_srgb_grey(tmp_path: Path) -> None:
+    """Gray Gamma 2.2 values were read as sRGB: shadows up to 3 L too light."""
+    grey = icc_profile("grey-2.2")
+    Image.fromarray(np.arange(256, dtype=np.uint8).reshape(16, 16)).save(tmp_path / "scan.png", icc_profile=grey)
+    image = read_image(tmp_path / "scan.png")
+    expected = _in_srgb(tmp_path / "scan.png", grey)
+    np.testing.assert_array_equal(image.grey, expected[..., 1])
+    np.testing.assert_array_equal(image.rgb, expected)
+    assert image.grey[1, 14] < 30 / 255 - 0.01  # stored level 30: darker in sRGB
+
+
+def test_a_grey_photo_with_an_rgb_profile_is_converted_and_stays_grey(tmp_path: Path) -> None:
+    adobe = icc_profile("adobe-rgb")
+    Image.fromarray(np.arange(256, dtype=np.uint8).reshape(16, 16)).save(tmp_path / "grey.png", icc_profile=adobe)
+    with Image.open(tmp_path / "grey.png") as image:
+        image.convert("RGB").save(tmp_path / "as_rgb.png", icc_profile=adobe)
+    expected = _in_srgb(tmp_path / "as_rgb.png", adobe)[..., 1]
+    image = read_image(tmp_path / "grey.png")
+    np.testing.assert_array_equal(image.grey, expected)
+    assert np.abs(image.grey - np.arange(256).reshape(16, 16) / 255).max() > 0.02
+
+
+def test_a_16_bit_photo_whose_profile_is_not_applied_says_so(tmp_path: Path) -> None:
+    adobe = icc_profile("adobe-rgb")
+    stored = np.random.default_rng(2).integers(0, 65536, (6, 8, 3), dtype=np.uint16)
+    tifffile.imwrite(tmp_path / "deep.tif", stored, photometric="rgb",
+                     extratags=[(34675, "B", len(adobe), adobe, True)])
+    with pytest.warns(VidcolorWarning, match=r"deep\.tif: its colour profile 'Adobe RGB \(1998\)' was not applied"):
+        image = read_image(tmp_path / "deep.tif")
+    np.testing.assert_array_equal(np.rint(image.rgb * 65535), stored)
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    tifffile.imwrite(tmp_path / "srgb.tif", stored, photometric="rgb", extratags=[(34675, "B", len(srgb), srgb, True)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # sRGB needs no conversion
+        read_image(tmp_path / "srgb.tif")
 
 
 @pytest.mark.parametrize("output", ["out.jpg", "out.png", "out.tif"])
@@ -340,16 +411,24 @@ def test_utf8_exif_text_and_a_huge_maker_note(tmp_path: Path, output: str) -> No
             assert kept.get_ifd(0x8769) == {36867: "1931:05:04 12:00:00"}  # the MakerNote is not carried
 
 
-def test_exif_over_64_kb_is_kept_in_webp_and_left_out_of_jpeg(tmp_path: Path) -> None:
+def test_exif_over_64_kb_is_kept_in_webp_and_trimmed_for_jpeg(tmp_path: Path) -> None:
+    """All EXIF was dropped from a JPEG when one comment made it too long, and the warning named the temporary
+    file the pipeline writes (".long.partial.jpg")."""
     exif = Image.Exif()
-    exif[0x8769] = {37510: b"ASCII\x00\x00\x00" + b"a" * 70_000}  # a 70 KB UserComment: more than JPEG holds
+    exif[270] = "Harbour, 1931"
+    exif[0x8769] = {37510: b"ASCII\x00\x00\x00" + b"a" * 70_000,  # a 70 KB UserComment: more than JPEG holds
+                    36867: "1931:05:04 12:00:00"}
     Image.fromarray(np.full((20, 30), 100, np.uint8)).save(tmp_path / "long.png", exif=exif.tobytes())
     image = read_image(tmp_path / "long.png")
     write_image(tmp_path / "long.webp", image.rgb, metadata=image.metadata)  # WebP takes it
     with Image.open(tmp_path / "long.webp") as written:
         assert len(written.getexif().get_ifd(0x8769)[37510]) > 70_000
-    with pytest.warns(UserWarning, match="more than a JPEG holds"):
-        write_image(tmp_path / "long.jpg", image.rgb, metadata=image.metadata)
+    with pytest.warns(VidcolorWarning, match=r"^long\.jpg: .*more than a JPEG holds, so its UserComment is left out"):
+        write_image(tmp_path / ".long.partial.jpg", image.rgb, format_suffix=".jpg", metadata=image.metadata,
+                    name="long.jpg")
+    with Image.open(tmp_path / ".long.partial.jpg") as written:
+        assert written.getexif()[270] == "Harbour, 1931"
+        assert written.getexif().get_ifd(0x8769) == {36867: "1931:05:04 12:00:00"}
 
 
 def test_a_float_tiff_from_0_to_1_is_read_as_16_bit_grey(tmp_path: Path) -> None:
@@ -446,3 +525,180 @@ def test_a_png_keeps_its_text_chunks_in_a_png_output(tmp_path: Path) -> None:
     with Image.open(tmp_path / "out.png") as image:
         assert {key: image.text[key] for key in image.text} == {
             "Title": "Harbour, 1952", "Description": "Fischerboote im Hafen – Grüße"}
+
+
+def _displayed(stored: np.ndarray, orientation: int) -> np.ndarray:
+    """``stored`` as Pillow's ImageOps.exif_transpose shows it for EXIF ``orientation``."""
+    height, width = stored.shape[:2]
+    index = Image.fromarray(np.arange(height * width, dtype=np.int32).reshape(height, width))
+    index.getexif()[ExifTags.Base.Orientation] = orientation
+    return stored.reshape(height * width, *stored.shape[2:])[np.asarray(ImageOps.exif_transpose(index))]
+
+
+def _oriented_tiff(path: Path, layout: str, orientation: int) -> np.ndarray:
+    """Write a 5x3 TIFF of ``layout`` (samples, depth, compression) with an Orientation tag; return its stored
+    samples."""
+    rng = np.random.default_rng(orientation)
+    shape = (3, 5) if layout.startswith("grey") else (3, 5, 3)
+    dtype = np.uint16 if "16" in layout else np.uint8
+    stored = rng.integers(0, np.iinfo(dtype).max + 1, shape).astype(dtype)
+    if layout.endswith("lzw"):  # OpenCV writes LZW, which tifffile cannot decode without imagecodecs
+        cv2.imwrite(str(path), cv2.cvtColor(stored, cv2.COLOR_RGB2BGR))
+        add_orientation(path, orientation)
+    else:
+        tifffile.imwrite(path, stored, photometric="minisblack" if stored.ndim == 2 else "rgb",
+                         compression="zlib" if layout.endswith("zlib") else None,
+                         extratags=[(274, "H", 1, orientation, True)])
+    return stored
+
+
+@pytest.mark.parametrize("orientation", range(2, 9))
+@pytest.mark.parametrize("layout", ["grey8", "grey8-zlib", "rgb8", "grey16", "rgb16", "rgb16-lzw"])
+def test_a_tiff_is_turned_upright_exactly_once(tmp_path: Path, layout: str, orientation: int) -> None:
+    """Pillow 13 turns TIFFs itself, so they were turned twice, and uncompressed grey ones turned 5 to 8 came
+    out scrambled."""
+    stored = _oriented_tiff(tmp_path / "o.tif", layout, orientation)
+    image = read_image(tmp_path / "o.tif")
+    expected = _displayed(stored, orientation).astype(np.float32) / np.float32(65535 if "16" in layout else 255)
+    np.testing.assert_array_equal(image.grey if stored.ndim == 2 else image.rgb, expected)
+    assert image.bit_depth == (16 if "16" in layout else 8)
+
+
+def test_a_resolution_is_carried_only_when_the_file_stores_one(tmp_path: Path) -> None:
+    """Pillow reports 1 dpi for a TIFF without resolution tags and 72 for a JPEG whose EXIF has none."""
+    grey = Image.new("L", (8, 6), 90)
+    exif = Image.Exif()
+    exif[270] = "Harbour, 1931"
+    grey.save(tmp_path / "plain.tif")
+    tifffile.imwrite(tmp_path / "unitless.tif", np.full((6, 8), 90, np.uint8))  # 1 by 1, no unit
+    grey.save(tmp_path / "exif.jpg", exif=exif.tobytes())
+    grey.save(tmp_path / "plain.png")
+    for name in ("plain.tif", "unitless.tif", "exif.jpg", "plain.png"):
+        image = read_image(tmp_path / name)
+        assert image.metadata.dpi is None, name
+        for output in ("out.png", "out.tif", "out.jpg"):
+            write_image(tmp_path / output, image.rgb, metadata=image.metadata)
+            assert read_image(tmp_path / output).metadata.dpi is None, (name, output)
+    exif[282], exif[283], exif[296] = 300, 300, 2
+    grey.save(tmp_path / "exif300.jpg", exif=exif.tobytes())
+    assert read_image(tmp_path / "exif300.jpg").metadata.dpi == (300, 300)
+    tifffile.imwrite(tmp_path / "cm.tif", np.full((6, 8), 90, np.uint8), resolution=(100, 100),
+                     resolutionunit="CENTIMETER")
+    assert read_image(tmp_path / "cm.tif").metadata.dpi == pytest.approx((254, 254))
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_a_16_bit_lzw_tiff_from_opencv_is_read(tmp_path: Path, channels: int) -> None:
+    """tifffile needs imagecodecs for LZW, so OpenCV's and Photoshop's 16-bit TIFFs were refused as corrupt."""
+    stored = np.random.default_rng(3).integers(0, 65536, (6, 8, channels)).astype(np.uint16)
+    order = cv2.COLOR_RGBA2BGRA if channels == 4 else cv2.COLOR_RGB2BGR
+    cv2.imwrite(str(tmp_path / "lzw.tif"), cv2.cvtColor(stored, order))
+    assert tifffile.TiffFile(tmp_path / "lzw.tif").pages[0].compression == tifffile.COMPRESSION.LZW
+    image = read_image(tmp_path / "lzw.tif")
+    assert image.bit_depth == 16
+    np.testing.assert_array_equal(np.rint(image.rgb * 65535), stored[..., :3])
+    if channels == 4:
+        np.testing.assert_array_equal(np.rint(image.alpha * 65535), stored[..., 3])
+
+
+def test_a_tiff_no_decoder_here_can_read_says_what_is_missing(tmp_path: Path) -> None:
+    tifffile.imwrite(tmp_path / "j2k.tif", np.full((6, 8, 3), 30000, np.uint16), photometric="rgb")
+    with tifffile.TiffFile(tmp_path / "j2k.tif", mode="r+b") as tif:
+        tif.pages[0].tags["Compression"].overwrite(34712)  # JPEG 2000
+    missing = r"j2k\.tif: tifffile needs the imagecodecs package for its JPEG2000"
+    with pytest.raises(InputError, match=missing) as caught:
+        read_image(tmp_path / "j2k.tif")
+    assert "\n" not in str(caught.value) and "re-export" not in str(caught.value)
+
+
+def test_a_16_bit_grey_tiff_with_alpha_keeps_it(tmp_path: Path) -> None:
+    """Pillow does not know this layout: it was refused as 'not a readable image'."""
+    grey = np.random.default_rng(4).integers(0, 65536, (6, 8)).astype(np.uint16)
+    alpha = np.linspace(0, 65535, 48).reshape(6, 8).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "ga.tif", np.dstack([grey, alpha]), photometric="minisblack",
+                     extrasamples=["unassalpha"],
+                     resolution=(300, 300), resolutionunit="INCH", extratags=[(274, "H", 1, 6, True)])
+    image = read_image(tmp_path / "ga.tif")
+    assert image.bit_depth == 16 and image.metadata.dpi == (300, 300)
+    np.testing.assert_array_equal(np.rint(image.grey * 65535), np.rot90(grey, -1))
+    np.testing.assert_array_equal(np.rint(image.alpha * 65535), np.rot90(alpha, -1))
+    write_image(tmp_path / "out.png", image.rgb, image.alpha, bit_depth=16)
+    np.testing.assert_array_equal(read_image(tmp_path / "out.png").alpha, image.alpha)
+
+
+def test_a_float_rgb_tiff_from_0_to_1_is_read_as_16_bit(tmp_path: Path) -> None:
+    values = np.random.default_rng(5).random((6, 8, 3), dtype=np.float32)
+    tifffile.imwrite(tmp_path / "float.tif", values, photometric="rgb")
+    image = read_image(tmp_path / "float.tif")
+    assert image.bit_depth == 16
+    np.testing.assert_allclose(image.rgb, values, atol=0.5 / 65535)
+    tifffile.imwrite(tmp_path / "counts.tif", values * 255, photometric="rgb")
+    with pytest.raises(InputError, match="float pixels outside 0..1"):
+        read_image(tmp_path / "counts.tif")
+
+
+def test_a_tiff_layout_that_cannot_be_read_is_named(tmp_path: Path) -> None:
+    tifffile.imwrite(tmp_path / "signed.tif", np.zeros((6, 8, 3), np.int16), photometric="rgb")
+    with pytest.raises(InputError, match=r"signed\.tif is a 16-bit signed integer RGB \(3 samples per pixel\) TIFF"):
+        read_image(tmp_path / "signed.tif")
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_a_grey_png_transparency_key_becomes_alpha(tmp_path: Path, dtype: type) -> None:
+    """A grey PNG's tRNS chunk was ignored (a colour PNG's was kept)."""
+    grey = np.array([[10, 128, 200], [128, 50, 128]], dtype)
+    Image.fromarray(grey).save(tmp_path / "key.png", transparency=128)
+    image = read_image(tmp_path / "key.png")
+    np.testing.assert_array_equal(image.alpha, grey != 128)
+    np.testing.assert_array_equal(image.grey, grey / np.float32(np.iinfo(dtype).max))
+    write_image(tmp_path / "out.png", image.rgb, image.alpha, bit_depth=image.bit_depth)
+    np.testing.assert_array_equal(read_image(tmp_path / "out.png").alpha, image.alpha)
+
+
+_XMP = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        b'<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+        b'xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="6"><dc:title><rdf:Alt>'
+        b'<rdf:li xml:lang="x-default">Harbour, 1931</rdf:li></rdf:Alt></dc:title></rdf:Description></rdf:RDF>'
+        b'</x:xmpmeta>')
+
+
+@pytest.mark.parametrize("output", ["out.jpg", "out.png", "out.tif", "out.webp"])
+def test_xmp_is_carried_without_its_orientation(tmp_path: Path, output: str) -> None:
+    """An XMP caption was dropped without a word."""
+    Image.fromarray(np.full((6, 8), 90, np.uint8)).save(tmp_path / "scan.jpg", xmp=_XMP)
+    image = read_image(tmp_path / "scan.jpg")
+    assert image.rgb.shape == (8, 6, 3)  # turned by the XMP orientation, so the colour version must not be again
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        write_image(tmp_path / output, image.rgb, metadata=image.metadata)
+    with Image.open(tmp_path / output) as written:
+        written.load()
+        xmp = written.info.get("xmp")
+        xmp = xmp.encode() if isinstance(xmp, str) else xmp
+        assert b"Harbour, 1931" in xmp and b"Orientation" not in xmp
+        assert written.size == (6, 8)
+
+
+def _iptc_jpeg(path: Path) -> Path:
+    """A JPEG with an IPTC caption in a Photoshop block (APP13), as Photoshop and Lightroom write."""
+    iptc = b"\x1c\x02\x78" + struct.pack(">H", 13) + b"Harbour, 1931"  # record 2, dataset 120: caption
+    resource = b"8BIM" + struct.pack(">H", 0x0404) + b"\x00\x00" + struct.pack(">I", len(iptc)) + iptc + b"\x00"
+    segment = b"Photoshop 3.0\x00" + resource
+    app13 = b"\xff\xed" + struct.pack(">H", len(segment) + 2) + segment
+    Image.fromarray(np.full((6, 8), 90, np.uint8)).save(path, xmp=_XMP, extra=app13)
+    return path
+
+
+def test_iptc_and_xmp_a_format_cannot_hold_are_named_in_warnings(tmp_path: Path) -> None:
+    image = read_image(_iptc_jpeg(tmp_path / "iptc.jpg"))
+    with pytest.warns(VidcolorWarning) as caught:
+        write_image(tmp_path / ".out.partial.bmp", image.rgb, metadata=image.metadata, format_suffix=".bmp",
+                    name="out.bmp")
+    messages = sorted(str(warning.message) for warning in caught)
+    assert len(messages) == 2
+    assert messages[0].startswith("out.bmp: BMP has no place for the photo's XMP data")
+    assert messages[1].startswith("out.bmp: the photo's IPTC data (caption, keywords, credits) is not carried over")
+    iptc = b"\x1c\x02\x78\x00\x00"  # an empty caption
+    tifffile.imwrite(tmp_path / "iptc.tif", np.full((6, 8), 90, np.uint8), extratags=[(33723, "B", 5, iptc, True)])
+    with pytest.warns(VidcolorWarning, match="IPTC"):
+        write_image(tmp_path / "out.png", image.rgb, metadata=read_image(tmp_path / "iptc.tif").metadata)

@@ -528,6 +528,20 @@ def test_sound_for_mxf_is_resampled_to_48_khz(tmp_path: Path) -> None:
     assert decoded / 48000 == pytest.approx(12 * 1001 / 30000, abs=0.05)
 
 
+@pytest.mark.parametrize("ext", ["mxf", "mov"])
+def test_48_khz_pcm_from_mxf_is_copied_without_a_warning(tmp_path: Path, ext: str) -> None:
+    """The copy was tried on a throwaway file holding the sound alone, which MXF refuses (its video must come
+    first): MXF's own 48 kHz PCM going to MXF was said to be re-encoded as PCM."""
+    src = tmp_path / "in.mxf"
+    with pytest.warns(UserWarning, match="re-encoding it as pcm_s16le"):  # 44.1 kHz MP3 -> 48 kHz PCM
+        round_trip(make_video(tmp_path / "in.mkv", size=(96, 64), frames=12, audio="mp3"), src)
+    dst = tmp_path / f"out.{ext}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        round_trip(src, dst, EncodeSettings(codec="mpeg2video"))
+    assert b"".join(data for _, _, data in read_packets(dst)) == b"".join(data for _, _, data in read_packets(src))
+
+
 def test_the_warning_names_the_audio_codec_not_its_decoder(tmp_path: Path) -> None:
     """FFmpeg decodes MP3 with 'mp3float': the warning said 'webm cannot hold mp3float audio'."""
     src = make_video(tmp_path / "in.mkv", size=(96, 64), frames=6, audio="mp3")

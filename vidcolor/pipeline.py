@@ -320,6 +320,6 @@ def colorize_image(
     colour = colorizer.colorize_rgb(grey)
     with atomic_output(output_path) as temporary:
         write_image(temporary, colour, image.alpha, image.bit_depth, format_suffix=output_path.suffix,
-                    metadata=image.metadata)
+                    name=output_path.name, metadata=image.metadata)
     height, width = colour.shape[:2]
     return ImageResult(output_path, width, height, time.perf_counter() - started)

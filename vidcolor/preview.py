@@ -303,7 +303,7 @@ def write_contact_sheet(
             raise InputError(f"{input_path} has a video stream but no decodable frames")
     sheet = contact_sheet(shown)
     with atomic_output(output_path) as temporary:
-        write_image(temporary, sheet, format_suffix=output_path.suffix)
+        write_image(temporary, sheet, format_suffix=output_path.suffix, name=output_path.name)
     height, width = sheet.shape[:2]
     return SheetResult(output_path, [frame.index for frame in shown], width, height, time.perf_counter() - started)
 

@@ -39,7 +39,7 @@ from .arguments import finite_number
 from .errors import InputError, OutputError
 from .io.decode import VideoSource
 from .io.containers import check_video_output, container_format, stores_frame_times
-from .io.encode import EncodeSettings, VideoSink
+from .io.encode import EncodeSettings, VideoSink, round_half_up
 from .io.ffmpeg_names import ffmpeg_path
 from .io.output import atomic_output, check_name_length, check_output_path
 from .pipeline import (
@@ -324,7 +324,7 @@ def _slotted(packets: Iterator[av.Packet], first_seconds: Fraction | None) -> It
     for number, packet in enumerate(packets):
         slot = packet.dts
         if number == 0 and first_seconds is not None:
-            slot = round(first_seconds / packet.time_base)
+            slot = round_half_up(first_seconds / packet.time_base)  # as the sink placed it
         packet.pts = packet.dts = slot
         yield packet
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 from fractions import Fraction
 
@@ -147,15 +148,21 @@ def add_from_template(container: av.container.OutputContainer, template: av.stre
     return stream
 
 
-def muxer_accepts(format_name: str, template: av.stream.Stream, layout: str | None) -> bool:
+def muxer_accepts(format_name: str, template: av.stream.Stream, layout: str | None, video: av.VideoStream) -> bool:
     """Whether muxer ``format_name`` writes a header for a copy of ``template``: some list a codec they
-    then refuse (Opus in QuickTime .mov), so the copy is tried on a throwaway in-memory file first."""
+    then refuse (Opus in QuickTime .mov), so the copy is tried on a throwaway in-memory file first, after a
+    stream like the output's ``video`` (MXF and DV refuse a file without their video first)."""
+    probe = av.open(io.BytesIO(), "w", format=format_name)
     try:
-        with av.open(io.BytesIO(), "w", format=format_name) as probe:
-            add_from_template(probe, template, layout)
-            probe.start_encoding()
+        picture = probe.add_stream(video.codec_context.name, rate=video.codec_context.framerate)
+        picture.width, picture.height, picture.pix_fmt = video.width, video.height, video.pix_fmt
+        add_from_template(probe, template, layout)
+        probe.start_encoding()
     except (av.FFmpegError, ValueError):
         return False
+    finally:
+        with contextlib.suppress(av.FFmpegError):  # a trailer without packets (MXF refuses one) is not the question
+            probe.close()
     return True
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import math
 import os
 import warnings
 from dataclasses import dataclass
@@ -32,7 +33,14 @@ _ZERO_BASED_MUXERS = frozenset({"avi"})
 _SYNC_TOLERANCE_S = 0.02  # sound may play this early in a container that cannot delay it
 _LAG_TOLERANCE_S = 0.045  # ... and this late (sound behind the picture is the less noticed: ITU-R BT.1359)
 _INTERLACED_ORDERS = frozenset({2, 3, 4, 5})  # AVFieldOrder: TT, BB, TB, BT (0 unknown, 1 progressive)
-_FIELD_ORDER_ENCODERS = frozenset({"libx264"})
+_BOTTOM_FIELD_FIRST = 3  # AVFieldOrder BB
+_BOTTOM_SHOWN_FIRST = frozenset({3, 4})  # BB, TB: the bottom field is shown first
+_DV_SD_HEIGHTS = frozenset({480, 576})  # DV (NTSC, PAL), whose streams leave the field order unknown: bottom first
+_FIELD_ORDER_ENCODERS = frozenset({"libx264"})  # told the order by option (x264-params tff=1 or bff=1)
+# encoders that read the order off each frame, which PyAV cannot mark top field first: they write bottom first
+_BOTTOM_FIRST_ENCODERS = frozenset({"mpeg2video", "dvvideo"})
+# DV (DV25) takes only the frame size and rate of NTSC or PAL, each in its own pixel format (NTSC's is 4:1:1)
+_DV_FORMATS = {(720, 480, Fraction(30000, 1001)): "yuv411p", (720, 576, Fraction(25)): "yuv420p"}
 _FULL_DISK_REASONS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
                       errno.EFBIG: "the file grew past the largest size allowed here (file system or ulimit -f)"}
 # ISO base media files (MP4, QuickTime, 3GP): a track ends at its last sample's dts + duration
@@ -107,6 +115,8 @@ class VideoSink:
         self._delay: int | None = None  # the encoder's reordering delay (first packet's pts - dts)
         self._constant_rate = False  # MPEG-1/2: every slot of the stream filled (set by _add_video)
         self._on_slots = False  # frames go on slots of 1/rate (set by _add_video)
+        self._anchor: tuple[Fraction, int] | None = None  # on slots: the first frame's place (in slots) and slot
+        self._shift = 0  # stream time base ticks every video packet moves by: the first frame's place in its slot
         try:
             self._encoding = video_template is None
             if self._encoding:
@@ -187,6 +197,8 @@ class VideoSink:
         if ctx.pix_fmt not in ("yuv420p", "pal8"):
             frame = frame.reformat(format=ctx.pix_fmt)
         if pts is not None and (self._on_slots or self._origin):
+            if self._on_slots and self._anchor is None:
+                self._anchor_slots(pts)
             pts = self._output_pts(pts)
             if self._last_slot is not None and pts <= self._last_slot:  # two frames rounded onto one slot
                 if self._constant_rate:
@@ -221,8 +233,26 @@ class VideoSink:
             self._end = pts
 
     def _output_pts(self, pts: int) -> int:
-        """A source video pts in the output stream's time base (counted from the first frame for AVI)."""
-        return round((pts - self._origin) * self._source_time_base / self._time_base)
+        """A source video pts in the output stream's time base, rounded (halves up). On slots, counted in
+        whole slots from the first frame's, so that frames one period apart in the source are one slot apart
+        (rounding each alone put two frames half a slot off onto one slot)."""
+        place = self._place(pts)
+        if self._anchor is None:
+            return round_half_up(place)
+        first, slot = self._anchor
+        return slot + round_half_up(place - first)
+
+    def _place(self, pts: int) -> Fraction:
+        """A source video pts in the output stream's time base, exact (counted from the first frame for AVI)."""
+        return (pts - self._origin) * self._source_time_base / self._time_base
+
+    def _anchor_slots(self, pts: int) -> None:
+        """Put the first frame (source ``pts``) on its nearest slot, and move the video by its distance from
+        that slot where the stream's time base is finer than a slot: the slots start at the first frame."""
+        place = self._place(pts)
+        slot = round_half_up(place)
+        self._anchor = (place, slot)
+        self._shift = round_half_up((place - slot) * self._time_base / Fraction(self._video.time_base))
 
     def close(self) -> None:
         """Flush every encoder and close the file; calling it again does nothing."""
@@ -254,7 +284,18 @@ class VideoSink:
         else:
             self._held = queued[-_HELD_PACKETS:]
             queued = queued[:-_HELD_PACKETS]
-        self._mux(queued)
+        self._mux([self._shifted(packet) for packet in queued] if self._shift else queued)
+
+    def _shifted(self, packet: av.Packet) -> av.Packet:
+        """``packet`` (encoder time base) in the stream's time base, moved by ``_shift``."""
+        scale = Fraction(packet.time_base) / Fraction(self._video.time_base)
+        if packet.pts is not None:
+            packet.pts = round_half_up(packet.pts * scale) + self._shift
+        if packet.dts is not None:
+            packet.dts = round_half_up(packet.dts * scale) + self._shift
+        packet.duration = round_half_up(packet.duration * scale)
+        packet.time_base = self._video.time_base
+        return packet
 
     def _stretch_last_frame(self, tail: list[av.Packet]) -> None:
         """Give the end of the video to the last packets (encoder output order): the last frame's own
@@ -317,13 +358,8 @@ class VideoSink:
         rate = (template.guessed_rate or info.average_rate) if slotted else (info.average_rate or template.guessed_rate)
         if self._constant_rate:  # the nearest standard rate (45000/1499 -> 30; a 16 fps silent film -> 24)
             rate = min(_MPEG_FRAME_RATES, key=lambda candidate: abs(candidate - Fraction(rate or 25)))
+        pix_fmt = _pixel_format(codec, info.width, info.height, rate)
         stream = self.container.add_stream(settings.codec, rate=rate)
-        formats = [pixel_format.name for pixel_format in codec.video_formats or ()]
-        # the planes are 4:2:0; an encoder without it gets them converted to its first format, or for
-        # palette formats (GIF) to a palette made for each frame
-        pix_fmt = "yuv420p" if not formats or "yuv420p" in formats else formats[0]
-        if pix_fmt != "yuv420p" and "pal8" in formats:
-            pix_fmt = "pal8"
         stream.width, stream.height, stream.pix_fmt = info.width, info.height, pix_fmt
         self._size = (info.height, info.width)
         self._source_time_base = info.time_base
@@ -345,9 +381,9 @@ class VideoSink:
         stream.codec_context.color_trc = src.color_trc
         if template.sample_aspect_ratio:
             stream.sample_aspect_ratio = template.sample_aspect_ratio
-        self._keep_fields(stream, int(src.field_order or 0), settings.codec, info.height)
+        field_options = self._keep_fields(stream, _field_order(source), encoder, info.height)
         known = {option.name for option in stream.codec_context.supported_options.private}
-        options = {"crf": str(settings.crf), "preset": settings.preset}
+        options = {"crf": str(settings.crf), "preset": settings.preset, **field_options}
         stream.options = {key: value for key, value in options.items() if key in known}
         if "crf" not in known:  # a bit-rate encoder (mpeg1/2/4): FFmpeg's default of 200 kb/s would smear the picture
             pixels_per_second = info.width * info.height * float(rate or 25)
@@ -356,23 +392,43 @@ class VideoSink:
             stream.set_display_rotation(info.rotation)
         return stream
 
-    def _keep_fields(self, stream: av.VideoStream, field_order: int, codec: str, height: int) -> None:
+    def _keep_fields(self, stream: av.VideoStream, field_order: int, codec: str, height: int) -> dict[str, str]:
         """Encode an interlaced source (DV, broadcast captures) as interlaced, in its field order, so that
-        players deinterlace it; only libx264 takes the order from the stream (others need it per frame),
-        and only for fields of an even height (4:2:0 chroma in each field: 720x486 NTSC has 243 lines)."""
+        players deinterlace it; returns the encoder options that set the order. libx264 takes either order
+        (as an option); MPEG-2 and DV read it off each frame, which PyAV cannot mark top field first, so they
+        keep bottom-first fields only. Fields need an even height (4:2:0 chroma in each field: 720x486 NTSC
+        has 243 lines)."""
         if field_order not in _INTERLACED_ORDERS:
-            return
-        if codec not in _FIELD_ORDER_ENCODERS:
+            return {}
+        bottom_first = field_order in _BOTTOM_SHOWN_FIRST
+        if codec == "dvvideo" and not bottom_first:
+            warnings.warn(f"{self.name}: dvvideo writes fields bottom first, so this top-field-first video will "
+                          "play with its fields swapped; use --codec libx264 and another file type to keep them",
+                          category=VidcolorWarning, stacklevel=4)
+            return {}
+        if codec not in _FIELD_ORDER_ENCODERS and (codec not in _BOTTOM_FIRST_ENCODERS or not bottom_first):
             warnings.warn(f"{self.name}: {codec} writes this interlaced video as progressive; "
-                          "use --codec libx264 to keep its fields", category=VidcolorWarning, stacklevel=4)
-            return
+                          f"{self._field_advice(bottom_first)}", category=VidcolorWarning, stacklevel=4)
+            return {}
         if height % 4:
             warnings.warn(f"{self.name}: fields of {height // 2} lines cannot be encoded as 4:2:0 fields; "
                           "writing this interlaced video as progressive (crop it to a height divisible by 4 "
                           "to keep its fields)", category=VidcolorWarning, stacklevel=4)
-            return
+            return {}
         stream.codec_context.field_order = field_order
         stream.codec_context.flags |= int(av.codec.context.Flags.interlaced_dct) | int(av.codec.context.Flags.interlaced_me)
+        if codec in _FIELD_ORDER_ENCODERS:  # else x264 writes top field first whatever the stream says
+            return {"x264-params": "bff=1" if bottom_first else "tff=1"}
+        return {}
+
+    def _field_advice(self, bottom_first: bool) -> str:
+        """How to keep the fields: --codec libx264 where the container takes H.264, else (MPEG-PS) MPEG-2 for
+        bottom-first fields, else another file type."""
+        if takes(self.container, av.Codec("libx264", "w")):
+            return "use --codec libx264 to keep its fields"
+        if bottom_first and takes(self.container, av.Codec("mpeg2video", "w")):
+            return "use --codec mpeg2video to keep its fields"
+        return "use --codec libx264 and a file type that takes it (.mkv, .mp4) to keep its fields"
 
     def _add_copy(self, template: av.stream.Stream) -> Route | None:
         """Copy `template` if the container takes it; else re-encode audio or drop subtitles."""
@@ -380,7 +436,7 @@ class VideoSink:
         layout = ordered_layout(template) if template.type == "audio" else None
         lead_in = self._lead_in(template)
         listed = takes(self.container, template.codec_context.codec)
-        if listed and not lead_in and muxer_accepts(self.container.format.name, template, layout):
+        if listed and not lead_in and muxer_accepts(self.container.format.name, template, layout, self._video):
             return CopyRoute(add_from_template(self.container, template, layout))
         kind = self.container.format.name
         # e.g. AAC from MPEG-TS, which carries no setup data, into AVI: the codec is listed, this stream is not taken
@@ -416,6 +472,36 @@ class VideoSink:
             return 0.0
         late = float(template.start_time * template.time_base) - self._video_start
         return late if late > _SYNC_TOLERANCE_S or late < -_LAG_TOLERANCE_S else 0.0
+
+
+def round_half_up(value: Fraction) -> int:
+    """The whole number nearest ``value``, halves up (Python's round() takes halves to the even one)."""
+    return math.floor(value + Fraction(1, 2))
+
+
+def _field_order(source: VideoSource) -> int:
+    """The source's AVFieldOrder: its stream's, or for DV, whose streams leave it unknown, bottom field first
+    at standard definition (NTSC and PAL DV)."""
+    order = int(source.video_stream.codec_context.field_order or 0)
+    if order == 0 and source.info.codec == "dvvideo" and source.info.height in _DV_SD_HEIGHTS:
+        return _BOTTOM_FIELD_FIRST
+    return order
+
+
+def _pixel_format(codec: av.Codec, width: int, height: int, rate: Fraction | None) -> str:
+    """The pixel format the 4:2:0 planes are encoded in: yuv420p, else the encoder's first format, or for
+    palette formats (GIF) pal8, a palette made for each frame. DV takes the format of its standard (NTSC
+    or PAL) for the frame size and rate, and refuses others."""
+    if codec.name == "dvvideo":
+        dv_format = _DV_FORMATS.get((width, height, Fraction(rate or 0)))
+        if dv_format is None:
+            raise OutputError(f"DV takes only 720x480 at 29.97 fps (NTSC) or 720x576 at 25 fps (PAL), not {width}x{height} "
+                              f"at {float(rate or 0):.3f} fps; pick another file type or --codec")
+        return dv_format
+    formats = [pixel_format.name for pixel_format in codec.video_formats or ()]
+    if not formats or "yuv420p" in formats:
+        return "yuv420p"
+    return "pal8" if "pal8" in formats else formats[0]
 
 
 def _warn_of_what_is_left_out(name: str, source: VideoSource) -> None:
