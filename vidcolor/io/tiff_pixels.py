@@ -1,0 +1,99 @@
+"""TIFF decoding outside Pillow: the layouts it truncates or does not know, and a TIFF's stored orientation.
+
+16-bit colour, 16-bit grey with alpha and float TIFFs are decoded with tifffile, or with OpenCV where
+tifffile has no codec without imagecodecs (LZW, JPEG). Pillow 13 and OpenCV turn a TIFF by its Orientation
+tag themselves, so they are given its bytes with the tag set to 1 and the pixels come out as stored.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import struct
+
+import cv2
+import numpy as np
+import tifffile
+from PIL import ExifTags
+
+from vidcolor.errors import InputError
+
+_ORIENTATION = ExifTags.Base.Orientation
+_TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic TIFF and BigTIFF, either byte order
+# TIFF colour spaces read outside Pillow -> their colour samples (one more, if there, is taken as alpha)
+_TIFF_COLOURS = {tifffile.PHOTOMETRIC.MINISBLACK: 1, tifffile.PHOTOMETRIC.RGB: 3}
+_TIFF_INTEGERS = {1: "B", 3: "H", 4: "I"}  # TIFF BYTE, SHORT, LONG
+
+
+def is_tiff(path: Path) -> bool:
+    """True when the file starts as a TIFF does."""
+    with path.open("rb") as file:
+        return file.read(4) in _TIFF_MAGIC
+
+
+def count_tiff_pages(path: Path) -> int:
+    """Full-resolution pages of a TIFF (not its thumbnails or reduced copies); 1 when its page chain is damaged."""
+    try:
+        with tifffile.TiffFile(path) as tif:
+            return sum(1 for page in tif.pages if not page.subfiletype & tifffile.FILETYPE.REDUCEDIMAGE)
+    except Exception:  # noqa: BLE001 - the first page has decoded; a broken pointer after it only hides the rest
+        return 1
+
+
+def tiff_bytes_unturned(path: Path) -> bytes | None:
+    """The TIFF's bytes with its first page's Orientation tag set to 1, so that decoders that turn a TIFF
+    themselves (Pillow 13, OpenCV) give the stored pixels; None when the tag is absent or 1."""
+    with tifffile.TiffFile(path) as tif:
+        tag = tif.pages[0].tags.get(_ORIENTATION)
+        if tag is None or tag.value == 1 or tag.dtype not in _TIFF_INTEGERS or tag.count != 1:
+            return None
+        one, offset = struct.pack(tif.byteorder + _TIFF_INTEGERS[tag.dtype], 1), tag.valueoffset
+    data = bytearray(path.read_bytes())
+    data[offset:offset + len(one)] = one
+    return bytes(data)
+
+
+def read_tiff_pixels(path: Path) -> np.ndarray:
+    """A TIFF's first page as stored, samples last (colour, then alpha if there), with tifffile, or with
+    OpenCV where tifffile has no codec without imagecodecs (LZW, JPEG)."""
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages[0]
+        colours = _TIFF_COLOURS.get(page.photometric)
+        if colours is None or page.samplesperpixel < colours or not _readable_samples(page.dtype):
+            raise InputError(f"{path} is a {_layout(page)} TIFF, a layout vidcolor cannot read; "
+                             "save it as 8- or 16-bit grey or RGB")
+        if page.compression not in tifffile.TIFF.DECOMPRESSORS:
+            pixels = _opencv_tiff(path, page)
+        else:
+            pixels = page.asarray()
+            if page.planarconfig == tifffile.PLANARCONFIG.SEPARATE and pixels.ndim == 3:
+                pixels = np.moveaxis(pixels, 0, -1)
+    return pixels if pixels.ndim == 2 else pixels[..., :colours + 1]  # further samples are no picture
+
+
+def _readable_samples(dtype: np.dtype | None) -> bool:
+    """True for 8- and 16-bit unsigned and float samples."""
+    return dtype is not None and (dtype.kind == "f" or dtype in (np.dtype(np.uint8), np.dtype(np.uint16)))
+
+
+def _layout(page: tifffile.TiffPage) -> str:
+    """A TIFF page's pixels in words, such as '16-bit unsigned integer MINISBLACK (2 samples per pixel)'."""
+    kind = {"u": "unsigned integer", "i": "signed integer", "f": "float"}.get(getattr(page.dtype, "kind", ""), "")
+    samples = f"{page.samplesperpixel} sample{'s' if page.samplesperpixel > 1 else ''} per pixel"
+    words = " ".join(part for part in (f"{page.bitspersample}-bit", kind, page.photometric.name) if part)
+    return f"{words} ({samples})"
+
+
+def _opencv_tiff(path: Path, page: tifffile.TiffPage) -> np.ndarray:
+    """``page`` decoded by OpenCV from the file as stored (OpenCV would turn it by its Orientation tag, and fails
+    to for 5 to 8), in RGB order; :class:`InputError` naming what is missing when OpenCV cannot either."""
+    pixels = cv2.imdecode(np.frombuffer(tiff_bytes_unturned(path) or path.read_bytes(), np.uint8),
+                          cv2.IMREAD_UNCHANGED)
+    samples = (page.samplesperpixel,) if page.samplesperpixel > 1 else ()
+    if pixels is None or pixels.shape != (page.imagelength, page.imagewidth, *samples) or pixels.dtype != page.dtype:
+        raise InputError(f"cannot decode {path}: tifffile needs the imagecodecs package for its "
+                         f"{page.compression.name} compression and OpenCV cannot read its {_layout(page)} pixels; "
+                         "save it uncompressed or with ZIP compression, or install imagecodecs")
+    if pixels.ndim == 3 and pixels.shape[2] >= 3:
+        pixels[..., [0, 2]] = pixels[..., [2, 0]]  # OpenCV's BGR(A) order
+    return pixels
