@@ -206,3 +206,15 @@ def test_evaluate_refuses_an_out_folder_inside_its_data_and_names_the_top_row_fr
     monkeypatch.chdir(data)
     rows = evaluate(Path("."), Colorizer(_GreyModel(), device="cpu", render_size=32), progress=False)
     assert rows[0].group == "photos/"
+
+
+def test_photos_are_scored_upright_by_their_exif_orientation(tmp_path):
+    """A phone photo stored sideways (orientation 6) was coloured and scored sideways, unlike in the tool."""
+    stored = np.zeros((40, 60, 3), np.uint8)  # 60 wide, 40 high: red left half, blue right half
+    stored[:, :30, 0], stored[:, 30:, 2] = 200, 200
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to show
+    Image.fromarray(stored).save(tmp_path / "sideways.jpg", exif=exif, quality=95)
+    upright = read_rgb(tmp_path / "sideways.jpg")
+    assert upright.shape == (60, 40, 3)
+    assert upright[:10, :, 0].mean() > 0.6 and upright[-10:, :, 2].mean() > 0.6  # red on top, blue below

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 from tqdm import tqdm
 
 from vidcolor.color import lab_to_rgb, rgb_to_lab
@@ -49,9 +49,10 @@ class ScoreRow:
 
 
 def read_rgb(path: str | os.PathLike) -> np.ndarray:
-    """An image file as RGB float32 ``(H, W, 3)`` in [0, 1]."""
+    """An image file as RGB float32 ``(H, W, 3)`` in [0, 1], upright by its EXIF orientation (as the tool
+    colours it: a phone photo stored sideways would be scored on a sideways sky)."""
     with Image.open(path) as image:
-        return np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+        return np.asarray(ImageOps.exif_transpose(image).convert("RGB"), dtype=np.float32) / 255.0
 
 
 def is_grey_photo(rgb: np.ndarray) -> bool:
