@@ -1116,3 +1116,53 @@ def test_a_matroska_duration_tag_outranks_the_stream_duration() -> None:
     assert _stream_duration_s(video) == pytest.approx(0.96)
     assert _stream_duration_s(SimpleNamespace(duration=4000, time_base=Fraction(1, 1000), metadata={})) == 4.0
     assert _stream_duration_s(SimpleNamespace(duration=None, time_base=Fraction(1, 1000), metadata={})) is None
+
+
+@pytest.mark.parametrize("start_ms", [40, 120])
+def test_matroska_duration_tag_is_read_as_an_end_time(tmp_path: Path, start_ms: int) -> None:
+    """FFmpeg's Matroska DURATION tag is where the stream ends: read as a length from the first frame, a
+    clip starting 0.1 s in had its last frame shown 0.1 s longer (and .mpg output gained frames)."""
+    path = tmp_path / "late.mkv"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.time_base = Fraction(1, 1000)
+        for index in range(10):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64), 16 * index, np.uint8), format="gray")
+            frame = frame.reformat(format="yuv420p")
+            frame.pts, frame.time_base = start_ms + 40 * index, Fraction(1, 1000)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    with VideoSource(path) as source:
+        assert "DURATION" in source.video_stream.metadata
+        frames = [item for item in source.items() if isinstance(item, LumaFrame)]
+        end_ms = source.video_end * source.info.time_base * 1000
+    assert frames[0].pts * source.info.time_base * 1000 == start_ms
+    assert len(frames) == 10 and end_ms == start_ms + 400
+
+
+def test_silence_before_late_unsigned_8_bit_sound_in_avi_is_quiet(tmp_path: Path) -> None:
+    """The silence laid before late sound was zero bytes: for unsigned 8-bit PCM that is full-scale
+    negative, a thump where the quiet lead-in should be."""
+    src = tmp_path / "late_u8.mkv"
+    with av.open(str(src), "w") as container:
+        video = container.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 96, 64, "yuv420p"
+        sound = container.add_stream("pcm_u8", rate=48000, layout="stereo")
+        sound.time_base = Fraction(1, 48000)
+        sample = 24000  # the sound begins at 0.5 s
+        for index in range(25):
+            frame = av.VideoFrame(96, 64, "yuv420p")
+            frame.pts = index
+            container.mux(video.encode(frame))
+            while sample < (index + 1) / 25 * 48000:
+                tone = 128 + 60 * np.sin(2 * np.pi * 440 * (sample + np.arange(1024)) / 48000)
+                pcm = av.AudioFrame.from_ndarray(np.repeat(tone, 2)[None].astype(np.uint8), format="u8", layout="stereo")
+                pcm.sample_rate, pcm.pts, pcm.time_base = 48000, sample, Fraction(1, 48000)
+                container.mux(sound.encode(pcm))
+                sample += 1024
+        container.mux(video.encode(None))
+        container.mux(sound.encode(None))
+    with pytest.warns(UserWarning, match=r"cannot start sound 0\.\d\d s after the picture"):
+        round_trip(src, tmp_path / "out.avi")
+    assert _first_sound(tmp_path / "out.avi") == pytest.approx(0.5, abs=0.03)

@@ -104,8 +104,9 @@ class ReencodeRoute:
         """``lead_in`` seconds of silence shaped and timed like the first decoded ``frame``, ending where it begins."""
         samples = round(self.lead_in * frame.sample_rate)
         silence = av.AudioFrame(format=frame.format.name, layout=frame.layout.name, samples=samples)
+        quiet = b"\x80" if frame.format.name in ("u8", "u8p") else b"\x00"  # unsigned 8-bit PCM is silent at 128
         for plane in silence.planes:
-            plane.update(bytes(plane.buffer_size))
+            plane.update(quiet * plane.buffer_size)
         silence.sample_rate = frame.sample_rate
         silence.time_base = frame.time_base
         if frame.pts is not None and frame.time_base:

@@ -122,6 +122,7 @@ class VideoSource:
             s for s in self.container.streams if s.type in ("audio", "subtitle")
         ]
         self._stream_duration_s = _stream_duration_s(self.video_stream)
+        self._duration_tagged = _duration_tag(self.video_stream) is not None
         self._dts_timed = self.container.format.name in _DTS_TIMED
         self._reformatter = av.video.reformatter.VideoReformatter()
         self._rgb_matrix = self._matrix_for_rgb()
@@ -422,10 +423,15 @@ class VideoSource:
             return decoded_end
         decoded_s = float((decoded_end - start) * stream.time_base)
         slack = max(0.15, 3 / float(rate), 0.02 * announced)
-        if announced - decoded_s <= slack:  # a duration, counted from the first frame
-            return max(end, start + round(announced / stream.time_base))
-        if announced - float(decoded_end * stream.time_base) <= slack:  # an end time (FFmpeg's Matroska DURATION tag)
-            return max(end, round(announced / stream.time_base))
+        as_duration = start + round(announced / stream.time_base) if announced - decoded_s <= slack else None
+        end_s = float(decoded_end * stream.time_base)
+        as_end = round(announced / stream.time_base) if announced - end_s <= slack else None
+        # FFmpeg's Matroska DURATION tag is an end time (a first frame 0.1 s in would otherwise last 0.1 s
+        # longer); other containers' durations count from the first frame
+        announced_end = (as_end, as_duration) if self._duration_tagged else (as_duration, as_end)
+        chosen = next((value for value in announced_end if value is not None), None)
+        if chosen is not None:
+            return max(end, chosen)
         raise InputError(
             f"{self.path} is truncated or corrupt: video stops at {decoded_s:.2f} s of "
             f"{announced:.2f} s; pass a complete file"
@@ -494,6 +500,14 @@ def _stream_duration_s(stream: av.VideoStream) -> float | None:
 
     Matroska's per-stream ``DURATION`` tag comes first: its demuxer may give the video stream the whole
     file's duration, which made a clip whose sound runs on past the picture look truncated."""
+    tagged = _duration_tag(stream)
+    if tagged is not None:
+        return tagged
+    return float(stream.duration * stream.time_base) if stream.duration else None
+
+
+def _duration_tag(stream: av.VideoStream) -> float | None:
+    """Matroska's per-stream ``DURATION`` tag (``HH:MM:SS.nnnnnnnnn``) in seconds, if the stream has one."""
     tag = stream.metadata.get("DURATION") or stream.metadata.get("duration")
     if tag:
         try:
@@ -501,7 +515,7 @@ def _stream_duration_s(stream: av.VideoStream) -> float | None:
             return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
         except ValueError:
             pass
-    return float(stream.duration * stream.time_base) if stream.duration else None
+    return None
 
 
 def count_frames(path: Path) -> int:
