@@ -594,23 +594,25 @@ def _first_sound(path: Path) -> float:
     return (frames[0].time or 0.0) + np.argmax(pcm > 0.1 * pcm.max()) / frames[0].sample_rate
 
 
-@pytest.mark.parametrize(("ext", "audio"), [("mp4", "aac"), ("mkv", "pcm_s16le"), ("mkv", "aac")])
-def test_sound_that_starts_late_stays_in_sync_in_avi(tmp_path: Path, ext: str, audio: str) -> None:
+@pytest.mark.parametrize(("ext", "audio", "rate"), [("mp4", "aac", 48000), ("mkv", "pcm_s16le", 48000),
+                                                    ("mkv", "aac", 48000), ("mkv", "pcm_s16le", 8000)])
+def test_sound_that_starts_late_stays_in_sync_in_avi(tmp_path: Path, ext: str, audio: str, rate: int) -> None:
     """AVI starts every stream at 0: sound that begins 1 s into the picture played 1 s early, silently
-    (and from Matroska, whose sound is in other sample formats and a 1/1000 time base, the fix failed)."""
+    (and from Matroska, whose sound is in other sample formats and a 1/1000 time base, the fix failed);
+    8 kHz sound re-encoded as 8 kHz AAC played 128 ms late (the encoder's 1,024 priming samples)."""
     src = tmp_path / f"late.{ext}"
     with av.open(str(src), "w") as container:
         video = container.add_stream("libx264", rate=25)
         video.width, video.height, video.pix_fmt = 96, 64, "yuv420p"
-        sound = container.add_stream(audio, rate=48000, layout="stereo")
-        sound.time_base = Fraction(1, 48000)
-        sample = 48000  # the sound begins at 1.0 s
+        sound = container.add_stream(audio, rate=rate, layout="stereo")
+        sound.time_base = Fraction(1, rate)
+        sample = rate  # the sound begins at 1.0 s
         for index in range(50):
             frame = av.VideoFrame(96, 64, "yuv420p")
             frame.planes[0].update(np.full(frame.planes[0].buffer_size, 16 + index, np.uint8).tobytes())
             frame.pts = index
             container.mux(video.encode(frame))
-            while sample < (index + 1) / 25 * 48000:
+            while sample < (index + 1) / 25 * rate:
                 container.mux(sound.encode(tone_frame(sound, sample, 1024)))
                 sample += 1024
         container.mux(video.encode(None))

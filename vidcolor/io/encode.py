@@ -47,6 +47,8 @@ _FULL_DISK_REASONS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk 
 _SAMPLE_TABLE_MUXERS = frozenset({"mp4", "mov", "3gp", "3g2", "ipod", "psp", "ismv", "f4v"})
 # muxers that take one sample rate only (FFmpeg's MXF: "only 48khz is implemented")
 _MUXER_AUDIO_RATES = {"mxf": 48000, "mxf_d10": 48000, "mxf_opatom": 48000}
+# re-encoded sound in AVI plays late by the encoder's priming; below this rate it is resampled to 48 kHz
+_AVI_MIN_AUDIO_RATE = 44100
 _UNWRITABLE = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT})  # opening the file failed
 _X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
 _ENCODER_PRESETS = {"libx264": _X26X_PRESETS, "libx264rgb": _X26X_PRESETS, "libx265": _X26X_PRESETS}
@@ -454,6 +456,8 @@ class VideoSink:
             return None
         encoder = av.Codec(codec, "w")
         rate = _MUXER_AUDIO_RATES.get(kind, template.codec_context.sample_rate)
+        if kind in _ZERO_BASED_MUXERS and rate < _AVI_MIN_AUDIO_RATE:
+            rate = 48000  # the encoder's priming (1,024 samples), which AVI cannot signal, is then 21 ms, not 128
         if encoder.audio_rates and rate not in encoder.audio_rates:
             rate = 48000 if 48000 in encoder.audio_rates else max(encoder.audio_rates)
         channels = encodable_layout(codec, rate, layout)
