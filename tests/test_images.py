@@ -702,3 +702,62 @@ def test_iptc_and_xmp_a_format_cannot_hold_are_named_in_warnings(tmp_path: Path)
     tifffile.imwrite(tmp_path / "iptc.tif", np.full((6, 8), 90, np.uint8), extratags=[(33723, "B", 5, iptc, True)])
     with pytest.warns(VidcolorWarning, match="IPTC"):
         write_image(tmp_path / "out.png", image.rgb, metadata=read_image(tmp_path / "iptc.tif").metadata)
+
+
+@pytest.mark.parametrize("orientation", [6, 8])
+@pytest.mark.parametrize(("kind", "count", "bigtiff"), [("h", 1, False), ("H", 2, False), ("B", 1, False),
+                                                        ("Q", 1, True)])
+def test_an_orientation_tag_of_any_integer_form_is_applied_once(tmp_path: Path, orientation: int, kind: str,
+                                                                 count: int, bigtiff: bool) -> None:
+    """An Orientation tag stored as SSHORT, with a count of 2, or as BigTIFF's LONG8 was left to Pillow, which
+    scrambles uncompressed TIFFs turned by 90 degrees; one stored as BYTE was refused as corrupt."""
+    stored = np.random.default_rng(orientation).integers(0, 256, (3, 5)).astype(np.uint8)
+    value = orientation if count == 1 else (orientation, 1)
+    tifffile.imwrite(tmp_path / "o.tif", stored, photometric="minisblack", bigtiff=bigtiff,
+                     extratags=[(274, kind, count, value, True)])
+    image = read_image(tmp_path / "o.tif")
+    np.testing.assert_array_equal(image.grey, _displayed(stored, orientation).astype(np.float32) / np.float32(255))
+
+
+def test_a_bigtiff_pillow_cannot_read_is_read_without_its_metadata(tmp_path: Path) -> None:
+    """A float BigTIFF went to the reader of layouts Pillow does not know, whose EXIF parser failed on it."""
+    stored = np.linspace(0, 1, 15 * 3, dtype=np.float32).reshape(3, 5, 3)
+    tifffile.imwrite(tmp_path / "big.tif", stored, photometric="rgb", bigtiff=True,
+                     extratags=[(274, "H", 1, 6, True)])
+    with pytest.warns(VidcolorWarning, match="big.tif: its metadata .* BigTIFF"):
+        image = read_image(tmp_path / "big.tif")
+    assert image.rgb.shape == (5, 3, 3) and image.bit_depth == 16
+
+
+def test_a_resolution_beyond_65535_dpi_is_not_carried(tmp_path: Path) -> None:
+    """2e8 dpi failed a PNG output (struct overflow); in a JPEG's density field 70,000 wrapped to 4,464."""
+    tifffile.imwrite(tmp_path / "huge.tif", np.full((6, 8), 90, np.uint8), resolution=(2e8, 2e8),
+                     resolutionunit="INCH")
+    image = read_image(tmp_path / "huge.tif")
+    assert image.metadata.dpi is None
+    write_image(tmp_path / "out.png", image.rgb, metadata=image.metadata)
+
+
+def test_exif_interoperability_pointer_is_not_copied_as_a_number(tmp_path: Path) -> None:
+    """The grey file's pointer to its interoperability directory was copied as a plain number, so the colour
+    version's EXIF read as corrupt."""
+    exif = Image.Exif()
+    exif[270] = "Harbour, 1931"
+    exif.get_ifd(ExifTags.IFD.Exif)[0xA005] = {1: "R98"}
+    exif.get_ifd(ExifTags.IFD.Exif)[0x9003] = "1931:06:01 10:00:00"
+    Image.new("L", (8, 6), 90).save(tmp_path / "camera.jpg", exif=exif.tobytes())
+    image = read_image(tmp_path / "camera.jpg")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        write_image(tmp_path / "out.jpg", image.rgb, metadata=image.metadata)
+        with Image.open(tmp_path / "out.jpg") as written:
+            capture = written.getexif().get_ifd(ExifTags.IFD.Exif)
+    assert capture.get(0x9003) == "1931:06:01 10:00:00" and 0xA005 not in capture
+
+
+def test_xmp_orientation_with_spaces_around_the_equals_sign_is_removed(tmp_path: Path) -> None:
+    xmp = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+           b"<rdf:Description tiff:Orientation = '6' dc:format=\"image/jpeg\"/></rdf:RDF></x:xmpmeta>")
+    Image.new("L", (8, 6), 90).save(tmp_path / "x.jpg", xmp=xmp)
+    packet = read_image(tmp_path / "x.jpg").metadata.xmp
+    assert b"Orientation" not in packet and b'dc:format="image/jpeg"' in packet

@@ -27,6 +27,8 @@ _DESCRIPTIVE_TAGS = {ExifTags.Base.ImageDescription: "s", ExifTags.Base.Make: "s
                      ExifTags.Base.DateTime: "s", ExifTags.Base.Artist: "s", ExifTags.Base.Copyright: "s"}
 _SUB_IFDS = (ExifTags.IFD.Exif, ExifTags.IFD.GPSInfo)  # capture date, camera settings, comments; location
 _MAKER_NOTE = 0x927C  # a camera maker's private block, often tens of KB: not carried
+_INTEROP_POINTER = 0xA005  # where the grey file's interoperability directory was: meaningless in another file
+_MAX_DPI = 65535.0  # JPEG's density field holds no more (it wrapped), and no scan has more
 _XMP_TAG, _IPTC_TAG = 700, 33723  # TIFF tags
 _PHOTOSHOP_IPTC = 0x0404  # the IPTC block among a JPEG's Photoshop resources
 _JPEG_EXIF_LIMIT = 65533 - 8  # one APP1 segment, less its header
@@ -34,7 +36,7 @@ _JPEG_XMP_LIMIT = 65533 - 29  # one APP1 segment, less the XMP namespace
 # ImageDescription texts that say how a TIFF's pixels are stored (tifffile, ImageJ, OME), not what they show
 _STORAGE_DESCRIPTIONS = ('{"shape"', "ImageJ=", "<?xml")
 # an XMP packet's orientation: the colour version is upright, so a viewer must not turn it again
-_XMP_ORIENTATION = re.compile(rb"""\s*tiff:Orientation=["']\d["']|<tiff:Orientation>\d</tiff:Orientation>""")
+_XMP_ORIENTATION = re.compile(rb"""tiff:Orientation\s*=\s*["']\d["']|<tiff:Orientation>\d</tiff:Orientation>""")
 # the PNG specification's descriptive keywords; others (such as software settings) describe the grey file
 # more than the photo (an XMP packet is carried as such)
 _PNG_TEXT_KEYS = frozenset({"Title", "Author", "Description", "Copyright", "Creation Time", "Source", "Comment"})
@@ -83,7 +85,8 @@ def _metadata(exif: Image.Exif, *, dpi: tuple[float, float] | None, xmp: bytes |
     if isinstance(description, str) and description.lstrip().startswith(_STORAGE_DESCRIPTIONS):
         del kept[ExifTags.Base.ImageDescription]  # the grey file's layout: wrong for the colour one
     for ifd in _SUB_IFDS:
-        values = {tag: _as_read(value) for tag, value in exif.get_ifd(ifd).items() if tag != _MAKER_NOTE}
+        values = {tag: _as_read(value) for tag, value in exif.get_ifd(ifd).items()
+                  if tag not in (_MAKER_NOTE, _INTEROP_POINTER)}
         if values:
             kept[ifd] = values
     packet = xmp.encode() if isinstance(xmp, str) else xmp
@@ -113,11 +116,11 @@ def _ifd_dpi(ifd: Mapping[int, object]) -> tuple[float, float] | None:
 
 
 def _dpi(pair: object) -> tuple[float, float] | None:
-    """``pair`` as a resolution when it is two finite positive numbers."""
+    """``pair`` as a resolution when it is two finite numbers above 0 and at most 65,535 dpi."""
     if not isinstance(pair, tuple) or len(pair) != 2:
         return None
     x, y = float(pair[0]), float(pair[1])
-    return (x, y) if all(math.isfinite(v) and v > 0 for v in (x, y)) else None
+    return (x, y) if all(math.isfinite(v) and 0 < v <= _MAX_DPI for v in (x, y)) else None
 
 
 def pillow_save_options(pillow_format: str, metadata: ImageMetadata, shown: str) -> dict[str, object]:
@@ -170,8 +173,11 @@ def _jpeg_exif(exif: Image.Exif, shown: str) -> bytes:
 
 
 def _size(value: object) -> int:
-    """Roughly how many bytes an EXIF value takes: its length for text and bytes (numbers are small)."""
-    return len(value) if isinstance(value, (bytes, str)) else 0
+    """Roughly how many bytes an EXIF value takes: its length for text and bytes, 4 a number (a tuple of
+    numbers, 4 each)."""
+    if isinstance(value, (bytes, str)):
+        return len(value)
+    return 4 * len(value) if isinstance(value, (tuple, list)) else 4
 
 
 def tiff_metadata_tags(metadata: ImageMetadata) -> list[tuple[int, str, int, object, bool]]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import io
+import struct
 import warnings
 
 import cv2
@@ -30,7 +31,9 @@ from vidcolor.io.colour_profiles import convert_to_srgb
 from vidcolor.io.image_metadata import (
     ImageMetadata, pillow_save_options, read_pillow_metadata, read_tiff_metadata, tiff_metadata_tags, with_png_metadata,
 )
-from vidcolor.io.tiff_pixels import count_tiff_pages, is_tiff, read_tiff_pixels, tiff_bytes_unturned
+from vidcolor.io.tiff_pixels import (
+    count_tiff_pages, first_value, is_tiff, read_tiff_pixels, tiff_bytes_unturned, tiff_orientation,
+)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp")
 
@@ -161,7 +164,7 @@ def _open(path: Path) -> _Source:
 def _open_pillow(path: Path, image: Image.Image) -> _Source:
     """Decode a file Pillow identified; a TIFF with an Orientation tag is decoded as stored."""
     exif = image.getexif()
-    orientation = int(exif.get(_ORIENTATION, 1))
+    orientation = _orientation(exif.get(_ORIENTATION, 1))
     metadata = read_pillow_metadata(image, exif)
     stored = tiff_bytes_unturned(path) if image.format == "TIFF" else None
     if stored is not None:
@@ -177,11 +180,23 @@ def _open_pillow(path: Path, image: Image.Image) -> _Source:
 def _open_tiff(path: Path) -> _Source:
     """Decode a TIFF layout Pillow does not know (16-bit grey with alpha, float RGB) with tifffile or OpenCV."""
     exif = Image.Exif()
-    exif.load(path.read_bytes())  # a TIFF's first directory reads as EXIF: tags, sub-directories and all
+    try:
+        exif.load(path.read_bytes())  # a TIFF's first directory reads as EXIF: tags, sub-directories and all
+    except (struct.error, ValueError, SyntaxError):  # BigTIFF, which Pillow's EXIF reader does not know
+        exif = Image.Exif()
+        warnings.warn(f"{path}: its metadata (caption, resolution, profile) cannot be read from this BigTIFF "
+                      "and is not carried over", category=VidcolorWarning, stacklevel=4)
     pixels = read_tiff_pixels(path)
     metadata = read_tiff_metadata(exif)
     is_grey = pixels.ndim == 2 or pixels.shape[2] < 3
-    return _Source(pixels, int(exif.get(_ORIENTATION, 1)), is_grey, exif.get(_ICC_TAG), metadata)
+    return _Source(pixels, tiff_orientation(path), is_grey, exif.get(_ICC_TAG), metadata)
+
+
+def _orientation(value: object) -> int:
+    """An EXIF Orientation value as 1 to 8: stored as BYTE it reads as bytes, with a count of 2 as a tuple;
+    anything else is 1 (as stored)."""
+    value = first_value(value)
+    return int(value) if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
 def _decode(path: Path, image: Image.Image) -> np.ndarray:

@@ -22,7 +22,8 @@ _ORIENTATION = ExifTags.Base.Orientation
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic TIFF and BigTIFF, either byte order
 # TIFF colour spaces read outside Pillow -> their colour samples (one more, if there, is taken as alpha)
 _TIFF_COLOURS = {tifffile.PHOTOMETRIC.MINISBLACK: 1, tifffile.PHOTOMETRIC.RGB: 3}
-_TIFF_INTEGERS = {1: "B", 3: "H", 4: "I"}  # TIFF BYTE, SHORT, LONG
+# TIFF integer types: BYTE, SHORT, LONG, SBYTE, SSHORT, SLONG, LONG8, SLONG8 (the last two BigTIFF's)
+_TIFF_INTEGERS = {1: "B", 3: "H", 4: "I", 6: "b", 8: "h", 9: "i", 16: "Q", 17: "q"}
 
 
 def is_tiff(path: Path) -> bool:
@@ -45,12 +46,25 @@ def tiff_bytes_unturned(path: Path) -> bytes | None:
     themselves (Pillow 13, OpenCV) give the stored pixels; None when the tag is absent or 1."""
     with tifffile.TiffFile(path) as tif:
         tag = tif.pages[0].tags.get(_ORIENTATION)
-        if tag is None or tag.value == 1 or tag.dtype not in _TIFF_INTEGERS or tag.count != 1:
+        if tag is None or tag.dtype not in _TIFF_INTEGERS or tag.count < 1 or first_value(tag.value) == 1:
             return None
-        one, offset = struct.pack(tif.byteorder + _TIFF_INTEGERS[tag.dtype], 1), tag.valueoffset
+        one, offset = struct.pack(tif.byteorder + _TIFF_INTEGERS[tag.dtype], 1), tag.valueoffset  # the first value
     data = bytearray(path.read_bytes())
     data[offset:offset + len(one)] = one
     return bytes(data)
+
+
+def first_value(value: object) -> object:
+    """A tag's value, or the first of several (an Orientation tag stored with a count of 2)."""
+    return value[0] if isinstance(value, (tuple, list, bytes)) and len(value) else value
+
+
+def tiff_orientation(path: Path) -> int:
+    """The first page's Orientation (1 to 8), 1 when it has none or an invalid one."""
+    with tifffile.TiffFile(path) as tif:
+        tag = tif.pages[0].tags.get(_ORIENTATION)
+        value = first_value(tag.value) if tag is not None else 1
+    return int(value) if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
 def read_tiff_pixels(path: Path) -> np.ndarray:
