@@ -1168,3 +1168,33 @@ def test_silence_before_late_unsigned_8_bit_sound_in_avi_is_quiet(tmp_path: Path
     with pytest.warns(UserWarning, match=r"cannot start sound 0\.\d\d s after the picture"):
         round_trip(src, tmp_path / "out.avi")
     assert _first_sound(tmp_path / "out.avi") == pytest.approx(0.5, abs=0.03)
+
+
+@pytest.mark.parametrize(("start", "seconds"), [(0.0, 1.0), (0.3, 1.7)])
+def test_mxf_keeps_every_frame_and_the_sound_in_place(tmp_path: Path, start: float, seconds: float) -> None:
+    """MXF drops the pictures after the end of the sound (26 of 50 frames were left) and starts every stream
+    at 0 (sound 0.3 s into the picture played 0.3 s early): the sound is now placed and padded as for AVI."""
+    src = tmp_path / "short_sound.mkv"
+    with av.open(str(src), "w") as container:
+        video = container.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 96, 64, "yuv420p"
+        sound = container.add_stream("pcm_s16le", rate=48000, layout="stereo")
+        sound.time_base = Fraction(1, 48000)
+        sample, last = round(start * 48000), round((start + seconds) * 48000)
+        for index in range(50):
+            frame = av.VideoFrame(96, 64, "yuv420p")
+            frame.pts = index
+            container.mux(video.encode(frame))
+            while sample < min((index + 1) / 25 * 48000, last):
+                container.mux(sound.encode(tone_frame(sound, sample, 1024)))
+                sample += 1024
+        container.mux(video.encode(None))
+        container.mux(sound.encode(None))
+    dst = tmp_path / "out.mxf"
+    with pytest.warns(UserWarning, match="re-encoding it as pcm_s16le"):
+        round_trip(src, dst)
+    assert len(read_video_frames(dst)) == 50
+    assert _first_sound(dst) == pytest.approx(start, abs=0.03)
+    with av.open(str(dst)) as container:
+        samples = sum(frame.samples for frame in container.decode(audio=0))
+    assert samples / 48000 == pytest.approx(2.0, abs=0.05)

@@ -18,7 +18,7 @@ class CopyRoute:
         packet.stream = self.stream
         return [packet]
 
-    def flush(self) -> list[av.Packet]:
+    def flush(self, until: float | None = None) -> list[av.Packet]:
         return []
 
 
@@ -43,10 +43,29 @@ class ReencodeRoute:
     def packets(self, packet: av.Packet) -> list[av.Packet]:
         return self._timed(self._encode(self.source.decode(packet)))
 
-    def flush(self) -> list[av.Packet]:
-        out = self._encode(self.source.decode(None))
-        out += self._encode([None])
-        return self._timed(out + self.stream.encode(None))
+    def flush(self, until: float | None = None) -> list[av.Packet]:
+        """The last packets; with ``until`` (seconds from the first sample), silence after the sound up to
+        there, for muxers that drop the picture where the sound has ended (MXF)."""
+        out = self._timed(self._encode(self.source.decode(None)) + self._encode([None]))
+        if until is not None and self._sample_clock is not None:
+            out += self._timed(self._silence_until(until))
+        return out + self._timed(self.stream.encode(None))
+
+    def _silence_until(self, until: float) -> list[av.Packet]:
+        """Silence encoded from the sample clock up to ``until`` seconds."""
+        ctx = self.stream.codec_context
+        missing = round(until * ctx.sample_rate) - (self._sample_clock or 0)
+        chunk = ctx.frame_size or 1024
+        silent: list[av.Packet] = []
+        while missing > 0:
+            samples = min(chunk, missing)
+            frame = av.AudioFrame(format=ctx.format.name, layout=ctx.layout.name, samples=samples)
+            for plane in frame.planes:
+                plane.update(bytes(plane.buffer_size))
+            frame.sample_rate = ctx.sample_rate
+            silent += self.stream.encode(frame)
+            missing -= samples
+        return silent
 
     def _timed(self, packets: list[av.Packet]) -> list[av.Packet]:
         if self._sample_clock is None:

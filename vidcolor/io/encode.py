@@ -29,7 +29,8 @@ _MPEG_RANGE, _JPEG_RANGE = 1, 2  # AVCOL_RANGE_MPEG (limited), AVCOL_RANGE_JPEG 
 _BITS_PER_PIXEL = 0.2  # bit rate for encoders without a constant-quality mode: ~20 Mb/s at 1080p25
 _HELD_PACKETS = 32  # video packets kept back so that the last frame's own packet is still at hand at the end
 _MPEG_FRAME_RATES = tuple(Fraction(rate) for rate in ("24000/1001", "24", "25", "30000/1001", "30", "50", "60000/1001", "60"))
-_ZERO_BASED_MUXERS = frozenset({"avi"})
+_ZERO_BASED_MUXERS = frozenset({"avi", "mxf"})  # every stream starts at 0: sound is shifted, padded or trimmed
+_SOUND_TO_THE_END_MUXERS = frozenset({"mxf"})  # pictures after the end of the sound are dropped: pad it
 _SYNC_TOLERANCE_S = 0.02  # sound may play this early in a container that cannot delay it
 _LAG_TOLERANCE_S = 0.045  # ... and this late (sound behind the picture is the less noticed: ITU-R BT.1359)
 _INTERLACED_ORDERS = frozenset({2, 3, 4, 5})  # AVFieldOrder: TT, BB, TB, BT (0 unknown, 1 progressive)
@@ -131,6 +132,7 @@ class VideoSink:
             self._routes: dict[int, Route] = {}
             video = source.video_stream
             self._video_start = float((video.start_time or 0) * video.time_base)
+            self._video_seconds = source.info.duration_s
             if copy_streams:
                 _warn_of_what_is_left_out(self.name, source)
             for stream in source.copy_streams if copy_streams else ():
@@ -265,13 +267,22 @@ class VideoSink:
             if self._constant_rate and self._end is not None:
                 self._repeat_last_frame(until=self._end)  # a long last frame (these streams store no durations)
             self._mux_video(self._video.encode(None) if self._encoding else [], flush=True)
+            until = self._video_end_seconds() if self.container.format.name in _SOUND_TO_THE_END_MUXERS else None
             for route in self._routes.values():
-                self._mux(route.flush())
+                self._mux(route.flush(until))
         finally:
             try:
                 self.container.close()  # writes the trailer, where some muxers check their streams last
             except (av.FFmpegError, OSError) as e:
                 raise self._write_error(e) from e
+
+    def _video_end_seconds(self) -> float | None:
+        """Where the written video stops showing, in seconds from its start, when known."""
+        if self._end is not None:
+            return float(self._end * self._time_base)
+        if self._last_slot is not None and self._on_slots:
+            return float((self._last_slot + 1) * self._time_base)
+        return None
 
     def _mux_video(self, packets: list[av.Packet], *, flush: bool = False) -> None:
         """Mux encoded video, holding the newest packets back until the ``flush`` (the encoder's last
@@ -438,7 +449,8 @@ class VideoSink:
         layout = ordered_layout(template) if template.type == "audio" else None
         lead_in = self._lead_in(template)
         listed = takes(self.container, template.codec_context.codec)
-        if listed and not lead_in and muxer_accepts(self.container.format.name, template, layout, self._video):
+        short = self._ends_early(template)
+        if listed and not lead_in and not short and muxer_accepts(self.container.format.name, template, layout, self._video):
             return CopyRoute(add_from_template(self.container, template, layout))
         kind = self.container.format.name
         # e.g. AAC from MPEG-TS, which carries no setup data, into AVI: the codec is listed, this stream is not taken
@@ -447,6 +459,8 @@ class VideoSink:
             refusal = f"cannot start sound {lead_in:.2f} s after the picture (it would play early)"
         elif lead_in < 0:
             refusal = f"cannot start sound {-lead_in:.2f} s before the picture (it would play late)"
+        elif short and listed:
+            refusal = "drops the picture where the sound ends (this sound may end first): padding it with silence"
         if template.type != "audio":
             warnings.warn(f"{self.name}: {kind} {refusal}; dropping it", category=VidcolorWarning, stacklevel=3)
             return None
@@ -476,6 +490,16 @@ class VideoSink:
             return 0.0
         late = float(template.start_time * template.time_base) - self._video_start
         return late if late > _SYNC_TOLERANCE_S or late < -_LAG_TOLERANCE_S else 0.0
+
+    def _ends_early(self, template: av.stream.Stream) -> bool:
+        """True where the muxer drops the picture after the end of the sound (MXF) and this sound is not
+        known to last as long as the picture (it is then re-encoded and padded with silence)."""
+        if self.container.format.name not in _SOUND_TO_THE_END_MUXERS or template.type != "audio":
+            return False
+        if template.duration is None or self._video_seconds is None:
+            return True
+        sound_end = float(((template.start_time or 0) + template.duration) * template.time_base)
+        return sound_end < self._video_start + self._video_seconds - _SYNC_TOLERANCE_S
 
 
 def round_half_up(value: Fraction) -> int:
