@@ -1198,3 +1198,29 @@ def test_mxf_keeps_every_frame_and_the_sound_in_place(tmp_path: Path, start: flo
     with av.open(str(dst)) as container:
         samples = sum(frame.samples for frame in container.decode(audio=0))
     assert samples / 48000 == pytest.approx(2.0, abs=0.05)
+
+
+def test_sound_before_the_picture_in_mpeg_ps_is_not_written_with_negative_times(tmp_path: Path) -> None:
+    """Negative-time avoidance was switched off for every fixed-slot output, not only for those that start
+    every stream at 0: MP2 sound starting before the picture came out with wrapped times (a 26-hour file)."""
+    src = tmp_path / "early_sound.mkv"
+    with av.open(str(src), "w") as container:
+        video = container.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 96, 64, "yuv420p"
+        video.codec_context.time_base = Fraction(1, 1000)
+        sound = container.add_stream("flac", rate=44100, layout="stereo")
+        sound.time_base = Fraction(1, 44100)
+        sample = 0
+        for index in range(50):
+            frame = av.VideoFrame(96, 64, "yuv420p")
+            frame.pts, frame.time_base = 100 + 40 * index, Fraction(1, 1000)  # the picture from 0.1 s, sound from 0
+            container.mux(video.encode(frame))
+            while sample < (index + 1) / 25 * 44100 + 4410:
+                container.mux(sound.encode(tone_frame(sound, sample, 1024)))
+                sample += 1024
+        container.mux(video.encode(None))
+        container.mux(sound.encode(None))
+    with pytest.warns(UserWarning, match="re-encoding it as mp2"):
+        round_trip(src, tmp_path / "out.mpg")
+    with av.open(str(tmp_path / "out.mpg")) as container:
+        assert container.duration / av.time_base < 5

@@ -109,8 +109,9 @@ class VideoSink:
         # counted from its first frame, and sound that starts later gets silence before it
         self._from_zero = self.container.format.name in _ZERO_BASED_MUXERS
         self._origin = (source.video_stream.start_time or 0) if self._from_zero else 0  # source time base
-        if self._fixed_slots:
-            # audio priming would otherwise shift the video, whose first frame AVI pins to slot 0
+        if self._from_zero:
+            # audio priming would otherwise shift the video, whose first frame AVI and MXF pin to 0 (elsewhere, as
+            # in MPEG-PS, times below 0 are written wrapped: the streams are shifted instead)
             self.container.options["avoid_negative_ts"] = "disabled"
         self._last_pts: int | None = None  # the latest frame's pts, in the output stream's time base
         self._end: int | None = None  # where that frame stops showing, when set by end_video_at()
