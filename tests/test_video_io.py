@@ -1224,3 +1224,31 @@ def test_sound_before_the_picture_in_mpeg_ps_is_not_written_with_negative_times(
         round_trip(src, tmp_path / "out.mpg")
     with av.open(str(tmp_path / "out.mpg")) as container:
         assert container.duration / av.time_base < 5
+
+
+@pytest.mark.parametrize("ext", ["mkv", "avi"])
+def test_sound_an_mp4_edit_list_hides_is_not_copied(tmp_path: Path, ext: str) -> None:
+    """Sound packets an MP4 marks discarded (its edit list hides the first 0.5 s) were copied as sound: heard
+    before the picture in .mkv, and in .avi played first, making all the sound 0.5 s late."""
+    src = tmp_path / "hidden.mp4"
+    with av.open(str(src), "w") as container:
+        video = container.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 96, 64, "yuv420p"
+        sound = container.add_stream("aac", rate=48000, layout="stereo")
+        sound.time_base = Fraction(1, 48000)
+        sample = -24000  # 0.5 s of sound before the picture: the MP4 muxer hides it with an edit list
+        for index in range(25):
+            frame = av.VideoFrame(96, 64, "yuv420p")
+            frame.pts = index
+            container.mux(video.encode(frame))
+            while sample < (index + 1) / 25 * 48000:
+                container.mux(sound.encode(tone_frame(sound, sample, 1024)))
+                sample += 1024
+        container.mux(video.encode(None))
+        container.mux(sound.encode(None))
+    with av.open(str(src)) as container:
+        packets = [packet for packet in container.demux(audio=0) if packet.size]
+        kept = [bytes(packet) for packet in packets if not packet.is_discard]
+    assert 0 < len(kept) < len(packets)
+    round_trip(src, tmp_path / f"out.{ext}")
+    assert [data for _, _, data in read_packets(tmp_path / f"out.{ext}")] == kept

@@ -15,6 +15,10 @@ class CopyRoute:
         self.stream = stream
 
     def packets(self, packet: av.Packet) -> list[av.Packet]:
+        """``packet`` for the output; none for a packet the source hides (an MP4 edit list's discarded start,
+        which other containers would play, and which AVI would play before the rest, late)."""
+        if packet.is_discard:
+            return []
         packet.stream = self.stream
         return [packet]
 
