@@ -8,19 +8,32 @@ from fractions import Fraction
 
 import av
 
+# hidden packets this close before the first shown one are kept: the encoder's priming, which the decoder
+# needs (AAC: 1,024 samples, 21 ms at 48 kHz)
+_PRIMING_S = 0.045
+
+
 class CopyRoute:
     """A source stream muxed packet for packet."""
 
-    def __init__(self, stream: av.stream.Stream) -> None:
+    def __init__(self, stream: av.stream.Stream, keeps_edit_lists: bool = False) -> None:
+        """``keeps_edit_lists``: the output hides what the source hides (MP4, QuickTime), so every packet goes."""
         self.stream = stream
+        self.keeps_edit_lists = keeps_edit_lists
+        self._hidden: list[av.Packet] = []  # packets the source hides, waiting for the next shown one
 
     def packets(self, packet: av.Packet) -> list[av.Packet]:
-        """``packet`` for the output; none for a packet the source hides (an MP4 edit list's discarded start,
-        which other containers would play, and which AVI would play before the rest, late)."""
-        if packet.is_discard:
+        """``packet`` for the output. Packets the source hides (an MP4 edit list's discarded start: 0.5 s of
+        sound before the picture) are left out where the output cannot hide them, as it would play them
+        (AVI: before the rest, all of it late), except the priming just before the first shown packet."""
+        if packet.is_discard and not self.keeps_edit_lists:
+            self._hidden.append(packet)
             return []
-        packet.stream = self.stream
-        return [packet]
+        out = [hidden for hidden in self._hidden if _seconds_between(hidden, packet) <= _PRIMING_S] + [packet]
+        self._hidden = []
+        for each in out:
+            each.stream = self.stream
+        return out
 
     def flush(self, until: float | None = None) -> list[av.Packet]:
         return []
@@ -188,6 +201,13 @@ def muxer_accepts(format_name: str, template: av.stream.Stream, layout: str | No
         with contextlib.suppress(av.FFmpegError):  # a trailer without packets (MXF refuses one) is not the question
             probe.close()
     return True
+
+
+def _seconds_between(earlier: av.Packet, later: av.Packet) -> float:
+    """Seconds from ``earlier``'s start to ``later``'s (0 when either has no time)."""
+    if earlier.pts is None or later.pts is None or earlier.time_base is None:
+        return 0.0
+    return float((later.pts - earlier.pts) * earlier.time_base)
 
 
 Route = CopyRoute | ReencodeRoute

@@ -452,7 +452,8 @@ class VideoSink:
         listed = takes(self.container, template.codec_context.codec)
         short = self._ends_early(template)
         if listed and not lead_in and not short and muxer_accepts(self.container.format.name, template, layout, self._video):
-            return CopyRoute(add_from_template(self.container, template, layout))
+            return CopyRoute(add_from_template(self.container, template, layout),
+                             keeps_edit_lists=self.container.format.name in _SAMPLE_TABLE_MUXERS)
         kind = self.container.format.name
         # e.g. AAC from MPEG-TS, which carries no setup data, into AVI: the codec is listed, this stream is not taken
         refusal = f"does not take this {name} {template.type} as it is" if listed else f"cannot hold {name} {template.type}"
