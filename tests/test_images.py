@@ -761,3 +761,12 @@ def test_xmp_orientation_with_spaces_around_the_equals_sign_is_removed(tmp_path:
     Image.new("L", (8, 6), 90).save(tmp_path / "x.jpg", xmp=xmp)
     packet = read_image(tmp_path / "x.jpg").metadata.xmp
     assert b"Orientation" not in packet and b'dc:format="image/jpeg"' in packet
+
+
+def test_a_decoder_warning_names_the_photo(tmp_path: Path) -> None:
+    """Pillow's and tifffile's warnings ("tag 274 had too many entries") named no file, which in a batch
+    left the user guessing which photo they were about."""
+    tifffile.imwrite(tmp_path / "scan.tif", np.zeros((3, 5), np.uint8), photometric="minisblack",
+                     extratags=[(274, "H", 2, (6, 1), True)])
+    with pytest.warns(VidcolorWarning, match=r"scan\.tif: .*too many entries"):
+        read_image(tmp_path / "scan.tif")

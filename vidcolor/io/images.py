@@ -119,13 +119,21 @@ def read_image(path: Path) -> LoadedImage:
     if path.stat().st_size == 0:
         raise InputError(f"image is empty (0 bytes): {path}; re-export or re-download it")
     try:
-        source = _open(path)
+        with warnings.catch_warnings(record=True) as library_warnings:  # Pillow's and tifffile's name no file
+            warnings.simplefilter("always")
+            source = _open(path)
     except Image.UnidentifiedImageError as e:
         raise InputError(f"not a readable image: {path}; use one of {', '.join(IMAGE_SUFFIXES)}") from e
     except Image.DecompressionBombError as e:
         raise InputError(f"image too large to decode safely: {path}; downscale it first ({e})") from e
     except (OSError, ValueError, SyntaxError, cv2.error, tifffile.TiffFileError) as e:
         raise InputError(f"image is truncated or corrupt: {path}; re-export it ({e})") from e
+    for caught in library_warnings:
+        if issubclass(caught.category, (VidcolorWarning, DeprecationWarning, PendingDeprecationWarning, FutureWarning,
+                                         ResourceWarning)):
+            warnings.warn(caught.message, stacklevel=2)  # ours name the file; notices for developers stay as they are
+        else:
+            warnings.warn(f"{path}: {caught.message}", category=VidcolorWarning, stacklevel=2)
     if is_tiff(path) and (pages := count_tiff_pages(path)) > 1:
         warnings.warn(f"{path} holds {pages} pages; only the first is coloured", category=VidcolorWarning, stacklevel=2)
     pixels = _ORIENT.get(source.orientation, np.asarray)(source.pixels)
