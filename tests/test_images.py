@@ -593,7 +593,8 @@ def test_a_16_bit_lzw_tiff_from_opencv_is_read(tmp_path: Path, channels: int) ->
     stored = np.random.default_rng(3).integers(0, 65536, (6, 8, channels)).astype(np.uint16)
     order = cv2.COLOR_RGBA2BGRA if channels == 4 else cv2.COLOR_RGB2BGR
     cv2.imwrite(str(tmp_path / "lzw.tif"), cv2.cvtColor(stored, order))
-    assert tifffile.TiffFile(tmp_path / "lzw.tif").pages[0].compression == tifffile.COMPRESSION.LZW
+    with tifffile.TiffFile(tmp_path / "lzw.tif") as tif:
+        assert tif.pages[0].compression == tifffile.COMPRESSION.LZW
     image = read_image(tmp_path / "lzw.tif")
     assert image.bit_depth == 16
     np.testing.assert_array_equal(np.rint(image.rgb * 65535), stored[..., :3])
