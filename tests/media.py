@@ -9,6 +9,10 @@ from typing import Literal
 import av
 import numpy as np
 
+from vidcolor.io.containers import container_format
+from vidcolor.io.decode import LumaFrame, VideoSource
+from vidcolor.io.encode import EncodeSettings, VideoSink
+
 AudioCodec = Literal["aac", "mp3", "pcm_s16le", "opus"]
 _AUDIO_ENCODERS = {"aac": "aac", "mp3": "libmp3lame", "pcm_s16le": "pcm_s16le", "opus": "libopus"}
 _AUDIO_RATES = {"aac": 48000, "mp3": 44100, "pcm_s16le": 44100, "opus": 48000}
@@ -273,3 +277,21 @@ def make_damaged_times(path: str | Path, times_ms: list[int]) -> Path:
                 packet.stream, packet.pts, packet.dts, packet.time_base = stream, time, index, Fraction(1, 1000)
                 container.mux(packet)
     return path
+
+
+def round_trip(src: str | Path, dst: str | Path, settings: EncodeSettings | None = None,
+               max_frames: int | None = None) -> None:
+    """Decode ``src``, write its own Y planes with neutral chroma and its copied packets to ``dst``
+    (libx264 ``ultrafast`` unless ``settings`` say otherwise): the I/O path without a model."""
+    with VideoSource(Path(src)) as source:
+        height, width = source.info.height, source.info.width
+        grey = np.full(((height + 1) // 2, (width + 1) // 2), 128, dtype=np.uint8)
+        with VideoSink(Path(dst), source, settings or EncodeSettings(preset="ultrafast"),
+                       format=container_format(Path(dst))) as sink:
+            for item in source.items():
+                if isinstance(item, LumaFrame):
+                    if max_frames is not None and item.index >= max_frames:
+                        break
+                    sink.write_frame(item.y, grey, grey, item.pts)
+                else:
+                    sink.write_packet(item)

@@ -12,29 +12,15 @@ import numpy as np
 import pytest
 
 from tests.helpers import ConstantColour
-from tests.media import make_video, pattern_planes, read_video_frames
+from tests.media import make_video, pattern_planes, read_video_frames, round_trip
 from vidcolor.errors import OutputError
-from vidcolor.io.containers import container_format
-from vidcolor.io.decode import LumaFrame, VideoSource
+from vidcolor.io.decode import VideoSource
 from vidcolor.io.encode import EncodeSettings, VideoSink
 from vidcolor.pipeline import colorize_video
 from vidcolor.worker import Colorizer
 
 FAST = EncodeSettings(preset="ultrafast")
 NTSC = Fraction(30000, 1001)
-
-
-def round_trip(src: Path, dst: Path, settings: EncodeSettings = FAST) -> None:
-    """Decode ``src``, write its own Y planes with neutral chroma and its copied packets to ``dst``."""
-    with VideoSource(src) as source:
-        height, width = source.info.height, source.info.width
-        grey = np.full(((height + 1) // 2, (width + 1) // 2), 128, dtype=np.uint8)
-        with VideoSink(dst, source, settings, format=container_format(dst)) as sink:
-            for item in source.items():
-                if isinstance(item, LumaFrame):
-                    sink.write_frame(item.y, grey, grey, item.pts)
-                else:
-                    sink.write_packet(item)
 
 
 def _fill(frame: av.VideoFrame, index: int) -> av.VideoFrame:
