@@ -1212,3 +1212,26 @@ def test_sound_an_mp4_edit_list_hides_is_not_copied(tmp_path: Path, ext: str) ->
     assert len(packets) - len(kept) >= 20  # 0.5 s of 1,024-sample packets at 48 kHz, less the priming
     round_trip(src, tmp_path / f"out.{ext}")
     assert [data for _, _, data in read_packets(tmp_path / f"out.{ext}")] == kept
+
+
+def test_a_faster_stretch_of_variable_rate_video_in_avi_stays_in_step(tmp_path: Path) -> None:
+    """Frames of a 30 fps stretch in a 25 fps AVI were each pushed one slot later than the frame before, so
+    the picture fell further and further behind its sound (0.2 s after one second); a frame that would be
+    more than a slot late is now left out, with a warning, as constant-rate encoders do."""
+    times_ms = [40 * index for index in range(20)] + [800 + round(index * 1000 / 30) for index in range(1, 31)]
+    src = tmp_path / "vfr.mkv"
+    with av.open(str(src), "w") as container:
+        stream = container.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        for index, ms in enumerate(times_ms):
+            frame = av.VideoFrame(64, 48, "yuv420p")
+            frame.pts, frame.time_base = ms, Fraction(1, 1000)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    with pytest.warns(UserWarning, match=r"frame\(s\) of this variable-rate video were left out"):
+        round_trip(src, tmp_path / "out.avi")
+    shown = times(tmp_path / "out.avi")
+    assert 40 <= len(shown) < len(times_ms)
+    # at most a slot late at the end (counted from the first frame: FFmpeg reads x264 in AVI one slot late)
+    assert float(shown[-1] - shown[0]) == pytest.approx(times_ms[-1] / 1000, abs=0.041)

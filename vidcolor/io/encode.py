@@ -121,6 +121,7 @@ class VideoSink:
         self._on_slots = False  # frames go on slots of 1/rate (set by _add_video)
         self._anchor: tuple[Fraction, int] | None = None  # on slots: the first frame's place (in slots) and slot
         self._shift = 0  # stream time base ticks every video packet moves by: the first frame's place in its slot
+        self._dropped = 0  # frames of a variable-rate source that a fixed-slot output had no slot for
         try:
             self._encoding = video_template is None
             if self._encoding:
@@ -204,10 +205,14 @@ class VideoSink:
         if pts is not None and (self._on_slots or self._origin):
             if self._on_slots and self._anchor is None:
                 self._anchor_slots(pts)
-            pts = self._output_pts(pts)
+            place = self._exact_output(pts)
+            pts = round_half_up(place)
             if self._last_slot is not None and pts <= self._last_slot:  # two frames rounded onto one slot
                 if self._constant_rate:
                     return  # the earlier one keeps it: the source is faster than the stream here
+                if place < self._last_slot:  # the next slot would put it over a slot late: drop it, as the
+                    self._dropped += 1  # constant-rate encoders do, or a faster stretch drifts from the sound
+                    return
                 pts = self._last_slot + 1
             if self._constant_rate:
                 self._repeat_last_frame(until=pts)  # the source held its frame for longer than a slot
@@ -241,11 +246,15 @@ class VideoSink:
         """A source video pts in the output stream's time base, rounded (halves up). On slots, counted in
         whole slots from the first frame's, so that frames one period apart in the source are one slot apart
         (rounding each alone put two frames half a slot off onto one slot)."""
+        return round_half_up(self._exact_output(pts))
+
+    def _exact_output(self, pts: int) -> Fraction:
+        """A source video pts in the output stream's time base, exact; on slots, relative to the first frame's."""
         place = self._place(pts)
         if self._anchor is None:
-            return round_half_up(place)
+            return place
         first, slot = self._anchor
-        return slot + round_half_up(place - first)
+        return slot + (place - first)
 
     def _place(self, pts: int) -> Fraction:
         """A source video pts in the output stream's time base, exact (counted from the first frame for AVI)."""
@@ -264,6 +273,11 @@ class VideoSink:
         if self._closed:
             return
         self._closed = True
+        if self._dropped:
+            warnings.warn(f"{self.name}: {self._dropped} frame(s) of this variable-rate video were left out where it runs "
+                          f"faster than the {self.container.format.name} file's {float(1 / self._time_base):g} fps "
+                          "slots, which keeps the picture in step with the sound; write .mkv or .mp4 to keep every "
+                          "frame", category=VidcolorWarning, stacklevel=2)
         try:
             if self._constant_rate and self._end is not None:
                 self._repeat_last_frame(until=self._end)  # a long last frame (these streams store no durations)
