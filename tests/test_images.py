@@ -576,7 +576,7 @@ def test_a_resolution_is_carried_only_when_the_file_stores_one(tmp_path: Path) -
     for name in ("plain.tif", "unitless.tif", "exif.jpg", "plain.png"):
         image = read_image(tmp_path / name)
         assert image.metadata.dpi is None, name
-        for output in ("out.png", "out.tif", "out.jpg"):
+        for output in ("out.png", "out.tif", "out.jpg", "out.bmp"):
             write_image(tmp_path / output, image.rgb, metadata=image.metadata)
             assert read_image(tmp_path / output).metadata.dpi is None, (name, output)
     exif[282], exif[283], exif[296] = 300, 300, 2

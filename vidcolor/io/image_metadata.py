@@ -129,6 +129,8 @@ def pillow_save_options(pillow_format: str, metadata: ImageMetadata, shown: str)
     options: dict[str, object] = {} if pillow_format == "BMP" else {"quality": 95}
     if metadata.dpi is not None:
         options["dpi"] = metadata.dpi
+    elif pillow_format == "BMP":
+        options["dpi"] = (0, 0)  # "not stated" (Pillow would write 96 dpi)
     if pillow_format == "BMP":
         if metadata.xmp:
             warnings.warn(f"{shown}: BMP has no place for the photo's XMP data, so it is not carried over; "
