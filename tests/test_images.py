@@ -368,6 +368,20 @@ def test_a_grey_gamma_22_scan_is_converted_to_srgb_grey(tmp_path: Path) -> None:
     assert image.grey[1, 14] < 30 / 255 - 0.01  # stored level 30: darker in sRGB
 
 
+def test_a_grey_png_with_alpha_and_a_grey_profile_is_converted(tmp_path: Path) -> None:
+    """OpenCV decodes grey + alpha as four channels, which a grey profile did not fit: the values stayed."""
+    grey = icc_profile("grey-2.2")
+    levels = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    Image.fromarray(levels).save(tmp_path / "scan.png", icc_profile=grey)
+    Image.fromarray(np.dstack([levels, np.full_like(levels, 200)]), "LA").save(tmp_path / "scan_la.png",
+                                                                             icc_profile=grey)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        image = read_image(tmp_path / "scan_la.png")
+    np.testing.assert_array_equal(image.grey, read_image(tmp_path / "scan.png").grey)
+    np.testing.assert_array_equal(image.alpha, np.full((16, 16), 200 / 255, np.float32))
+
+
 def test_a_grey_photo_with_an_rgb_profile_is_converted_and_stays_grey(tmp_path: Path) -> None:
     adobe = icc_profile("adobe-rgb")
     Image.fromarray(np.arange(256, dtype=np.uint8).reshape(16, 16)).save(tmp_path / "grey.png", icc_profile=adobe)

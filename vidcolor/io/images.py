@@ -213,7 +213,8 @@ def _decode(path: Path, image: Image.Image) -> np.ndarray:
         pixels = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
         if pixels is None:
             raise ValueError("OpenCV could not decode the PNG")
-        return cv2.cvtColor(pixels, cv2.COLOR_BGRA2RGBA if pixels.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+        pixels = cv2.cvtColor(pixels, cv2.COLOR_BGRA2RGBA if pixels.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+        return pixels[..., [0, 3]] if image.mode == "LA" else pixels  # OpenCV gives grey + alpha as four channels
     if image.format == "TIFF" and image.mode in ("RGB", "RGBA") and max(image.tag_v2.get(258, (8,))) > 8:
         return read_tiff_pixels(path)
     if image.mode.startswith("I"):
