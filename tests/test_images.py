@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import struct
 import warnings
+import zlib
 from pathlib import Path
 
 import cv2
@@ -785,3 +786,32 @@ def test_a_decoder_warning_names_the_photo(tmp_path: Path) -> None:
                      extratags=[(274, "H", 2, (6, 1), True)])
     with pytest.warns(VidcolorWarning, match=r"scan\.tif: .*too many entries"):
         read_image(tmp_path / "scan.tif")
+
+
+def _grey_png(path: Path, levels: np.ndarray, bits: int, key: int) -> Path:
+    """A grey PNG of ``bits`` bits per pixel (1, 2 or 4) whose level ``key`` is transparent (a tRNS chunk)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    height, width = levels.shape
+    per_byte = 8 // bits
+    rows = b""
+    for row in levels:
+        padded = np.concatenate([row, np.zeros(-len(row) % per_byte, row.dtype)]).reshape(-1, per_byte)
+        packed = sum(padded[:, i].astype(np.uint8) << (8 - bits * (i + 1)) for i in range(per_byte))
+        rows += b"\x00" + packed.astype(np.uint8).tobytes()
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, bits, 0, 0, 0, 0))
+                     + chunk(b"tRNS", struct.pack(">H", key)) + chunk(b"IDAT", zlib.compress(rows))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.mark.parametrize("bits", [1, 2, 4])
+def test_a_low_bit_depth_grey_png_keeps_its_transparent_level(tmp_path: Path, bits: int) -> None:
+    """Pillow scales 1-, 2- and 4-bit grey to 8 bits but not the tRNS key: no pixel matched it (and a 1-bit
+    PNG lost its transparency altogether)."""
+    top = (1 << bits) - 1
+    levels = np.array([[0, top, top, 0, top], [top, 0, 0, top, 0]], np.uint8)
+    image = read_image(_grey_png(tmp_path / "keyed.png", levels, bits, key=top))
+    assert image.alpha is not None
+    np.testing.assert_array_equal(image.alpha == 0, levels == top)

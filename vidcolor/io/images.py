@@ -222,7 +222,9 @@ def _decode(path: Path, image: Image.Image) -> np.ndarray:
     if image.mode == "F":  # 32-bit float grey (scientific TIFFs)
         return np.asarray(image)
     if image.mode == "L":
-        return _keyed_alpha(np.asarray(image), image)
+        return _keyed_alpha(np.asarray(image), image, _png_grey_bits(path, image))
+    if image.mode == "1" and isinstance(image.info.get("transparency"), int):  # a 1-bit PNG's (key 0 or 255)
+        return _keyed_alpha(np.asarray(image.convert("L")), image)
     if image.mode in ("LA", "RGB", "RGBA"):
         return np.asarray(image)
     if image.mode == "1":
@@ -230,13 +232,25 @@ def _decode(path: Path, image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("RGBA" if image.has_transparency_data else "RGB"))
 
 
-def _keyed_alpha(grey: np.ndarray, image: Image.Image) -> np.ndarray:
-    """``grey`` with an alpha channel when its PNG names one grey level transparent (a tRNS chunk)."""
+def _keyed_alpha(grey: np.ndarray, image: Image.Image, bits: int = 8) -> np.ndarray:
+    """``grey`` with an alpha channel when its PNG names one grey level transparent (a tRNS chunk); the key
+    is stored at the PNG's bit depth, which Pillow scales the pixels of 2 and 4 bits from, not the key."""
     key = image.info.get("transparency")
     if not isinstance(key, int):
         return grey
+    if bits < 8:
+        key = key * 255 // ((1 << bits) - 1)
     opaque = np.iinfo(grey.dtype).max
     return np.dstack([grey, np.where(grey == key, 0, opaque).astype(grey.dtype)])
+
+
+def _png_grey_bits(path: Path, image: Image.Image) -> int:
+    """A grey PNG's bit depth (2, 4 or 8: the IHDR's; Pillow reads 1-bit grey as mode "1"), 8 for other files."""
+    if image.format != "PNG":
+        return 8
+    with path.open("rb") as file:
+        header = file.read(25)
+    return header[24] if len(header) == 25 and header[24] in (2, 4) else 8
 
 
 def _float_as_16_bit(values: np.ndarray, path: Path) -> np.ndarray:
