@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 from typing import Any
@@ -107,10 +106,12 @@ class Colorizer:
         """
         path = Path(weights) if weights is not None else default_weights_path()
         model, metadata = load_generator(path)
-        calibration = metadata.get("inference", {}).get("saturation", 1.0) if calibrated else 1.0
-        if isinstance(calibration, bool) or not isinstance(calibration, (int, float)) or not 0 <= calibration < math.inf:
-            raise WeightsError(f"{path}: its colour scale (inference.saturation = {calibration!r}) is not a number "
-                               "from 0 up; recalibrate it (python -m training.calibrate) or pass calibrated=False")
+        scale = metadata.get("inference", {}).get("saturation", 1.0) if calibrated else 1.0
+        try:
+            calibration = finite_number("inference.saturation", scale, minimum=0)
+        except (TypeError, ArgumentError) as error:
+            raise WeightsError(f"{path}: its colour scale (inference.saturation = {scale!r}) is not a number from "
+                               "0 up; recalibrate it (python -m training.calibrate) or pass calibrated=False") from error
         return cls(model, saturation=saturation, calibration=calibration, metadata=metadata, **options)
 
     @torch.inference_mode()
