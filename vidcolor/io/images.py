@@ -32,7 +32,7 @@ from vidcolor.io.image_metadata import (
     ImageMetadata, pillow_save_options, read_pillow_metadata, read_tiff_metadata, tiff_metadata_tags, with_png_metadata,
 )
 from vidcolor.io.tiff_pixels import (
-    count_tiff_pages, first_value, is_tiff, read_tiff_pixels, tiff_bytes_unturned, tiff_orientation,
+    count_tiff_pages, is_tiff, orientation_value, read_tiff_pixels, tiff_bytes_unturned, tiff_orientation,
 )
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp")
@@ -172,7 +172,7 @@ def _open(path: Path) -> _Source:
 def _open_pillow(path: Path, image: Image.Image) -> _Source:
     """Decode a file Pillow identified; a TIFF with an Orientation tag is decoded as stored."""
     exif = image.getexif()
-    orientation = _orientation(exif.get(_ORIENTATION, 1))
+    orientation = orientation_value(exif.get(_ORIENTATION, 1))
     metadata = read_pillow_metadata(image, exif)
     stored = tiff_bytes_unturned(path) if image.format == "TIFF" else None
     if stored is not None:
@@ -198,13 +198,6 @@ def _open_tiff(path: Path) -> _Source:
     metadata = read_tiff_metadata(exif)
     is_grey = pixels.ndim == 2 or pixels.shape[2] < 3
     return _Source(pixels, tiff_orientation(path), is_grey, exif.get(_ICC_TAG), metadata)
-
-
-def _orientation(value: object) -> int:
-    """An EXIF Orientation value as 1 to 8: stored as BYTE it reads as bytes, with a count of 2 as a tuple;
-    anything else is 1 (as stored)."""
-    value = first_value(value)
-    return int(value) if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
 def _decode(path: Path, image: Image.Image) -> np.ndarray:

@@ -59,12 +59,18 @@ def first_value(value: object) -> object:
     return value[0] if isinstance(value, (tuple, list, bytes)) and len(value) else value
 
 
+def orientation_value(value: object) -> int:
+    """An EXIF/TIFF Orientation value as 1 to 8: stored as BYTE it reads as bytes, with a count of 2 as a
+    tuple; anything else is 1 (as stored)."""
+    value = first_value(value)
+    return int(value) if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
 def tiff_orientation(path: Path) -> int:
     """The first page's Orientation (1 to 8), 1 when it has none or an invalid one."""
     with tifffile.TiffFile(path) as tif:
         tag = tif.pages[0].tags.get(_ORIENTATION)
-        value = first_value(tag.value) if tag is not None else 1
-    return int(value) if isinstance(value, int) and 1 <= value <= 8 else 1
+        return orientation_value(tag.value) if tag is not None else 1
 
 
 def read_tiff_pixels(path: Path) -> np.ndarray:
