@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from benchmarks.flicker_metrics import warp_error
-from vidcolor.temporal import TemporalOptions, TemporalSmoother
+from vidcolor.temporal import TemporalOptions, TemporalSmoother, picture_area
 
 SIZE = 96
 OBJECT_AB = (40.0, 25.0)
@@ -146,3 +146,47 @@ def test_disoccluded_background_falls_back_to_prediction() -> None:
 def test_mismatched_shapes_are_rejected() -> None:
     with pytest.raises(ValueError, match="ab must have shape"):
         TemporalSmoother()(np.zeros((8, 8), np.uint8), np.zeros((2, 8, 9), np.float32))
+
+
+def with_bars(luma: np.ndarray, side: str) -> np.ndarray:
+    """``luma`` with black bars over an eighth of the frame at both ends: ``top`` and bottom (letterbox)
+    or ``left`` and right (pillarbox)."""
+    framed = luma.copy()
+    band = SIZE // 8
+    if side == "top":
+        framed[:band], framed[-band:] = 0, 0
+    else:
+        framed[:, :band], framed[:, -band:] = 0, 0
+    return framed
+
+
+@pytest.mark.parametrize("side", ["top", "left"])
+def test_scene_cut_inside_letterbox_or_pillarbox_bars_is_counted(side: str) -> None:
+    """Archive transfers are often boxed (4:3 in 16:9, scope in 4:3). The bars added their own contrast
+    to the cut measure's denominator, so a cut inside them scored ~0.4 and the old shot's colour was
+    carried into the new one."""
+    smoother = TemporalSmoother()
+    for luma, truth, _ in panning(5):
+        smoother(with_bars(luma, side), truth)
+    assert smoother.cuts == 0
+    other_ab = np.full((2, SIZE, SIZE), 5.0, np.float32)
+    output = smoother(with_bars(texture(seed=7, size=SIZE), side), other_ab)
+    assert smoother.cuts == 1
+    assert np.array_equal(output, other_ab)
+
+
+def test_picture_area_leaves_out_flat_edges_only() -> None:
+    luma = with_bars(with_bars(texture(seed=5, size=SIZE), "top"), "left")
+    rows, columns = picture_area(luma)
+    band = SIZE // 8
+    assert (rows.start, rows.stop, columns.start, columns.stop) == (band, SIZE - band, band, SIZE - band)
+    assert picture_area(np.zeros((SIZE, SIZE), np.uint8)) == (slice(None), slice(None))
+
+
+def test_flat_black_frames_between_shots_stay_finite_and_are_no_cuts() -> None:
+    black = np.zeros((SIZE, SIZE), np.uint8)
+    ab = np.full((2, SIZE, SIZE), 3.0, np.float32)
+    smoother = TemporalSmoother()
+    outputs = [smoother(black, ab) for _ in range(4)]
+    assert smoother.cuts == 0
+    assert all(np.isfinite(output).all() and np.abs(output - ab).max() < 0.05 for output in outputs)

@@ -27,6 +27,9 @@ _MASK_ERODE = 1
 _MASK_SIGMA = 1.0
 # Denominator floor of the cut measure, in 8-bit levels, so flat frames do not divide by ~0.
 _CONTRAST_FLOOR = 4.0
+# Rows and columns at the frame's edges whose L spreads less than this (standard deviation, 8-bit
+# levels) are letterbox or pillarbox bars, left out of the cut measure.
+_BAR_FLATNESS = 2.0
 
 
 @dataclass(frozen=True)
@@ -36,8 +39,9 @@ class TemporalOptions:
     ``strength`` is the blend weight of the warped previous colour where the warp is fully reliable
     (0: per-frame output, 1: follow the previous colour). ``cut_threshold`` applies to the cut
     measure of :func:`cut_score`: the mean absolute L warp residual divided by the current frame's
-    mean absolute L deviation. On the sample videos it is 0.02-0.2 within a shot (up to 0.4 in fast,
-    motion-blurred pans) and 0.9-3.2 across a cut or a flash frame.
+    mean absolute L deviation, both inside its letterbox or pillarbox bars (:func:`picture_area`). On
+    the sample videos it is 0.02-0.2 within a shot (up to 0.4 in fast, motion-blurred pans) and 0.9-3.2
+    across a cut or a flash frame.
     """
 
     enabled: bool = True
@@ -97,10 +101,30 @@ def consistency_mask(
     return (reliability * inside).astype(np.float32)
 
 
-def luma_residual(current: np.ndarray, warped_previous: np.ndarray) -> np.ndarray:
-    """Absolute L warp error (h, w) float32 in 8-bit levels, after removing the global brightness offset."""
+Area = tuple[slice, slice]
+WHOLE_FRAME: Area = (slice(None), slice(None))
+
+
+def picture_area(luma: np.ndarray) -> Area:
+    """The rows and columns of ``luma`` (h, w) inside its letterbox and pillarbox bars: flat lines at the
+    edges. A flat frame (black between shots) is all picture."""
+    rows = _inner_span(luma.std(axis=1, dtype=np.float32) > _BAR_FLATNESS)
+    columns = _inner_span(luma.std(axis=0, dtype=np.float32) > _BAR_FLATNESS)
+    if rows is None or columns is None:
+        return WHOLE_FRAME
+    return rows, columns
+
+
+def _inner_span(busy: np.ndarray) -> slice | None:
+    """The slice from the first to the last True of ``busy``, or None when there is none."""
+    indices = np.flatnonzero(busy)
+    return slice(int(indices[0]), int(indices[-1]) + 1) if indices.size else None
+
+
+def luma_residual(current: np.ndarray, warped_previous: np.ndarray, area: Area = WHOLE_FRAME) -> np.ndarray:
+    """Absolute L warp error (h, w) float32 in 8-bit levels, after removing the brightness offset of ``area``."""
     difference = current.astype(np.float32) - warped_previous.astype(np.float32)
-    return np.abs(difference - float(difference.mean()))
+    return np.abs(difference - float(difference[area].mean()))
 
 
 def cut_score(current: np.ndarray, residual: np.ndarray) -> float:
@@ -162,8 +186,9 @@ class TemporalSmoother:
         """Blend ``current`` (h, w, 2) with the warped previous output, or count a cut and keep it."""
         flow_back = self._flow_back.calc(luma, previous, None)
         maps = sample_maps(flow_back)
-        residual = luma_residual(luma, warp(previous, maps))
-        if cut_score(luma, residual) > self.options.cut_threshold:
+        area = picture_area(luma)
+        residual = luma_residual(luma, warp(previous, maps), area)
+        if cut_score(luma[area], residual[area]) > self.options.cut_threshold:
             self.cuts += 1
             return current
         flow_forward = self._flow_forward.calc(previous, luma, None)

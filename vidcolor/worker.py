@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 from typing import Any
@@ -65,10 +66,30 @@ def use_all_cores() -> None:
         torch.set_num_threads(cores)
 
 
+def check_finite_weights(model: nn.Module) -> None:
+    """:class:`WeightsError` naming the first parameter or buffer of ``model`` that holds NaN or infinity
+    (a training run that diverged): such a model colours every frame with garbage (NaN chroma)."""
+    tensors = itertools.chain(model.named_parameters(), model.named_buffers())
+    for name, tensor in tensors:
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise WeightsError(f"the model's {name} holds NaN or infinite values (a training run that diverged?); "
+                               "use weights saved before it did")
+
+
+def autocast_dtype(device: torch.device) -> torch.dtype:
+    """The reduced precision the model runs in on CUDA ``device``: bf16 where the GPU computes in it
+    (compute capability 8.0 up, Ampere on, and ROCm), else fp16. Older GPUs (T4, V100) only emulate
+    bf16 (``torch.cuda.is_bf16_supported()`` is True there) and cuDNN has no bf16 convolutions on them."""
+    if torch.version.hip:
+        return torch.bfloat16
+    return torch.bfloat16 if torch.cuda.get_device_capability(device) >= (8, 0) else torch.float16
+
+
 class Colorizer:
     """A generator ready for inference on one device.
 
-    On CUDA the model runs in channels_last with bf16 autocast (fp16 where bf16 is missing);
+    On CUDA the model runs in channels_last with bf16 autocast (fp16 on GPUs before Ampere, see
+    :func:`autocast_dtype`);
     on CPU it runs in float32, channels_last, a few frames per call (see ``CPU_PIXELS_PER_CALL``).
     The predicted ab is multiplied by ``calibration`` (the model's own colour scale) times
     ``saturation`` (the user's factor, 1 = as calibrated).
@@ -88,10 +109,11 @@ class Colorizer:
         self.saturation = finite_number("saturation", saturation, minimum=0)
         self.calibration = finite_number("calibration", calibration, minimum=0)
         check_type("metadata", metadata, (dict, type(None)))
+        check_finite_weights(model)
         self.metadata = metadata or {}
         self.model = model.eval().to(self.device, memory_format=torch.channels_last)
         if self.device.type == "cuda":
-            self._autocast_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+            self._autocast_dtype = autocast_dtype(self.device)
         else:
             use_all_cores()
 
@@ -112,7 +134,10 @@ class Colorizer:
         except (TypeError, ArgumentError) as error:
             raise WeightsError(f"{path}: its colour scale (inference.saturation = {scale!r}) is not a number from "
                                "0 up; recalibrate it (python -m training.calibrate) or pass calibrated=False") from error
-        return cls(model, saturation=saturation, calibration=calibration, metadata=metadata, **options)
+        try:
+            return cls(model, saturation=saturation, calibration=calibration, metadata=metadata, **options)
+        except WeightsError as error:
+            raise WeightsError(f"{path}: {error}") from error
 
     @torch.inference_mode()
     def predict_ab(self, lightness: torch.Tensor) -> torch.Tensor:
