@@ -84,11 +84,12 @@ def test_a_missing_gpu_is_named_without_command_line_wording():
     assert "no CUDA GPU" in str(raised.value) and "--device" not in str(raised.value)
 
 
-@pytest.mark.parametrize("scale", [math.nan, "strong", -1.0, True])
-def test_a_weights_file_with_a_bad_colour_scale_is_a_weights_error(tmp_path, scale):
+@pytest.mark.parametrize("inference", [{"saturation": math.nan}, {"saturation": "strong"}, {"saturation": -1.0},
+                                       {"saturation": True}, [1.2], "strong"])
+def test_a_weights_file_with_a_bad_colour_scale_is_a_weights_error(tmp_path, inference):
     weights = tmp_path / "model.safetensors"
     save_generator(create_generator("tiny-unet"), weights, "tiny-unet")
-    update_metadata(weights, {"inference": {"saturation": scale}})
+    update_metadata(weights, {"inference": inference})
     with pytest.raises(WeightsError, match="colour scale"):
         Colorizer.from_weights(weights, device="cpu")
     assert Colorizer.from_weights(weights, device="cpu", calibrated=False).calibration == 1.0

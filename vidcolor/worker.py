@@ -128,7 +128,10 @@ class Colorizer:
         """
         path = Path(weights) if weights is not None else default_weights_path()
         model, metadata = load_generator(path)
-        scale = metadata.get("inference", {}).get("saturation", 1.0) if calibrated else 1.0
+        inference = metadata.get("inference", {})
+        scale = 1.0
+        if calibrated:  # a malformed inference block is reported below as a colour scale that is not a number
+            scale = inference.get("saturation", 1.0) if isinstance(inference, dict) else inference
         try:
             calibration = finite_number("inference.saturation", scale, minimum=0)
         except (TypeError, ArgumentError) as error:
