@@ -464,3 +464,109 @@ def test_sound_only_files_with_a_video_name_are_ignored_and_broken_output_links_
     (tmp_path / "a_file").write_text("x")
     with pytest.raises(batch_module.OutputError, match="a_file is a file"):
         run(src, tmp_path / "a_file" / "out", colorizer)
+
+
+def test_two_files_whose_outputs_are_one_file_fail_instead_of_being_skipped(tmp_path: Path,
+                                                                            colorizer: Colorizer) -> None:
+    """`Box/a.jpg` and `box/a.jpg` coloured onto a drive that ignores case (exFAT, macOS): the second found the
+    first one's output, was reported skipped (complete) and was never coloured. Here `Box` in the output
+    folder is a link to `box`, which makes one file of the two outputs in the same way."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    for folder, width in (("Box", 40), ("box", 48)):
+        (src / folder).mkdir(parents=True)
+        make_image(src / folder / "a.jpg", size=(width, 30), mode="L")
+    (dst / "box").mkdir(parents=True)
+    (dst / "Box").symlink_to("box")
+
+    for _ in range(2):  # the rerun finds the output there already, and still tells the two apart
+        report = run(src, dst, colorizer)
+        assert [result.status for result in report.files] == [["done", "skipped"][_], "failed"]
+        assert report.failed[0].error == (f"the output {dst / 'box/a.jpg'} of box/a.jpg is already the output of "
+                                          "Box/a.jpg (the output folder does not tell their names apart, as on a "
+                                          "drive that ignores case); rename one of them")
+    with Image.open(dst / "box" / "a.jpg") as written:
+        assert written.size == (40, 30)
+
+    # outputs of identical photos hard-linked to save space are two names, both complete
+    make_image(src / "box" / "b.jpg", size=(40, 30), mode="L")
+    make_image(src / "box" / "c.jpg", size=(40, 30), mode="L")
+    run(src, dst, colorizer)
+    (dst / "box" / "c.jpg").unlink()
+    os.link(dst / "box" / "b.jpg", dst / "box" / "c.jpg")
+    assert statuses(run(src, dst, colorizer))["box/c.jpg"] == "skipped"
+
+
+def test_a_name_too_long_once_renamed_fails_with_a_clear_message(tmp_path: Path, colorizer: Colorizer) -> None:
+    """A GIF photo with a 252-byte name is written as NAME.png, over the 255-byte limit: the row said
+    "OSError: [Errno 36] File name too long" naming the source file. Long names that are kept are coloured."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    gif, jpg = "g" * 248 + ".gif", "j" * 251 + ".jpg"
+    Image.fromarray(np.full((20, 30), 90, np.uint8)).save(src / gif)
+    make_image(src / jpg, size=(40, 30), mode="L")
+
+    report = run(src, dst, colorizer)
+
+    assert statuses(report) == {gif: "failed", jpg: "done"}
+    assert report.failed[0].error == (f"{gif} would be written as {gif}.png, over the 255 bytes a file name may "
+                                      "have; shorten its name")
+    assert (dst / jpg).is_file()
+
+
+def test_damaged_files_with_other_camcorder_and_scan_names_fail_instead_of_being_ignored(
+        tmp_path: Path, colorizer: Colorizer) -> None:
+    """A damaged camcorder `tape.mod` (the README's own example), DVD-VR `.vro`, iPhone `.heic` or web `.jfif`
+    was listed as ignored, "not an image or video", so the batch said all was well."""
+    src = tmp_path / "src"
+    src.mkdir()
+    good = make_video(tmp_path / "good.mp4", size=(64, 48), frames=4).read_bytes()
+    names = ("tape.MOD", "disc.vro", "clip.qt", "raw.h264", "phone.heic", "photo.avif", "web.jfif")
+    for name in names:
+        (src / name).write_bytes(good[:60])
+
+    report = run(src, tmp_path / "dst", colorizer)
+
+    assert statuses(report) == dict.fromkeys(sorted(names), "failed")
+
+
+@pytest.mark.parametrize("option", ["--resume", "--overwrite"])
+def test_options_a_folder_run_refuses_say_why(tmp_path: Path, option: str) -> None:
+    """`vidcolor ARCHIVE/ -o COLOUR/ --resume` said "No such option '--resume'. Did you mean '--preset'?"."""
+    (tmp_path / "src").mkdir()
+    result = CliRunner().invoke(batch_command, [str(tmp_path / "src"), "-o", str(tmp_path / "dst"), option])
+
+    assert result.exit_code == 2
+    assert "Try 'batch --help' for help." in result.stderr
+    assert result.stderr.splitlines()[-1] == {
+        "--resume": "Error: --resume is for one video: a folder run carries on where it stopped by itself, since "
+                    "outputs that exist are complete and skipped; run the same command again",
+        "--overwrite": "Error: --overwrite is for one file: a folder run never replaces an output, since outputs "
+                       "that exist are complete and skipped; delete those to redo them",
+    }[option]
+    assert not (tmp_path / "dst").exists()
+
+
+def test_files_that_cannot_be_read_fail_instead_of_being_ignored(tmp_path: Path, colorizer: Colorizer,
+                                                                 monkeypatch) -> None:
+    """A scan without extension that the user may not read was listed as ignored, "not an image or video",
+    though nobody had looked inside it; one with a photo name failed with "pass a complete image file"."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("scan", "scan2.jpg"):
+        Image.fromarray(np.full((20, 30), 90, np.uint8)).save(src / name, format="JPEG")
+    make_image(src / "ok.png", size=(32, 32), mode="L")
+    real_open = av.open
+
+    def open_refusing_scans(file, *args, **kwargs):
+        if Path(file).name.startswith("scan"):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(av, "open", open_refusing_scans)
+    report = run(src, tmp_path / "dst", colorizer)
+
+    assert statuses(report) == {"ok.png": "done", "scan": "failed", "scan2.jpg": "failed"}
+    assert [result.error for result in report.failed] == [
+        f"{src / name} cannot be read (Permission denied); fix its permissions and run again"
+        for name in ("scan", "scan2.jpg")
+    ]

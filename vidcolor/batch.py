@@ -22,17 +22,23 @@ from .errors import InputError, OutputError, VidcolorError
 from .io.containers import is_video_output
 from .io.encode import EncodeSettings
 from .io.images import IMAGE_SUFFIXES, is_image_suffix
+from .io.output import longest_name
 from .io.probe import media_kind, open_media
 from .pipeline import check_render_arguments, colorize_image, colorize_video
 from .temporal import TemporalOptions
 from .worker import Colorizer
 
-IMAGE_EXTENSIONS = frozenset(IMAGE_SUFFIXES)
-# a damaged file with one of these names is a failed video, not an ignored file (camcorder, phone, DVD, web)
+# a damaged file with one of these names is a failed photo or video, not an ignored file: pictures FFmpeg
+# reads (phones, film scans, web downloads), and camcorder, phone, DVD, raw-stream and web video names
+IMAGE_EXTENSIONS = frozenset(
+    {*IMAGE_SUFFIXES, ".jpe", ".jfif", ".jp2", ".j2k", ".heic", ".heif", ".avif", ".jxl", ".dpx", ".exr",
+     ".tga", ".pcx", ".ppm", ".pgm", ".pbm", ".qoi", ".sgi"}
+)
 VIDEO_EXTENSIONS = frozenset(
-    {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts", ".vob", ".3gp",
-     ".3g2", ".mts", ".m2ts", ".tod", ".dv", ".ogv", ".gif", ".m2v", ".asf", ".mxf", ".divx", ".f4v",
-     ".rm", ".rmvb", ".y4m"}
+    {".mp4", ".mov", ".qt", ".mkv", ".mk3d", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".mpe", ".m2p", ".wmv",
+     ".flv", ".ts", ".m2t", ".vob", ".vro", ".3gp", ".3g2", ".mts", ".m2ts", ".mod", ".tod", ".dv", ".ogv",
+     ".gif", ".m1v", ".m2v", ".h264", ".264", ".h265", ".265", ".hevc", ".asf", ".mxf", ".divx", ".f4v", ".rm",
+     ".rmvb", ".y4m", ".lrv", ".nut"}
 )
 MEDIA_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
 REPORT_STEM = "vidcolor-report"
@@ -146,11 +152,14 @@ def classify(path: Path) -> tuple[str, str]:
     A file with a media extension (:data:`MEDIA_EXTENSIONS`) is meant to be media, so the caller fails it
     when kind is "", unless it holds sound alone (:data:`SOUND_ONLY`: a phone's `.3gp` voice memo); any
     other file is used only when its content is a picture or a video (audio files whose only picture is
-    cover art are not).
+    cover art are not). A file that cannot be read (no permission) is an error, whatever its name.
     """
     try:
         kind = media_kind(path)
     except InputError as error:
+        if isinstance(error.__cause__, PermissionError):
+            raise InputError(f"{path} cannot be read ({error.__cause__.strerror or 'no permission'}); fix its "
+                             "permissions and run again") from error
         return "", SOUND_ONLY if _sound_only(path) else str(error)
     if path.suffix.lower() not in MEDIA_EXTENSIONS and _cover_art_only(path):
         return "", f"{path} is audio with cover art, not a video"
@@ -201,6 +210,7 @@ def colorize_tree(
     sources = sorted([*files, *unreadable], key=lambda path: path.relative_to(src_dir).parts)
     bar = tqdm(total=len(sources), unit="file", desc="files", disable=not progress, dynamic_ncols=True)
     current, reached = "", 0
+    claimed: dict[tuple[int, int], str] = {}
     try:
         for reached, source in enumerate(sources, start=1):
             current = report_name(source.relative_to(src_dir))
@@ -213,7 +223,7 @@ def colorize_tree(
                                     f"({unreadable[source]}); its files were not coloured: fix it and run again")
             else:
                 result = _colorize_file(
-                    source, dst_dir / source.relative_to(src_dir), current, colorizer,
+                    source, dst_dir / source.relative_to(src_dir), current, colorizer, claimed,
                     settings=settings, temporal=temporal, batch_size=batch_size, progress=progress,
                 )
             current = ""
@@ -246,13 +256,17 @@ def _colorize_file(
     output: Path,
     name: str,
     colorizer: Colorizer,
+    claimed: dict[tuple[int, int], str],
     *,
     settings: EncodeSettings,
     temporal: TemporalOptions,
     batch_size: int,
     progress: bool,
 ) -> FileResult:
-    """Colourise one file of the tree into ``output``, turning every error but Ctrl-C into a failed result."""
+    """Colourise one file of the tree into ``output``, turning every error but Ctrl-C into a failed result.
+
+    ``claimed`` holds the outputs of the run so far (see :func:`_claim`); this file's output is added to it.
+    """
     started = time.perf_counter()
     kind = ""
     try:
@@ -268,6 +282,7 @@ def _colorize_file(
         if output.is_dir():
             raise OutputError(f"output {output} is a folder; move it away to colourise {name}")
         if output.exists():
+            _claim(output, name, claimed)
             return FileResult(name, kind, "skipped")
         try:
             output.parent.mkdir(parents=True, exist_ok=True)
@@ -282,16 +297,34 @@ def _colorize_file(
                 source, output, colorizer,
                 settings=settings, temporal=temporal, batch_size=batch_size, progress=progress,
             ).frames
+        _claim(output, name, claimed)
         return FileResult(name, kind, "done", frames, time.perf_counter() - started)
     except Exception as error:  # noqa: BLE001 - a batch goes on past any failed file
         message = str(error) if isinstance(error, VidcolorError) else f"{type(error).__name__}: {error}"
         return FileResult(name, kind, "failed", None, time.perf_counter() - started, message)
 
 
+def _claim(output: Path, name: str, claimed: dict[tuple[int, int], str]) -> None:
+    """Record ``output`` as the output of ``name``; an error when it is the file an earlier source of the run
+    wrote or found there: a drive that ignores case (exFAT, macOS) makes one file of `A.jpg` and `a.jpg`.
+    Hard links are names of their own (outputs deduplicated on purpose), so they are not compared."""
+    status = output.stat()
+    if not status.st_ino or status.st_nlink > 1:  # no file numbers on this file system, or hard links
+        return
+    owner = claimed.setdefault((status.st_dev, status.st_ino), name)
+    if owner != name:
+        raise OutputError(f"the output {output} of {name} is already the output of {owner} (the output folder "
+                          "does not tell their names apart, as on a drive that ignores case); rename one of them")
+
+
 def _renamed(source: Path, output: Path, name: str, suffix: str) -> Path:
-    """``output`` with ``suffix`` added (``scan.gif`` -> ``scan.gif.png``); an error when a source file
-    beside ``source`` already has that name, since its own output goes there."""
+    """``output`` with ``suffix`` added (``scan.gif`` -> ``scan.gif.png``); an error when that name is too
+    long, or when a source file beside ``source`` already has it, since its own output goes there."""
     renamed = output.with_name(output.name + suffix)
+    longest = longest_name(output.parent)
+    if len(os.fsencode(renamed.name)) > longest:
+        raise OutputError(f"{name} would be written as {renamed.name}, over the {longest} bytes a file name may "
+                          "have; shorten its name")
     if source.with_name(renamed.name).exists():  # `scan` and `scan.png` side by side
         raise OutputError(f"{name} would be written as {renamed.name}, the output of the source file of "
                           "that name; rename one of them")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any, Callable
 
 import click
 from tqdm import tqdm
@@ -22,6 +23,25 @@ from ._common import (
 )
 
 
+# single-file options a folder run has no use for, with the reason (hidden: accepted only to say why not)
+REFUSED_OPTIONS = {
+    "--resume": "--resume is for one video: a folder run carries on where it stopped by itself, since outputs that "
+                "exist are complete and skipped; run the same command again",
+    "--overwrite": "--overwrite is for one file: a folder run never replaces an output, since outputs that exist "
+                   "are complete and skipped; delete those to redo them",
+}
+
+
+def refused_option(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A hidden flag ``name`` that stops the command with a usage error saying why a folder run refuses it."""
+
+    def refuse(ctx: click.Context, param: click.Parameter, given: bool) -> None:
+        if given:
+            raise click.UsageError(REFUSED_OPTIONS[name], ctx)
+
+    return click.option(name, is_flag=True, hidden=True, expose_value=False, callback=refuse)
+
+
 @click.command("batch")
 @click.argument("src_dir", metavar="SRC_DIR", type=click.Path(path_type=Path))
 @click.option("-o", "--output", "dst_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
@@ -30,6 +50,8 @@ from ._common import (
 @video_options
 @temporal_flags
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars or summary (failures are still listed).")
+@refused_option("--resume")
+@refused_option("--overwrite")
 @one_line_errors
 def batch_command(
     src_dir: Path,
