@@ -10,6 +10,11 @@ import torch
 from PIL import Image
 from skimage.color import rgb2lab
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+
 from tests.helpers import ConstantColour
 from tests.image_media import make_image
 from tests.media import make_video, read_packets, read_video_frames
@@ -191,3 +196,22 @@ def test_colorize_rgb_takes_8_and_16_bit_arrays_and_refuses_other_shapes() -> No
         colorizer.colorize_rgb(grey.astype(np.int32))
     with pytest.raises(ValueError, match=r"in \[0, 1\] .* got 0 to 255"):
         colorizer.colorize_rgb(grey.astype(np.float32))
+
+
+@pytest.mark.skipif(fcntl is None, reason="no flock on this system")
+def test_a_second_run_writing_the_same_output_at_once_stops_and_leaves_the_first_ones_file(
+    tmp_path: Path, purple: Colorizer
+) -> None:
+    """Two runs (or two folder runs) colouring into one place used one working file: the second truncated
+    and wrote into the first's, and a folder run then took the garbled file for a complete output."""
+    source = make_video(tmp_path / "in.mp4", size=(64, 48), frames=3)
+    output = tmp_path / "out.mp4"
+    working = partial_path(output)
+    working.write_bytes(b"the first run's frames")
+    with open(working, "r+b") as first_run:
+        fcntl.flock(first_run, fcntl.LOCK_EX)
+        with pytest.raises(OutputError, match="being written by another run"):
+            colorize_video(source, output, purple, progress=False)
+        assert working.read_bytes() == b"the first run's frames" and not output.exists()
+    assert colorize_video(source, output, purple, progress=False).frames == 3  # a stale working file is reused
+    assert not working.exists()

@@ -10,6 +10,11 @@ from typing import Iterator
 
 from ..errors import OutputError
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+
 
 def check_output_path(input_path: Path, output_path: Path, overwrite: bool) -> None:
     """Refuse an output that equals the input (or whose temporary file would be the input), whose
@@ -66,15 +71,45 @@ def partial_path(output_path: Path) -> Path:
 def atomic_output(output_path: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``output_path``; rename it into place only if the block succeeds.
 
-    On any error, Ctrl-C included, the temporary file is removed and ``output_path`` is untouched.
+    On any error, Ctrl-C included, the temporary file is removed and ``output_path`` is untouched. The
+    temporary file is locked while it is written (see :func:`held_exclusively`), so a second run writing
+    the same output at the same time stops with an :class:`OutputError` instead of writing into it.
     """
     temporary = partial_path(output_path)
-    try:
-        yield temporary
-        os.replace(temporary, output_path)
-    except BaseException:
+    with held_exclusively(temporary, output_path):
         try:
-            temporary.unlink(missing_ok=True)
-        except OSError:  # e.g. a read-only folder where it was never created: keep the first error
-            pass
-        raise
+            yield temporary
+            os.replace(temporary, output_path)
+        except BaseException:
+            try:
+                temporary.unlink(missing_ok=True)
+            except OSError:  # e.g. a read-only folder where it was never created: keep the first error
+                pass
+            raise
+
+
+@contextmanager
+def held_exclusively(temporary: Path, output_path: Path) -> Iterator[None]:
+    """Create ``temporary`` (or open a stale one a killed run left) and hold an exclusive lock on it.
+
+    The writers open the same file by its name, so the lock covers what they write, and it moves with
+    the file when it is renamed into place. Where another process holds it (two runs, or two folder
+    runs, colouring into one place at once), :class:`OutputError`; the other run's file is left alone.
+    Systems without ``flock`` (Windows) are not locked.
+    """
+    if fcntl is None:
+        yield
+        return
+    try:
+        descriptor = os.open(temporary, os.O_CREAT | os.O_WRONLY, 0o666)
+    except OSError as error:
+        raise OutputError(f"cannot write {temporary} ({error.strerror}); choose another output folder") from error
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OutputError(f"output {output_path} is being written by another run right now (its working file "
+                              f"{temporary.name} is locked); wait for that run or choose another output") from None
+        yield
+    finally:
+        os.close(descriptor)
