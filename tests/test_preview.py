@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from media import drop_first_packets, make_video
+from media import drop_first_packets, make_video, pattern_planes
 
 from vidcolor.commands.preview import preview_command
 from vidcolor.errors import InputError
@@ -327,11 +327,10 @@ def test_image_input_gives_one_row(weights, tmp_path) -> None:
     assert np.abs(colour - read_rgb(colour_file)).max() <= 1
 
 
-def test_viewer_keys_with_a_fake_window(weights, clip, tmp_path, monkeypatch) -> None:
-    """Drive run_viewer's key loop through cv2 stand-ins (the installed OpenCV is headless)."""
-    from vidcolor import viewer
-
-    keys = iter([ord("d"), ord("l"), 65361, ord("t"), ord("+"), ord("s"), ord("J"), ord("q")])
+def fake_window(monkeypatch: pytest.MonkeyPatch, keys: list[int]) -> list[str]:
+    """Stand-ins for cv2's window calls (the installed OpenCV is headless) that press ``keys`` in turn;
+    returns the list the window titles are collected in."""
+    pressed = iter(keys)
     titles: list[str] = []
     monkeypatch.setattr(cv2, "getBuildInformation", lambda: "  GUI:                           QT5\n")
     monkeypatch.setenv("DISPLAY", ":0")
@@ -340,7 +339,16 @@ def test_viewer_keys_with_a_fake_window(weights, clip, tmp_path, monkeypatch) ->
     monkeypatch.setattr(cv2, "imshow", lambda name, image: None)
     monkeypatch.setattr(cv2, "setWindowTitle", lambda name, title: titles.append(title))
     monkeypatch.setattr(cv2, "getWindowProperty", lambda *a: 1.0)
-    monkeypatch.setattr(cv2, "waitKeyEx", lambda delay: next(keys))
+    monkeypatch.setattr(cv2, "waitKeyEx", lambda delay: next(pressed))
+    return titles
+
+
+def test_viewer_keys_with_a_fake_window(weights, clip, tmp_path, monkeypatch) -> None:
+    """Drive run_viewer's key loop through cv2 stand-ins."""
+    from vidcolor import viewer
+
+    keys = [ord("d"), ord("l"), 65361, ord("t"), ord("+"), ord("s"), ord("J"), ord("q")]
+    titles = fake_window(monkeypatch, keys)
     viewer.run_viewer(clip, colorizer(weights), temporal=TemporalOptions(strength=0.5), save_dir=tmp_path)
     frames = [title.split("frame ")[1].split()[0] for title in titles]
     # d: 1; l: +1 s (30 frames, clamped to 19); left: 18; t, +: same frame redrawn; s: saved; J: -10 s -> 0.
@@ -349,6 +357,37 @@ def test_viewer_keys_with_a_fake_window(weights, clip, tmp_path, monkeypatch) ->
     saved = tmp_path / "clip_frame000018.png"
     assert "saved clip_frame000018.png" in titles[6]
     assert read_rgb(saved).shape == (label_height(WIDTH) + HEIGHT, 2 * WIDTH, 3)
+
+
+def test_viewer_stays_open_when_a_pair_cannot_be_saved(weights, clip, tmp_path, monkeypatch) -> None:
+    """`s` beside an input on a read-only archive closed the whole window with an error; now the title
+    says why nothing was saved and stepping goes on."""
+    from vidcolor import viewer
+
+    titles = fake_window(monkeypatch, [ord("s"), ord("d"), ord("q")])
+    viewer.run_viewer(clip, colorizer(weights), temporal=TemporalOptions(enabled=False),
+                      save_dir=tmp_path / "missing")
+    assert len(titles) == 3
+    assert "not saved" in titles[1] and "missing" in titles[1]
+    assert "frame 1 " in titles[2]
+
+
+def test_viewer_colours_a_photo_once_and_says_where_it_saved(weights, tmp_path, monkeypatch) -> None:
+    """A photo was coloured again at full resolution on every key press (seconds each for a large scan on a
+    CPU), and `s` gave no sign of where the pair went."""
+    from vidcolor import viewer
+
+    photo = tmp_path / "photo.png"
+    cv2.imwrite(str(photo), pattern_planes(WIDTH, HEIGHT, 0)[0])
+    model = colorizer(weights)
+    calls: list[float] = []
+    colorize_rgb = model.colorize_rgb
+    monkeypatch.setattr(model, "colorize_rgb", lambda rgb: calls.append(model.saturation) or colorize_rgb(rgb))
+    titles = fake_window(monkeypatch, [ord("s"), ord("x"), ord("+"), ord("s"), ord("q")])
+    viewer.run_viewer(photo, model, save_dir=tmp_path)
+    assert calls == [1.0, pytest.approx(1.1)]
+    assert "saved photo_frame000000.png" in titles[1] and "saved photo_frame000000-1.png" in titles[4]
+    assert read_rgb(tmp_path / "photo_frame000000-1.png").shape == (label_height(WIDTH) + HEIGHT, 2 * WIDTH, 3)
 
 
 def test_cli_without_a_display_says_so_before_opencv_can_abort(clip, tmp_path, monkeypatch) -> None:
@@ -384,3 +423,59 @@ def test_a_sheet_too_large_for_its_format_is_refused_before_any_frame_is_rendere
     assert result.output.strip() == ("Error: a 640x67080 picture is too large for .jpg (at most 65500 px a side); "
                                      "write .png or .tif instead")
     assert list(tmp_path.iterdir()) == [clip]
+
+
+def test_a_photo_sheet_too_large_for_its_format_is_refused_before_it_is_coloured(weights, tmp_path,
+                                                                                 monkeypatch) -> None:
+    """Only video sheets were checked first: a 1200 dpi scan into .webp was coloured, then refused."""
+    photo = tmp_path / "scan.png"
+    cv2.imwrite(str(photo), np.full((16, 8200), 120, np.uint8))
+    monkeypatch.setattr(Colorizer, "colorize_rgb", lambda *args: pytest.fail("the photo was coloured"))
+    result = cli(str(photo), "--sheet", str(tmp_path / "sheet.webp"), "--weights", str(weights), "--device", "cpu",
+                 "--render-size", str(RENDER))
+    assert result.exit_code == 1
+    assert result.output.strip() == (f"Error: a 16400x{label_height(8200) + 16} picture is too large for .webp "
+                                     "(at most 16383 px a side); write .png or .tif instead")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["scan.png"]
+
+
+def anamorphic_clip(path: Path, aspect: Fraction, rotation: int = 0) -> Path:
+    """A 3-frame WIDTH x HEIGHT clip whose pixels are ``aspect`` times as wide as they are tall (DV, DVD)."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        stream.codec_context.sample_aspect_ratio = aspect
+        if rotation:
+            stream.set_display_rotation(rotation)
+        for index in range(3):
+            frame = av.VideoFrame.from_ndarray(pattern_planes(WIDTH, HEIGHT, index)[0], format="gray")
+            frame = frame.reformat(format="yuv420p")
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
+@pytest.mark.parametrize(("aspect", "rotation"), [(Fraction(32, 27), 0), (Fraction(8, 9), 0), (Fraction(32, 27), 90)],
+                         ids=["dvd-16:9", "dv-4:3", "16:9-turned"])
+def test_anamorphic_video_is_shown_at_its_display_aspect(weights, tmp_path, aspect, rotation) -> None:
+    """A 16:9 DVD (720x480 stored, pixels 32:27) was shown squeezed to 3:2: players, and the render's
+    output, which keeps the pixel aspect, stretch its width; the sheet and window now show it so too."""
+    clip = anamorphic_clip(tmp_path / "anamorphic.mkv", aspect, rotation)
+    with av.open(str(clip)) as container:
+        shown_width = round(HEIGHT * container.streams.video[0].display_aspect_ratio)
+    assert shown_width != WIDTH
+    (frame,) = preview_frames(clip, colorizer(weights), [1], temporal=TemporalOptions(enabled=False))
+    with VideoSource(clip) as source:
+        luma = [luma.y for luma in source.frames()][1]
+    stretched = cv2.resize(np.clip((luma - 16.0) / 219.0, 0, 1).astype(np.float32), (shown_width, HEIGHT),
+                           interpolation=cv2.INTER_AREA if shown_width < WIDTH else cv2.INTER_LINEAR)
+    expected = np.rot90(stretched, rotation // 90)
+    assert frame.original.shape == frame.colour.shape == (*expected.shape, 3)
+    assert np.abs(frame.original[..., 0] - expected).max() < 1e-5
+    assert np.abs(frame.colour - frame.original).mean() > 1 / 255  # coloured, not grey
+
+    sheet = tmp_path / "sheet.png"
+    write_contact_sheet(clip, sheet, colorizer(weights), frames=2, temporal=TemporalOptions(enabled=False))
+    panel_height, panel_width = expected.shape
+    assert read_rgb(sheet).shape == (2 * (label_height(panel_width) + panel_height), 2 * panel_width, 3)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -28,7 +29,7 @@ import numpy as np
 from .arguments import whole_number
 from .errors import InputError, VidcolorError
 from .io.decode import FrameTimeline, LumaFrame, VideoSource
-from .io.images import check_image_size, is_image_suffix, read_image, write_image
+from .io.images import LoadedImage, check_image_size, is_image_suffix, read_image, write_image
 from .io.output import atomic_output, check_output_path
 from .io.probe import media_kind
 from .merge import YuvFormat
@@ -39,11 +40,13 @@ from .worker import Colorizer
 WARMUP_TOLERANCE = 1e-3
 DEFAULT_SHEET_FRAMES = 8
 _BACKGROUND = 0.12  # grey of the label strips
+_MIN_ASPECT = Fraction(1, 4)  # narrowest pixel shape believed (and the reciprocal the widest)
 
 
 @dataclass(frozen=True)
 class PreviewFrame:
-    """One frame as the render would show it: ``(H, W, 3)`` float32 RGB in [0, 1], display orientation."""
+    """One frame as a player shows the render's: ``(H, W, 3)`` float32 RGB in [0, 1], in display orientation
+    and aspect (anamorphic pixels stretched)."""
 
     index: int
     seconds: float
@@ -116,8 +119,29 @@ def sheet_indices(frame_count: int, frames: int, first: int = 0) -> list[int]:
 # -- decoding --------------------------------------------------------------------------------------
 
 
-def _oriented(image: np.ndarray, rotation: int) -> np.ndarray:
-    """Turn stored pixels into what a player shows (``rotation`` degrees counter-clockwise)."""
+def pixel_aspect(source: VideoSource) -> Fraction:
+    """The width of the stored pixels over their height (sample aspect ratio: 32:27 for a 16:9 DVD), which the
+    render keeps and players stretch the width by; 1 where the video states none, or one no camera or
+    disc format uses (outside 1/4..4: damaged metadata, which would make panels of gigabytes)."""
+    aspect = source.video_stream.sample_aspect_ratio
+    return Fraction(aspect) if aspect and _MIN_ASPECT <= aspect <= 1 / _MIN_ASPECT else Fraction(1)
+
+
+def displayed_size(width: int, height: int, aspect: Fraction, rotation: int) -> tuple[int, int]:
+    """Width and height a player shows a ``width`` x ``height`` picture at: the width stretched by the pixel
+    ``aspect``, then turned by ``rotation`` degrees."""
+    width = max(round(width * aspect), 1)
+    return (height, width) if (rotation // 90) % 2 else (width, height)
+
+
+def _displayed(image: np.ndarray, aspect: Fraction, rotation: int) -> np.ndarray:
+    """Stored pixels as a player shows them: stretched to square pixels, turned ``rotation`` degrees
+    counter-clockwise."""
+    height, width = image.shape[:2]
+    shown_width, _ = displayed_size(width, height, aspect, 0)
+    if shown_width != width:
+        shrinking = shown_width < width
+        image = cv2.resize(image, (shown_width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
     turns = (rotation // 90) % 4
     return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
 
@@ -130,6 +154,7 @@ class _Renderer:
                  temporal: TemporalOptions) -> None:
         self.timeline = timeline
         self.rotation = source.info.rotation
+        self.aspect = pixel_aspect(source)
         self.colorizer = colorizer
         self.temporal = temporal
         self.yuv = source_yuv_format(source)
@@ -146,12 +171,11 @@ class _Renderer:
         return [self.preview(frame, cb, cr) for frame, (_, cb, cr, _pts) in zip(frames, planes)]
 
     def preview(self, frame: LumaFrame, cb: np.ndarray, cr: np.ndarray) -> PreviewFrame:
-        rotation = self.rotation
         return PreviewFrame(
             index=frame.index,
             seconds=self.timeline.seconds_of(frame.index),
-            original=_oriented(luma_to_grey(frame.y), rotation),
-            colour=_oriented(planes_to_rgb(frame.y, cb, cr, self.yuv), rotation),
+            original=_displayed(luma_to_grey(frame.y), self.aspect, self.rotation),
+            colour=_displayed(planes_to_rgb(frame.y, cb, cr, self.yuv), self.aspect, self.rotation),
         )
 
 
@@ -246,10 +270,9 @@ def sheet_row(frame: PreviewFrame, text: str) -> np.ndarray:
     return np.concatenate([strip.astype(np.float32) / 255.0, panels], axis=0)
 
 
-def check_sheet_size(suffix: str, width: int, height: int, rotation: int, rows: int) -> None:
-    """Refuse, before any frame is rendered, a sheet of ``rows`` frames too large for its format."""
-    if (rotation // 90) % 2:
-        width, height = height, width
+def check_sheet_size(suffix: str, width: int, height: int, rows: int) -> None:
+    """Refuse, before any frame is rendered, a sheet of ``rows`` frames shown ``width`` x ``height`` too large
+    for its format."""
     check_image_size(suffix, 2 * width, rows * (label_height(width) + height))
 
 
@@ -258,9 +281,9 @@ def contact_sheet(frames: Sequence[PreviewFrame]) -> np.ndarray:
     return np.concatenate([sheet_row(frame, describe(frame)) for frame in frames], axis=0)
 
 
-def image_preview(input_path: str | Path, colorizer: Colorizer) -> PreviewFrame:
-    """A photo and its colour, exactly as :func:`vidcolor.pipeline.colorize_image` makes it (alpha aside)."""
-    image = read_image(Path(input_path))
+def photo_preview(image: LoadedImage, colorizer: Colorizer) -> PreviewFrame:
+    """A photo (from :func:`vidcolor.io.images.read_image`) and its colour, exactly as
+    :func:`vidcolor.pipeline.colorize_image` makes it (alpha aside)."""
     grey = np.repeat(image.grey[..., None], 3, axis=2)
     return PreviewFrame(index=0, seconds=0.0, original=image.rgb, colour=colorizer.colorize_rgb(grey))
 
@@ -289,14 +312,17 @@ def write_contact_sheet(
     check_output_path(input_path, output_path, overwrite)
     started = time.perf_counter()
     if media_kind(input_path) == "image":
-        shown = [image_preview(input_path, colorizer)]
+        image = read_image(input_path)
+        check_sheet_size(output_path.suffix, image.rgb.shape[1], image.rgb.shape[0], 1)
+        shown = [photo_preview(image, colorizer)]
     else:
         with VideoSource(input_path) as source:
             timeline = source.timeline()
-            info = source.info
+            shown_size = displayed_size(source.info.width, source.info.height, pixel_aspect(source),
+                                        source.info.rotation)
         first = start_index(timeline, start_seconds, input_path)
         indices = sheet_indices(len(timeline), frames, first)
-        check_sheet_size(output_path.suffix, info.width, info.height, info.rotation, len(indices))
+        check_sheet_size(output_path.suffix, *shown_size, len(indices))
         shown = preview_frames(input_path, colorizer, indices, temporal=temporal,
                                batch_size=batch_size, timeline=timeline)
         if not shown:

@@ -12,10 +12,10 @@ import cv2
 import numpy as np
 
 from .errors import VidcolorError
-from .io.images import write_image
+from .io.images import read_image, write_image
 from .io.output import atomic_output
 from .io.probe import media_kind
-from .preview import PreviewFrame, PreviewSession, describe, image_preview, sheet_row
+from .preview import PreviewFrame, PreviewSession, describe, photo_preview, sheet_row
 from .temporal import TemporalOptions
 from .worker import Colorizer
 
@@ -96,31 +96,43 @@ def _next_key() -> int | None:
             return key
 
 
-def _save_pair(frame: PreviewFrame, text: str, stem: str, save_dir: Path) -> Path:
+def _save_pair(frame: PreviewFrame, text: str, stem: str, save_dir: Path) -> str:
+    """Save the pair as a new PNG in ``save_dir``; what happened, for the window title (a failure such as a
+    read-only folder is reported there, and the window stays open)."""
     path = save_dir / f"{stem}_frame{frame.index:06d}.png"
     number = 1
     while path.exists():
         path = save_dir / f"{stem}_frame{frame.index:06d}-{number}.png"
         number += 1
-    with atomic_output(path) as temporary:
-        write_image(temporary, sheet_row(frame, text), format_suffix=".png")
-    return path
+    try:
+        with atomic_output(path) as temporary:
+            write_image(temporary, sheet_row(frame, text), format_suffix=".png")
+    except (VidcolorError, OSError) as error:
+        return f"  not saved: {error}"
+    return f"  saved {path.name}"
 
 
 def _show_image(input_path: Path, colorizer: Colorizer, save_dir: Path) -> None:
+    image = read_image(input_path)
+    frame: PreviewFrame | None = None
+    saved = ""
     while True:
-        frame = image_preview(input_path, colorizer)
+        if frame is None:  # coloured again only when the saturation changes
+            frame = photo_preview(image, colorizer)
         text = f"saturation {colorizer.saturation:.2f}"
-        _display(sheet_row(frame, text), f"{input_path.name}  {text}  |  +/-: saturation  s: save  q: quit")
+        _display(sheet_row(frame, text), f"{input_path.name}  {text}{saved}  |  +/-: saturation  s: save  q: quit")
+        saved = ""
         key = _next_key()
         if key is None or key in (_ESCAPE, ord("q")):
             return
         if key in (ord("+"), ord("=")):
             colorizer.saturation = min(colorizer.saturation + 0.1, 4.0)
+            frame = None
         elif key == ord("-"):
             colorizer.saturation = max(colorizer.saturation - 0.1, 0.0)
+            frame = None
         elif key == ord("s"):
-            _save_pair(frame, text, input_path.stem, save_dir)
+            saved = _save_pair(frame, text, input_path.stem, save_dir)
 
 
 def _show_video(
@@ -155,4 +167,4 @@ def _show_video(
             elif key == ord("-"):
                 session.configure(saturation=max(colorizer.saturation - 0.1, 0.0))
             elif key == ord("s"):
-                saved = f"  saved {_save_pair(frame, text, input_path.stem, save_dir).name}"
+                saved = _save_pair(frame, text, input_path.stem, save_dir)
