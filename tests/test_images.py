@@ -121,6 +121,16 @@ def test_bit_depth_8_writes_8bit(tmp_path: Path, suffix: str) -> None:
     np.testing.assert_allclose(again.rgb, image.rgb, atol=0.5 / 255 + 1e-6)
 
 
+@pytest.mark.parametrize("suffix", [".png", ".tif", ".bmp"])
+def test_8bit_values_are_written_as_they_are(tmp_path: Path, suffix: str) -> None:
+    """Contact sheets are held as uint8 (a float sheet of 4K frames is gigabytes) and written unchanged."""
+    pixels = np.random.default_rng(3).integers(0, 256, (9, 14, 3), dtype=np.uint8)
+    write_image(tmp_path / f"out{suffix}", pixels)
+    np.testing.assert_array_equal(np.rint(read_image(tmp_path / f"out{suffix}").rgb * 255), pixels)
+    with pytest.raises(ValueError, match="uint8"):
+        write_image(tmp_path / f"alpha{suffix}", pixels, alpha=np.ones((9, 14), np.float32))
+
+
 def test_16bit_request_is_ignored_for_jpeg(tmp_path: Path) -> None:
     write_image(tmp_path / "x.jpg", np.full((8, 8, 3), 0.5, np.float32), bit_depth=16)
     assert read_image(tmp_path / "x.jpg").bit_depth == 8

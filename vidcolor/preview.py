@@ -259,15 +259,24 @@ def describe(frame: PreviewFrame, extra: str = "") -> str:
 
 
 def sheet_row(frame: PreviewFrame, text: str) -> np.ndarray:
-    """One row: a label strip over original | colour, RGB float32 in [0, 1]."""
+    """One row: a label strip over original | colour, RGB uint8 (a quarter of float32's memory: a sheet of
+    4K frames is gigabytes)."""
     height, width = frame.original.shape[:2]
     strip_height = label_height(width)
-    strip = np.full((strip_height, 2 * width, 3), round(_BACKGROUND * 255), np.uint8)
+    row = np.empty((strip_height + height, 2 * width, 3), np.uint8)
+    row[:strip_height] = round(_BACKGROUND * 255)
     font_scale = strip_height / 36.0
     baseline = int(strip_height * 0.72)
-    cv2.putText(strip, text, (4, baseline), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (255, 255, 255), 1, cv2.LINE_AA)
-    panels = np.concatenate([frame.original, frame.colour], axis=1).astype(np.float32)
-    return np.concatenate([strip.astype(np.float32) / 255.0, panels], axis=0)
+    cv2.putText(row[:strip_height], text, (4, baseline), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (255, 255, 255), 1,
+                cv2.LINE_AA)
+    for column, panel in enumerate((frame.original, frame.colour)):
+        row[strip_height:, column * width:(column + 1) * width] = to_uint8(panel)
+    return row
+
+
+def to_uint8(rgb: np.ndarray) -> np.ndarray:
+    """RGB in [0, 1] as 8-bit values, rounded."""
+    return np.rint(np.clip(rgb, 0.0, 1.0) * 255).astype(np.uint8)
 
 
 def check_sheet_size(suffix: str, width: int, height: int, rows: int) -> None:

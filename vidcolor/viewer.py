@@ -82,8 +82,7 @@ def run_viewer(
 
 def _display(row: np.ndarray, title: str) -> None:
     cv2.setWindowTitle(WINDOW_NAME, title)
-    pixels = np.rint(np.clip(row, 0.0, 1.0) * 255).astype(np.uint8)
-    cv2.imshow(WINDOW_NAME, cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR))
+    cv2.imshow(WINDOW_NAME, cv2.cvtColor(row, cv2.COLOR_RGB2BGR))
 
 
 def _next_key() -> int | None:

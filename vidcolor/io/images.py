@@ -265,6 +265,14 @@ def _neutral_grey(rgb: np.ndarray) -> np.ndarray:
     return np.clip(encoded, 0.0, 1.0).astype(np.float32)
 
 
+def _quantised(channels: np.ndarray, scale: int, dtype: type) -> np.ndarray:
+    """Values in [0, 1] rounded to whole steps up to ``scale`` as ``dtype``, with one working copy."""
+    work = np.clip(channels, 0.0, 1.0).astype(np.result_type(channels.dtype, np.float32), copy=False)
+    work *= scale
+    np.rint(work, out=work)
+    return work.astype(dtype)
+
+
 def write_image(
     path: Path,
     rgb: np.ndarray,
@@ -275,7 +283,8 @@ def write_image(
     metadata: ImageMetadata = _NO_METADATA,
     name: str | None = None,
 ) -> None:
-    """Write sRGB ``rgb`` (and ``alpha``), values in [0, 1], untagged, choosing the format from the name, with
+    """Write sRGB ``rgb`` (and ``alpha``), values in [0, 1] (or ``uint8`` values, written as they are, without
+    alpha at 8 bits: a contact sheet of 4K frames held as floats is gigabytes), untagged, choosing the format from the name, with
     ``metadata`` (EXIF where the format has it: not in BMP, and TIFF keeps the descriptive tags but not the EXIF
     sub-directories; XMP except in BMP; resolution).
 
@@ -298,6 +307,8 @@ def write_image(
         raise ValueError(f"rgb must have shape (H, W, 3), got {rgb.shape}")
     if alpha is not None and np.shape(alpha) != rgb.shape[:2]:
         raise ValueError(f"alpha must have shape {rgb.shape[:2]}, got {np.shape(alpha)}")
+    if rgb.dtype == np.uint8 and (alpha is not None or bit_depth != 8):
+        raise ValueError("uint8 rgb is written as it is: without alpha, at bit_depth 8")
     check_image_size(suffix, rgb.shape[1], rgb.shape[0])
     if not path.parent.is_dir():
         raise OutputError(f"output folder does not exist: {path.parent}; create it first")
@@ -308,7 +319,7 @@ def write_image(
         channels = _over_white(rgb, np.asarray(alpha), suffix, shown)
     deep = bit_depth == 16 and suffix in _DEEP_SUFFIXES
     scale, dtype = (65535, np.uint16) if deep else (255, np.uint8)
-    pixels = np.rint(np.clip(channels, 0.0, 1.0) * scale).astype(dtype)
+    pixels = channels if channels.dtype == np.uint8 else _quantised(channels, scale, dtype)
     try:
         if suffix in (".tif", ".tiff"):
             _write_tiff(path, pixels, metadata)
