@@ -601,3 +601,73 @@ def test_a_run_without_hold_out_resumes_after_a_rename_and_a_failed_run_keeps_it
     result = CliRunner().invoke(train_command, _tiny_run_arguments(photo_dir, tmp_path / "snap_run", "--snapshots"))
     assert result.exit_code == 1
     assert list((tmp_path / "snap_run" / "snapshots").glob("*.safetensors"))  # results are never deleted
+
+
+@pytest.mark.parametrize("cut_row", ["pretr", "pretrain,1,"])
+def test_a_loss_row_cut_short_by_a_full_disk_does_not_block_the_resume(photo_dir: Path, bank, tmp_path: Path,
+                                                                       cut_row: str) -> None:
+    """The run that filled the disk left half a row in losses.csv; the resume then said the checkpoint did not
+    fit the run and to start a new one."""
+    Trainer(tiny_config(photo_dir), tmp_path, torch.device("cpu"), bank=bank).run(max_steps=2, progress=False)
+    with open(tmp_path / "losses.csv", "a", newline="") as handle:
+        handle.write(cut_row)
+    resumed = resume_trainer(tmp_path, torch.device("cpu"), bank=bank)
+    resumed.run(progress=False)
+    with open(tmp_path / "losses.csv", newline="") as handle:
+        steps = [int(row["step"]) for row in csv.DictReader(handle)]
+    assert steps == list(range(1, resumed.step + 1))
+
+
+def test_a_diverged_run_stops_with_one_line_instead_of_exporting_broken_weights(photo_dir: Path, tmp_path: Path) -> None:
+    """At a learning rate far too high the losses turned NaN; the run trained on to the end, exited 0 and
+    exported weights that vidcolor then refused to load."""
+    export = tmp_path / "model.safetensors"
+    result = CliRunner().invoke(train_command, _tiny_run_arguments(
+        photo_dir, tmp_path / "run", "--gan-epochs", "3", "--gan-lr", "1e6", "--export", str(export)))
+    assert result.exit_code == 1, result.output
+    error = result.output.strip().splitlines()[-1]  # on a line of its own, not after the progress bar
+    assert error.startswith("Error: training diverged at step ") and "lower --gan-lr" in error
+    assert not export.exists()
+    with open(tmp_path / "run" / "losses.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows[-1]["stage"] == "gan" and all(np.isfinite(float(row["l1"])) for row in rows)
+    assert (tmp_path / "run" / "train.log").read_text().splitlines()[-1].endswith(error.removeprefix("Error: "))
+
+
+def test_bad_init_weights_and_a_val_folder_without_colour_photos_are_refused_before_decoding(
+        photo_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    """A wrong --init-weights or an unusable --val was refused only after every training photo was decoded
+    (a minute or more on a real data set)."""
+    from training import trainer as trainer_module
+
+    def no_decoding(*_args, **_kwargs):
+        raise AssertionError("the training photos were decoded")
+
+    monkeypatch.setattr(trainer_module, "build_bank", no_decoding)
+    tiny = tmp_path / "tiny.safetensors"
+    save_generator(create_generator("tiny-unet"), tiny, "tiny-unet", input_size=CROP)
+    not_weights = tmp_path / "photo.safetensors"
+    Image.fromarray(colour_photo(0)).save(not_weights, format="PNG")
+    for weights, arch, fragment in ((tiny, "lite0-unet", "holds tiny-unet, not --arch lite0-unet"),
+                                    (not_weights, "tiny-unet", "not a readable safetensors weights file")):
+        result = CliRunner().invoke(train_command, _tiny_run_arguments(
+            photo_dir, tmp_path / "run", "--init-weights", str(weights), "--arch", arch))
+        assert result.exit_code == 2 and "--init-weights" in result.output and fragment in result.output, result.output
+
+    grey_val = tmp_path / "grey_val"
+    grey_val.mkdir()
+    Image.fromarray(np.full((40, 40, 3), 128, np.uint8)).save(grey_val / "grey.png")
+    empty_val = tmp_path / "empty_val"
+    empty_val.mkdir()
+    for val in (grey_val, empty_val):
+        result = CliRunner().invoke(train_command, _tiny_run_arguments(photo_dir, tmp_path / "run", "--val", str(val)))
+        assert result.exit_code == 1, result.output
+        assert result.output.strip().splitlines()[-1] == f"Error: no readable colour photo under --val {val}"
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_photo_given_as_the_data_folder_is_named_as_a_file(photo_dir: Path, tmp_path: Path) -> None:
+    """python -m training.pack / calibrate said 'data folder not found' for a photo that is there."""
+    photo = next(photo_dir.rglob("photo0.png"))
+    with pytest.raises(InputError, match=r"photo0.png is a file, not a folder of photos"):
+        collect_images([photo])

@@ -18,7 +18,7 @@ from click.core import ParameterSource
 from tqdm import tqdm
 
 from vidcolor.commands._common import FiniteFloatRange, Interrupted, device_option, one_line_errors
-from vidcolor.errors import InputError, first_line
+from vidcolor.errors import InputError, WeightsError, first_line
 from vidcolor.models import list_generators
 from vidcolor.worker import resolve_device
 
@@ -82,6 +82,16 @@ def _refuse_options_a_resume_cannot_change(ctx: click.Context) -> None:
         if param.name not in _RESUME_OPTIONS and source in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT):
             raise click.BadParameter("a resumed run keeps the settings it started with; to change it, start a new run "
                                      "from its exported weights with --init-weights", param_hint=param.opts[0])
+
+
+def _check_init_weights(weights: Path, arch: str) -> None:
+    """A usage error, before any photo is decoded, for --init-weights that are not a generator of ``arch``."""
+    from .trainer import check_init_weights
+
+    try:
+        check_init_weights(weights, arch)
+    except WeightsError as error:
+        raise click.BadParameter(str(error), param_hint="--init-weights") from error
 
 
 def _saved_state(run_dir: Path) -> dict[str, Any]:
@@ -205,6 +215,8 @@ def train_command(data: tuple[str, ...], out: Path | None, resume: Path | None, 
         )
         if not (config.pretrain.active or config.gan.active):
             raise click.UsageError("give a budget: --pretrain-epochs/--pretrain-minutes and/or --gan-epochs/--gan-minutes")
+        if init_weights is not None:
+            _check_init_weights(init_weights, arch)
         for folder in map(Path, config.data):
             if folder == out.resolve() or folder in out.resolve().parents:
                 raise click.BadParameter(f"{out} is inside --data {folder}: the run's own pictures would become "

@@ -58,7 +58,7 @@ def find_images(root: str | os.PathLike) -> list[Path]:
     each real folder once (a link back up the tree cannot loop)."""
     root = Path(root)
     if not root.is_dir():
-        raise InputError(f"data folder not found: {root}")
+        raise InputError(f"{root} is a file, not a folder of photos" if root.exists() else f"data folder not found: {root}")
     seen: set[str] = set()
     found = []
     for folder, subfolders, files in os.walk(root, followlinks=True):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 
 COLUMNS = ["stage", "epoch", "step", "stage_seconds", "images_per_second", "l1", "gan_g", "gan_d"]
@@ -33,13 +34,22 @@ class StepLog:
             return sum(1 for _ in csv.reader(handle)) > 1
 
     def truncate(self, last_step: int) -> None:
-        """Forget rows after ``last_step`` (steps trained after the checkpoint a run resumes from)."""
+        """Forget rows after ``last_step`` (steps trained after the checkpoint a run resumes from), and a row
+        cut short when the run stopped mid-write (a full disk, a killed process)."""
         with open(self.path, newline="") as handle:
-            rows = [row for row in csv.DictReader(handle) if int(row["step"]) <= last_step]
+            rows = [row for row in csv.DictReader(handle) if _step_of(row) <= last_step]
         with open(self.path, "w", newline="") as handle:
             writer = csv.DictWriter(handle, self.columns)
             writer.writeheader()
             writer.writerows(rows)
+
+
+def _step_of(row: dict[str, str | None]) -> float:
+    """The row's step, or infinity for a row cut short (no whole-number step, or missing columns)."""
+    step = row.get("step") or ""
+    if not step.isdigit() or None in row.values():
+        return math.inf
+    return int(step)
 
 
 class LossHistory(StepLog):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import platform
 import random
 import time
@@ -22,7 +23,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from vidcolor.errors import InputError, WeightsError, first_line
+from vidcolor.errors import InputError, VidcolorError, WeightsError, first_line
 from vidcolor.models import PatchDiscriminator, create_generator, generator_spec, load_generator, read_metadata, save_generator
 
 from . import plots
@@ -51,6 +52,10 @@ _CHECKPOINT_KEYS = frozenset({"config", "generator", "discriminator", "pretrain_
                               "gan_d_optimizer", "progress", "order", "best_weights", "unrewound_generator", "rng"})
 
 
+class TrainingDiverged(VidcolorError):
+    """A loss became NaN or infinite: the weights are lost, so the run stops instead of training on garbage."""
+
+
 class Trainer:
     """Owns the nets, optimisers, data and progress of one run in ``run_dir``."""
 
@@ -65,6 +70,8 @@ class Trainer:
             torch.backends.cudnn.benchmark = True  # fixed crop and batch size: let cuDNN pick its fastest kernels
         torch.manual_seed(config.seed)
         random.seed(config.seed)
+        # before the training photos: a --val folder without a readable colour photo must not cost their decoding
+        val_preview = val_preview_batch(config) if config.val else None
         all_photos = bank if bank is not None else build_bank(training_photos_of(config), config.crop)
         self.photos_fingerprint = photos_fingerprint(all_photos.sources)
         training_photos, holdout = split_bank(all_photos, config.holdout, config.seed)
@@ -90,13 +97,12 @@ class Trainer:
         self.holdout_log = HoldoutLog(self.run_dir / "holdout.csv", fresh) if self.holdout is not None else None
         self.best = BestWeights(config.patience)
         self.unrewound: dict[str, torch.Tensor] | None = None  # the L1 stage's last weights, once it ends on its best
-        self.preview = self._preview_batch()
+        self.preview = val_preview if val_preview is not None else self._bank_preview_batch()
 
     def start_from(self, weights: str | Path) -> None:
         """Load an exported generator (same architecture) as the starting point, for fine-tuning."""
-        model, metadata = load_generator(weights)
-        if metadata["architecture"] != self.config.arch:
-            raise WeightsError(f"{weights} holds {metadata['architecture']}, not --arch {self.config.arch}")
+        check_init_weights(weights, self.config.arch)
+        model, _ = load_generator(weights)
         self.generator.load_state_dict(model.state_dict())
         log.info("generator initialised from %s", weights)
 
@@ -178,43 +184,54 @@ class Trainer:
         """Train until every stage has spent its budget, or for ``max_steps`` more steps; then checkpoint."""
         steps_done = 0
         last_checkpoint = time.monotonic()
-        bar = tqdm(total=None, disable=not progress, unit="step", dynamic_ncols=True)
-        while self.stage is not None and (max_steps is None or steps_done < max_steps):
-            stage = self.stage
-            if self._stage_finished(stage):
-                self._finish_stage()
-                continue
-            if self.step == 0 and self.holdout is not None and not self.holdout_log.has_rows():
-                self.evaluate_holdout()  # the starting weights: where the held-out curves begin
-            started = time.monotonic()
-            rgb = self._next_batch()
-            l_norm, ab_norm = to_model_pair(rgb)
-            losses = self.pretrain_step(l_norm, ab_norm) if stage == PRETRAIN else self.gan_step(l_norm, ab_norm)
-            if self.device.type == "cuda":
-                torch.cuda.synchronize()
-            seconds = time.monotonic() - started
-            self.step += 1
-            steps_done += 1
-            self.stage_steps[stage] += 1
-            self.stage_seconds[stage] += seconds
-            images_per_second = rgb.shape[0] / max(seconds, 1e-9)
-            self.history.append(stage, self.epoch, self.step, self.stage_seconds[stage], images_per_second, losses)
-            bar.update(1)
-            bar.set_description(f"{stage} epoch {self.epoch + 1}")
-            bar.set_postfix({name: f"{value:.4f}" for name, value in losses.items()} | {"img/s": f"{images_per_second:.1f}"})
-            if self.step % 20 == 0:
-                log.info("%s epoch %d step %d: %s, %.1f images/s", stage, self.epoch + 1, self.step,
-                         ", ".join(f"{name} {value:.4f}" for name, value in losses.items()), images_per_second)
-            saved = False
-            if self.position + min(self.config.batch_size, len(self.bank)) > len(self.bank):
-                saved = self._finish_epoch()
-            if not saved and time.monotonic() - last_checkpoint >= self.config.checkpoint_minutes * 60:
-                self.save_checkpoint()
-                saved = True
-            if saved:
-                last_checkpoint = time.monotonic()
-        bar.close()
+        # closed on an error or Ctrl-C too, so that the one-line message starts a line of its own
+        with tqdm(total=None, disable=not progress, unit="step", dynamic_ncols=True) as bar:
+            while self.stage is not None and (max_steps is None or steps_done < max_steps):
+                stage = self.stage
+                if self._stage_finished(stage):
+                    self._finish_stage()
+                    continue
+                if self.step == 0 and self.holdout is not None and not self.holdout_log.has_rows():
+                    self.evaluate_holdout()  # the starting weights: where the held-out curves begin
+                started = time.monotonic()
+                rgb = self._next_batch()
+                l_norm, ab_norm = to_model_pair(rgb)
+                losses = self.pretrain_step(l_norm, ab_norm) if stage == PRETRAIN else self.gan_step(l_norm, ab_norm)
+                self._check_finite(stage, losses)
+                if self.device.type == "cuda":
+                    torch.cuda.synchronize()
+                seconds = time.monotonic() - started
+                self.step += 1
+                steps_done += 1
+                self.stage_steps[stage] += 1
+                self.stage_seconds[stage] += seconds
+                images_per_second = rgb.shape[0] / max(seconds, 1e-9)
+                self.history.append(stage, self.epoch, self.step, self.stage_seconds[stage], images_per_second, losses)
+                bar.update(1)
+                bar.set_description(f"{stage} epoch {self.epoch + 1}")
+                bar.set_postfix({name: f"{value:.4f}" for name, value in losses.items()} | {"img/s": f"{images_per_second:.1f}"})
+                if self.step % 20 == 0:
+                    log.info("%s epoch %d step %d: %s, %.1f images/s", stage, self.epoch + 1, self.step,
+                             ", ".join(f"{name} {value:.4f}" for name, value in losses.items()), images_per_second)
+                saved = False
+                if self.position + min(self.config.batch_size, len(self.bank)) > len(self.bank):
+                    saved = self._finish_epoch()
+                if not saved and time.monotonic() - last_checkpoint >= self.config.checkpoint_minutes * 60:
+                    self.save_checkpoint()
+                    saved = True
+                if saved:
+                    last_checkpoint = time.monotonic()
         self.save_checkpoint()
+
+    def _check_finite(self, stage: str, losses: dict[str, float]) -> None:
+        """Raise :class:`TrainingDiverged` when a loss of the step about to be counted is NaN or infinite."""
+        broken = {name: value for name, value in losses.items() if not math.isfinite(value)}
+        if broken:
+            option = "--pretrain-lr" if stage == PRETRAIN else "--gan-lr"
+            raise TrainingDiverged(
+                f"training diverged at step {self.step + 1} ({stage} stage): "
+                + ", ".join(f"the {name} loss is {value}" for name, value in broken.items())
+                + f"; start a new run (another --out) with a lower {option}")
 
     def _finish_epoch(self) -> bool:
         """Close an epoch; draw its outputs and checkpoint every ``outputs_every`` epochs. True if it checkpointed."""
@@ -247,11 +264,9 @@ class Trainer:
         self.save_checkpoint()
 
     # ----------------------------------------------------------------- outputs
-    def _preview_batch(self) -> torch.Tensor:
-        """Fixed photos for the per-epoch sample sheet: from ``config.val`` if given, else from the training bank."""
+    def _bank_preview_batch(self) -> torch.Tensor:
+        """Fixed photos for the per-epoch sample sheet when no ``config.val`` is given: from the training bank."""
         count = self.config.preview_count
-        if self.config.val:
-            return centre_crops(preview_photos(self.config.val, count, self.config.crop), self.config.crop)
         picks = np.linspace(0, len(self.bank) - 1, min(count, len(self.bank))).astype(int)
         images = self.bank.images[torch.as_tensor(picks, device=self.bank.images.device)].cpu()
         return centre_crops(images, self.config.crop)
@@ -446,10 +461,23 @@ def photos_fingerprint(sources: list[str]) -> str:
     return hashlib.sha256("\n".join(sources).encode("utf-8", "surrogateescape")).hexdigest()
 
 
+def check_init_weights(weights: str | Path, arch: str) -> None:
+    """``WeightsError`` unless ``weights`` is a vidcolor generator file of architecture ``arch`` (reads its
+    metadata only: cheap enough to check before any photo is decoded)."""
+    architecture = read_metadata(weights)["architecture"]
+    if architecture != arch:
+        raise WeightsError(f"{weights} holds {architecture}, not --arch {arch}")
+
+
+def val_preview_batch(config: TrainConfig) -> torch.Tensor:
+    """The centre crops of the ``config.val`` photos shown on the per-epoch sample sheet."""
+    return centre_crops(preview_photos(config.val, config.preview_count, config.crop), config.crop)
+
+
 def preview_photos(folder: str | Path, count: int, crop: int) -> torch.Tensor:
     """``count`` colour photos evenly spread through ``folder`` as uint8 squares ``(N, S, S, 3)``; a grey
     or unreadable pick gives way to the next readable photo, and only as many are decoded as needed."""
-    paths = collect_images([folder])
+    paths = find_images(folder)
     spread = [paths[int(i)] for i in np.linspace(0, len(paths) - 1, min(count, len(paths)))]
     chosen, side = set(spread), bank_side(crop)
     picked: list[np.ndarray] = []
