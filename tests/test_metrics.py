@@ -218,3 +218,37 @@ def test_photos_are_scored_upright_by_their_exif_orientation(tmp_path):
     upright = read_rgb(tmp_path / "sideways.jpg")
     assert upright.shape == (60, 40, 3)
     assert upright[:10, :, 0].mean() > 0.6 and upright[-10:, :, 2].mean() > 0.6  # red on top, blue below
+
+
+def test_an_interrupted_save_keeps_the_previous_table_chart_and_loss_log(tmp_path: Path, monkeypatch) -> None:
+    """Ctrl-C while a figure or a CSV is written left half a file (or a loss log cut back to its header)."""
+    import matplotlib.pyplot as plt
+
+    from training.history import LossHistory
+    from training.plots import save_figure
+
+    chart = tmp_path / "evaluation.png"
+    save_figure(plt.figure(), chart)
+    before = chart.read_bytes()
+
+    def interrupted_savefig(self, path, **_):
+        Path(path).write_bytes(b"half a PNG")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(plt.Figure, "savefig", interrupted_savefig)
+    with pytest.raises(KeyboardInterrupt):
+        save_figure(plt.figure(), chart)
+    assert chart.read_bytes() == before and sorted(tmp_path.iterdir()) == [chart]
+
+    log = LossHistory(tmp_path / "losses.csv")
+    for step in (1, 2, 3):
+        log.append("pretrain", 0, step, 0.1 * step, 10.0, {"l1": 0.5})
+    rows = (tmp_path / "losses.csv").read_text()
+
+    def interrupted_writerows(self, rows):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(csv.DictWriter, "writerows", interrupted_writerows)
+    with pytest.raises(KeyboardInterrupt):
+        log.truncate(2)
+    assert (tmp_path / "losses.csv").read_text() == rows

@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from vidcolor.color import lab_to_rgb, rgb_to_lab
 from vidcolor.errors import InputError
+from vidcolor.io.output import atomic_output
 from vidcolor.worker import Colorizer
 
 from . import plots
@@ -152,11 +153,12 @@ def save_table(rows: list[ScoreRow], out_dir: str | os.PathLike, title: str = "E
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "evaluation.csv", out / "evaluation.md", out / "evaluation.png"]
-    with open(paths[0], "w", newline="") as handle:
+    with atomic_output(paths[0]) as temporary, open(temporary, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow([field.name for field in fields(ScoreRow)])
         writer.writerows(astuple(row) for row in rows)
-    paths[1].write_text(markdown_table(rows, title))
+    with atomic_output(paths[1]) as temporary:
+        temporary.write_text(markdown_table(rows, title))
     groups = [row.group for row in rows]
     series = {
         "PSNR (dB)": {"model": [row.psnr_model for row in rows], "grey": [row.psnr_grey for row in rows]},

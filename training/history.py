@@ -6,6 +6,8 @@ import csv
 import math
 from pathlib import Path
 
+from vidcolor.io.output import atomic_output
+
 COLUMNS = ["stage", "epoch", "step", "stage_seconds", "images_per_second", "l1", "gan_g", "gan_d"]
 
 
@@ -38,7 +40,7 @@ class StepLog:
         cut short when the run stopped mid-write (a full disk, a killed process)."""
         with open(self.path, newline="") as handle:
             rows = [row for row in csv.DictReader(handle) if _step_of(row) <= last_step]
-        with open(self.path, "w", newline="") as handle:
+        with atomic_output(self.path) as temporary, open(temporary, "w", newline="") as handle:
             writer = csv.DictWriter(handle, self.columns)
             writer.writeheader()
             writer.writerows(rows)

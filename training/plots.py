@@ -12,6 +12,17 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from vidcolor.io.output import atomic_output  # noqa: E402
+
+
+def save_figure(figure: plt.Figure, out_png: str | os.PathLike) -> None:
+    """Save ``figure`` through a temporary file renamed into place (Ctrl-C never leaves half a PNG), and close it."""
+    try:
+        with atomic_output(Path(out_png)) as temporary:
+            figure.savefig(temporary, dpi=100)
+    finally:
+        plt.close(figure)
+
 
 def _smooth(values: np.ndarray, window: int) -> np.ndarray:
     if len(values) < window or window < 2:
@@ -41,8 +52,7 @@ def loss_curve(csv_path: str | os.PathLike, out_png: str | os.PathLike, window: 
         axis.set_title(title)
         axis.set_xlabel("step")
     figure.tight_layout()
-    figure.savefig(out_png, dpi=100)
-    plt.close(figure)
+    save_figure(figure, out_png)
 
 
 def holdout_curve(csv_path: str | os.PathLike, out_png: str | os.PathLike) -> None:
@@ -71,8 +81,7 @@ def holdout_curve(csv_path: str | os.PathLike, out_png: str | os.PathLike) -> No
         axis.set_xlabel("step")
         axis.legend(fontsize=8)
     figure.tight_layout()
-    figure.savefig(out_png, dpi=100)
-    plt.close(figure)
+    save_figure(figure, out_png)
 
 
 def image_sheet(rows: list[list[np.ndarray | None]], column_titles: list[str], out_png: str | os.PathLike) -> None:
@@ -90,8 +99,7 @@ def image_sheet(rows: list[list[np.ndarray | None]], column_titles: list[str], o
                 axis.set_title(column_titles[column_index])
     figure.tight_layout()
     Path(out_png).parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(out_png, dpi=100)
-    plt.close(figure)
+    save_figure(figure, out_png)
 
 
 def metric_bars(
@@ -111,8 +119,7 @@ def metric_bars(
         axis.set_title(metric)
         axis.legend(fontsize=8)
     figure.tight_layout()
-    figure.savefig(out_png, dpi=100)
-    plt.close(figure)
+    save_figure(figure, out_png)
 
 
 def trade_off(
@@ -132,5 +139,4 @@ def trade_off(
     axis.legend(fontsize=8)
     figure.tight_layout()
     Path(out_png).parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(out_png, dpi=100)
-    plt.close(figure)
+    save_figure(figure, out_png)
