@@ -45,6 +45,11 @@ def test_missing_file(tmp_path):
         load_generator(tmp_path / "nope.safetensors")
 
 
+def test_a_folder_given_as_weights_is_named_as_a_folder(tmp_path):
+    with pytest.raises(WeightsError, match="is a folder, not a weights file"):
+        load_generator(tmp_path)
+
+
 def test_corrupt_file(tmp_path):
     path = tmp_path / "corrupt.safetensors"
     path.write_bytes(b"\x00\x01 definitely not safetensors")
@@ -116,3 +121,54 @@ def test_weights_without_batchnorm_step_counters_still_load(tmp_path):
     loaded, _ = load_generator(path)
     for name, value in tensors.items():
         assert torch.equal(loaded.state_dict()[name].to(value.dtype), value), name
+
+
+def _rewrite_metadata(path, **changes):
+    """Store ``path``'s tensors again with its vidcolor metadata changed (a value of None drops the key)."""
+    metadata = json.loads(safe_open(str(path), "pt").metadata()["vidcolor"]) | changes
+    metadata = {key: value for key, value in metadata.items() if value is not None}
+    save_file(load_file(str(path)), str(path), metadata={"vidcolor": json.dumps(metadata)})
+
+
+def test_a_newer_format_version_says_to_update_vidcolor(tmp_path, tiny_model):
+    """A file from a newer vidcolor was called 'not a vidcolor generator file (format 'vidcolor-generator')'."""
+    path = tmp_path / "future.safetensors"
+    save_generator(tiny_model, path, "tiny-unet")
+    _rewrite_metadata(path, format_version=2)
+    with pytest.raises(WeightsError, match="newer vidcolor .*version 2.*update vidcolor"):
+        load_generator(path)
+    for version in (0, "1", True):
+        _rewrite_metadata(path, format_version=version)
+        with pytest.raises(WeightsError, match=f"format version {version!r}, which this vidcolor cannot read"):
+            load_generator(path)
+
+
+@pytest.mark.parametrize("size", [None, "256", 256.0, True, -64, 0, 8, 10**6])
+def test_input_size_in_the_metadata_is_checked_before_the_model_is_built(tmp_path, tiny_model, size):
+    """The model is built at the stored size: a missing one was a KeyError, a string or float a TypeError from
+    torch, and 10**6 tried to allocate terabytes for fastai's dummy forward pass."""
+    path = tmp_path / "sized.safetensors"
+    save_generator(tiny_model, path, "tiny-unet")
+    _rewrite_metadata(path, input_size=size)
+    with pytest.raises(WeightsError, match=f"input size {size!r} in its metadata, expected a whole number"):
+        load_generator(path)
+
+
+def test_deeply_nested_metadata_is_corrupt_metadata(tmp_path):
+    """JSON nested deeper than Python's recursion limit raised RecursionError, not a WeightsError."""
+    path = tmp_path / "deep.safetensors"
+    save_file({"w": torch.zeros(2)}, str(path), metadata={"vidcolor": "[" * 100_000 + "]" * 100_000})
+    with pytest.raises(WeightsError, match="corrupt metadata"):
+        read_metadata(path)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), 1e6])
+def test_loading_refuses_weights_holding_nan_or_infinity(tmp_path, tiny_model, value):
+    """Only the Colorizer checked: a diverged file loaded silently for fine-tuning and blending. 1e6 is finite in
+    float32 but infinite once stored in fp16."""
+    with torch.no_grad():
+        tiny_model.unet.layers[0][0][0].weight.view(-1)[0] = value
+    path = tmp_path / "diverged.safetensors"
+    save_generator(tiny_model, path, "tiny-unet", dtype=torch.float16)
+    with pytest.raises(WeightsError, match=f"^{path}: the model's unet.layers.0.0.0.weight holds NaN or infinite"):
+        load_generator(path)

@@ -14,7 +14,7 @@ from vidcolor.worker import Colorizer
 
 def test_bundled_weights_are_fp16_lite0_within_20_mb():
     path = default_weights_path()
-    assert os.path.getsize(path) <= 20 * 1024 * 1024
+    assert os.path.getsize(path) <= 20_000_000  # 20 MB
     metadata = read_metadata(path)
     assert metadata["architecture"] == "lite0-unet" and metadata["dtype"] == "float16"
     assert metadata["metrics"]["psnr"] > metadata["metrics"]["psnr_grey_baseline"]

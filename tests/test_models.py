@@ -29,6 +29,25 @@ def test_generator_maps_l_to_bounded_ab(name):
     assert torch.isfinite(ab).all() and ab.abs().max() <= 1.0
 
 
+@pytest.mark.parametrize("name", ["tiny-unet", "lite0-unet"])
+def test_eval_output_of_a_frame_does_not_depend_on_its_batch_or_a_size_off_the_32_grid(name):
+    """Frames are batched as they come (and chunked on the CPU): in eval mode each frame's ab must be its own,
+    at any input size, not only multiples of 32."""
+    torch.manual_seed(0)
+    model = create_generator(name, pretrained=False)
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+    model.eval()
+    frames = torch.rand(3, 1, 72, 100) * 2 - 1
+    with torch.no_grad():
+        together = model(frames)
+        alone = torch.cat([model(frame[None]) for frame in frames])
+    assert together.shape == (3, 2, 72, 100)
+    assert torch.allclose(together, alone, atol=1e-5)
+
+
 def test_generators_start_near_grey():
     """The last conv starts tiny so the tanh is not saturated before training begins."""
     model = create_generator("lite0-unet", pretrained=True).eval()

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import itertools
 import os
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from torch import nn
 from .color import denormalize_ab, lab_to_rgb, normalize_l, rgb_to_lab
 from .arguments import check_type, finite_number, whole_number
 from .errors import ArgumentError, WeightsError
-from .models import default_weights_path, load_generator
+from .models import check_finite_weights, default_weights_path, load_generator
 
 
 def resolve_device(name: str | torch.device = "auto") -> torch.device:
@@ -66,16 +65,6 @@ def use_all_cores() -> None:
         torch.set_num_threads(cores)
 
 
-def check_finite_weights(model: nn.Module) -> None:
-    """:class:`WeightsError` naming the first parameter or buffer of ``model`` that holds NaN or infinity
-    (a training run that diverged): such a model colours every frame with garbage (NaN chroma)."""
-    tensors = itertools.chain(model.named_parameters(), model.named_buffers())
-    for name, tensor in tensors:
-        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-            raise WeightsError(f"the model's {name} holds NaN or infinite values (a training run that diverged?); "
-                               "use weights saved before it did")
-
-
 def autocast_dtype(device: torch.device) -> torch.dtype:
     """The reduced precision the model runs in on CUDA ``device``: bf16 where the GPU computes in it
     (compute capability 8.0 up, Ampere on, and ROCm), else fp16. Older GPUs (T4, V100) only emulate
@@ -109,7 +98,7 @@ class Colorizer:
         self.saturation = finite_number("saturation", saturation, minimum=0)
         self.calibration = finite_number("calibration", calibration, minimum=0)
         check_type("metadata", metadata, (dict, type(None)))
-        check_finite_weights(model)
+        check_finite_weights(model.state_dict())
         self.metadata = metadata or {}
         self.model = model.eval().to(self.device, memory_format=torch.channels_last)
         if self.device.type == "cuda":
@@ -137,10 +126,7 @@ class Colorizer:
         except (TypeError, ArgumentError) as error:
             raise WeightsError(f"{path}: its colour scale (inference.saturation = {scale!r}) is not a number from "
                                "0 up; recalibrate it (python -m training.calibrate) or pass calibrated=False") from error
-        try:
-            return cls(model, saturation=saturation, calibration=calibration, metadata=metadata, **options)
-        except WeightsError as error:
-            raise WeightsError(f"{path}: {error}") from error
+        return cls(model, saturation=saturation, calibration=calibration, metadata=metadata, **options)
 
     @torch.inference_mode()
     def predict_ab(self, lightness: torch.Tensor) -> torch.Tensor:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ FORMAT_NAME = "vidcolor-generator"
 FORMAT_VERSION = 1
 METADATA_KEY = "vidcolor"
 NORMALIZATION = {"l": "L/50-1", "ab": "ab/110", "output": "tanh"}
+# sides the generator is built at: the model runs a dummy input of this size through its encoder
+MIN_INPUT_SIZE, MAX_INPUT_SIZE = 32, 1024
 DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "default.safetensors"
 
 
@@ -70,6 +73,8 @@ def _write_weights(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     """The validated metadata block of a weights file; ``WeightsError`` if it is not ours."""
     path = Path(path)
+    if path.is_dir():
+        raise WeightsError(f"{path} is a folder, not a weights file (.safetensors written by vidcolor train)")
     if not path.is_file():
         raise WeightsError(f"weights file not found: {path}")
     try:
@@ -79,14 +84,8 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
         raise WeightsError(f"{path} is not a readable safetensors weights file ({error})") from error
     if raw is None:
         raise WeightsError(f"{path} has no vidcolor metadata; it was not saved by vidcolor")
-    try:
-        metadata = json.loads(raw)
-    except json.JSONDecodeError as error:
-        raise WeightsError(f"{path} has corrupt metadata ({error})") from error
-    if not isinstance(metadata, dict):
-        raise WeightsError(f"{path} has corrupt metadata (a JSON {type(metadata).__name__}, not an object)")
-    if metadata.get("format") != FORMAT_NAME or metadata.get("format_version") != FORMAT_VERSION:
-        raise WeightsError(f"{path} is not a vidcolor generator file (format {metadata.get('format')!r})")
+    metadata = _parse_metadata(path, raw)
+    _check_format(path, metadata)
     if metadata.get("architecture") not in list_generators():
         raise WeightsError(
             f"{path} names unknown architecture {metadata.get('architecture')!r}; "
@@ -94,7 +93,54 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
         )
     if metadata.get("normalization") != NORMALIZATION:
         raise WeightsError(f"{path} uses normalisation {metadata.get('normalization')}, expected {NORMALIZATION}")
+    _check_input_size(path, metadata.get("input_size"))
     return metadata
+
+
+def _parse_metadata(path: Path, raw: str) -> dict[str, Any]:
+    """The JSON object stored under ``METADATA_KEY``; ``WeightsError`` when it is not one."""
+    try:
+        metadata = json.loads(raw)
+    except (json.JSONDecodeError, RecursionError) as error:
+        raise WeightsError(f"{path} has corrupt metadata ({first_line(error)})") from error
+    if not isinstance(metadata, dict):
+        raise WeightsError(f"{path} has corrupt metadata (a JSON {type(metadata).__name__}, not an object)")
+    return metadata
+
+
+def _check_format(path: Path, metadata: dict[str, Any]) -> None:
+    """``WeightsError`` unless ``metadata`` names our format at the version this code reads."""
+    if metadata.get("format") != FORMAT_NAME:
+        raise WeightsError(f"{path} is not a vidcolor generator file (format {metadata.get('format')!r})")
+    version = metadata.get("format_version")
+    if _is_whole_number(version) and version == FORMAT_VERSION:
+        return
+    if _is_whole_number(version) and version > FORMAT_VERSION:
+        raise WeightsError(f"{path} was written by a newer vidcolor (weights format version {version}; this "
+                           f"version reads {FORMAT_VERSION}); update vidcolor to use it")
+    raise WeightsError(f"{path} has weights format version {version!r}, which this vidcolor cannot read "
+                       f"(it reads version {FORMAT_VERSION})")
+
+
+def _check_input_size(path: Path, size: Any) -> None:
+    """``WeightsError`` unless ``size`` is a side the generator can be built for (the model is built at it)."""
+    if not (_is_whole_number(size) and MIN_INPUT_SIZE <= size <= MAX_INPUT_SIZE):
+        raise WeightsError(f"{path} has input size {size!r} in its metadata, expected a whole number of pixels "
+                           f"from {MIN_INPUT_SIZE} to {MAX_INPUT_SIZE}")
+
+
+def _is_whole_number(value: Any) -> bool:
+    """Whether a JSON value is an integer (``true`` is not)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_finite_weights(state: Mapping[str, torch.Tensor]) -> None:
+    """``WeightsError`` naming the first tensor of ``state`` (a model's ``state_dict()``) that holds NaN or
+    infinity (a training run that diverged): such a model colours every frame with garbage (NaN chroma)."""
+    for name, tensor in state.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise WeightsError(f"the model's {name} holds NaN or infinite values (a training run that diverged?); "
+                               "use weights saved before it did")
 
 
 def load_generator(path: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]:
@@ -106,6 +152,10 @@ def load_generator(path: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]:
     except (SafetensorError, OSError, ValueError) as error:
         raise WeightsError(f"{path} is corrupt ({error})") from error
     state = {key: value.float() if value.is_floating_point() else value for key, value in state.items()}
+    try:
+        check_finite_weights(state)
+    except WeightsError as error:
+        raise WeightsError(f"{path}: {error}") from error
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as error:
