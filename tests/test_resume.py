@@ -1,7 +1,11 @@
 """--resume: an interrupted render continues and gives exactly what an uninterrupted one gives."""
 
+import errno
 import json
+import os
+import warnings
 from fractions import Fraction
+from pathlib import Path
 
 import av
 import numpy as np
@@ -14,7 +18,8 @@ from tests.media import (
     drop_first_packets, make_damaged_times, make_slideshow, make_video, read_packets, read_video_frames,
 )
 from vidcolor import pipeline
-from vidcolor.errors import OutputError
+from vidcolor.errors import OutputError, VidcolorWarning
+from vidcolor.io.encode import EncodeSettings
 from vidcolor.io.decode import VideoSource
 from vidcolor.models import create_generator, save_generator
 from vidcolor.pipeline import colorize_video
@@ -108,8 +113,9 @@ def test_changed_settings_start_over(tmp_path, colorizer, monkeypatch):
     assert (resume_folder(out) / "segment-00000.mp4").exists()
     with monkeypatch.context() as patch:
         counted = StopAfter(patch, limit=10**9)
-        colorize_video_resumable(source, out, colorizer, progress=False, segment_seconds=0.2,
-                                 temporal=TemporalOptions(enabled=False))
+        with pytest.warns(VidcolorWarning, match="starting over: .* with another --temporal$"):
+            colorize_video_resumable(source, out, colorizer, progress=False, segment_seconds=0.2,
+                                     temporal=TemporalOptions(enabled=False))
     assert counted.seen == 20 and len(read_video_frames(out)) == 20
 
 
@@ -125,7 +131,8 @@ def test_other_weights_with_the_same_metadata_start_over(tmp_path, colorizer, mo
     assert other.metadata == colorizer.metadata
     with monkeypatch.context() as patch:
         counted = StopAfter(patch, limit=10**9)
-        colorize_video_resumable(source, out, other, progress=False, segment_seconds=0.2)
+        with pytest.warns(VidcolorWarning, match="starting over: .* with another --weights$"):
+            colorize_video_resumable(source, out, other, progress=False, segment_seconds=0.2)
     assert counted.seen == 20
 
 
@@ -299,3 +306,90 @@ def test_frame_times_that_go_back_are_mended_alike_with_and_without_resume(tmp_p
     times = [float(pts * time_base) for pts, time_base, _ in read_video_frames(resumed)]
     assert times == [float(pts * time_base) for pts, time_base, _ in read_video_frames(plain)]
     assert len(times) == 8 and times == sorted(set(times))
+
+
+def durations(path):
+    """The file's duration and its video track's, in seconds."""
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        return container.duration / av.time_base, float((video.duration or 0) * video.time_base)
+
+
+@pytest.mark.parametrize("ext", ["mp4", "mov", "mkv"])
+def test_a_resumed_variable_rate_render_lasts_as_long_as_a_plain_one(tmp_path, colorizer, monkeypatch, ext):
+    """Each segment's file guessed a duration for its last frame (MP4: 65 ms where the frame shows 33 ms);
+    the join kept the last segment's guess, so a resumed phone video ran 32 ms longer than its source."""
+    source = make_video(tmp_path / "in.mp4", size=(96, 64), frames=40, vfr=True, audio="aac")
+    plain, out = tmp_path / f"plain.{ext}", tmp_path / f"out.{ext}"
+    colorize_video(source, plain, colorizer, progress=False)
+    render = dict(progress=False, segment_seconds=0.3)
+    interrupted_render(monkeypatch, source, out, colorizer, render, limit=20)
+    colorize_video_resumable(source, out, colorizer, **render)
+    assert durations(out) == pytest.approx(durations(plain), abs=0.0011)  # Matroska rounds each end to 1 ms
+    assert frame_times(out) == frame_times(plain) and len(frame_times(out)) == 40
+    assert read_packets(out, "audio") == read_packets(plain, "audio")
+
+
+def test_a_full_disk_while_saving_progress_is_an_output_error_and_the_rerun_continues(tmp_path, colorizer, monkeypatch):
+    """The smoother state and the manifest were written unguarded: a full disk there gave the CLI's unexpected-error
+    line 'OSError: [Errno 28] ... (set VIDCOLOR_DEBUG=1 for details)', which says nothing of the kept segments."""
+    source = make_video(tmp_path / "in.mp4", size=(96, 64), frames=18)
+    out = tmp_path / "out.mp4"
+    render = dict(progress=False, segment_seconds=0.2)  # segments of 6 frames
+    writes = {"state": 0, "manifest": 0}
+
+    def full_on_second_write(kind, original):
+        def write(*args, **kwargs):
+            if kind == "state" or Path(args[0]).name == "manifest.json.tmp":
+                writes[kind] += 1
+                if writes[kind] == 2:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            return original(*args, **kwargs)
+        return write
+
+    with monkeypatch.context() as patch:  # the state after segment 1 is not saved
+        patch.setattr(np, "savez", full_on_second_write("state", np.savez))
+        with pytest.raises(OutputError, match="No space left on device.*run the same command again to continue"):
+            colorize_video_resumable(source, out, colorizer, **render)
+    with monkeypatch.context() as patch:  # segment 1 is rendered again and recorded; segment 2's record fails
+        patch.setattr(Path, "write_text", full_on_second_write("manifest", Path.write_text))
+        with pytest.raises(OutputError, match="No space left on device.*run the same command again to continue"):
+            colorize_video_resumable(source, out, colorizer, **render)
+    assert not out.exists()
+    with monkeypatch.context() as patch:
+        counted = StopAfter(patch, limit=10**9)
+        assert colorize_video_resumable(source, out, colorizer, **render).frames == 18
+    assert counted.seen == 6 and len(read_video_frames(out)) == 18  # segments 0 and 1 were kept
+
+
+def test_starting_over_says_which_setting_or_input_changed(tmp_path, colorizer, monkeypatch):
+    """Finished segments made with other settings, or of an input that has changed since, were thrown away
+    without a word: a rerun with another --crf silently redid hours of work."""
+    source = make_video(tmp_path / "in.mp4", size=(96, 64), frames=20)
+    out = tmp_path / "out.mp4"
+    render = dict(progress=False, segment_seconds=0.2)
+    interrupted_render(monkeypatch, source, out, colorizer, render, limit=12)
+    with pytest.warns(VidcolorWarning, match=r"starting over: the 2 finished segments .* were rendered with "
+                                             r"another --crf and --temporal-strength"):
+        interrupted_render(monkeypatch, source, out, colorizer, render | dict(
+            settings=EncodeSettings(crf=20), temporal=TemporalOptions(strength=0.5)), limit=12)
+    os.utime(source, ns=(source.stat().st_atime_ns, source.stat().st_mtime_ns + 10**9))
+    with pytest.warns(VidcolorWarning, match=r"starting over: the 2 finished segments .* were rendered from "
+                                             r"another version of .*in\.mp4"):
+        interrupted_render(monkeypatch, source, out, colorizer, render, limit=12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", VidcolorWarning)  # the same command again: no warning
+        assert colorize_video_resumable(source, out, colorizer, **render).frames == 20
+
+
+@pytest.mark.parametrize("ext", ["m4v", "3gp"])
+def test_mp4_family_outputs_on_frame_slots_keep_exact_frame_times(tmp_path, colorizer, ext):
+    """.m4v and .3gp muxers keep each frame's time but, like AVI, get frames on slots; their segments were joined
+    as AVI's, the first frame of each from the manifest and the rest as read back, 0.3 ms early (a segment's start
+    is rounded to 1 ms in its edit list)."""
+    source = make_video(tmp_path / "in.mp4", size=(96, 64), frames=30, audio="aac")
+    plain, resumable = tmp_path / f"plain.{ext}", tmp_path / f"resumable.{ext}"
+    colorize_video(source, plain, colorizer, progress=False)
+    colorize_video_resumable(source, resumable, colorizer, progress=False, segment_seconds=0.3)
+    assert frame_times(resumable) == frame_times(plain) == [index * Fraction(1001, 30000) for index in range(30)]
+    assert read_packets(resumable, "audio") == read_packets(plain, "audio")

@@ -26,7 +26,9 @@ import os
 import re
 import shutil
 import time
+import warnings
 import zipfile
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Iterator
@@ -36,9 +38,9 @@ import numpy as np
 import torch
 
 from .arguments import finite_number
-from .errors import InputError, OutputError
+from .errors import InputError, OutputError, VidcolorWarning
 from .io.decode import VideoSource
-from .io.containers import check_video_output, container_format, stores_frame_times
+from .io.containers import check_video_output, container_format
 from .io.encode import EncodeSettings, VideoSink, round_half_up
 from .io.ffmpeg_names import ffmpeg_path
 from .io.output import atomic_output, check_name_length, check_output_path
@@ -59,6 +61,7 @@ from .worker import Colorizer
 SEGMENT_SECONDS = 10.0
 MANIFEST_VERSION = 1
 _UNJOINABLE_MUXERS = frozenset({"gif", "mpeg", "vob", "dvd", "svcd", "vcd"})
+_FIRST_FRAME_AT_ZERO = frozenset({"avi", "mxf", "ogg", "ogv"})  # muxers that count frames from the first (at 0)
 
 
 def resume_folder(output_path: Path) -> Path:
@@ -141,11 +144,16 @@ class _Manifest:
             saved = json.loads(self.path.read_text())
         except (OSError, json.JSONDecodeError):
             return False
-        if {key: saved.get(key) for key in self.data if key != "segments"} != {
-            key: value for key, value in self.data.items() if key != "segments"
-        }:
+        if not isinstance(saved, dict):
             return False
-        segments = saved.get("segments", [])
+        segments = saved.get("segments") or []
+        reason = _what_changed(saved, self.data)
+        if reason is not None:
+            if segments:
+                count = "segment in it was" if len(segments) == 1 else "segments in it were"
+                warnings.warn(f"{self.folder}: starting over: the {len(segments)} finished {count} rendered {reason}",
+                              category=VidcolorWarning, stacklevel=3)
+            return False
         kept = 0
         while kept < len(segments) and self._complete(kept, segments[kept]):
             kept += 1
@@ -176,8 +184,55 @@ class _Manifest:
 
     def save(self) -> None:
         temporary = self.path.with_suffix(".json.tmp")
-        temporary.write_text(json.dumps(self.data, indent=2))
-        os.replace(temporary, self.path)
+        with _saving_progress(self.folder):
+            temporary.write_text(json.dumps(self.data, indent=2))
+            os.replace(temporary, self.path)
+
+
+@contextmanager
+def _saving_progress(folder: Path) -> Iterator[None]:
+    """Turn a failed write of the resume folder's own records (a full disk, a folder made read-only) into an
+    :class:`OutputError` that says the finished segments are kept."""
+    try:
+        yield
+    except OSError as error:
+        raise OutputError(f"cannot save the progress of the render in {folder} ({error.strerror or error}); "
+                          "free some space or make it writable, then run the same command again to continue") from error
+
+
+# how the render's settings (see _render_settings) are named on the command line
+_SETTING_NAMES = {"encode.codec": "--codec", "encode.crf": "--crf", "encode.preset": "--preset",
+                  "temporal.enabled": "--temporal", "temporal.strength": "--temporal-strength",
+                  "temporal.cut_threshold": "temporal cut threshold", "batch_size": "--batch-size",
+                  "render_size": "--render-size", "saturation": "--saturation", "device": "--device",
+                  "model": "--weights"}
+
+
+def _what_changed(saved: dict[str, Any], expected: dict[str, Any]) -> str | None:
+    """Why a saved manifest does not describe this render (``"with another --crf"``), or None when it does."""
+    if saved.get("version") != expected["version"]:
+        return "by another version of vidcolor"
+    before, now = saved.get("input") or {}, expected["input"]
+    if before != now:
+        if before.get("path") != now["path"]:
+            return f"from another input file ({before.get('path')})"
+        return f"from another version of {now['path']} (it has changed since)"
+    changed = _changed_settings(saved.get("settings") or {}, expected["settings"])
+    if saved.get("segment_frames") != expected["segment_frames"]:
+        changed.append("segment length")
+    return "with another " + " and ".join(changed) if changed else None
+
+
+def _changed_settings(saved: dict[str, Any], expected: dict[str, Any]) -> list[str]:
+    """The names of the settings that differ (the encoder's and the smoother's one by one)."""
+    names = []
+    for key, value in expected.items():
+        before = saved.get(key)
+        if isinstance(value, dict) and key != "model" and isinstance(before, dict):
+            names += [_SETTING_NAMES.get(f"{key}.{part}", part) for part in value if before.get(part) != value[part]]
+        elif before != value and not (key == "saturation" and saved.get("model") != expected["model"]):
+            names.append(_SETTING_NAMES.get(key, key))  # other weights bring their own colour scale
+    return names
 
 
 def check_resumable_output(output_path: Path) -> None:
@@ -265,7 +320,8 @@ def _render_segments(
                 with VideoSink(temporary, source, settings, copy_streams=False, name=file_name) as sink:
                     written = run_stages(batch_items(segment_frames, batch_size), sink_writer(sink), frame_colorizer, bar)
             if frame_colorizer.smoother is not None:
-                np.savez(manifest.folder / f"state-{number:05d}.npz", **frame_colorizer.smoother.state())
+                with _saving_progress(manifest.folder):
+                    np.savez(manifest.folder / f"state-{number:05d}.npz", **frame_colorizer.smoother.state())
             first_seconds = None if first.pts is None else str(first.pts * source.info.time_base)
             manifest.add_segment(file_name, written, first_seconds)
 
@@ -281,18 +337,29 @@ def _segment_packets(folder: Path, segments: list[dict[str, Any]], video_start: 
     """The segments' video packets in order, each segment's times put back exactly where they were.
 
     Containers may round a segment's start (MP4 keeps it in a millisecond edit list); the exact
-    time of each segment's first frame is in the manifest, so the whole segment is shifted back.
-    AVI counts its slots from the video's first frame (``video_start``, in seconds).
+    time of each segment's first frame is in the manifest, so the whole segment is shifted back. This
+    holds for outputs on frame slots that keep times too (.m4v, .3gp); AVI, MXF and Ogg count frames
+    from a segment's first, at 0, and their slots from the video's first frame (``video_start``, in seconds).
     """
     for segment in segments:
         path = folder / segment["file"]
         expected = None if segment["first_seconds"] is None else Fraction(segment["first_seconds"])
         with av.open(ffmpeg_path(path)) as container:
-            packets = (packet for packet in container.demux(container.streams.video[0]) if packet.size)
-            if stores_frame_times(container_format(path)):
+            packets = _as_encoded(container.demux(container.streams.video[0]))
+            if container_format(path) not in _FIRST_FRAME_AT_ZERO:
                 yield from _shifted(packets, expected)
             else:
                 yield from _slotted(packets, None if expected is None else expected - video_start)
+
+
+def _as_encoded(packets: Iterator[av.Packet]) -> Iterator[av.Packet]:
+    """A segment's video packets as its encoder gave them: without durations. Read back, each carries one,
+    and the last one's is the segment file's guess (MP4: 65 ms for a 33 ms frame of a variable-rate video);
+    the join gives the video's last frame its own end, as a render in one go does."""
+    for packet in packets:
+        if packet.size:
+            packet.duration = 0
+            yield packet
 
 
 def _shifted(packets: Iterator[av.Packet], first_seconds: Fraction | None) -> Iterator[av.Packet]:
