@@ -330,6 +330,23 @@ def test_a_resumed_variable_rate_render_lasts_as_long_as_a_plain_one(tmp_path, c
     assert read_packets(out, "audio") == read_packets(plain, "audio")
 
 
+@pytest.mark.parametrize("vfr", [True, False])
+def test_a_resumed_mxf_from_a_variable_or_film_rate_source_matches_a_plain_render(tmp_path, colorizer, monkeypatch, vfr):
+    """MPEG-2 in MXF takes only standard rates and repeats frames to fill its slots: the join set the source's
+    average rate (refused: an error after the whole render), and no segment repeated its last frame up to the
+    next one's first (72 frames where a plain render has 78)."""
+    rate = Fraction(25) if vfr else Fraction(16)  # a silent film's 16 fps goes on 23.976 fps slots
+    source = make_video(tmp_path / "in.mp4", size=(64, 48), frames=30, rate=rate, vfr=vfr, audio="aac")
+    plain, out = tmp_path / "plain.mxf", tmp_path / "out.mxf"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", VidcolorWarning)  # AAC re-encoded as PCM for MXF
+        colorize_video(source, plain, colorizer, progress=False)
+        render = dict(progress=False, segment_seconds=0.4)
+        interrupted_render(monkeypatch, source, out, colorizer, render, limit=12)
+        colorize_video_resumable(source, out, colorizer, **render)
+    assert frame_times(out) == frame_times(plain) and len(frame_times(out)) > 30
+
+
 def test_a_full_disk_while_saving_progress_is_an_output_error_and_the_rerun_continues(tmp_path, colorizer, monkeypatch):
     """The smoother state and the manifest were written unguarded: a full disk there gave the CLI's unexpected-error
     line 'OSError: [Errno 28] ... (set VIDCOLOR_DEBUG=1 for details)', which says nothing of the kept segments."""

@@ -310,8 +310,9 @@ def _render_segments(
         with np.load(state_file) as state:
             frame_colorizer.smoother.load_state(dict(state))
     with progress_bar(source, progress, done) as bar:
+        following = next(frames, None)
         for number in itertools.count(len(manifest.segments)):
-            first = next(frames, None)
+            first = following
             if first is None:
                 return
             segment_frames = itertools.chain([first], itertools.islice(frames, manifest.data["segment_frames"] - 1))
@@ -319,6 +320,12 @@ def _render_segments(
             with atomic_output(manifest.folder / file_name) as temporary:
                 with VideoSink(temporary, source, settings, copy_streams=False, name=file_name) as sink:
                     written = run_stages(batch_items(segment_frames, batch_size), sink_writer(sink), frame_colorizer, bar)
+                    # the segment's last frame shows until the next segment's first, as in a render in one go:
+                    # constant-rate encoders (MPEG-2 in MXF) repeat it to fill the slots up to there
+                    following = next(frames, None)
+                    end = source.video_end if following is None else following.pts
+                    if end is not None:
+                        sink.end_video_at(end)
             if frame_colorizer.smoother is not None:
                 with _saving_progress(manifest.folder):
                     np.savez(manifest.folder / f"state-{number:05d}.npz", **frame_colorizer.smoother.state())

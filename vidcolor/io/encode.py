@@ -128,8 +128,12 @@ class VideoSink:
                 self._video = self._add_video(source, settings)
             else:
                 self._video = self.container.add_stream_from_template(video_template)
-                if source.info.average_rate:  # else Matroska takes its frame duration from the H.264 timing info
-                    self._video.codec_context.framerate = source.info.average_rate
+                # the rate the segments were encoded at where their encoder takes only standard rates (MPEG-2
+                # in MXF); else the source's, or none: Matroska then takes it from the H.264 timing info
+                fixed = _standard_rates_only(video_template.codec_context.name)
+                rate = video_template.average_rate if fixed else source.info.average_rate
+                if rate:
+                    self._video.codec_context.framerate = rate
                 self._source_time_base, self._time_base = source.info.time_base, Fraction(video_template.time_base)
             self._routes: dict[int, Route] = {}
             video = source.video_stream
@@ -162,8 +166,14 @@ class VideoSink:
     def __enter__(self) -> VideoSink:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if exc_type is None:
+            self.close()
+            return
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - the file is thrown away: report what stopped the render (Ctrl-C)
+            pass  # e.g. MXF, whose trailer fails when no frame was written
 
     def write_packet(self, packet: av.Packet) -> None:
         """Mux a packet of one of the source's copy streams (re-encoding it where needed)."""
@@ -530,6 +540,14 @@ def _field_order(source: VideoSource) -> int:
     if order == 0 and source.info.codec == "dvvideo" and source.info.height in _DV_SD_HEIGHTS:
         return _BOTTOM_FIELD_FIRST
     return order
+
+
+def _standard_rates_only(codec_name: str) -> bool:
+    """Whether the encoder of ``codec_name`` takes only the standard frame rates (MPEG-1/2 video)."""
+    try:
+        return bool(av.Codec(codec_name, "w").frame_rates)
+    except av.codec.codec.UnknownCodecError:
+        return False
 
 
 def _pixel_format(codec: av.Codec, width: int, height: int, rate: Fraction | None) -> str:
