@@ -26,6 +26,7 @@ from pathlib import Path  # noqa: E402 - after the handler: the imports below ta
 import click  # noqa: E402
 
 from training.cli import evaluate_command, train_command  # noqa: E402
+from vidcolor.commands._common import Interrupted  # noqa: E402
 from vidcolor.commands.batch import batch_command  # noqa: E402
 from vidcolor.commands.colorize import colorize_command  # noqa: E402
 from vidcolor.commands.preview import preview_command  # noqa: E402
@@ -45,6 +46,14 @@ class DefaultCommandGroup(click.Group):
             args = [default, *args]
         return super().parse_args(ctx, args)
 
+    def invoke(self, ctx: click.Context) -> object:
+        """Run the command; Ctrl-C while its options are checked (``--device`` initialises CUDA) is one line and
+        exit 130 as well, not click's ``Aborted!`` and exit 1 (the commands handle it themselves later on)."""
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise Interrupted("interrupted; no output was written") from None
+
     def _first_argument(self, args: list[str]) -> str | None:
         """The first argument that is neither an option nor an option's value (options may come first)."""
         takes_value = {name for param in self.commands["colorize"].params
@@ -57,10 +66,21 @@ class DefaultCommandGroup(click.Group):
             elif arg == "--":  # everything after it is an argument, even `-archive`
                 return args[index + 1] if index + 1 < len(args) else None
             elif arg.startswith("-") and arg != "-":
-                expects_value = arg in takes_value
+                expects_value = _expects_value(arg, takes_value)
             else:
                 return arg
         return None
+
+
+def _expects_value(option: str, takes_value: set[str]) -> bool:
+    """Whether the next argument is the value of ``option``: a long option that takes one, or short options
+    bundled together (``-qo``) whose last letter takes one (``-oOUT`` holds its value itself)."""
+    if option.startswith("--") or len(option) == 2:
+        return option in takes_value
+    for position, letter in enumerate(option[1:], start=1):
+        if f"-{letter}" in takes_value:
+            return position == len(option) - 1
+    return False
 
 
 def _stop_on_signal(signum: int, frame: FrameType | None) -> None:

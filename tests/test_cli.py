@@ -1,5 +1,6 @@
 """The command line: every bad input gives one line on stderr, a non-zero exit and no output file."""
 
+import itertools
 import os
 import resource
 import signal
@@ -188,7 +189,8 @@ def test_an_unwritable_output_folder_is_named_before_the_model_loads(tmp_path, c
 @pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="needs Linux sysfs (unwritable even for root)")
 def test_a_folder_the_file_cannot_be_created_in_is_not_blamed_on_the_codec(tmp_path, weights, clip):
     result = run(clip, "-o", "/sys/out.mp4", "--weights", weights, "--render-size", "64", "-q")
-    assert_one_line_error(result, "/sys/out.mp4 cannot be written (")
+    assert_one_line_error(result, "; choose another output folder")
+    assert "/sys/" in result.stderr
     assert "--codec" not in result.stderr
 
 
@@ -346,14 +348,19 @@ def test_odd_frame_size_is_refused_in_one_line(tmp_path, weights):
     assert no_outputs(tmp_path, {"odd.mkv"})
 
 
-def test_an_unexpected_error_is_still_one_line(tmp_path, weights, clip, monkeypatch):
-    """A bug (any exception type) shows its type and message and how to see the traceback, not the traceback."""
+def break_the_render(monkeypatch, error: Exception) -> None:
+    """Make every render raise ``error`` where the frames would be coloured."""
     from vidcolor import pipeline
 
     def broken(*args, **kwargs):
-        raise AttributeError("'NoneType' object has no attribute 'planes'")
+        raise error
 
     monkeypatch.setattr(pipeline, "run_stages", broken)
+
+
+def test_an_unexpected_error_is_still_one_line(tmp_path, weights, clip, monkeypatch):
+    """A bug (any exception type) shows its type and message and how to see the traceback, not the traceback."""
+    break_the_render(monkeypatch, AttributeError("'NoneType' object has no attribute 'planes'"))
     result = run(clip, "-o", tmp_path / "out.mp4", "--weights", weights, "-q")
     assert_one_line_error(result, "AttributeError: 'NoneType' object has no attribute 'planes' (set VIDCOLOR_DEBUG=1")
     assert not (tmp_path / "out.mp4").exists()
@@ -394,3 +401,100 @@ def test_ctrl_c_while_the_libraries_load_is_one_line(stop):
                             cwd=REPO_ROOT, timeout=120)
     assert result.returncode == 130, result.stderr
     assert result.stderr == "Error: interrupted\n"
+
+
+def test_ctrl_c_while_the_options_are_checked_is_130(tmp_path, weights, clip, monkeypatch):
+    """Ctrl-C while `--device` was checked (CUDA initialising) escaped every handler: click printed
+    'Aborted!' and exited 1."""
+    def interrupted(name):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("vidcolor.commands._common.resolve_device", interrupted)
+    result = run(clip, "-o", tmp_path / "out.mp4", "--weights", weights)
+    assert_one_line_error(result, "interrupted; no output was written", code=130)
+    assert no_outputs(tmp_path, set())
+
+
+@pytest.mark.parametrize("message", ["OpenCV(5.0.0) dis_flow.cpp:1446: error: (-215:Assertion failed) in function 'calc'\n",
+                                     "Error(s) in loading state_dict:\n\tMissing key(s): 'head.weight'"],
+                         ids=["opencv-trailing-line-break", "several-lines"])
+def test_an_unexpected_error_of_several_lines_is_one_line(tmp_path, weights, clip, monkeypatch, message):
+    """OpenCV's errors end in a line break, which put the '(set VIDCOLOR_DEBUG=1 ...)' hint on a second line."""
+    break_the_render(monkeypatch, RuntimeError(message))
+    result = run(clip, "-o", tmp_path / "out.mp4", "--weights", weights, "-q")
+    assert_one_line_error(result, f"RuntimeError: {message.splitlines()[0]} (set VIDCOLOR_DEBUG=1 for details)")
+
+
+def test_a_library_error_of_several_lines_is_one_line(tmp_path, weights, clip, monkeypatch):
+    from vidcolor.errors import InputError
+
+    break_the_render(monkeypatch, InputError("grey.mp4 cannot be read (decoder said:\nbad data); pass a complete file"))
+    result = run(clip, "-o", tmp_path / "out.mp4", "--weights", weights, "-q")
+    assert_one_line_error(result, "grey.mp4 cannot be read (decoder said: bad data); pass a complete file")
+
+
+def test_a_folder_after_bundled_short_options_runs_the_batch(tmp_path, weights):
+    """`vidcolor -qo COLOUR ARCHIVE` took COLOUR for the input and refused ARCHIVE: 'is a folder'."""
+    src = tmp_path / "archive"
+    src.mkdir()
+    make_image(src / "photo.png", mode="L")
+    result = run("-qo", tmp_path / "colour", "--weights", weights, "--render-size", "64", src)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "colour" / "photo.png").is_file()
+
+
+def test_video_options_for_a_photo_are_named_as_ignored(tmp_path, weights):
+    """`--crf`, `--codec`, `--resume`... for a photo did nothing, without a word."""
+    photo = make_image(tmp_path / "photo.png", mode="L")
+
+    def vidcolor(output: str, *options: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(REPO_ROOT / "cli.py"), str(photo), "-o", output, "--weights",
+                               str(weights), "--render-size", "64", "-q", *options],
+                              capture_output=True, text=True, cwd=tmp_path, timeout=120)
+
+    result = vidcolor("a.png", "--codec", "libx265", "--crf", "30", "--resume", "--temporal", "off")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        f"warning: --codec, --crf, --temporal, --resume are for video; ignored for the photo {photo}"]
+    assert (tmp_path / "a.png").is_file()
+    result = vidcolor("b.png")
+    assert result.returncode == 0 and result.stderr == ""
+
+
+def test_standard_input_and_output_are_named(tmp_path, weights, clip, monkeypatch):
+    """`-` was taken for a file: '- does not exist; check the path', and for output a file type."""
+    monkeypatch.chdir(tmp_path)
+    assert_one_line_error(run("-", "-o", "out.mp4", "--weights", weights), "standard input")
+    assert_one_line_error(run(clip, "-o", "-", "--weights", weights), "standard output")
+    assert no_outputs(tmp_path, set())
+
+
+def test_debug_set_to_zero_keeps_errors_to_one_line(tmp_path, weights, clip, monkeypatch):
+    """`VIDCOLOR_DEBUG=0` showed the traceback: any value at all counted as on."""
+    break_the_render(monkeypatch, AttributeError("'NoneType' object has no attribute 'planes'"))
+    monkeypatch.setenv("VIDCOLOR_DEBUG", "0")
+    result = run(clip, "-o", tmp_path / "out.mp4", "--weights", weights, "-q")
+    assert_one_line_error(result, "AttributeError: 'NoneType' object has no attribute 'planes' (set VIDCOLOR_DEBUG=1")
+
+
+@pytest.mark.parametrize("segments", [0, 1])
+def test_an_interrupted_resume_says_what_it_kept(tmp_path, weights, monkeypatch, segments):
+    """Ctrl-C before the first segment was finished said 'finished segments are kept' of an empty folder."""
+    from vidcolor import resume
+
+    source = make_video(tmp_path / "in.mp4", size=(64, 48), frames=12)
+    render_segments = resume._render_segments
+
+    def interrupted(source, suffix, manifest, *args):
+        if segments:
+            manifest.data["segment_frames"] = 6
+            frames = source.frames
+            source.frames = lambda: itertools.islice(frames(), 6)  # the first segment, then Ctrl-C
+            render_segments(source, suffix, manifest, *args)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(resume, "_render_segments", interrupted)
+    result = run(source, "-o", tmp_path / "out.mp4", "--weights", weights, "--resume", "-q")
+    expected = ("interrupted; 1 finished segment is kept in" if segments
+                else "interrupted before the first segment was finished; no output was written")
+    assert_one_line_error(result, expected, code=130)

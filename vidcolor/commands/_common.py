@@ -53,13 +53,25 @@ def one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except VidcolorError as error:
-            raise click.ClickException(str(error)) from None
+            raise click.ClickException(joined_lines(str(error))) from None
         except Exception as error:  # noqa: BLE001 - anything else is a bug: still one line, with the way to see more
-            if os.environ.get(DEBUG_ENV):
+            if os.environ.get(DEBUG_ENV, "0") not in ("", "0"):
                 raise
-            raise click.ClickException(f"{type(error).__name__}: {error} (set {DEBUG_ENV}=1 for details)") from None
+            raise click.ClickException(f"{described(error)} (set {DEBUG_ENV}=1 for details)") from None
 
     return wrapper
+
+
+def joined_lines(message: str) -> str:
+    """``message`` on one line: a library's text quoted in it may hold line breaks."""
+    return " ".join(line.strip() for line in message.splitlines() if line.strip())
+
+
+def described(error: Exception) -> str:
+    """An unexpected error's type and the first line of its message (OpenCV's end in a line break, PyTorch's
+    state-dict errors run to many lines: the rest is in the traceback)."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
 
 
 def _checked_device(ctx: click.Context, param: click.Parameter, name: str) -> str:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
+from ..errors import InputError, OutputError, VidcolorWarning
 from ..io.containers import check_video_output
 from ..io.images import check_image_output
 from ..io.output import check_output_path
@@ -23,6 +26,10 @@ from ._common import (
     temporal_options,
     video_options,
 )
+
+STANDARD_STREAM = Path("-")
+# parameters that only a video uses: a photo is one picture, written in its own format
+VIDEO_ONLY = frozenset({"batch_size", "codec", "crf", "preset", "temporal", "temporal_strength", "resume"})
 
 
 @click.command("colorize")
@@ -60,11 +67,14 @@ def colorize_command(
     photos keep their resolution, alpha and bit depth.
     """
     check_render_size(render_size)
+    refuse_standard_streams(input_path, output_path)
     kind = media_kind(input_path)
     check_output_path(input_path, output_path, overwrite)
     (check_image_output if kind == "image" else check_video_output)(output_path)  # before the model loads
     if resume and kind == "video":
         check_resumable_output(output_path)
+    if kind == "image":
+        warn_video_options_ignored(input_path)
     colorizer = load_colorizer(weights, device, render_size, saturation)
     if kind == "image":
         result = colorize_image(input_path, output_path, colorizer, overwrite=overwrite)
@@ -85,11 +95,39 @@ def colorize_command(
         except KeyboardInterrupt:
             if not resume:
                 raise
-            raise Interrupted(
-                f"interrupted; finished segments are kept in {resume_folder(output_path)}: "
-                "run the same command again to continue"
-            ) from None
+            raise Interrupted(interrupted_resume_message(output_path)) from None
         rate = result.frames / result.seconds if result.seconds else 0.0
         summary = f"{result.output}: {result.frames} frames in {result.seconds:.1f} s ({rate:.1f} fps), {result.cuts} scene cuts"
     if not quiet:
         click.echo(summary, err=True)
+
+
+def refuse_standard_streams(input_path: Path, output_path: Path) -> None:
+    """Say that ``-`` is not standard input or output here (unless a file of that name is the input): a video
+    is read and written with seeking, and the output is renamed into place at the end."""
+    if input_path == STANDARD_STREAM and not input_path.exists():
+        raise InputError("reading from standard input ('-') is not supported; save it to a file and pass its path")
+    if output_path == STANDARD_STREAM:
+        raise OutputError("writing to standard output ('-') is not supported; give an output file name such as "
+                          "out.mp4 or out.png")
+
+
+def warn_video_options_ignored(input_path: Path) -> None:
+    """Name the video-only options given on the command line for a photo, which leaves them unused."""
+    ctx = click.get_current_context()
+    given = [param.opts[0] for param in ctx.command.params
+             if param.name in VIDEO_ONLY and ctx.get_parameter_source(param.name) is ParameterSource.COMMANDLINE]
+    if given:
+        verb = "is" if len(given) == 1 else "are"
+        warnings.warn(f"{', '.join(given)} {verb} for video; ignored for the photo {input_path}", VidcolorWarning,
+                      stacklevel=2)
+
+
+def interrupted_resume_message(output_path: Path) -> str:
+    """What an interrupted ``--resume`` render kept: its finished segments, or nothing yet."""
+    folder = resume_folder(output_path)
+    finished = len(list(folder.glob("segment-*"))) if folder.is_dir() else 0
+    if not finished:
+        return "interrupted before the first segment was finished; no output was written"
+    count = "segment is" if finished == 1 else "segments are"
+    return f"interrupted; {finished} finished {count} kept in {folder}: run the same command again to continue"
