@@ -14,6 +14,7 @@ reaches 0.85 x the truth's, interpolated between scales; the best PSNR and its s
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repository's packages
+
+from benchmarks._cli import run  # noqa: E402
 from training.calibrate import Calibration, calibrate  # noqa: E402
 from training.data import find_images  # noqa: E402
 from vidcolor.worker import Colorizer  # noqa: E402
@@ -114,8 +118,9 @@ def main() -> None:
     if len(labels) != len(args.weights):
         parser.error("give one --labels entry per weights file")
     paths = find_images(args.data)
-    curves = [ModelCurve(label, calibrate(Colorizer.from_weights(path, device=args.device, calibrated=False), paths, SCALES))
-              for label, path in zip(labels, args.weights)]
+    # every file is loaded (and checked) before the first is scored, which takes minutes on a full folder
+    colorizers = [Colorizer.from_weights(path, device=args.device, calibrated=False) for path in args.weights]
+    curves = [ModelCurve(label, calibrate(colorizer, paths, SCALES)) for label, colorizer in zip(labels, colorizers)]
     title = args.title or f"models on {args.data}"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".md").write_text(markdown(curves, title))
@@ -124,4 +129,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

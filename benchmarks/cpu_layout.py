@@ -13,12 +13,17 @@ the training steps use untrained generators.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import torch
 from torch import nn
 
-from vidcolor.models import create_generator, default_weights_path, load_generator
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repository's packages
+
+from benchmarks._cli import positive_int, run  # noqa: E402
+from vidcolor.models import create_generator, default_weights_path, list_generators, load_generator  # noqa: E402
 
 
 def frames_per_second(model: nn.Module, size: int, frames_per_call: int, channels_last: bool, repeats: int) -> float:
@@ -64,11 +69,14 @@ def load_model(arch: str) -> nn.Module:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--arch", default="lite0-unet")
-    parser.add_argument("--sizes", type=int, nargs="+", default=[128, 256, 512])
-    parser.add_argument("--calls", type=int, nargs="+", default=[1, 2, 4, 8], help="frames per model call")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--arch", default="lite0-unet", choices=list_generators())
+    parser.add_argument("--sizes", type=positive_int, nargs="+", default=[128, 256, 512],
+                        help="render sizes, multiples of 32")
+    parser.add_argument("--calls", type=positive_int, nargs="+", default=[1, 2, 4, 8], help="frames per model call")
+    parser.add_argument("--repeats", type=positive_int, default=3)
     args = parser.parse_args()
+    if any(size % 32 for size in args.sizes):
+        parser.error(f"argument --sizes: render sizes are multiples of 32, got {args.sizes}")
 
     model = load_model(args.arch)
     reference = 8 if 8 in args.calls else max(args.calls)  # NCHW at this many frames per call is the baseline
@@ -91,4 +99,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

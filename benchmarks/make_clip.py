@@ -1,16 +1,19 @@
 """Make a benchmark clip: the first N frames of a video (looped if it is shorter), scaled to W×H.
 
-    python benchmarks/make_clip.py ../shared/data/video/color/cockatoo.mp4 clip1080.mp4 --size 1920x1080 --frames 240
+    python benchmarks/make_clip.py ../shared/data/video/color/cockatoo.mp4 clip1080.mp4 --size 1920x1080 --frames 240 \
+        [--overwrite]
 
 The shared clips stop at 720p; the GPU throughput goal is stated at 1080p, so this scales a real clip
 up (bicubic, libx264 CRF 18, grey or colour as the source) rather than synthesising one: real texture
 and motion keep the decoder and encoder costs realistic. Video only; the throughput benchmark's
-numbers do not depend on sound.
+numbers do not depend on sound. An existing output is replaced only with ``--overwrite``, and never the
+source itself.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Iterator
 from contextlib import closing
 from fractions import Fraction
@@ -20,7 +23,12 @@ from pathlib import Path
 import av
 from tqdm import tqdm
 
-from vidcolor.io.output import atomic_output
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repository's packages
+
+from benchmarks._cli import frame_size, positive_int, run  # noqa: E402
+from vidcolor.errors import InputError  # noqa: E402
+from vidcolor.io.output import atomic_output, check_output_path  # noqa: E402
+from vidcolor.io.probe import open_media  # noqa: E402
 
 
 def _frames_looped(path: Path) -> Iterator[av.VideoFrame]:
@@ -32,12 +40,18 @@ def _frames_looped(path: Path) -> Iterator[av.VideoFrame]:
                 produced = True
                 yield frame
         if not produced:
-            raise ValueError(f"{path} has no video frames")
+            raise InputError(f"{path} has no video frames")
 
 
-def make_clip(source: Path, output: Path, width: int, height: int, frames: int, crf: int = 18) -> int:
-    """Write ``frames`` frames of ``source`` scaled to ``width`` x ``height`` into ``output``; returns the count."""
-    with av.open(str(source)) as probe:
+def make_clip(source: Path, output: Path, width: int, height: int, frames: int, crf: int = 18,
+              overwrite: bool = False) -> int:
+    """Write ``frames`` frames of ``source`` scaled to ``width`` x ``height`` into ``output``; returns the count.
+
+    ``output`` may not be ``source``, nor exist unless ``overwrite`` (:class:`OutputError`)."""
+    check_output_path(source, output, overwrite)
+    with open_media(source) as probe:
+        if not probe.streams.video:
+            raise InputError(f"{source} has no video stream")
         stream = probe.streams.video[0]
         rate = Fraction(stream.average_rate or stream.guessed_rate or 25)
     with atomic_output(output) as temporary, av.open(str(temporary), "w") as container:
@@ -56,21 +70,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("source", type=Path)
     parser.add_argument("output", type=Path)
-    parser.add_argument("--size", default="1920x1080", help="WxH, both even")
-    parser.add_argument("--frames", type=int, default=240)
+    parser.add_argument("--size", type=frame_size, default="1920x1080", help="WxH, both even (default: 1920x1080)")
+    parser.add_argument("--frames", type=positive_int, default=240)
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = parser.parse_args()
-    try:
-        width, height = (int(side) for side in args.size.lower().split("x"))
-    except ValueError:
-        parser.exit(2, f"error: --size must look like 1920x1080, got {args.size}\n")
-    if width % 2 or height % 2 or args.frames < 1:
-        parser.exit(2, "error: --size needs an even width and height and --frames at least 1\n")
-    try:
-        written = make_clip(args.source, args.output, width, height, args.frames)
-    except (av.FFmpegError, OSError, ValueError) as error:
-        parser.exit(1, f"error: {error}\n")
+    width, height = args.size
+    written = make_clip(args.source, args.output, width, height, args.frames, overwrite=args.overwrite)
     print(f"{args.output}: {written} frames at {width}x{height}")
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -17,6 +17,11 @@ import tempfile
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))  # run as a script: the repository's packages and the tests' media maker
+
+from benchmarks._cli import frame_size, positive_int, run  # noqa: E402
+from vidcolor.errors import VidcolorError  # noqa: E402
+from vidcolor.models import list_generators  # noqa: E402
 
 
 def render_and_report(clip: Path, arch: str) -> None:
@@ -33,31 +38,39 @@ def render_and_report(clip: Path, arch: str) -> None:
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
+def peak_rss_mib(clip: Path, arch: str) -> float:
+    """Render ``clip`` in a fresh process and return its peak RSS; the child's error if it fails."""
+    child = [sys.executable, __file__, "--child", str(clip), "--arch", arch]
+    finished = subprocess.run(child, capture_output=True, text=True)
+    if finished.returncode:
+        lines = finished.stderr.strip().splitlines() or [f"exit status {finished.returncode}"]
+        raise VidcolorError(f"the render of {clip.name} failed: {lines[-1].removeprefix('error: ')}")
+    return float(finished.stdout.split()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", default="1280x720")
-    parser.add_argument("--frames", type=int, default=100)
-    parser.add_argument("--arch", default="tiny-unet")
+    parser.add_argument("--size", type=frame_size, default="1280x720", help="WxH, both even")
+    parser.add_argument("--frames", type=positive_int, default=100)
+    parser.add_argument("--arch", default="tiny-unet", choices=list_generators())
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         render_and_report(args.child, args.arch)
         return
 
-    sys.path.insert(0, str(REPO_ROOT))
     from tests.media import make_video
 
-    width, height = map(int, args.size.split("x"))
+    width, height = args.size
     peaks = {}
     with tempfile.TemporaryDirectory() as folder:
         for frames in (args.frames, 4 * args.frames):
             clip = make_video(Path(folder) / f"clip{frames}.mp4", size=(width, height), frames=frames, audio="aac")
-            child = [sys.executable, __file__, "--child", str(clip), "--arch", args.arch]
-            peaks[frames] = float(subprocess.run(child, check=True, capture_output=True, text=True).stdout.split()[-1])
+            peaks[frames] = peak_rss_mib(clip, args.arch)
     short, long = args.frames, 4 * args.frames
-    print(f"{args.size}, {args.arch}: peak RSS {peaks[short]:.0f} MiB for {short} frames, "
+    print(f"{width}x{height}, {args.arch}: peak RSS {peaks[short]:.0f} MiB for {short} frames, "
           f"{peaks[long]:.0f} MiB for {long} frames (ratio {peaks[long] / peaks[short]:.2f})")
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

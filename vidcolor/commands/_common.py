@@ -55,11 +55,16 @@ def one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         except VidcolorError as error:
             raise click.ClickException(joined_lines(str(error))) from None
         except Exception as error:  # noqa: BLE001 - anything else is a bug: still one line, with the way to see more
-            if os.environ.get(DEBUG_ENV, "0") not in ("", "0"):
+            if debug_enabled():
                 raise
             raise click.ClickException(f"{described(error)} (set {DEBUG_ENV}=1 for details)") from None
 
     return wrapper
+
+
+def debug_enabled() -> bool:
+    """Whether ``VIDCOLOR_DEBUG`` asks for tracebacks (set, and not ``0``)."""
+    return os.environ.get(DEBUG_ENV, "0") not in ("", "0")
 
 
 def joined_lines(message: str) -> str:
