@@ -498,3 +498,18 @@ def test_an_interrupted_resume_says_what_it_kept(tmp_path, weights, monkeypatch,
     expected = ("interrupted; 1 finished segment is kept in" if segments
                 else "interrupted before the first segment was finished; no output was written")
     assert_one_line_error(result, expected, code=130)
+
+
+def test_broken_and_looping_links_and_a_file_as_the_output_folder_are_named(tmp_path, weights, clip):
+    """A link to a moved file, or a link loop, said 'does not exist; check the path' of a path the user can
+    see; `-o photo.png/out.mp4` said the folder photo.png 'does not exist'."""
+    (tmp_path / "moved.mp4").symlink_to(tmp_path / "gone" / "film.mp4")
+    (tmp_path / "a.mp4").symlink_to(tmp_path / "b.mp4")
+    (tmp_path / "b.mp4").symlink_to(tmp_path / "a.mp4")
+    result = run(tmp_path / "moved.mp4", "-o", tmp_path / "out.mp4", "--weights", weights)
+    assert_one_line_error(result, f"is a symbolic link to {tmp_path / 'gone' / 'film.mp4'}, which does not exist")
+    result = run(tmp_path / "a.mp4", "-o", tmp_path / "out.mp4", "--weights", weights)
+    assert_one_line_error(result, "a.mp4 is a symbolic link that loops back on itself")
+    (tmp_path / "photo.png").write_bytes(b"not a folder")
+    result = run(clip, "-o", tmp_path / "photo.png" / "out.mp4", "--weights", weights)
+    assert_one_line_error(result, "photo.png is a file, not a folder, so out.mp4 cannot be written in it")

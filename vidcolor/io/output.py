@@ -26,6 +26,9 @@ def check_output_path(input_path: Path, output_path: Path, overwrite: bool) -> N
         if written.resolve() == input_path.resolve() or same_file:
             raise OutputError(f"output {output_path} would overwrite the input file {input_path}; choose another output path")
     if not output_path.parent.is_dir():
+        if output_path.parent.exists():
+            raise OutputError(f"{output_path.parent} is a file, not a folder, so {output_path.name} cannot be "
+                              "written in it; choose another output path")
         raise OutputError(f"output folder {output_path.parent} does not exist; create it first")
     if not os.access(output_path.parent, os.W_OK | os.X_OK):
         raise OutputError(f"output folder {output_path.parent} is not writable (read-only or no permission); "

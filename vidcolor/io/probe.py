@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -23,7 +24,7 @@ def open_media(path: Path) -> av.container.InputContainer:
     """Open `path` for reading; InputError if it is missing, a folder, empty, or not media."""
     path = Path(path)
     if not path.exists():
-        raise InputError(f"{path} does not exist; check the path")
+        raise InputError(_missing(path))
     if path.is_dir():
         raise InputError(f"{path} is a folder; pass a video or image file")
     if not path.is_file():
@@ -36,6 +37,19 @@ def open_media(path: Path) -> av.container.InputContainer:
         raise InputError(
             f"{path} cannot be read as media ({e}); pass a complete video or image file"
         ) from e
+
+
+def _missing(path: Path) -> str:
+    """Why ``path`` cannot be found: a link to nothing, a link loop, or no such file."""
+    if not path.is_symlink():
+        return f"{path} does not exist; check the path"
+    try:
+        path.resolve(strict=True)
+    except FileNotFoundError:
+        return f"{path} is a symbolic link to {os.readlink(path)}, which does not exist; fix or remove the link"
+    except (RuntimeError, OSError):  # a loop: RuntimeError up to Python 3.12, OSError (ELOOP) after
+        pass
+    return f"{path} is a symbolic link that loops back on itself; fix or remove the link"
 
 
 def media_kind(path: Path) -> Literal["video", "image"]:
