@@ -213,6 +213,20 @@ def test_output_folder_inside_source_is_not_walked(tmp_path: Path, colorizer: Co
     assert not (dst / "colour").exists()
 
 
+def test_an_output_folder_inside_the_source_that_holds_originals_is_refused(tmp_path: Path,
+                                                                          colorizer: Colorizer) -> None:
+    """`-o ARCHIVE/photos` was not walked, so the photos already in it were silently never coloured and the
+    colour ones landed among them; an earlier run's output folder (it has a report) still continues."""
+    src = tmp_path / "src"
+    (src / "photos").mkdir(parents=True)
+    make_image(src / "a.png", size=(32, 32), mode="L")
+    make_image(src / "photos" / "b.png", size=(32, 32), mode="L")
+    with pytest.raises(batch_module.OutputError, match=r"already holds files such as b\.png"):
+        batch_module.check_folders(src, src / "photos")
+    run(src, src / "colour", colorizer)
+    batch_module.check_folders(src, src / "colour")  # a rerun into its own output folder
+
+
 def test_a_folder_that_cannot_be_read_fails_in_the_report(tmp_path: Path, colorizer: Colorizer,
                                                           monkeypatch) -> None:
     """A sub-folder without read permission was skipped without a word and the batch reported success."""

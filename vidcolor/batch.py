@@ -112,6 +112,8 @@ def check_folders(src_dir: Path, dst_dir: Path) -> None:
     if dst_dir.resolve() in src_dir.resolve().parents:
         raise OutputError(f"output folder {dst_dir} holds the source folder {src_dir}: colour files would be written "
                           "among the originals; choose a folder outside it")
+    if src_dir.resolve() in dst_dir.resolve().parents:
+        _check_no_originals_in(dst_dir)
     if dst_dir.is_symlink() and not dst_dir.exists():
         raise OutputError(f"output folder {dst_dir} is a link to nothing ({os.readlink(dst_dir)}); choose another folder")
     existing = next(folder for folder in (dst_dir, *dst_dir.absolute().parents) if folder.exists())
@@ -120,6 +122,18 @@ def check_folders(src_dir: Path, dst_dir: Path) -> None:
     if not os.access(existing, os.W_OK | os.X_OK):
         raise OutputError(f"output folder {dst_dir} cannot be written ({existing} is read-only or not ours); "
                           "choose another output folder")
+
+
+def _check_no_originals_in(dst_dir: Path) -> None:
+    """Refuse a destination inside the source that already holds files but is not an earlier run's output
+    folder (it has no report): it is not walked, so its photos would be neither coloured nor kept apart."""
+    if not dst_dir.is_dir() or any(dst_dir.glob(f"{REPORT_STEM}.*")):
+        return
+    held = next((path for path in dst_dir.rglob("*") if path.is_file() and not path.name.startswith(".")), None)
+    if held is not None:
+        raise OutputError(f"output folder {dst_dir} is inside the source folder and already holds files such as "
+                          f"{held.relative_to(dst_dir)}, which would be neither coloured nor kept apart from the "
+                          "colour ones; choose a new folder")
 
 
 def walk_tree(src_dir: Path, exclude: Path | None = None) -> tuple[list[Path], dict[Path, str]]:
