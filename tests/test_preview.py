@@ -479,3 +479,22 @@ def test_anamorphic_video_is_shown_at_its_display_aspect(weights, tmp_path, aspe
     write_contact_sheet(clip, sheet, colorizer(weights), frames=2, temporal=TemporalOptions(enabled=False))
     panel_height, panel_width = expected.shape
     assert read_rgb(sheet).shape == (2 * (label_height(panel_width) + panel_height), 2 * panel_width, 3)
+
+
+def test_options_a_photo_has_no_use_for_and_an_odd_sized_video_are_warned_of(weights, tmp_path) -> None:
+    """A photo's --start/--frames were ignored without a word; an odd-sized video previewed happily although the
+    render refuses it."""
+    from image_media import make_image
+
+    from vidcolor.errors import VidcolorWarning
+
+    photo = make_image(tmp_path / "photo.png", mode="L")
+    model = ["--weights", str(weights), "--device", "cpu", "--render-size", str(RENDER)]
+    with pytest.warns(VidcolorWarning, match=f"--frames, --start are for video; ignored for the photo {photo}"):
+        result = cli(str(photo), "--sheet", str(tmp_path / "photo_sheet.png"), "--frames", "3", "--start", "2", *model)
+    assert result.exit_code == 0, result.output
+    odd = make_video(tmp_path / "odd.mkv", size=(97, 65), frames=3, codec="ffv1")
+    with pytest.warns(VidcolorWarning, match="odd.mkv is 97x65: 4:2:0 video needs an even width and height; .* the "
+                                             "render will refuse it"):
+        result = cli(str(odd), "--sheet", str(tmp_path / "odd_sheet.png"), *model)
+    assert result.exit_code == 0, result.output

@@ -7,9 +7,10 @@ import math
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import click
+from click.core import ParameterSource
 
 from ..errors import VidcolorError, VidcolorWarning
 from ..io.containers import AUTO_CODEC
@@ -156,3 +157,15 @@ def encode_settings(codec: str, crf: int, preset: str) -> EncodeSettings:
 def temporal_options(temporal: str, strength: float) -> TemporalOptions:
     """Temporal smoothing settings from the CLI options."""
     return TemporalOptions(enabled=temporal == "on", strength=strength)
+
+
+def warn_video_options_ignored(input_path: Path, names: Sequence[str]) -> None:
+    """Name the options among ``names`` (parameter names) that were given on the command line for the photo
+    ``input_path``, which has no use for them."""
+    ctx = click.get_current_context()
+    given = [param.opts[0] for param in ctx.command.params
+             if param.name in names and ctx.get_parameter_source(param.name) is ParameterSource.COMMANDLINE]
+    if given:
+        verb = "is" if len(given) == 1 else "are"
+        warnings.warn(f"{', '.join(given)} {verb} for video; ignored for the photo {input_path}", VidcolorWarning,
+                      stacklevel=2)

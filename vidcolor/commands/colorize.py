@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import click
-from click.core import ParameterSource
 
-from ..errors import InputError, OutputError, VidcolorWarning
+from ..errors import InputError, OutputError
 from ..io.containers import check_video_output
 from ..io.images import check_image_output
 from ..io.output import check_output_path
@@ -25,11 +23,12 @@ from ._common import (
     temporal_flags,
     temporal_options,
     video_options,
+    warn_video_options_ignored,
 )
 
 STANDARD_STREAM = Path("-")
 # parameters that only a video uses: a photo is one picture, written in its own format
-VIDEO_ONLY = frozenset({"batch_size", "codec", "crf", "preset", "temporal", "temporal_strength", "resume"})
+VIDEO_ONLY = ("batch_size", "codec", "crf", "preset", "temporal", "temporal_strength", "resume")
 
 
 @click.command("colorize")
@@ -74,7 +73,7 @@ def colorize_command(
     if resume and kind == "video":
         check_resumable_output(output_path)
     if kind == "image":
-        warn_video_options_ignored(input_path)
+        warn_video_options_ignored(input_path, VIDEO_ONLY)
     colorizer = load_colorizer(weights, device, render_size, saturation)
     if kind == "image":
         result = colorize_image(input_path, output_path, colorizer, overwrite=overwrite)
@@ -110,17 +109,6 @@ def refuse_standard_streams(input_path: Path, output_path: Path) -> None:
     if output_path == STANDARD_STREAM:
         raise OutputError("writing to standard output ('-') is not supported; give an output file name such as "
                           "out.mp4 or out.png")
-
-
-def warn_video_options_ignored(input_path: Path) -> None:
-    """Name the video-only options given on the command line for a photo, which leaves them unused."""
-    ctx = click.get_current_context()
-    given = [param.opts[0] for param in ctx.command.params
-             if param.name in VIDEO_ONLY and ctx.get_parameter_source(param.name) is ParameterSource.COMMANDLINE]
-    if given:
-        verb = "is" if len(given) == 1 else "are"
-        warnings.warn(f"{', '.join(given)} {verb} for video; ignored for the photo {input_path}", VidcolorWarning,
-                      stacklevel=2)
 
 
 def interrupted_resume_message(output_path: Path) -> str:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import click
 
+from ..errors import InputError, VidcolorWarning
+from ..io.decode import VideoSource
+from ..io.encode import check_even_size
 from ..io.images import IMAGE_SUFFIXES, is_image_suffix
 from ..io.output import check_output_path
 from ..io.probe import media_kind
@@ -19,7 +23,11 @@ from ._common import (
     one_line_errors,
     temporal_flags,
     temporal_options,
+    warn_video_options_ignored,
 )
+
+# parameters that only a video uses: a photo is one picture
+VIDEO_ONLY = ("frames", "start_seconds", "batch_size", "temporal", "temporal_strength")
 
 
 @click.command("preview", epilog=f"Keys in the window: {HELP}")
@@ -59,7 +67,11 @@ def preview_command(
     if sheet_path is not None and not is_image_suffix(sheet_path):
         raise click.BadParameter(f"{sheet_path.name} is not an image name; use one of {', '.join(IMAGE_SUFFIXES)}",
                                  param_hint="--sheet")
-    media_kind(input_path)  # a missing or unreadable input fails before the model loads
+    kind = media_kind(input_path)  # a missing or unreadable input fails before the model loads
+    if kind == "image":
+        warn_video_options_ignored(input_path, VIDEO_ONLY)
+    else:
+        warn_if_the_render_refuses(input_path)
     options = temporal_options(temporal, temporal_strength)
     if sheet_path is not None:
         check_output_path(input_path, sheet_path, overwrite)
@@ -73,3 +85,13 @@ def preview_command(
     check_window_support()
     colorizer = load_colorizer(weights, device, render_size, saturation)
     run_viewer(input_path, colorizer, temporal=options, start_seconds=start_seconds)
+
+
+def warn_if_the_render_refuses(input_path: Path) -> None:
+    """Warn that the render will refuse a video of odd width or height, which the preview itself shows."""
+    with VideoSource(input_path) as source:
+        try:
+            check_even_size(input_path.name, source.info.width, source.info.height)
+        except InputError as error:
+            warnings.warn(f"{error}; the preview shows it, but the render will refuse it", VidcolorWarning,
+                          stacklevel=2)

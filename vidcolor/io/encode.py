@@ -375,11 +375,7 @@ class VideoSink:
         presets = _ENCODER_PRESETS.get(encoder)
         if presets is not None and settings.preset not in presets:
             raise OutputError(f"--preset {settings.preset} is not a {encoder} preset; use one of {', '.join(presets)}")
-        if info.width % 2 or info.height % 2:
-            raise InputError(
-                f"{source.path.name} is {info.width}x{info.height}: 4:2:0 video needs an even width and height; "
-                "crop or pad it by one pixel first (e.g. ffmpeg -vf crop=trunc(iw/2)*2:trunc(ih/2)*2)"
-            )
+        check_even_size(source.path.name, info.width, info.height)
         if not takes(self.container, av.Codec(settings.codec, "w")):
             raise OutputError(f"'{self.path.suffix}' files ({self.container.format.name}) cannot take "
                               f"{settings.codec} video; pick another --codec or file type")
@@ -540,6 +536,13 @@ def _field_order(source: VideoSource) -> int:
     if order == 0 and source.info.codec == "dvvideo" and source.info.height in _DV_SD_HEIGHTS:
         return _BOTTOM_FIELD_FIRST
     return order
+
+
+def check_even_size(name: str, width: int, height: int) -> None:
+    """:class:`InputError` for a video of odd width or height, which 4:2:0 output cannot hold."""
+    if width % 2 or height % 2:
+        raise InputError(f"{name} is {width}x{height}: 4:2:0 video needs an even width and height; crop or pad it "
+                         "by one pixel first (e.g. ffmpeg -vf crop=trunc(iw/2)*2:trunc(ih/2)*2)")
 
 
 def _standard_rates_only(codec_name: str) -> bool:
