@@ -215,3 +215,16 @@ def test_a_second_run_writing_the_same_output_at_once_stops_and_leaves_the_first
         assert working.read_bytes() == b"the first run's frames" and not output.exists()
     assert colorize_video(source, output, purple, progress=False).frames == 3  # a stale working file is reused
     assert not working.exists()
+
+
+@pytest.mark.skipif(fcntl is None, reason="no flock on this system")
+def test_a_file_system_without_locks_still_gets_its_output(tmp_path: Path, purple: Colorizer, monkeypatch) -> None:
+    """Some network and FUSE mounts refuse flock (ENOLCK, EOPNOTSUPP): the lock is a courtesy, not a need."""
+    import errno
+
+    def no_locks(descriptor, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    source = make_video(tmp_path / "in.mp4", size=(64, 48), frames=3)
+    assert colorize_video(source, tmp_path / "out.mp4", purple, progress=False).frames == 3

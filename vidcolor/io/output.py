@@ -98,7 +98,7 @@ def held_exclusively(temporary: Path, output_path: Path) -> Iterator[None]:
     The writers open the same file by its name, so the lock covers what they write, and it moves with
     the file when it is renamed into place. Where another process holds it (two runs, or two folder
     runs, colouring into one place at once), :class:`OutputError`; the other run's file is left alone.
-    Systems without ``flock`` (Windows) are not locked.
+    Systems without ``flock`` (Windows) and file systems that refuse it (some network mounts) are not locked.
     """
     if fcntl is None:
         yield
@@ -113,6 +113,8 @@ def held_exclusively(temporary: Path, output_path: Path) -> Iterator[None]:
         except BlockingIOError:
             raise OutputError(f"output {output_path} is being written by another run right now (its working file "
                               f"{temporary.name} is locked); wait for that run or choose another output") from None
+        except OSError:  # a file system without locks (some network and FUSE mounts): write unlocked
+            pass
         yield
     finally:
         os.close(descriptor)
