@@ -108,16 +108,52 @@ def _icc_gamma(gamma: float) -> bytes:
     return _icc_tag(b"curv", struct.pack(">IH", 1, round(gamma * 256)))
 
 
+# linear sRGB -> CIE XYZ seen under D50 (Bradford-adapted, as ICC profiles store sRGB)
+_SRGB_TO_D50 = np.array([[0.4360747, 0.3850649, 0.1430804], [0.2225045, 0.7168786, 0.0606169],
+                         [0.0139322, 0.0971045, 0.7141733]])
+
+
+def press_coverage(ink: np.ndarray) -> np.ndarray:
+    """The share of paper an ink covers on the press :func:`icc_profile` ("cmyk") describes, for ink
+    values in [0, 1]: dots spread, so a 50 % dot covers 65 %."""
+    return ink + 0.6 * ink * (1 - ink)
+
+
+def press_linear_rgb(cmyk: np.ndarray) -> np.ndarray:
+    """Linear sRGB light that the press of :func:`icc_profile` ("cmyk") reflects for ink values in [0, 1]:
+    cyan, magenta and yellow absorb red, green and blue, black all three (white paper, full ink black)."""
+    cover = press_coverage(np.asarray(cmyk, dtype=np.float64))
+    return (1 - cover[..., :3]) * (1 - cover[..., 3:])
+
+
+def _icc_cmyk_lut(points: int = 9) -> bytes:
+    """An ICC lut16 (A2B0) from CMYK to XYZ for :func:`press_linear_rgb`: the dot spread in the input
+    curves, then a grid of ``points`` a side over the inks' coverage."""
+    ramp = np.linspace(0, 1, 256)
+    curves = np.rint(np.tile(press_coverage(ramp), 4) * 65535).astype(">u2")
+    steps = np.linspace(0, 1, points)
+    cover = np.stack(np.meshgrid(steps, steps, steps, steps, indexing="ij"), axis=-1).reshape(-1, 4)  # cyan slowest
+    xyz = (1 - cover[:, :3]) * (1 - cover[:, 3:]) @ _SRGB_TO_D50.T
+    grid = np.rint(xyz * 32768).astype(">u2")  # u1Fixed15, as a lut16 encodes XYZ
+    identity = struct.pack(">9i", *(65536 if row == col else 0 for row in range(3) for col in range(3)))
+    body = (bytes([4, 3, points, 0]) + identity + struct.pack(">HH", 256, 2) + curves.tobytes() + grid.tobytes()
+            + np.tile(np.array([0, 65535], ">u2"), 3).tobytes())
+    return _icc_tag(b"mft2", body)
+
+
 def icc_profile(kind: str) -> bytes:
-    """A minimal ICC v2 display profile built by hand: "grey-2.2" (Gray Gamma 2.2, as scanners embed) or
-    "adobe-rgb" (Adobe RGB (1998): a wider gamut than sRGB's, gamma 563/256)."""
-    name = {"grey-2.2": "Gray Gamma 2.2", "adobe-rgb": "Adobe RGB (1998)"}[kind]
+    """A minimal ICC v2 profile built by hand: "grey-2.2" (Gray Gamma 2.2, as scanners embed), "adobe-rgb"
+    (Adobe RGB (1998): a wider gamut than sRGB's, gamma 563/256) or "cmyk" (a press with dot spread, as
+    :func:`press_linear_rgb` describes it)."""
+    name = {"grey-2.2": "Gray Gamma 2.2", "adobe-rgb": "Adobe RGB (1998)", "cmyk": "Test Press CMYK"}[kind]
     description = name.encode() + b"\x00"
     d50 = _icc_xyz(0.9642, 1.0, 0.8249)  # the ICC's reference white
     tags = {b"desc": _icc_tag(b"desc", struct.pack(">I", len(description)) + description + b"\x00" * 78),
             b"wtpt": d50}
     if kind == "grey-2.2":
         tags[b"kTRC"] = _icc_gamma(2.2)
+    elif kind == "cmyk":
+        tags[b"A2B0"] = _icc_cmyk_lut()
     else:  # the primaries adapted to D50, as the ICC's connection space wants
         primaries = {b"rXYZ": (0.60974, 0.31111, 0.01947), b"gXYZ": (0.20528, 0.62567, 0.06087),
                      b"bXYZ": (0.14919, 0.06322, 0.74457)}
@@ -128,8 +164,8 @@ def icc_profile(kind: str) -> bytes:
         table += signature + struct.pack(">II", offset + len(data), len(body))
         data += body
     size = offset + len(data)
-    space = b"GRAY" if kind == "grey-2.2" else b"RGB "
-    header = (struct.pack(">I", size) + b"lcms" + bytes([2, 0x10, 0, 0]) + b"mntr" + space + b"XYZ "
+    device, space = {"grey-2.2": (b"mntr", b"GRAY"), "adobe-rgb": (b"mntr", b"RGB "), "cmyk": (b"prtr", b"CMYK")}[kind]
+    header = (struct.pack(">I", size) + b"lcms" + bytes([2, 0x10, 0, 0]) + device + space + b"XYZ "
               + b"\x00" * 12 + b"acsp" + b"\x00" * 28  # date; platform, flags, device, attributes, intent
               + d50[8:] + b"\x00" * 48)  # the illuminant; creator, ID and reserved bytes
     return header + struct.pack(">I", len(tags)) + table + data

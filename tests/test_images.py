@@ -15,7 +15,7 @@ import tifffile
 from PIL import ExifTags, Image, ImageCms, ImageOps
 from skimage.color import rgb2lab
 
-from tests.image_media import add_orientation, icc_profile, make_image, mark_box
+from tests.image_media import add_orientation, icc_profile, make_image, mark_box, press_linear_rgb
 from vidcolor.errors import InputError, OutputError, VidcolorWarning
 from vidcolor.io.images import IMAGE_SUFFIXES, is_image_suffix, read_image, write_image
 
@@ -404,6 +404,91 @@ def test_a_grey_photo_with_an_rgb_profile_is_converted_and_stays_grey(tmp_path: 
     assert np.abs(image.grey - np.arange(256).reshape(16, 16) / 255).max() > 0.02
 
 
+def _cmyk_print(path: Path, **options: object) -> np.ndarray:
+    """A CMYK scan of a print saved at ``path``: a ramp of black ink alone (a grey print) above random inks;
+    returns the ink values (0 none)."""
+    inks = np.random.default_rng(3).integers(0, 256, (16, 32, 4), dtype=np.uint8)
+    inks[:8] = 0
+    inks[:8, :, 3] = np.linspace(0, 255, 32).round().astype(np.uint8)
+    Image.fromarray(inks, "CMYK").save(path, **options)
+    return inks
+
+
+def _srgb_encoded(linear: np.ndarray) -> np.ndarray:
+    """Linear light as sRGB values in [0, 1]."""
+    return np.where(linear > 0.0031308, 1.055 * np.maximum(linear, 1e-12) ** (1 / 2.4) - 0.055, 12.92 * linear)
+
+
+@pytest.mark.parametrize("suffix", [".tif", ".jpg"])
+def test_a_cmyk_print_is_converted_through_its_profile(tmp_path: Path, suffix: str) -> None:
+    """A CMYK profile was only named in a warning and the inks subtracted from white: a grey print's 50 %
+    black came out at sRGB 128 (L 54) where its press prints L 66, and every colour shifted likewise."""
+    press = icc_profile("cmyk")
+    src = tmp_path / f"print{suffix}"
+    inks = _cmyk_print(src, icc_profile=press, **({"quality": 100} if suffix == ".jpg" else {}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        image = read_image(src)
+    with Image.open(src) as stored:
+        expected = ImageCms.profileToProfile(stored, ImageCms.ImageCmsProfile(io.BytesIO(press)),
+                                             ImageCms.createProfile("sRGB"), outputMode="RGB",
+                                             renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC,
+                                             flags=ImageCms.Flags.BLACKPOINTCOMPENSATION | ImageCms.Flags.NOOPTIMIZE)
+    np.testing.assert_array_equal(image.rgb, np.asarray(expected, dtype=np.float32) / 255)
+    press_grey = _srgb_encoded(press_linear_rgb(inks[:8] / 255))[..., 0]  # what the press prints
+    np.testing.assert_allclose(image.grey[:8], press_grey, atol=1.5 / 255)
+    assert image.grey[:8].std(axis=0).max() < 2 / 255  # the ramp runs along the rows
+
+
+def test_a_cmyk_jpeg_without_adobe_marker_is_not_read_as_a_negative(tmp_path: Path) -> None:
+    """Pillow reads every CMYK JPEG as Adobe's inverted CMYK; one without Adobe's APP14 marker stores plain
+    ink values, so a grey print came out black all over."""
+    inks = _cmyk_print(tmp_path / "adobe.jpg", quality=100)
+    data = (tmp_path / "adobe.jpg").read_bytes()
+    Image.fromarray(255 - inks, "CMYK").save(tmp_path / "inverted.jpg", quality=100)  # stored: plain ink values
+    inverted = (tmp_path / "inverted.jpg").read_bytes()
+    start = inverted.index(b"\xff\xee")  # Adobe's APP14 segment, which libjpeg writes for CMYK
+    plain = inverted[:start] + inverted[start + 2 + struct.unpack(">H", inverted[start + 2 : start + 4])[0]:]
+    (tmp_path / "plain.jpg").write_bytes(plain)
+    assert data.find(b"\xff\xeeAdobe") < 0 < data.find(b"Adobe") and b"Adobe" not in plain
+    np.testing.assert_allclose(read_image(tmp_path / "plain.jpg").rgb, read_image(tmp_path / "adobe.jpg").rgb,
+                               atol=1.5 / 255)  # the DCT rounds a negative's values apart by 1
+    np.testing.assert_allclose(read_image(tmp_path / "plain.jpg").grey[:8, -1], 0, atol=2 / 255)  # full black ink
+    np.testing.assert_allclose(read_image(tmp_path / "plain.jpg").grey[:8, 0], 1, atol=2 / 255)  # bare paper
+
+
+def test_a_cmyk_photo_whose_profile_does_not_fit_is_read_without_it_and_says_so(tmp_path: Path) -> None:
+    _cmyk_print(tmp_path / "print.tif", icc_profile=icc_profile("adobe-rgb"))
+    _cmyk_print(tmp_path / "plain.tif")
+    with pytest.warns(VidcolorWarning, match=r"print\.tif: its colour profile 'Adobe RGB \(1998\)' was not applied "
+                                             r"\(it is unreadable or not a CMYK profile\), so its inks are subtracted"):
+        image = read_image(tmp_path / "print.tif")
+    np.testing.assert_array_equal(image.rgb, _pillow_rgb(tmp_path / "plain.tif"))
+
+
+@pytest.mark.parametrize("layout", ["grey.png", "grey.tif", "grey_alpha.tif"])
+def test_a_16_bit_grey_scan_with_a_grey_profile_is_converted_at_16_bits(tmp_path: Path, layout: str) -> None:
+    """A scanner's 16-bit Gray Gamma 2.2 scan kept its values, with a warning: shadows up to 3 L too light."""
+    grey = icc_profile("grey-2.2")
+    stored = np.arange(0, 65536, 64, dtype=np.uint16).reshape(32, 32)
+    src = tmp_path / layout
+    if layout == "grey.png":
+        Image.fromarray(stored).save(src, icc_profile=grey)
+    else:
+        pixels = np.dstack([stored, np.full_like(stored, 40000)]) if "alpha" in layout else stored
+        tifffile.imwrite(src, pixels, photometric="minisblack",
+                         extrasamples="unassalpha" if "alpha" in layout else None, extratags=[(34675, "B", len(grey), grey, True)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        image = read_image(src)
+    assert image.bit_depth == 16
+    linear = (stored / 65535) ** (563 / 256)  # the profile's tone curve: gamma 2.2 as an ICC curve stores it
+    np.testing.assert_allclose(image.grey * 65535, _srgb_encoded(linear) * 65535, atol=1.5)
+    assert np.unique(image.grey).size > 2 * 256  # 16-bit steps, not 8-bit ones
+    if "alpha" in layout:
+        np.testing.assert_array_equal(image.alpha, np.full(stored.shape, 40000 / 65535, np.float32))
+
+
 def test_a_16_bit_photo_whose_profile_is_not_applied_says_so(tmp_path: Path) -> None:
     adobe = icc_profile("adobe-rgb")
     stored = np.random.default_rng(2).integers(0, 65536, (6, 8, 3), dtype=np.uint16)
@@ -787,6 +872,36 @@ def test_xmp_orientation_with_spaces_around_the_equals_sign_is_removed(tmp_path:
     Image.new("L", (8, 6), 90).save(tmp_path / "x.jpg", xmp=xmp)
     packet = read_image(tmp_path / "x.jpg").metadata.xmp
     assert b"Orientation" not in packet and b'dc:format="image/jpeg"' in packet
+
+
+_XMP_T = _XMP.replace(b"xmlns:tiff=", b"xmlns:t=").replace(b"tiff:Orientation", b"t:Orientation")  # another prefix
+
+
+@pytest.mark.parametrize(("source", "packet", "exif_orientation"), [
+    ("scan.jpg", _XMP_T, 6),  # the EXIF turns it, the XMP agrees under its own prefix
+    ("scan.jpg", _XMP_T, None),  # only the XMP says to turn it
+    ("scan.tif", b'<?xpacket begin="\xef\xbb\xbf"?>' + _XMP, None),  # as UTF-16, which TIFF allows
+])
+def test_an_xmp_orientation_under_any_prefix_or_in_utf16_turns_the_photo_once(
+        tmp_path: Path, source: str, packet: bytes, exif_orientation: int | None) -> None:
+    """An orientation under another prefix than tiff:, or in a UTF-16 packet, stayed in the colour version's
+    XMP, so a viewer that reads XMP turned the upright picture a second time."""
+    if source.endswith(".tif"):
+        packet = packet.decode().encode("utf-16-le")
+        tifffile.imwrite(tmp_path / source, np.full((6, 8), 90, np.uint8),
+                         extratags=[(700, "B", len(packet), packet, True)])
+    else:
+        exif = Image.Exif()
+        if exif_orientation is not None:
+            exif[ExifTags.Base.Orientation] = exif_orientation
+        Image.fromarray(np.full((6, 8), 90, np.uint8)).save(tmp_path / source, xmp=packet, exif=exif)
+    image = read_image(tmp_path / source)
+    assert image.rgb.shape == (8, 6, 3)  # turned once
+    for output in ("out.jpg", "out.tif"):
+        write_image(tmp_path / output, image.rgb, metadata=image.metadata)
+        with Image.open(tmp_path / output) as written:
+            xmp = written.info.get("xmp")
+            assert b"Harbour, 1931" in xmp and b"Orientation" not in xmp, output
 
 
 def test_a_decoder_warning_names_the_photo(tmp_path: Path) -> None:

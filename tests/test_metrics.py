@@ -16,7 +16,9 @@ from torch import nn
 
 from training.cli import evaluate_command
 from training.evaluate import OVERALL, evaluate, grey_baseline, read_rgb, sample_rows, sample_sheet, save_table
+from tests.image_media import icc_profile
 from training.metrics import colourfulness, psnr, ssim
+from vidcolor.io.images import read_image
 from vidcolor.models import create_generator, save_generator
 from vidcolor.worker import Colorizer
 
@@ -218,6 +220,17 @@ def test_photos_are_scored_upright_by_their_exif_orientation(tmp_path):
     upright = read_rgb(tmp_path / "sideways.jpg")
     assert upright.shape == (60, 40, 3)
     assert upright[:10, :, 0].mean() > 0.6 and upright[-10:, :, 2].mean() > 0.6  # red on top, blue below
+
+
+def test_photos_are_scored_in_srgb_as_the_tool_reads_them(tmp_path: Path) -> None:
+    """The truth of an Adobe RGB photo was scored on its stored values while the photo command converts it
+    to sRGB first: a perfect colouriser lost points for colours the truth never showed."""
+    stored = np.random.default_rng(4).integers(0, 256, (12, 16, 3), dtype=np.uint8)
+    stored[:4] = (200, 40, 40)
+    Image.fromarray(stored).save(tmp_path / "adobe.png", icc_profile=icc_profile("adobe-rgb"))
+    truth = read_rgb(tmp_path / "adobe.png")
+    np.testing.assert_array_equal(truth, read_image(tmp_path / "adobe.png").rgb)
+    assert truth[0, 0, 0] - truth[0, 0, 1] > (200 - 40) / 255 + 0.05  # sRGB needs a stronger red
 
 
 def test_an_interrupted_save_keeps_the_previous_table_chart_and_loss_log(tmp_path: Path, monkeypatch) -> None:

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
 from tqdm import tqdm
 
 from vidcolor.color import lab_to_rgb, rgb_to_lab
 from vidcolor.errors import InputError
+from vidcolor.io.images import read_image
 from vidcolor.io.output import atomic_output
 from vidcolor.worker import Colorizer
 
@@ -30,8 +30,8 @@ from .metrics import DATA_RANGE, colourfulness, psnr, ssim
 log = logging.getLogger(__name__)
 
 OVERALL = "overall"
-# what reading a photo that is not one raises (PIL's UnidentifiedImageError is an OSError)
-UNREADABLE = (OSError, ValueError, Image.DecompressionBombError)
+# what reading a photo that is not one raises (the tool's reader says it with InputError)
+UNREADABLE = (InputError, OSError, ValueError)
 
 
 @dataclass
@@ -50,10 +50,11 @@ class ScoreRow:
 
 
 def read_rgb(path: str | os.PathLike) -> np.ndarray:
-    """An image file as RGB float32 ``(H, W, 3)`` in [0, 1], upright by its EXIF orientation (as the tool
-    colours it: a phone photo stored sideways would be scored on a sideways sky)."""
-    with Image.open(path) as image:
-        return np.asarray(ImageOps.exif_transpose(image).convert("RGB"), dtype=np.float32) / 255.0
+    """An image file as RGB float32 ``(H, W, 3)`` in [0, 1], read as the tool reads a photo
+    (:func:`vidcolor.io.images.read_image`): upright by its EXIF orientation (a phone photo stored sideways
+    would be scored on a sideways sky), converted from its colour profile to sRGB (Adobe RGB, CMYK), at its
+    own bit depth; transparency is left out."""
+    return read_image(Path(path)).rgb
 
 
 def is_grey_photo(rgb: np.ndarray) -> bool:

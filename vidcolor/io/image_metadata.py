@@ -35,8 +35,10 @@ _JPEG_EXIF_LIMIT = 65533 - 8  # one APP1 segment, less its header
 _JPEG_XMP_LIMIT = 65533 - 29  # one APP1 segment, less the XMP namespace
 # ImageDescription texts that say how a TIFF's pixels are stored (tifffile, ImageJ, OME), not what they show
 _STORAGE_DESCRIPTIONS = ('{"shape"', "ImageJ=", "<?xml")
-# an XMP packet's orientation: the colour version is upright, so a viewer must not turn it again
-_XMP_ORIENTATION = re.compile(rb"""tiff:Orientation\s*=\s*["']\d["']|<tiff:Orientation>\d</tiff:Orientation>""")
+# the prefixes an XMP packet binds to the TIFF namespace, whose Orientation says how to turn the picture
+_TIFF_NAMESPACE = re.compile(rb"""xmlns:([\w.-]+)\s*=\s*["']http://ns\.adobe\.com/tiff/1\.0/["']""")
+# how a UTF-16 XMP packet (allowed in TIFF) starts -> its codec
+_UTF16_STARTS = {b"\xff\xfe": "utf-16", b"\xfe\xff": "utf-16", b"<\x00": "utf-16-le", b"\x00<": "utf-16-be"}
 # the PNG specification's descriptive keywords; others (such as software settings) describe the grey file
 # more than the photo (an XMP packet is carried as such)
 _PNG_TEXT_KEYS = frozenset({"Title", "Author", "Description", "Copyright", "Creation Time", "Source", "Comment"})
@@ -89,10 +91,47 @@ def _metadata(exif: Image.Exif, *, dpi: tuple[float, float] | None, xmp: bytes |
                   if tag not in (_MAKER_NOTE, _INTEROP_POINTER)}
         if values:
             kept[ifd] = values
-    packet = xmp.encode() if isinstance(xmp, str) else xmp
     return ImageMetadata(exif=kept if len(kept) else None, dpi=dpi, png_text=png_text,
-                         xmp=_XMP_ORIENTATION.sub(b"", packet) if packet else None,
+                         xmp=_without_orientation(_utf8_xmp(xmp)) if xmp else None,
                          has_iptc=has_iptc or _IPTC_TAG in exif)
+
+
+def xmp_orientation(xmp: bytes | str | None) -> int:
+    """The orientation (1 to 8) an XMP packet states, under any prefix it binds to the TIFF namespace and in
+    UTF-8 or UTF-16; 1 when it states none."""
+    packet = _utf8_xmp(xmp) if xmp else b""
+    for pattern in _xmp_orientations(packet):
+        if (match := pattern.search(packet)) and 1 <= int(match[2]) <= 8:
+            return int(match[2])
+    return 1
+
+
+def _utf8_xmp(xmp: bytes | str) -> bytes:
+    """An XMP packet as UTF-8, which JPEG and PNG require (a TIFF's may be UTF-16)."""
+    if isinstance(xmp, str):
+        return xmp.encode()
+    codec = _UTF16_STARTS.get(xmp[:2])
+    try:
+        return xmp.decode(codec).encode() if codec else xmp
+    except UnicodeDecodeError:
+        return xmp
+
+
+def _xmp_orientations(packet: bytes) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+    """Patterns for the orientation of a UTF-8 XMP ``packet``, as an attribute or an element, under each
+    prefix it binds to the TIFF namespace (and ``tiff``, which packets use without binding it); the
+    digit is group 2."""
+    names = b"|".join(re.escape(prefix) for prefix in sorted({b"tiff", *_TIFF_NAMESPACE.findall(packet)}))
+    return (re.compile(rb"\b(" + names + rb"):Orientation\s*=\s*[\x22\x27]\s*(\d)\s*[\x22\x27]"),  # " or '
+            re.compile(rb"<(" + names + rb"):Orientation>\s*(\d)\s*</\1:Orientation>"))
+
+
+def _without_orientation(packet: bytes) -> bytes:
+    """A UTF-8 XMP ``packet`` without its orientation: the colour version is upright, so a viewer must not
+    turn it again."""
+    for pattern in _xmp_orientations(packet):
+        packet = pattern.sub(b"", packet)
+    return packet
 
 
 def _stored_dpi(image: Image.Image, exif: Image.Exif) -> tuple[float, float] | None:

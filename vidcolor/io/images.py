@@ -4,9 +4,10 @@ Pillow identifies every file, reads its EXIF/TIFF orientation and metadata (see 
 decodes the 8-bit modes (grey, palette, CMYK, ...). Pillow truncates 16-bit colour, so colour PNGs are
 decoded with OpenCV and 16-bit colour TIFFs, like the TIFF layouts Pillow does not know (16-bit grey with
 alpha, float RGB), by :mod:`.tiff_pixels`. Every picture is turned upright exactly once, by its EXIF
-orientation: a TIFF with an Orientation tag is decoded as stored (Pillow 13 and OpenCV would turn it
-themselves, Pillow scrambling uncompressed grey ones) and then turned. Pixels with an ICC profile are
-converted to sRGB (:mod:`.colour_profiles`); outputs are written untagged, which means sRGB.
+orientation (without one, its XMP's): a TIFF with an Orientation tag is decoded as stored (Pillow 13 and
+OpenCV would turn it themselves, Pillow scrambling uncompressed grey ones) and then turned. Pixels with an
+ICC profile are converted to sRGB (:mod:`.colour_profiles`), CMYK ones while decoding; outputs are written
+untagged, which means sRGB.
 Writing uses OpenCV for PNG (8 and 16 bit; the metadata chunks are added to its bytes), Pillow for
 JPEG/WebP/BMP and tifffile for TIFF, so the output format follows the name given, not the file's real path.
 """
@@ -24,12 +25,13 @@ import warnings
 import cv2
 import numpy as np
 import tifffile
-from PIL import ExifTags, Image
+from PIL import ExifTags, Image, ImageChops
 
 from vidcolor.errors import InputError, OutputError, VidcolorWarning
-from vidcolor.io.colour_profiles import convert_to_srgb
+from vidcolor.io.colour_profiles import cmyk_to_srgb, convert_to_srgb
 from vidcolor.io.image_metadata import (
     ImageMetadata, pillow_save_options, read_pillow_metadata, read_tiff_metadata, tiff_metadata_tags, with_png_metadata,
+    xmp_orientation,
 )
 from vidcolor.io.tiff_pixels import (
     count_tiff_pages, is_tiff, orientation_value, read_tiff_pixels, tiff_bytes_unturned, tiff_orientation,
@@ -172,7 +174,8 @@ def _open(path: Path) -> _Source:
 def _open_pillow(path: Path, image: Image.Image) -> _Source:
     """Decode a file Pillow identified; a TIFF with an Orientation tag is decoded as stored."""
     exif = image.getexif()
-    orientation = orientation_value(exif.get(_ORIENTATION, 1))
+    stated = _ORIENTATION in exif  # in EXIF or TIFF tags, or in XMP as Pillow reads it (prefix "tiff:")
+    orientation = orientation_value(exif[_ORIENTATION]) if stated else xmp_orientation(image.info.get("xmp"))
     metadata = read_pillow_metadata(image, exif)
     stored = tiff_bytes_unturned(path) if image.format == "TIFF" else None
     if stored is not None:
@@ -180,9 +183,10 @@ def _open_pillow(path: Path, image: Image.Image) -> _Source:
             pixels = _decode(path, plain)
     else:
         pixels = _decode(path, image)
-        if _ORIENTATION not in image.getexif():
+        if stated and _ORIENTATION not in image.getexif():
             orientation = 1  # the decoder turned the pixels itself (Pillow: a TIFF turned by its XMP)
-    return _Source(pixels, orientation, image.mode in _GREY_MODES, image.info.get("icc_profile"), metadata)
+    profile = None if image.mode == "CMYK" else image.info.get("icc_profile")  # a CMYK one is applied in decoding
+    return _Source(pixels, orientation, image.mode in _GREY_MODES, profile, metadata)
 
 
 def _open_tiff(path: Path) -> _Source:
@@ -220,9 +224,18 @@ def _decode(path: Path, image: Image.Image) -> np.ndarray:
         return _keyed_alpha(np.asarray(image.convert("L")), image)
     if image.mode in ("LA", "RGB", "RGBA"):
         return np.asarray(image)
+    if image.mode == "CMYK":
+        return cmyk_to_srgb(_cmyk_ink(image), image.info.get("icc_profile"), path)
     if image.mode == "1":
         return np.asarray(image.convert("L"))
     return np.asarray(image.convert("RGBA" if image.has_transparency_data else "RGB"))
+
+
+def _cmyk_ink(image: Image.Image) -> Image.Image:
+    """A CMYK ``image`` as ink values (0 none): Pillow reads every CMYK JPEG as Adobe's, whose values are
+    inverted and which says so with its APP14 marker; a JPEG without the marker stores ink values (read as
+    a negative, a grey print came out black), so Pillow's inversion is undone."""
+    return ImageChops.invert(image) if image.format == "JPEG" and "adobe" not in image.info else image
 
 
 def _keyed_alpha(grey: np.ndarray, image: Image.Image, bits: int = 8) -> np.ndarray:
