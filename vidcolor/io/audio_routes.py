@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 from fractions import Fraction
+from pathlib import Path
 
 import av
+
+from vidcolor.io.probe import open_media
 
 # hidden packets this close before the first shown one are kept: the encoder's priming, which the decoder
 # needs (AAC: 1,024 samples, 21 ms at 48 kHz)
 _PRIMING_S = 0.045
+# sound whose next packet starts this much after the last one ends has a gap (a capture that dropped sound)
+GAP_S = 0.02
 
 
 class CopyRoute:
@@ -56,6 +62,7 @@ class ReencodeRoute:
         # the encoder's priming and a Matroska source's millisecond times give: there, count the samples instead
         self._sample_clock: int | None = 0 if count_samples else None
         self._resampler: av.AudioResampler | None = None
+        self._sound_end: Fraction | None = None  # where the last decoded frame ends (source seconds)
 
     def packets(self, packet: av.Packet) -> list[av.Packet]:
         return self._timed(self._encode(self.source.decode(packet)))
@@ -99,20 +106,37 @@ class ReencodeRoute:
                 format=ctx.format, layout=ctx.layout, rate=ctx.sample_rate, frame_size=ctx.frame_size or None
             )
         out = []
-        for frame in frames:
-            if frame is not None and self._trim_seconds:
-                frame = self._trimmed(frame)
-                if frame is None:
-                    continue
-            if frame is not None and self.lead_in > 0:
-                frames_first = [self._silence_before(frame), frame]
-                self.lead_in = 0.0
-            else:
-                frames_first = [frame]
-            for each in frames_first:
-                for resampled in self._resampler.resample(each):
-                    out += self.stream.encode(resampled)
+        for decoded in frames:
+            for frame in self._gap_filled(decoded):
+                if frame is not None and self._trim_seconds:
+                    frame = self._trimmed(frame)
+                    if frame is None:
+                        continue
+                if frame is not None and self.lead_in > 0:
+                    frames_first = [*_silence_before(frame, self.lead_in), frame]
+                    self.lead_in = 0.0
+                else:
+                    frames_first = [frame]
+                for each in frames_first:
+                    for resampled in self._resampler.resample(each):
+                        out += self.stream.encode(resampled)
         return out
+
+    def _gap_filled(self, frame: av.AudioFrame | None) -> list[av.AudioFrame | None]:
+        """``frame``, after silence as long as the gap before it where the source's sound has one (a capture
+        that dropped a second of sound). Only where packets are timed by their samples (AVI, MXF), in which
+        the gap would close up and all the sound after it play early; elsewhere the times keep the gap."""
+        if frame is None or self._sample_clock is None:
+            return [frame]
+        if frame.pts is None or not frame.time_base:  # it follows on from the last
+            if self._sound_end is not None:
+                self._sound_end += Fraction(frame.samples, frame.sample_rate)
+            return [frame]
+        start = frame.pts * frame.time_base
+        end, self._sound_end = self._sound_end, start + Fraction(frame.samples, frame.sample_rate)
+        if end is None or start - end <= GAP_S:
+            return [frame]
+        return [*_silence_before(frame, float(start - end)), frame]
 
     def _trimmed(self, frame: av.AudioFrame) -> av.AudioFrame | None:
         """``frame`` less the samples still to leave out at the start (None when all of them go)."""
@@ -136,18 +160,25 @@ class ReencodeRoute:
             rest.pts = frame.pts + round(Fraction(cut, frame.sample_rate) / frame.time_base)
         return rest
 
-    def _silence_before(self, frame: av.AudioFrame) -> av.AudioFrame:
-        """``lead_in`` seconds of silence shaped and timed like the first decoded ``frame``, ending where it begins."""
-        samples = round(self.lead_in * frame.sample_rate)
+def _silence_before(frame: av.AudioFrame, seconds: float) -> list[av.AudioFrame]:
+    """``seconds`` of silence shaped and timed like the decoded ``frame``, ending where it begins, in frames
+    of at most a second (a long gap is not one huge frame)."""
+    rate = frame.sample_rate
+    quiet = b"\x80" if frame.format.name in ("u8", "u8p") else b"\x00"  # unsigned 8-bit PCM is silent at 128
+    missing = round(seconds * rate)
+    out = []
+    while missing > 0:
+        samples = min(missing, rate)
         silence = av.AudioFrame(format=frame.format.name, layout=frame.layout.name, samples=samples)
-        quiet = b"\x80" if frame.format.name in ("u8", "u8p") else b"\x00"  # unsigned 8-bit PCM is silent at 128
         for plane in silence.planes:
             plane.update(quiet * plane.buffer_size)
-        silence.sample_rate = frame.sample_rate
+        silence.sample_rate = rate
         silence.time_base = frame.time_base
         if frame.pts is not None and frame.time_base:
-            silence.pts = frame.pts - round(Fraction(samples, frame.sample_rate) / frame.time_base)
-        return silence
+            silence.pts = frame.pts - round(Fraction(missing, rate) / frame.time_base)
+        out.append(silence)
+        missing -= samples
+    return out
 
 
 def ordered_layout(template: av.AudioStream) -> str:
@@ -201,6 +232,45 @@ def muxer_accepts(format_name: str, template: av.stream.Stream, layout: str | No
         with contextlib.suppress(av.FFmpegError):  # a trailer without packets (MXF refuses one) is not the question
             probe.close()
     return True
+
+
+def first_gap(path: Path, index: int) -> tuple[float, float] | None:
+    """Where (seconds into the file) and how long the first gap in the sound of stream ``index`` of ``path``
+    is, read from its packets' times alone (no decoding); None when it has none. A packet lasts its codec's
+    frame size (an MP4 gives the packet before a gap the gap as its duration), else its duration."""
+    with open_media(path) as container:
+        stream = container.streams[index]
+        context = stream.codec_context
+        frame = Fraction(context.frame_size, context.sample_rate) if context.frame_size and context.sample_rate else None
+        end: Fraction | None = None
+        for packet in container.demux(stream):
+            if not packet.size or packet.pts is None or packet.time_base is None or packet.is_discard:
+                continue
+            start = packet.pts * packet.time_base
+            if end is not None and start - end > GAP_S:
+                return float(end), float(start - end)
+            length = frame or (packet.duration * packet.time_base if packet.duration else None)
+            end = start + length if length else None  # a packet of unknown length is not judged
+    return None
+
+
+def block_bit_rate(path: Path, index: int) -> int | None:
+    """The exact bit rate of stream ``index`` of ``path``, sound in blocks of a fixed size (ADPCM), from its
+    first packet: bytes over the samples it decodes to. Rounded up, so that the time of a block an AVI
+    header gives (bits per block over the bit rate) is never longer than the block's: the bit rate the
+    source states leaves out each block's header, which made copied ADPCM drift and its times fall back
+    onto each other (a muxing error). None where the first packet does not decode."""
+    with open_media(path) as container:
+        stream = container.streams[index]
+        packet = next((packet for packet in container.demux(stream) if packet.size), None)
+        try:
+            samples = sum(frame.samples for frame in stream.decode(packet)) if packet is not None else 0
+        except av.FFmpegError:
+            return None
+        rate = stream.codec_context.sample_rate
+    if not samples or not rate:
+        return None
+    return math.ceil(Fraction(packet.size * 8 * rate, samples))
 
 
 def _seconds_between(earlier: av.Packet, later: av.Packet) -> float:

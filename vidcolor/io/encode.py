@@ -17,7 +17,8 @@ import numpy as np
 from vidcolor.arguments import check_type, whole_number
 from vidcolor.errors import InputError, OutputError, VidcolorWarning
 from vidcolor.io.audio_routes import (
-    CopyRoute, ReencodeRoute, Route, add_from_template, encodable_layout, muxer_accepts, ordered_layout,
+    CopyRoute, ReencodeRoute, Route, add_from_template, block_bit_rate, encodable_layout, first_gap, muxer_accepts,
+    ordered_layout,
 )
 from vidcolor.io.containers import AUTO_CODEC, container_format, resolve_codec, stores_frame_times, takes
 from vidcolor.io.decode import VideoSource
@@ -31,6 +32,10 @@ _HELD_PACKETS = 32  # video packets kept back so that the last frame's own packe
 _MPEG_FRAME_RATES = tuple(Fraction(rate) for rate in ("24000/1001", "24", "25", "30000/1001", "30", "50", "60000/1001", "60"))
 _ZERO_BASED_MUXERS = frozenset({"avi", "mxf"})  # every stream starts at 0: sound is shifted, padded or trimmed
 _SOUND_TO_THE_END_MUXERS = frozenset({"mxf"})  # pictures after the end of the sound are dropped: pad it
+# ... and sound after the end of the picture too (FFmpeg's MXF muxer writes only whole edit units): hold the picture
+_PICTURE_TO_THE_END_MUXERS = frozenset({"mxf"})
+# sources whose sound is timed by its samples: it has no gaps to look for
+_SAMPLE_TIMED_SOURCES = frozenset({"avi", "mxf"})
 _SYNC_TOLERANCE_S = 0.02  # sound may play this early in a container that cannot delay it
 _LAG_TOLERANCE_S = 0.045  # ... and this late (sound behind the picture is the less noticed: ITU-R BT.1359)
 _INTERLACED_ORDERS = frozenset({2, 3, 4, 5})  # AVFieldOrder: TT, BB, TB, BT (0 unknown, 1 progressive)
@@ -122,6 +127,8 @@ class VideoSink:
         self._anchor: tuple[Fraction, int] | None = None  # on slots: the first frame's place (in slots) and slot
         self._shift = 0  # stream time base ticks every video packet moves by: the first frame's place in its slot
         self._dropped = 0  # frames of a variable-rate source that a fixed-slot output had no slot for
+        self._source_path, self._source_format = source.path, source.container.format.name
+        self._sound_end: float | None = None  # MXF: where the sound ends, in seconds from the first frame
         try:
             self._encoding = video_template is None
             if self._encoding:
@@ -180,6 +187,9 @@ class VideoSink:
         route = self._routes.get(packet.stream.index)
         if route is None or packet.size == 0:
             return
+        if self.container.format.name in _PICTURE_TO_THE_END_MUXERS and packet.pts is not None and packet.time_base:
+            end = float((packet.pts + (packet.duration or 0)) * packet.time_base) - self._video_start
+            self._sound_end = end if self._sound_end is None else max(self._sound_end, end)
         self._mux(route.packets(packet))
 
     def write_video_packet(self, packet: av.Packet) -> None:
@@ -289,6 +299,7 @@ class VideoSink:
                           "slots, which keeps the picture in step with the sound; write .mkv or .mp4 to keep every "
                           "frame", category=VidcolorWarning, stacklevel=2)
         try:
+            self._hold_picture_for_the_sound()
             if self._constant_rate and self._end is not None:
                 self._repeat_last_frame(until=self._end)  # a long last frame (these streams store no durations)
             self._mux_video(self._video.encode(None) if self._encoding else [], flush=True)
@@ -300,6 +311,26 @@ class VideoSink:
                 self.container.close()  # writes the trailer, where some muxers check their streams last
             except (av.FFmpegError, OSError) as e:
                 raise self._write_error(e) from e
+
+    def _hold_picture_for_the_sound(self) -> None:
+        """Where the muxer cuts the sound at the end of the picture (MXF) and the sound runs on after it (by
+        more than 45 ms, as an encoder's last packet may), show the last picture until the sound ends, as
+        players do; where the picture is copied, not encoded (the join of a resumed render), warn of the
+        seconds of sound cut."""
+        picture_end = self._video_end_seconds()
+        if picture_end is None and self._last_pts is not None:
+            picture_end = float((self._last_pts + 1) * self._time_base)
+        if self._sound_end is None or picture_end is None or self._sound_end - picture_end <= _LAG_TOLERANCE_S:
+            return
+        longer = self._sound_end - picture_end
+        kind = self.container.format.name
+        if self._encoding and self._constant_rate:
+            self._end = math.ceil(Fraction(self._sound_end) / self._time_base)
+            warnings.warn(f"{self.name}: {kind} ends the sound where the picture ends: showing the last picture "
+                          f"{longer:.2f} s longer, until the end of the sound", category=VidcolorWarning, stacklevel=3)
+            return
+        warnings.warn(f"{self.name}: {kind} ends the sound where the picture ends: the last {longer:.2f} s of sound "
+                      "are cut; write .mov or .mkv to keep them", category=VidcolorWarning, stacklevel=3)
 
     def _video_end_seconds(self) -> float | None:
         """Where the written video stops showing, in seconds from its start, when known."""
@@ -471,9 +502,10 @@ class VideoSink:
         lead_in = self._lead_in(template)
         listed = takes(self.container, template.codec_context.codec)
         short = self._ends_early(template)
-        if listed and not lead_in and not short and muxer_accepts(self.container.format.name, template, layout, self._video):
-            return CopyRoute(add_from_template(self.container, template, layout),
-                             keeps_edit_lists=self.container.format.name in _SAMPLE_TABLE_MUXERS)
+        copyable = listed and not lead_in and not short and muxer_accepts(self.container.format.name, template, layout, self._video)
+        gap = self._gap(template) if copyable else None
+        if copyable and gap is None:
+            return self._copy(template, layout)
         kind = self.container.format.name
         # e.g. AAC from MPEG-TS, which carries no setup data, into AVI: the codec is listed, this stream is not taken
         refusal = f"does not take this {name} {template.type} as it is" if listed else f"cannot hold {name} {template.type}"
@@ -483,6 +515,9 @@ class VideoSink:
             refusal = f"cannot start sound {-lead_in:.2f} s before the picture (it would play late)"
         elif short and listed:
             refusal = "drops the picture where the sound ends (this sound may end first): padding it with silence"
+        elif gap is not None:
+            refusal = (f"would close up the {gap[1]:.2f} s gap in this sound at {gap[0]:.2f} s (times sound by its "
+                       "samples: all after it would play early)")
         if template.type != "audio":
             warnings.warn(f"{self.name}: {kind} {refusal}; dropping it", category=VidcolorWarning, stacklevel=3)
             return None
@@ -500,10 +535,29 @@ class VideoSink:
         stream = self.container.add_stream(codec, rate=rate, layout=channels)
         stream.time_base = Fraction(1, rate)
         change = " after that much silence" if lead_in > 0 else " without those first seconds" if lead_in < 0 else ""
+        if gap is not None:
+            change = " with silence in its gaps"
         if channels != layout:
             change += f", {layout} sound as {channels}"
         warnings.warn(f"{self.name}: {kind} {refusal}; re-encoding it as {codec}{change}", category=VidcolorWarning, stacklevel=3)
         return ReencodeRoute(template, stream, lead_in, count_samples=self._from_zero)
+
+    def _copy(self, template: av.stream.Stream, layout: str | None) -> CopyRoute:
+        """A route copying ``template``. AVI gives sound in fixed-size blocks without a frame size (ADPCM) a
+        time per block from the bit rate the source states, which is rounded (it leaves out each block's
+        header): such a copy gets the exact bit rate."""
+        stream = add_from_template(self.container, template, layout)
+        if self.container.format.name == "avi" and template.codec_context.name.startswith("adpcm_") and not template.codec_context.frame_size:
+            stream.codec_context.bit_rate = block_bit_rate(self._source_path, template.index) or stream.codec_context.bit_rate
+        return CopyRoute(stream, keeps_edit_lists=self.container.format.name in _SAMPLE_TABLE_MUXERS)
+
+    def _gap(self, template: av.stream.Stream) -> tuple[float, float] | None:
+        """Where and how long (seconds) the first gap in ``template``'s sound is, where the output times sound
+        by its samples (AVI, MXF), so that a copy would close it up; else None. Read from the packets' times
+        (demuxing only) unless the source is timed by its samples too."""
+        if not self._from_zero or template.type != "audio" or self._source_format in _SAMPLE_TIMED_SOURCES:
+            return None
+        return first_gap(self._source_path, template.index)
 
     def _lead_in(self, template: av.stream.Stream) -> float:
         """Seconds the sound starts after the picture (negative: before it) where the container cannot store
