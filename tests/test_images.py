@@ -826,7 +826,9 @@ def test_an_orientation_tag_of_any_integer_form_is_applied_once(tmp_path: Path, 
     value = orientation if count == 1 else (orientation, 1)
     tifffile.imwrite(tmp_path / "o.tif", stored, photometric="minisblack", bigtiff=bigtiff,
                      extratags=[(274, kind, count, value, True)])
-    image = read_image(tmp_path / "o.tif")
+    with warnings.catch_warnings():  # Pillow's own note on a count of 2, passed on with the photo's name
+        warnings.filterwarnings("ignore", "(?s).*tag 274 had too many entries", VidcolorWarning)
+        image = read_image(tmp_path / "o.tif")
     np.testing.assert_array_equal(image.grey, _displayed(stored, orientation).astype(np.float32) / np.float32(255))
 
 
