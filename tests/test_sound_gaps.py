@@ -172,3 +172,20 @@ def test_adpcm_is_copied_into_avi_in_time(tmp_path: Path, codec: str, rate: int,
         frames = list(container.decode(audio=0))
     before_last = sum(frame.samples for frame in frames[:-1]) / rate
     assert float(frames[-1].time) == pytest.approx(before_last, abs=0.001)
+
+
+@pytest.mark.parametrize("audio", ["aac", "ac3"])
+def test_aac_and_ac3_from_an_avi_keep_their_times_in_an_avi(tmp_path: Path, audio: str) -> None:
+    """Copied AVI -> AVI, AAC and AC-3 (an Xvid + AC-3 archive) kept the source's block size, which FFmpeg's AVI
+    muxer writes as a fixed sample size: every packet read back at 0, a second round failed at the muxer."""
+    src = _clip(tmp_path / "src.avi", audio, frames=50, sound_s=2.0)
+    dst = tmp_path / "out.avi"
+    with pytest.warns(UserWarning) as caught:
+        round_trip(src, dst)
+    assert any("would lose the timing" in str(warning.message) for warning in caught)
+    with av.open(str(dst)) as container:
+        times = [packet.pts for packet in container.demux(container.streams.audio[0]) if packet.size]
+    assert times == sorted(set(times)) and len(times) > 10
+    assert _beep_spacing(dst) == pytest.approx(BEEPS_S[1] - BEEPS_S[0], abs=0.01)
+    with pytest.warns(UserWarning, match="would lose the timing"):
+        round_trip(dst, tmp_path / "again.avi")  # failed: "Invalid argument"

@@ -34,6 +34,8 @@ _ZERO_BASED_MUXERS = frozenset({"avi", "mxf"})  # every stream starts at 0: soun
 _SOUND_TO_THE_END_MUXERS = frozenset({"mxf"})  # pictures after the end of the sound are dropped: pad it
 # ... and sound after the end of the picture too (FFmpeg's MXF muxer writes only whole edit units): hold the picture
 _PICTURE_TO_THE_END_MUXERS = frozenset({"mxf"})
+# sound that FFmpeg's AVI muxer cannot copy from an AVI with its times (see VideoSink._loses_times_in_avi)
+_AVI_RETIMED_SOUND = frozenset({"aac", "ac3"})
 # sources whose sound is timed by its samples: it has no gaps to look for
 _SAMPLE_TIMED_SOURCES = frozenset({"avi", "mxf"})
 _SYNC_TOLERANCE_S = 0.02  # sound may play this early in a container that cannot delay it
@@ -502,7 +504,9 @@ class VideoSink:
         lead_in = self._lead_in(template)
         listed = takes(self.container, template.codec_context.codec)
         short = self._ends_early(template)
-        copyable = listed and not lead_in and not short and muxer_accepts(self.container.format.name, template, layout, self._video)
+        retimed = self._loses_times_in_avi(template)
+        copyable = (listed and not lead_in and not short and not retimed
+                    and muxer_accepts(self.container.format.name, template, layout, self._video))
         gap = self._gap(template) if copyable else None
         if copyable and gap is None:
             return self._copy(template, layout)
@@ -515,6 +519,9 @@ class VideoSink:
             refusal = f"cannot start sound {-lead_in:.2f} s before the picture (it would play late)"
         elif short and listed:
             refusal = "drops the picture where the sound ends (this sound may end first): padding it with silence"
+        elif retimed:
+            refusal = (f"would lose the timing of this {name} sound copied from an AVI (FFmpeg's AVI muxer keeps "
+                       "its block size and every packet then reads back at 0)")
         elif gap is not None:
             refusal = (f"would close up the {gap[1]:.2f} s gap in this sound at {gap[0]:.2f} s (times sound by its "
                        "samples: all after it would play early)")
@@ -550,6 +557,13 @@ class VideoSink:
         if self.container.format.name == "avi" and template.codec_context.name.startswith("adpcm_") and not template.codec_context.frame_size:
             stream.codec_context.bit_rate = block_bit_rate(self._source_path, template.index) or stream.codec_context.bit_rate
         return CopyRoute(stream, keeps_edit_lists=self.container.format.name in _SAMPLE_TABLE_MUXERS)
+
+    def _loses_times_in_avi(self, template: av.stream.Stream) -> bool:
+        """Whether copying ``template`` from an AVI into an AVI would lose its times: AAC and AC-3 keep the
+        source's block size, which FFmpeg's AVI muxer then writes as a fixed sample size (MP2, MP3, E-AC-3,
+        PCM and ADPCM copy correctly)."""
+        return (self.container.format.name == "avi" and self._source_format == "avi"
+                and template.codec_context.name in _AVI_RETIMED_SOUND)
 
     def _gap(self, template: av.stream.Stream) -> tuple[float, float] | None:
         """Where and how long (seconds) the first gap in ``template``'s sound is, where the output times sound
