@@ -13,7 +13,7 @@ import pytest
 
 from tests.helpers import ConstantColour
 from tests.media import make_video, pattern_planes, read_video_frames, round_trip
-from vidcolor.errors import OutputError
+from vidcolor.errors import OutputError, VidcolorWarning
 from vidcolor.io.decode import VideoSource
 from vidcolor.io.encode import EncodeSettings, VideoSink
 from vidcolor.pipeline import colorize_video
@@ -182,3 +182,17 @@ def test_a_top_field_first_source_written_as_dv_is_warned_of(tmp_path: Path) -> 
                                          "with its fields swapped"):
         round_trip(src, tmp_path / "out.dv")
     assert len(read_video_frames(tmp_path / "out.dv")) == 2
+
+
+def test_an_avi_at_45000_1499_fps_keeps_its_exact_slots_in_an_avi(tmp_path) -> None:
+    """FFmpeg guesses 30 fps for a 30.02 fps AVI: its frames were put on 30 fps slots, called variable-rate,
+    and one was dropped every 50 s; an AVI's own time base is its exact frame slot."""
+    source = make_video(tmp_path / "in.avi", size=(64, 48), frames=12, rate=Fraction(45000, 1499), codec="mpeg4")
+    with av.open(str(source)) as container:
+        assert container.streams.video[0].guessed_rate == 30  # the guess this is about
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", VidcolorWarning)  # no "variable-rate" frames left out
+        round_trip(source, tmp_path / "out.avi")
+    with av.open(str(tmp_path / "out.avi")) as container:
+        assert container.streams.video[0].time_base == Fraction(1499, 45000)
+    assert len(read_video_frames(tmp_path / "out.avi")) == 12

@@ -34,6 +34,7 @@ _ZERO_BASED_MUXERS = frozenset({"avi", "mxf"})  # every stream starts at 0: soun
 _SOUND_TO_THE_END_MUXERS = frozenset({"mxf"})  # pictures after the end of the sound are dropped: pad it
 # ... and sound after the end of the picture too (FFmpeg's MXF muxer writes only whole edit units): hold the picture
 _PICTURE_TO_THE_END_MUXERS = frozenset({"mxf"})
+_MAX_SLOT_RATE = 240  # a source AVI's time base finer than this is not a frame slot
 # sound that FFmpeg's AVI muxer cannot copy from an AVI with its times (see VideoSink._loses_times_in_avi)
 _AVI_RETIMED_SOUND = frozenset({"aac", "ac3"})
 # sources whose sound is timed by its samples: it has no gaps to look for
@@ -423,6 +424,8 @@ class VideoSink:
         slotted = self._fixed_slots or self._constant_rate or (
             codec.name in _COARSE_TIME_BASE_ENCODERS and info.time_base.denominator > 65535)
         rate = (template.guessed_rate or info.average_rate) if slotted else (info.average_rate or template.guessed_rate)
+        if slotted and source.container.format.name == "avi" and 1 / info.time_base <= _MAX_SLOT_RATE:
+            rate = 1 / info.time_base  # an AVI's time base is its exact frame slot (FFmpeg guesses 30 for 45000/1499)
         if self._constant_rate:  # the nearest standard rate (45000/1499 -> 30; a 16 fps silent film -> 24)
             rate = min(_MPEG_FRAME_RATES, key=lambda candidate: abs(candidate - Fraction(rate or 25)))
         pix_fmt = _pixel_format(codec, info.width, info.height, rate)
