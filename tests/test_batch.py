@@ -584,3 +584,13 @@ def test_files_that_cannot_be_read_fail_instead_of_being_ignored(tmp_path: Path,
         f"{src / name} cannot be read (Permission denied); fix its permissions and run again"
         for name in ("scan", "scan2.jpg")
     ]
+
+
+def test_a_new_output_folder_named_like_a_video_is_refused(tmp_path: Path) -> None:
+    """`vidcolor ARCHIVE -o colour.mp4` made a folder called colour.mp4 holding the whole batch."""
+    src = make_tree(tmp_path / "src")
+    with pytest.raises(batch_module.OutputError, match="is named like a file"):
+        batch_module.check_folders(src, tmp_path / "colour.mp4")
+    (tmp_path / "scans.tif").mkdir()
+    batch_module.check_folders(src, tmp_path / "scans.tif")  # a folder of that name already made on purpose
+    assert not (tmp_path / "colour.mp4").exists()

@@ -99,14 +99,18 @@ class BatchInterrupted(KeyboardInterrupt):
 
 
 def check_folders(src_dir: Path, dst_dir: Path) -> None:
-    """Refuse a missing source, a source that is a file, a destination equal to the source or holding
-    it (outputs would land among the originals), and a destination that cannot be written."""
+    """Refuse a missing source, a source that is a file, a new destination named like a photo or video
+    (``-o colour.mp4``), a destination equal to the source or holding it (outputs would land among the
+    originals), and a destination that cannot be written."""
     if not src_dir.exists():
         raise InputError(f"source folder {src_dir} does not exist; check the path")
     if not src_dir.is_dir():
         raise InputError(f"source {src_dir} is a file, not a folder; use `vidcolor FILE -o OUT` for one file")
     if dst_dir.exists() and not dst_dir.is_dir():
         raise OutputError(f"output {dst_dir} is a file; give a folder")
+    if not dst_dir.exists() and dst_dir.suffix.lower() in MEDIA_EXTENSIONS:
+        raise OutputError(f"output {dst_dir} is named like a file, but the folder {src_dir} is coloured into a folder; "
+                          f"give a folder name (or create {dst_dir} first to use that name)")
     if dst_dir.resolve() == src_dir.resolve():
         raise OutputError(f"output folder {dst_dir} is the source folder; choose another folder")
     if dst_dir.resolve() in src_dir.resolve().parents:
