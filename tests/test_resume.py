@@ -92,6 +92,10 @@ def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, colorizer, monk
 
     result = colorize_video_resumable(source, out, colorizer, **render)
     assert result.frames == 40 and not folder.exists()
+    # the summary's speed counts only what this run coloured (it said 280 frames in 2.4 s: 116 fps)
+    done_before = sum(segment["frames"] for segment in manifest["segments"])
+    assert result.coloured == 40 - done_before and result.frames_per_second == pytest.approx(
+        result.coloured / result.seconds)
     assert video_timing(out) == video_timing(reference)
     for resumed, uninterrupted in zip(decoded_planes(out), decoded_planes(reference), strict=True):
         # Same pictures. libx264 itself is not bit-exact between identical runs here (two encodes

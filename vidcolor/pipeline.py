@@ -61,6 +61,13 @@ class VideoResult:
     frames: int
     seconds: float
     cuts: int
+    coloured: int | None = None  # frames coloured by this call where fewer than ``frames`` (a resumed render)
+
+    @property
+    def frames_per_second(self) -> float:
+        """Frames coloured per second of this call."""
+        coloured = self.frames if self.coloured is None else self.coloured
+        return coloured / self.seconds if self.seconds else 0.0
 
 
 @dataclass(frozen=True)

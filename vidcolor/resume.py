@@ -281,6 +281,7 @@ def colorize_video_resumable(
         if not manifest.load_matching():
             _start_afresh(folder)
             manifest.save()
+        rendered_before = sum(segment["frames"] for segment in manifest.segments)
         _render_segments(source, output_path.suffix, manifest, frame_colorizer, batch_size, settings, progress)
         frames = sum(segment["frames"] for segment in manifest.segments)
         if frames == 0:
@@ -288,7 +289,8 @@ def colorize_video_resumable(
         with atomic_output(output_path) as temporary:
             _join_segments(source, manifest, temporary, settings, name=str(output_path))
     shutil.rmtree(folder, ignore_errors=True)
-    return VideoResult(output_path, frames, time.perf_counter() - started, frame_colorizer.cuts)
+    return VideoResult(output_path, frames, time.perf_counter() - started, frame_colorizer.cuts,
+                       frames - rendered_before if rendered_before else None)
 
 
 def _render_segments(

@@ -95,8 +95,9 @@ def colorize_command(
             if not resume:
                 raise
             raise Interrupted(interrupted_resume_message(output_path)) from None
-        rate = result.frames / result.seconds if result.seconds else 0.0
-        summary = f"{result.output}: {result.frames} frames in {result.seconds:.1f} s ({rate:.1f} fps), {result.cuts} scene cuts"
+        now = "" if result.coloured is None else f" ({result.coloured} coloured in this run, the rest before)"
+        summary = (f"{result.output}: {result.frames} frames{now} in {result.seconds:.1f} s "
+                   f"({result.frames_per_second:.1f} fps), {result.cuts} scene cuts")
     if not quiet:
         click.echo(summary, err=True)
 
