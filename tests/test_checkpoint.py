@@ -1,13 +1,14 @@
 """Safetensors checkpoints: round trip, fp16 storage, and clear errors for wrong or corrupt files."""
 
 import json
+import sys
 
 import pytest
 import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from vidcolor.errors import WeightsError
+from vidcolor.errors import OutputError, WeightsError
 from vidcolor.models import create_generator, load_generator, read_metadata, save_generator
 
 
@@ -26,7 +27,7 @@ def test_round_trip_gives_identical_outputs(tmp_path, tiny_model):
         assert torch.equal(loaded(x), tiny_model(x))
     assert metadata["architecture"] == "tiny-unet" and metadata["metrics"]["psnr"] == 23.4
     assert read_metadata(path)["normalization"] == {"l": "L/50-1", "ab": "ab/110", "output": "tanh"}
-    assert not path.with_name(path.name + ".tmp").exists()
+    assert sorted(tmp_path.iterdir()) == [path]  # no temporary file left beside it
 
 
 def test_fp16_storage_loads_as_float32(tmp_path, tiny_model):
@@ -172,3 +173,20 @@ def test_loading_refuses_weights_holding_nan_or_infinity(tmp_path, tiny_model, v
     save_generator(tiny_model, path, "tiny-unet", dtype=torch.float16)
     with pytest.raises(WeightsError, match=f"^{path}: the model's unet.layers.0.0.0.weight holds NaN or infinite"):
         load_generator(path)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no flock")
+def test_two_exports_to_one_file_at_once_do_not_write_into_each_other(tmp_path, tiny_model):
+    """Every export wrote NAME.tmp: two runs exporting to one path at once wrote one temporary file."""
+    import fcntl
+
+    from vidcolor.io.output import partial_path
+
+    path = tmp_path / "tiny.safetensors"
+    working = partial_path(path)
+    working.write_bytes(b"the other export")
+    with open(working, "r+b") as other_export:
+        fcntl.flock(other_export, fcntl.LOCK_EX)
+        with pytest.raises(OutputError, match="being written by another run"):
+            save_generator(tiny_model, path, "tiny-unet")
+    assert working.read_bytes() == b"the other export" and not path.exists()

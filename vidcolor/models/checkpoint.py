@@ -18,6 +18,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..errors import OutputError, WeightsError, first_line
+from ..io.output import atomic_output
 from ._registry import create_generator, list_generators
 
 FORMAT_NAME = "vidcolor-generator"
@@ -57,17 +58,13 @@ def save_generator(
 
 
 def _write_weights(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, Any]) -> None:
-    """Write a safetensors file atomically (temp file, then rename); ``OutputError`` when it cannot be written."""
-    temporary = path.with_name(path.name + ".tmp")
+    """Write a safetensors file through a locked temporary file renamed into place (see
+    :func:`vidcolor.io.output.atomic_output`); ``OutputError`` when it cannot be written."""
     try:
-        save_file(tensors, str(temporary), metadata={METADATA_KEY: json.dumps(metadata)})
-        os.replace(temporary, path)
+        with atomic_output(path) as temporary:
+            save_file(tensors, str(temporary), metadata={METADATA_KEY: json.dumps(metadata)})
     except (SafetensorError, OSError) as error:
-        temporary.unlink(missing_ok=True)
         raise OutputError(f"cannot write weights to {path} ({error}); check the folder exists and is writable") from error
-    except BaseException:  # Ctrl-C: no half-written .tmp left beside the weights
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
