@@ -594,3 +594,22 @@ def test_a_new_output_folder_named_like_a_video_is_refused(tmp_path: Path) -> No
     (tmp_path / "scans.tif").mkdir()
     batch_module.check_folders(src, tmp_path / "scans.tif")  # a folder of that name already made on purpose
     assert not (tmp_path / "colour.mp4").exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no flock")
+def test_a_file_another_folder_run_is_colouring_is_skipped_not_failed(tmp_path: Path, colorizer: Colorizer) -> None:
+    """Two folder runs into one DST_DIR (one per GPU) leapfrog through the files: the file the other run holds
+    is its to do, not a failure of this one."""
+    import fcntl
+
+    from vidcolor.io.output import partial_path
+
+    src, dst = make_tree(tmp_path / "src"), tmp_path / "dst"
+    (dst / "photos").mkdir(parents=True)
+    working = partial_path(dst / "photos" / "b.jpg")
+    with open(working, "wb") as other_run:
+        fcntl.flock(other_run, fcntl.LOCK_EX)
+        report = run(src, dst, colorizer)
+    rows = {result.file: result for result in report.files}
+    assert rows["photos/b.jpg"].status == "skipped" and "another run" in rows["photos/b.jpg"].error
+    assert rows["a.png"].status == "done" and not (dst / "photos" / "b.jpg").exists()

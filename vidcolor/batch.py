@@ -18,7 +18,7 @@ from typing import Callable, Literal
 import av
 from tqdm import tqdm
 
-from .errors import InputError, OutputError, VidcolorError
+from .errors import InputError, OutputBusyError, OutputError, VidcolorError
 from .io.containers import is_video_output
 from .io.encode import EncodeSettings
 from .io.images import IMAGE_SUFFIXES, is_image_suffix
@@ -317,6 +317,9 @@ def _colorize_file(
             ).frames
         _claim(output, name, claimed)
         return FileResult(name, kind, "done", frames, time.perf_counter() - started)
+    except OutputBusyError:  # a second folder run colouring into the same DST_DIR: that run does this file
+        return FileResult(name, kind, "skipped", None, time.perf_counter() - started,
+                          "being coloured by another run right now")
     except Exception as error:  # noqa: BLE001 - a batch goes on past any failed file
         message = str(error) if isinstance(error, VidcolorError) else f"{type(error).__name__}: {error}"
         return FileResult(name, kind, "failed", None, time.perf_counter() - started, message)

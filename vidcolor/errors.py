@@ -13,6 +13,10 @@ class OutputError(VidcolorError):
     """The output path cannot be written (exists, same as input, folder missing, encoder refused)."""
 
 
+class OutputBusyError(OutputError):
+    """Another run is writing the same output right now (its working file is locked)."""
+
+
 class WeightsError(VidcolorError):
     """A weights file is missing, corrupt, or was made for another architecture."""
 

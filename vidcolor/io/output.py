@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from ..errors import OutputError
+from ..errors import OutputBusyError, OutputError
 
 try:
     import fcntl
@@ -97,7 +97,7 @@ def held_exclusively(temporary: Path, output_path: Path) -> Iterator[None]:
 
     The writers open the same file by its name, so the lock covers what they write, and it moves with
     the file when it is renamed into place. Where another process holds it (two runs, or two folder
-    runs, colouring into one place at once), :class:`OutputError`; the other run's file is left alone.
+    runs, colouring into one place at once), :class:`OutputBusyError`; the other run's file is left alone.
     Systems without ``flock`` (Windows) and file systems that refuse it (some network mounts) are not locked.
     """
     if fcntl is None:
@@ -111,7 +111,7 @@ def held_exclusively(temporary: Path, output_path: Path) -> Iterator[None]:
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise OutputError(f"output {output_path} is being written by another run right now (its working file "
+            raise OutputBusyError(f"output {output_path} is being written by another run right now (its working file "
                               f"{temporary.name} is locked); wait for that run or choose another output") from None
         except OSError:  # a file system without locks (some network and FUSE mounts): write unlocked
             pass
