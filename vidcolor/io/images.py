@@ -296,10 +296,10 @@ def write_image(
     metadata: ImageMetadata = _NO_METADATA,
     name: str | None = None,
 ) -> None:
-    """Write sRGB ``rgb`` (and ``alpha``), values in [0, 1] (or ``uint8`` values, written as they are, without
-    alpha at 8 bits: a contact sheet of 4K frames held as floats is gigabytes), untagged, choosing the format from the name, with
+    """Write sRGB ``rgb`` (and ``alpha``), values in [0, 1], untagged, choosing the format from the name, with
     ``metadata`` (EXIF where the format has it: not in BMP, and TIFF keeps the descriptive tags but not the EXIF
-    sub-directories; XMP except in BMP; resolution).
+    sub-directories; XMP except in BMP; resolution). ``uint8`` values are written as they are, without alpha
+    and at 8 bits (a contact sheet of 4K frames held as floats is gigabytes).
 
     The format comes from ``format_suffix`` when given (for a temporary name whose extension is not the
     output's), else from ``path``'s extension; ``name`` is the output's name for warnings (default: ``path``'s).
