@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from image_media import make_image
+from locks import fcntl, written_by_another_run
 from media import make_video
 from PIL import Image
 
@@ -596,19 +597,13 @@ def test_a_new_output_folder_named_like_a_video_is_refused(tmp_path: Path) -> No
     assert not (tmp_path / "colour.mp4").exists()
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="no flock")
+@pytest.mark.skipif(fcntl is None, reason="no flock on this system")
 def test_a_file_another_folder_run_is_colouring_is_skipped_not_failed(tmp_path: Path, colorizer: Colorizer) -> None:
     """Two folder runs into one DST_DIR (one per GPU) leapfrog through the files: the file the other run holds
     is its to do, not a failure of this one."""
-    import fcntl
-
-    from vidcolor.io.output import partial_path
-
     src, dst = make_tree(tmp_path / "src"), tmp_path / "dst"
     (dst / "photos").mkdir(parents=True)
-    working = partial_path(dst / "photos" / "b.jpg")
-    with open(working, "wb") as other_run:
-        fcntl.flock(other_run, fcntl.LOCK_EX)
+    with written_by_another_run(dst / "photos" / "b.jpg"):
         report = run(src, dst, colorizer)
     rows = {result.file: result for result in report.files}
     assert rows["photos/b.jpg"].status == "skipped" and "another run" in rows["photos/b.jpg"].error

@@ -1,13 +1,13 @@
 """Safetensors checkpoints: round trip, fp16 storage, and clear errors for wrong or corrupt files."""
 
 import json
-import sys
 
 import pytest
 import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
+from tests.locks import CONTENT, fcntl, written_by_another_run
 from vidcolor.errors import OutputError, WeightsError
 from vidcolor.models import create_generator, load_generator, read_metadata, save_generator
 
@@ -175,18 +175,11 @@ def test_loading_refuses_weights_holding_nan_or_infinity(tmp_path, tiny_model, v
         load_generator(path)
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="no flock")
+@pytest.mark.skipif(fcntl is None, reason="no flock on this system")
 def test_two_exports_to_one_file_at_once_do_not_write_into_each_other(tmp_path, tiny_model):
     """Every export wrote NAME.tmp: two runs exporting to one path at once wrote one temporary file."""
-    import fcntl
-
-    from vidcolor.io.output import partial_path
-
     path = tmp_path / "tiny.safetensors"
-    working = partial_path(path)
-    working.write_bytes(b"the other export")
-    with open(working, "r+b") as other_export:
-        fcntl.flock(other_export, fcntl.LOCK_EX)
+    with written_by_another_run(path) as working:
         with pytest.raises(OutputError, match="being written by another run"):
             save_generator(tiny_model, path, "tiny-unet")
-    assert working.read_bytes() == b"the other export" and not path.exists()
+        assert working.read_bytes() == CONTENT and not path.exists()

@@ -10,13 +10,10 @@ import torch
 from PIL import Image
 from skimage.color import rgb2lab
 
-try:
-    import fcntl
-except ImportError:  # Windows
-    fcntl = None
 
 from tests.helpers import ConstantColour
 from tests.image_media import make_image
+from tests.locks import CONTENT, fcntl, written_by_another_run
 from tests.media import make_video, read_packets, read_video_frames
 from vidcolor.errors import OutputError
 from vidcolor.io.output import partial_path
@@ -206,13 +203,10 @@ def test_a_second_run_writing_the_same_output_at_once_stops_and_leaves_the_first
     and wrote into the first's, and a folder run then took the garbled file for a complete output."""
     source = make_video(tmp_path / "in.mp4", size=(64, 48), frames=3)
     output = tmp_path / "out.mp4"
-    working = partial_path(output)
-    working.write_bytes(b"the first run's frames")
-    with open(working, "r+b") as first_run:
-        fcntl.flock(first_run, fcntl.LOCK_EX)
+    with written_by_another_run(output) as working:
         with pytest.raises(OutputError, match="being written by another run"):
             colorize_video(source, output, purple, progress=False)
-        assert working.read_bytes() == b"the first run's frames" and not output.exists()
+        assert working.read_bytes() == CONTENT and not output.exists()
     assert colorize_video(source, output, purple, progress=False).frames == 3  # a stale working file is reused
     assert not working.exists()
 
