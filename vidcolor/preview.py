@@ -29,7 +29,7 @@ import numpy as np
 from .arguments import whole_number
 from .errors import InputError, VidcolorError
 from .io.decode import FrameTimeline, LumaFrame, VideoSource
-from .io.images import LoadedImage, check_image_size, is_image_suffix, read_image, write_image
+from .io.images import LoadedImage, check_image_size, is_image_suffix, quantised, read_image, write_image
 from .io.output import atomic_output, check_output_path
 from .io.probe import media_kind
 from .merge import YuvFormat
@@ -270,13 +270,8 @@ def sheet_row(frame: PreviewFrame, text: str) -> np.ndarray:
     cv2.putText(row[:strip_height], text, (4, baseline), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (255, 255, 255), 1,
                 cv2.LINE_AA)
     for column, panel in enumerate((frame.original, frame.colour)):
-        row[strip_height:, column * width:(column + 1) * width] = to_uint8(panel)
+        row[strip_height:, column * width:(column + 1) * width] = quantised(panel, 255, np.uint8)
     return row
-
-
-def to_uint8(rgb: np.ndarray) -> np.ndarray:
-    """RGB in [0, 1] as 8-bit values, rounded."""
-    return np.rint(np.clip(rgb, 0.0, 1.0) * 255).astype(np.uint8)
 
 
 def check_sheet_size(suffix: str, width: int, height: int, rows: int) -> None:

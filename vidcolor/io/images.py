@@ -278,7 +278,7 @@ def _neutral_grey(rgb: np.ndarray) -> np.ndarray:
     return np.clip(encoded, 0.0, 1.0).astype(np.float32)
 
 
-def _quantised(channels: np.ndarray, scale: int, dtype: type) -> np.ndarray:
+def quantised(channels: np.ndarray, scale: int, dtype: type) -> np.ndarray:
     """Values in [0, 1] rounded to whole steps up to ``scale`` as ``dtype``, with one working copy."""
     work = np.clip(channels, 0.0, 1.0).astype(np.result_type(channels.dtype, np.float32), copy=False)
     work *= scale
@@ -332,7 +332,7 @@ def write_image(
         channels = _over_white(rgb, np.asarray(alpha), suffix, shown)
     deep = bit_depth == 16 and suffix in _DEEP_SUFFIXES
     scale, dtype = (65535, np.uint16) if deep else (255, np.uint8)
-    pixels = channels if channels.dtype == np.uint8 else _quantised(channels, scale, dtype)
+    pixels = channels if channels.dtype == np.uint8 else quantised(channels, scale, dtype)
     try:
         if suffix in (".tif", ".tiff"):
             _write_tiff(path, pixels, metadata)
