@@ -83,11 +83,7 @@ class ReencodeRoute:
         silent: list[av.Packet] = []
         while missing > 0:
             samples = min(chunk, missing)
-            frame = av.AudioFrame(format=ctx.format.name, layout=ctx.layout.name, samples=samples)
-            for plane in frame.planes:
-                plane.update(bytes(plane.buffer_size))
-            frame.sample_rate = ctx.sample_rate
-            silent += self.stream.encode(frame)
+            silent += self.stream.encode(_silent_frame(ctx.format.name, ctx.layout.name, ctx.sample_rate, samples))
             missing -= samples
         return silent
 
@@ -164,21 +160,27 @@ def _silence_before(frame: av.AudioFrame, seconds: float) -> list[av.AudioFrame]
     """``seconds`` of silence shaped and timed like the decoded ``frame``, ending where it begins, in frames
     of at most a second (a long gap is not one huge frame)."""
     rate = frame.sample_rate
-    quiet = b"\x80" if frame.format.name in ("u8", "u8p") else b"\x00"  # unsigned 8-bit PCM is silent at 128
     missing = round(seconds * rate)
     out = []
     while missing > 0:
         samples = min(missing, rate)
-        silence = av.AudioFrame(format=frame.format.name, layout=frame.layout.name, samples=samples)
-        for plane in silence.planes:
-            plane.update(quiet * plane.buffer_size)
-        silence.sample_rate = rate
+        silence = _silent_frame(frame.format.name, frame.layout.name, rate, samples)
         silence.time_base = frame.time_base
         if frame.pts is not None and frame.time_base:
             silence.pts = frame.pts - round(Fraction(missing, rate) / frame.time_base)
         out.append(silence)
         missing -= samples
     return out
+
+
+def _silent_frame(sample_format: str, layout: str, rate: int, samples: int) -> av.AudioFrame:
+    """``samples`` samples of silence (unsigned 8-bit PCM is silent at 128, every other format at 0)."""
+    silence = av.AudioFrame(format=sample_format, layout=layout, samples=samples)
+    quiet = b"\x80" if sample_format in ("u8", "u8p") else b"\x00"
+    for plane in silence.planes:
+        plane.update(quiet * plane.buffer_size)
+    silence.sample_rate = rate
+    return silence
 
 
 def ordered_layout(template: av.AudioStream) -> str:
