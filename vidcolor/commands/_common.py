@@ -12,7 +12,7 @@ from typing import Any, Callable, Sequence
 import click
 from click.core import ParameterSource
 
-from ..errors import VidcolorError, VidcolorWarning
+from ..errors import VidcolorError, VidcolorWarning, first_line
 from ..io.containers import AUTO_CODEC
 from ..io.encode import EncodeSettings
 from ..temporal import TemporalOptions
@@ -76,8 +76,7 @@ def joined_lines(message: str) -> str:
 def described(error: Exception) -> str:
     """An unexpected error's type and the first line of its message (OpenCV's end in a line break, PyTorch's
     state-dict errors run to many lines: the rest is in the traceback)."""
-    lines = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+    return f"{type(error).__name__}: {first_line(error)}" if str(error).strip() else type(error).__name__
 
 
 def _checked_device(ctx: click.Context, param: click.Parameter, name: str) -> str:
