@@ -513,3 +513,11 @@ def test_broken_and_looping_links_and_a_file_as_the_output_folder_are_named(tmp_
     (tmp_path / "photo.png").write_bytes(b"not a folder")
     result = run(clip, "-o", tmp_path / "photo.png" / "out.mp4", "--weights", weights)
     assert_one_line_error(result, "photo.png is a file, not a folder, so out.mp4 cannot be written in it")
+
+
+def test_a_log_gets_the_summary_without_progress_bar_updates(tmp_path, weights, clip):
+    result = run(clip, "-o", tmp_path / "out.mkv", "--weights", weights, "--render-size", "64")
+    assert result.exit_code == 0, result.output
+    assert "\r" not in result.stderr and "frames/s" not in result.stderr and "%|" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "out.mkv: 8 frames" in lines[0], result.stderr

@@ -222,3 +222,40 @@ def test_a_file_system_without_locks_still_gets_its_output(tmp_path: Path, purpl
     monkeypatch.setattr(fcntl, "flock", no_locks)
     source = make_video(tmp_path / "in.mp4", size=(64, 48), frames=3)
     assert colorize_video(source, tmp_path / "out.mp4", purple, progress=False).frames == 3
+
+
+class _CreatesTheOutput(ConstantColour):
+    """Colours purple, and meanwhile something else writes the output file (as a copy into the folder would)."""
+
+    def __init__(self, output: Path) -> None:
+        super().__init__(0.3, -0.2)
+        self.output = output
+
+    def forward(self, l_norm: torch.Tensor) -> torch.Tensor:
+        if not self.output.exists():
+            self.output.write_bytes(CONTENT)
+        return super().forward(l_norm)
+
+
+@pytest.mark.parametrize("hard_links", [True, False])
+@pytest.mark.parametrize("kind", ["video", "image"])
+def test_an_output_that_appears_during_the_work_is_left_alone_and_the_result_kept(
+    tmp_path: Path, monkeypatch, kind: str, hard_links: bool
+) -> None:
+    """The output was checked absent before the work and then replaced at the end, whatever appeared meanwhile."""
+    if not hard_links:  # FAT, exFAT, some network shares
+        monkeypatch.setattr("os.link", lambda *args: (_ for _ in ()).throw(PermissionError(1, "Operation not permitted")))
+    source = make_video(tmp_path / "in.mp4", size=(64, 48), frames=3) if kind == "video" else make_image(
+        tmp_path / "in.png", size=(64, 48), mode="L")
+    output = tmp_path / f"out{source.suffix}"
+    colorizer = Colorizer(_CreatesTheOutput(output), device="cpu", render_size=64)
+    render = colorize_video if kind == "video" else colorize_image
+    with pytest.raises(OutputError, match="created by something else while this run wrote it") as error:
+        render(source, output, colorizer, **({"progress": False} if kind == "video" else {}))
+    assert output.read_bytes() == CONTENT
+    kept = partial_path(output)
+    assert str(kept) in str(error.value) and kept.stat().st_size > len(CONTENT)
+    output.unlink()
+    kept.unlink()
+    render(source, output, colorizer, overwrite=True, **({"progress": False} if kind == "video" else {}))
+    assert output.read_bytes() != CONTENT and not kept.exists()  # --overwrite replaces it, as asked

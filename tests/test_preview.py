@@ -19,6 +19,7 @@ import torch
 from click.testing import CliRunner
 from media import drop_first_packets, make_video, pattern_planes
 
+import vidcolor.preview as preview_module
 from vidcolor.commands.preview import preview_command
 from vidcolor.errors import InputError
 from vidcolor.io.decode import VideoSource
@@ -27,10 +28,15 @@ from vidcolor.merge import YuvFormat
 from vidcolor.models import create_generator, save_generator
 from vidcolor.pipeline import colorize_image, colorize_video, source_yuv_format
 from vidcolor.preview import (
+    PreviewFrame,
     PreviewSession,
     label_height,
+    label_text,
+    layout_label,
     planes_to_rgb,
     preview_frames,
+    row_size,
+    sheet_row,
     warmup_frames,
     write_contact_sheet,
 )
@@ -165,6 +171,22 @@ def test_planes_to_rgb_agrees_with_ffmpeg(weights, clip, workdir) -> None:
     assert np.abs(ours - ffmpeg_rgb).mean() < 2.0
 
 
+@pytest.mark.parametrize("colorspace", [1, 6, 7, 8])  # BT.709, BT.601, SMPTE 240M, YCgCo
+def test_planes_to_rgb_inverts_the_merge_matrix(colorspace) -> None:
+    """The sheet shows the colour the render's chroma was made for, whatever the source's matrix."""
+    yuv = YuvFormat.for_video(colorspace, 480)
+    colours = torch.tensor([[0.8, 0.3, 0.2], [0.2, 0.7, 0.3], [0.3, 0.4, 0.8]])  # red, green, blue-ish
+    rgb = colours.repeat_interleave(4, dim=0).T.reshape(1, 3, 12, 1).expand(1, 3, 12, 8).contiguous()
+    red, green, blue = rgb[0]
+    luma = yuv.kr * red + (1 - yuv.kr - yuv.kb) * green + yuv.kb * blue
+    y = (16 + 219 * luma).round().numpy().astype(np.uint8)
+    cb, cr = (plane[0].numpy()[::2, ::2] for plane in yuv.rgb_to_chroma(rgb))
+    shown = planes_to_rgb(np.ascontiguousarray(y), np.ascontiguousarray(cb), np.ascontiguousarray(cr), yuv)
+    expected = rgb[0].permute(1, 2, 0).numpy()
+    rows = [1, 5, 9]  # away from the edges between colours, where the chroma is blended
+    assert np.abs(shown - expected)[rows].max() * 255 < 1.5
+
+
 def test_session_steps_and_jumps_match_one_pass(weights, clip) -> None:
     """Seeking backwards, stepping one frame and jumping forwards give the one-pass (render) colour."""
     temporal = TemporalOptions(strength=0.5)
@@ -213,7 +235,8 @@ def test_session_finds_variable_rate_frames_by_their_times(weights, tmp_path) ->
     ("cut.ts", dict(cut=5)),  # a recording starting inside a GOP: the first packets decode to nothing
     ("cut.avi", dict(codec="mpeg4", cut=5)),  # ... which the AVI lag measurement could not seek back over
 ], ids=lambda value: value if isinstance(value, str) else "")
-def test_session_shows_the_asked_frame_with_its_time_in_every_container(weights, tmp_path, name, options) -> None:
+def test_session_shows_the_asked_frame_with_its_time_in_every_container(weights, tmp_path, monkeypatch, name,
+                                                                        options) -> None:
     """Each jump shows the frame decoding from the start gives at that index, labelled with its time:
     seeks put other frames under a label in AVI, MPEG-TS and MPEG-PS, and in recordings cut inside a GOP."""
     cut = options.pop("cut", 0)
@@ -230,12 +253,19 @@ def test_session_shows_the_asked_frame_with_its_time_in_every_container(weights,
     # the rest of a cut GOP decodes to nothing (H.264) or to grey frames (MPEG-4 part 2)
     assert len(sequential) == (frames - 8 if cut and name.endswith(".ts") else frames - cut)
     last = len(sequential) - 1
+    indices = (last, last - 2, 3, last - 9, 17, 9, 0)
     with PreviewSession(clip, colorizer(weights), TemporalOptions(enabled=False)) as session:
         assert session.frame_count == len(sequential)
-        for index in (last, last - 2, 3, last - 9, 17, 9, 0):
-            frame = session.frame(index)
-            assert frame.index == index and frame.seconds == pytest.approx(starts[index]), (index, frame.seconds)
-            assert np.allclose(frame.original[..., 0], np.clip((sequential[index] - 16.0) / 219.0, 0, 1), atol=1e-6), index
+        shown = [session.frame(index) for index in indices]
+    # a sheet's rows: decoded on to, and each sought
+    shown += preview_frames(clip, colorizer(weights), indices, temporal=TemporalOptions(enabled=False))
+    monkeypatch.setattr(preview_module, "_DECODE_ON", 0)
+    shown += preview_frames(clip, colorizer(weights), indices, temporal=TemporalOptions(enabled=False))
+    assert [frame.index for frame in shown] == [*indices, *sorted(indices), *sorted(indices)]
+    for frame in shown:
+        index = frame.index
+        assert frame.seconds == pytest.approx(starts[index]), (index, frame.seconds)
+        assert np.allclose(frame.original[..., 0], np.clip((sequential[index] - 16.0) / 219.0, 0, 1), atol=1e-6), index
 
 
 def cli(*args: str) -> object:
@@ -356,7 +386,9 @@ def test_viewer_keys_with_a_fake_window(weights, clip, tmp_path, monkeypatch) ->
     assert "temporal on 0.50" in titles[3] and "temporal off" in titles[4] and "saturation 1.10" in titles[5]
     saved = tmp_path / "clip_frame000018.png"
     assert "saved clip_frame000018.png" in titles[6]
-    assert read_rgb(saved).shape == (label_height(WIDTH) + HEIGHT, 2 * WIDTH, 3)
+    label = titles[6].removeprefix("clip.mp4  ").split("  |  ")[0].split("  saved")[0]
+    width, height = row_size(label, WIDTH, HEIGHT)
+    assert read_rgb(saved).shape == (height, width, 3)
 
 
 def test_viewer_stays_open_when_a_pair_cannot_be_saved(weights, clip, tmp_path, monkeypatch) -> None:
@@ -414,9 +446,7 @@ def test_a_sheet_too_large_for_its_format_is_refused_before_any_frame_is_rendere
                                                                                     monkeypatch) -> None:
     """260 rows of a 320x240 clip into .jpg failed after minutes of rendering: 640x67080 is over JPEG's 65,500 px."""
     clip = make_video(tmp_path / "long.mp4", size=(320, 240), frames=260)
-    import vidcolor.preview as preview_module
-
-    monkeypatch.setattr(preview_module, "preview_frames", lambda *args, **kwargs: pytest.fail("frames were rendered"))
+    monkeypatch.setattr(preview_module, "_frames_of", lambda *args, **kwargs: pytest.fail("frames were rendered"))
     result = cli(str(clip), "--sheet", str(tmp_path / "big.jpg"), "--weights", str(weights), "--device", "cpu",
                  "--render-size", str(RENDER), "--frames", "260")
     assert result.exit_code == 1
@@ -498,3 +528,115 @@ def test_options_a_photo_has_no_use_for_and_an_odd_sized_video_are_warned_of(wei
                                              "render will refuse it"):
         result = cli(str(odd), "--sheet", str(tmp_path / "odd_sheet.png"), *model)
     assert result.exit_code == 0, result.output
+
+
+def count_opens(monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], list[int]]:
+    """Record every ``av.open`` (its file) and every :class:`VideoSource` opened, from now on."""
+    opens: list[str] = []
+    sources: list[int] = []
+    real_open, real_init = av.open, VideoSource.__init__
+
+    def counting_open(file, *args, **kwargs):
+        opens.append(str(file))
+        return real_open(file, *args, **kwargs)
+
+    def counting_init(self, path):
+        sources.append(1)
+        real_init(self, path)
+
+    monkeypatch.setattr(av, "open", counting_open)
+    monkeypatch.setattr(VideoSource, "__init__", counting_init)
+    return opens, sources
+
+
+@pytest.mark.parametrize("window", [False, True], ids=["sheet", "window"])
+def test_the_video_is_opened_once(weights, clip, tmp_path, monkeypatch, window) -> None:
+    """The command opened the video three times (the odd-size check, the sheet's timeline, its frames; the
+    window: the check, a second look at its kind, the session), each a probe of a long file on a
+    network drive, with a decoded first frame for the rotation: 8 opens before the first row."""
+    model = ["--weights", str(weights), "--device", "cpu", "--render-size", str(RENDER), "--temporal", "off"]
+    if window:
+        fake_window(monkeypatch, [ord("d"), ord("q")])
+    opens, sources = count_opens(monkeypatch)
+    output = [] if window else ["--sheet", str(tmp_path / "sheet.png"), "--frames", "3"]
+    result = cli(str(clip), *output, *model)
+    assert result.exit_code == 0, result.output
+    assert len(sources) == 1
+    # a look at its kind, the VideoSource, and the VideoSource's own look at the first frame's rotation
+    assert len(opens) <= 3 and set(opens) == {str(clip)}, opens
+
+
+def test_a_sheet_decodes_only_the_frames_it_needs(weights, tmp_path, monkeypatch) -> None:
+    """A two-row sheet of a long film decoded every frame up to its last row (a full decode of the film);
+    it now seeks to the keyframe before each row's warm-up."""
+    gop, frames = 8, 120
+    long_clip = make_video(tmp_path / "long.mp4", size=(WIDTH, HEIGHT), frames=frames, gop=gop)
+    decoded: list[int] = []
+    luma = VideoSource._luma
+    monkeypatch.setattr(VideoSource, "_luma", lambda self, frame, index: decoded.append(1) or luma(self, frame, index))
+    result = write_contact_sheet(long_clip, tmp_path / "sheet.png", colorizer(weights), frames=2,
+                                 temporal=TemporalOptions(strength=0.5))
+    assert result.frames == [0, frames - 1]
+    warmup = warmup_frames(TemporalOptions(strength=0.5))
+    assert len(decoded) <= 1 + warmup + gop, len(decoded)
+
+
+@pytest.mark.parametrize("panel_width", [16, 40, 70, 96, 176, 640])
+def test_labels_are_readable_at_any_panel_width(panel_width) -> None:
+    """The label strip was one line in a fixed font: over panels under ~70 px (tiny clips, portrait phone
+    video shown small) the time and settings ran off the row's right edge. Now the parts wrap, the font
+    shrinks to a readable minimum, and a row too narrow even for that is widened."""
+    text = label_text(1234, 41.17, "temporal on 0.70  saturation 1.00")
+    panel = np.full((HEIGHT, panel_width, 3), 0.5, np.float32)
+    row = sheet_row(PreviewFrame(1234, 41.17, panel, panel), text)
+    label = layout_label(text, panel_width)
+    assert row.shape[:2] == (label.height + HEIGHT, max(2 * panel_width, label.width))
+    strip = row[:label.height, :, 0].astype(int)
+    ink = np.argwhere(strip > 127)
+    assert ink[:, 1].max() < row.shape[1] - 2  # nothing runs off the right edge
+    assert ink[:, 1].min() >= 2
+    assert " ".join(" ".join(label.lines).split()) == " ".join(text.split())  # every word is shown
+    digit_height = cv2.getTextSize("0", cv2.FONT_HERSHEY_SIMPLEX, label.scale, 1)[0][1]
+    assert digit_height >= 9  # readable
+    assert np.all(row[label.height:, :panel_width] == 128)  # the panels are untouched, on the left
+    assert np.all(row[label.height:, 2 * panel_width:] == row[0, -1])  # any widening is background
+
+
+def test_a_sheet_of_a_tiny_clip_shows_whole_labels(weights, tmp_path) -> None:
+    """A 16x16 clip's sheet rows were 32 px wide under a label cut to "fram"."""
+    tiny = make_video(tmp_path / "tiny.mp4", size=(16, 16), frames=3)
+    result = write_contact_sheet(tiny, tmp_path / "sheet.png", colorizer(weights), temporal=TemporalOptions(enabled=False))
+    labels = [layout_label(label_text(index, index * 1001 / 30000), 16) for index in result.frames]
+    assert result.width == max(label.width for label in labels) > 32
+    assert result.height == sum(label.height + 16 for label in labels)
+    assert read_rgb(tmp_path / "sheet.png").shape == (result.height, result.width, 3)
+
+
+@pytest.mark.parametrize("name", ["vfr-long-gop.mkv", "vfr-long-gop.mp4"])
+def test_seeking_in_variable_rate_long_gop_video_shows_the_rendered_frame(weights, tmp_path, monkeypatch, name) -> None:
+    """Frames reached by a seek (a jump in the window, a sheet row) in a variable-rate clip with B-frames and
+    keyframes 16 frames apart are the ones the render colours at that index, with the render's colour."""
+    temporal = TemporalOptions(strength=0.5)
+    vfr = make_video(tmp_path / name, size=(WIDTH, HEIGHT), frames=48, vfr=True, gop=16, b_frames=2)
+    render = tmp_path / "render.mkv"
+    assert colorize_video(vfr, render, colorizer(weights), settings=LOSSLESS, temporal=temporal,
+                          progress=False).frames == 48
+    with VideoSource(vfr) as source:
+        yuv = source_yuv_format(source)
+    rendered = [(y, planes_to_rgb(y, u, v, yuv)) for y, u, v in decoded_planes(render)]
+    with PreviewSession(vfr, colorizer(weights), temporal) as session:
+        shown = [session.frame(index) for index in (40, 17, 18, 47, 30)]
+    sheet = tmp_path / "sheet.png"
+    monkeypatch.setattr(preview_module, "_DECODE_ON", 0)  # each row sought, as in a long film
+    result = write_contact_sheet(vfr, sheet, colorizer(weights), frames=3, temporal=temporal)
+    for row, index in enumerate(result.frames):  # 8-bit: compared with the render's colour rounded alike
+        original, colour = sheet_panels(read_rgb(sheet), row)
+        shown.append(PreviewFrame(index, 0.0, original / 255, colour / 255))
+    assert [frame.index for frame in shown] == [40, 17, 18, 47, 30, 0, 24, 47]
+    for number, frame in enumerate(shown):
+        y, colour = rendered[frame.index]
+        if number >= 5:
+            colour = np.rint(colour.astype(np.float64) * 255) / 255
+        assert np.abs(frame.original[..., 0] * 255 - np.clip((y - 16.0) / 219, 0, 1) * 255).max() <= 0.5 + 1e-4
+        difference = np.abs(frame.colour - colour) * 255
+        assert difference.mean() < 0.05 and difference.max() <= 1.5, (frame.index, difference.mean(), difference.max())

@@ -403,6 +403,36 @@ def test_rgb_source_is_converted_coloured_and_tagged_in_one_matrix(tmp_path: Pat
     assert error.max() < 3, error
 
 
+@pytest.mark.parametrize(("size", "suffix", "matrix"),
+                         [((1280, 720), ".mp4", 1), ((320, 240), ".mp4", 6), ((1280, 720), ".gif", 1)])
+def test_an_untagged_source_is_tagged_with_the_matrix_its_colour_was_made_in(
+    tmp_path: Path, size: tuple[int, int], suffix: str, matrix: int
+) -> None:
+    """An untagged HD source got BT.709 chroma in an untagged output, which swscale (ffmpeg, thumbnails and
+    the GIF palette) converts as BT.601: green 10 codes low. The output now states the matrix."""
+    src = make_video(tmp_path / "in.mp4", size=size, frames=2, pattern="still")
+    dst = tmp_path / f"out{suffix}"
+    truth = np.array([200, 90, 60], np.float64)  # a brick red
+    with VideoSource(src) as source:
+        assert source.video_stream.codec_context.colorspace == 2  # unspecified
+        assert source.info.matrix == matrix
+        half = torch.tensor(truth / 255).view(1, 3, 1, 1).expand(1, 3, size[1] // 2, size[0] // 2)
+        cb, cr = source_yuv_format(source).rgb_to_chroma(half)
+        y = np.full((size[1], size[0]), 0, np.uint8)
+        with VideoSink(dst, source, FAST) as sink:
+            for frame in source.frames():
+                red, green, blue = truth / 255
+                yuv = source_yuv_format(source)
+                y[:] = round(16 + 219 * (yuv.kr * red + (1 - yuv.kr - yuv.kb) * green + yuv.kb * blue))
+                sink.write_frame(y, cb[0].numpy(), cr[0].numpy(), frame.pts)
+    with av.open(str(dst)) as container:
+        if suffix != ".gif":
+            assert container.streams.video[0].codec_context.colorspace == matrix
+        shown = next(container.decode(video=0)).to_ndarray(format="rgb24").astype(np.float64)
+    error = np.abs(shown[8:-8, 8:-8] - truth).mean(axis=(0, 1))
+    assert error.max() < 4, error
+
+
 def test_media_kind_tells_video_from_image(tmp_path: Path) -> None:
     video = make_video(tmp_path / "clip.mp4", frames=3)
     png = tmp_path / "photo.png"

@@ -8,7 +8,7 @@ import shutil
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -276,6 +276,21 @@ def evaluate_command(
     data: Path, weights: Path | None, out: Path | None, render_size: int, device: str, saturation: float, samples: int
 ) -> None:
     """Score a model against the truth and the grey baseline: PSNR, SSIM, colourfulness."""
+    from .evaluate import output_folder
+
+    if render_size % 32:
+        raise click.BadParameter("must be a multiple of 32", param_hint="--render-size")
+    if out is not None and (out.resolve() == data.resolve() or data.resolve() in out.resolve().parents):
+        raise click.BadParameter(f"{out} is inside --data {data}: its pictures would be scored next time; "
+                                 "choose a folder outside it", param_hint="--out")
+    # made before the work, so that a bad --out wastes no evaluation; removed again if the evaluation fails
+    with output_folder(out) if out is not None else nullcontext():
+        _evaluate_and_save(data, weights, out, render_size, device, saturation, samples)
+
+
+def _evaluate_and_save(data: Path, weights: Path | None, out: Path | None, render_size: int, device: str,
+                       saturation: float, samples: int) -> None:
+    """Score the model on ``data``, print the table and, with ``out``, save it and the sample sheet there."""
     import numpy as np
 
     from vidcolor.models import default_weights_path
@@ -284,13 +299,6 @@ def evaluate_command(
     from .data import find_images
     from .evaluate import evaluate, markdown_table, sample_sheet, save_table
 
-    if render_size % 32:
-        raise click.BadParameter("must be a multiple of 32", param_hint="--render-size")
-    if out is not None:
-        if out.resolve() == data.resolve() or data.resolve() in out.resolve().parents:
-            raise click.BadParameter(f"{out} is inside --data {data}: its pictures would be scored next time; "
-                                     "choose a folder outside it", param_hint="--out")
-        out.mkdir(parents=True, exist_ok=True)  # before the work: a bad --out must not waste a whole evaluation
     weights = weights or default_weights_path()
     colorizer = Colorizer.from_weights(weights, device=device, render_size=render_size, saturation=saturation)
     skip_log = logging.getLogger("training.evaluate")

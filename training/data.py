@@ -22,35 +22,41 @@ from tqdm import tqdm
 
 from vidcolor.color import lab_from_normalized, lab_to_rgb, normalize_ab, normalize_l, rgb_to_lab
 from vidcolor.errors import InputError
-from vidcolor.io.images import is_image_suffix
+from vidcolor.io.colour_profiles import convert_to_srgb
+from vidcolor.io.images import LoadedImage, is_image_suffix, quantised, read_image
 
 log = logging.getLogger(__name__)
 
 BANK_MARGIN = 1.25
 GREY_CHROMA_LIMIT = 2.0  # mean |R-G| + |G-B| (0..255) below this counts as a grey photo
+NEUTRAL_GREY = 128 / 255  # what transparent parts of a photo are laid over
+# what reading a file that is not a usable photo raises (the tool's reader says it with InputError)
+UNREADABLE = (InputError, OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError)
 
 
 @dataclass
 class ImageBank:
-    """Square uint8 photos ``(N, S, S, 3)`` plus where they came from and what was skipped."""
+    """Square uint8 photos ``(N, S, S, 3)`` plus where they came from, what was skipped and which of them
+    were smaller than the crop (upscaled, so blurrier than the rest)."""
 
     images: torch.Tensor
     sources: list[str]
     skipped_grey: list[str] = field(default_factory=list)
     skipped_corrupt: list[str] = field(default_factory=list)
+    upscaled: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return self.images.shape[0]
 
     def to(self, device: torch.device | str) -> "ImageBank":
         """The same bank with its pixels on ``device``."""
-        return ImageBank(self.images.to(device), self.sources, self.skipped_grey, self.skipped_corrupt)
+        return ImageBank(self.images.to(device), self.sources, self.skipped_grey, self.skipped_corrupt, self.upscaled)
 
     def subset(self, indices: torch.Tensor) -> "ImageBank":
-        """The photos at ``indices`` (the skip lists stay with the subset, they describe the same data)."""
+        """The photos at ``indices`` (the skip and upscale lists stay with the subset, they describe the same data)."""
         picked = indices.tolist()
         return ImageBank(self.images[indices.to(self.images.device)], [self.sources[i] for i in picked],
-                         self.skipped_grey, self.skipped_corrupt)
+                         self.skipped_grey, self.skipped_corrupt, self.upscaled)
 
 
 def find_images(root: str | os.PathLike) -> list[Path]:
@@ -78,31 +84,78 @@ def is_grey(rgb: np.ndarray) -> bool:
     return float(chroma.mean()) < GREY_CHROMA_LIMIT
 
 
-def load_square(path: Path, side: int) -> np.ndarray | None:
-    """Decode ``path`` as RGB, upright by its EXIF orientation, centre-crop to a square, resize to ``side``;
-    ``None`` if grey.
+@dataclass(frozen=True)
+class Square:
+    """A photo as its centre square resized to the bank's side, and its own short side before that."""
 
-    Raises ``OSError``/``ValueError`` for files that are not readable images.
+    pixels: np.ndarray
+    short_side: int
+
+
+def read_square(path: Path, side: int, upscale: bool = True) -> Square | None:
+    """Read ``path`` as the tool reads a photo (:func:`vidcolor.io.images.read_image`: upright by its EXIF
+    orientation, converted from its colour profile to sRGB, CMYK through its profile), lay transparency over
+    neutral grey, centre-crop to a square and resize it to ``side`` (a smaller photo keeps its own short side
+    without ``upscale``); ``None`` if grey.
+
+    A baseline JPEG, most photos, is decoded by Pillow at a reduced scale first (``draft``), the rest at full size
+    by the tool's reader. Raises ``InputError``/``OSError``/``ValueError`` for files that are not readable images.
     """
     with Image.open(path) as image:
         if image.mode in ("L", "LA", "1", "I", "I;16", "F"):
             return None
-        image.draft("RGB", (side, side))
-        rgb = _over_grey(ImageOps.exif_transpose(image))
-    short = min(rgb.size)
-    left, top = (rgb.width - short) // 2, (rgb.height - short) // 2
-    square = rgb.crop((left, top, left + short, top + short)).resize((side, side), Image.Resampling.BICUBIC)
-    pixels = np.asarray(square, dtype=np.uint8)
-    return None if is_grey(pixels) else pixels
+        short_side = min(image.size)
+        side = side if upscale else min(side, short_side)
+        rgb = _jpeg_rgb(path, image, side) if image.format in ("JPEG", "MPO") and image.mode == "RGB" else None
+    if rgb is None:
+        rgb = _over_grey(read_image(path))
+    pixels = np.asarray(_centre_square(rgb, side), dtype=np.uint8)
+    return None if is_grey(pixels) else Square(pixels, short_side)
 
 
-def _over_grey(image: Image.Image) -> Image.Image:
-    """``image`` as RGB; a photo with transparency is laid over neutral grey (the colour under transparent
+def load_square(path: Path, side: int) -> np.ndarray | None:
+    """:func:`read_square`'s pixels, ``None`` if grey."""
+    square = read_square(path, side)
+    return None if square is None else square.pixels
+
+
+def _jpeg_rgb(path: Path, image: Image.Image, side: int) -> Image.Image:
+    """An RGB JPEG decoded at the smallest scale that still covers ``side``, upright, in sRGB."""
+    image.draft("RGB", (side, side))
+    upright = ImageOps.exif_transpose(image)
+    profile = image.info.get("icc_profile")
+    return Image.fromarray(_in_srgb(np.asarray(upright), profile, path)) if profile else upright
+
+
+_SRGB_PROFILES: set[bytes] = set()  # profiles seen to leave pixels as they are (sRGB's own, or unusable ones)
+
+
+def _in_srgb(pixels: np.ndarray, profile: bytes, path: Path) -> np.ndarray:
+    """8-bit RGB ``pixels`` converted from their ICC ``profile`` to sRGB; a profile that already proved to leave
+    pixels alone is not tried again (most cameras embed sRGB's, and trying costs more than decoding)."""
+    if profile in _SRGB_PROFILES:
+        return pixels
+    converted = convert_to_srgb(pixels, profile, path)
+    if converted is pixels:
+        _SRGB_PROFILES.add(profile)
+    return converted
+
+
+def _over_grey(photo: LoadedImage) -> Image.Image:
+    """The photo's 8-bit RGB; with transparency it is laid over neutral grey (the colour under transparent
     pixels is arbitrary, often black, and would be learnt as the colour of whatever lies there)."""
-    if image.mode not in ("RGBA", "LA", "PA", "RGBa", "La") and "transparency" not in image.info:
-        return image.convert("RGB")
-    grey = Image.new("RGBA", image.size, (128, 128, 128, 255))
-    return Image.alpha_composite(grey, image.convert("RGBA")).convert("RGB")
+    rgb = photo.rgb
+    if photo.alpha is not None:
+        coverage = photo.alpha[..., None]
+        rgb = rgb * coverage + NEUTRAL_GREY * (1 - coverage)
+    return Image.fromarray(quantised(rgb, 255, np.uint8))
+
+
+def _centre_square(image: Image.Image, side: int) -> Image.Image:
+    """The centre square of ``image`` resized (bicubic) to ``side``."""
+    short = min(image.size)
+    left, top = (image.width - short) // 2, (image.height - short) // 2
+    return image.crop((left, top, left + short, top + short)).resize((side, side), Image.Resampling.BICUBIC)
 
 
 def bank_side(crop: int) -> int:
@@ -110,13 +163,20 @@ def bank_side(crop: int) -> int:
     return math.ceil(crop * BANK_MARGIN)
 
 
-def load_or_reason(path: Path, side: int) -> np.ndarray | str:
-    """The photo as a ``side``-px centre square, or why it was skipped (``"grey"`` or ``"corrupt"``)."""
+def square_or_reason(path: Path, side: int, upscale: bool = True) -> Square | str:
+    """The photo as a ``side``-px centre :class:`Square` (see :func:`read_square`), or why it was skipped
+    (``"grey"`` or ``"corrupt"``)."""
     try:
-        pixels = load_square(path, side)
-    except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError):
+        square = read_square(path, side, upscale)
+    except UNREADABLE:
         return "corrupt"
-    return "grey" if pixels is None else pixels
+    return "grey" if square is None else square
+
+
+def load_or_reason(path: Path, side: int) -> np.ndarray | str:
+    """The pixels of :func:`square_or_reason`, or why the photo was skipped."""
+    result = square_or_reason(path, side)
+    return result if isinstance(result, str) else result.pixels
 
 
 def collect_images(folders: list[str | os.PathLike]) -> list[Path]:
@@ -137,25 +197,29 @@ def collect_images(folders: list[str | os.PathLike]) -> list[Path]:
 
 def build_bank(paths: list[Path], crop: int, workers: int | None = None, progress: bool = True) -> ImageBank:
     """Decode every colour photo in ``paths`` once (``workers`` threads, default one per core, at most 16);
-    grey and unreadable files are skipped and counted."""
+    grey and unreadable files are skipped and counted, and so are photos smaller than ``crop`` (kept, upscaled)."""
     side = bank_side(crop)
     workers = workers or min(16, os.cpu_count() or 1)
     images = np.empty((len(paths), side, side, 3), dtype=np.uint8)
     sources: list[str] = []
     grey: list[str] = []
     corrupt: list[str] = []
+    upscaled: list[str] = []
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = pool.map(lambda path: load_or_reason(path, side), paths)
+        results = pool.map(lambda path: square_or_reason(path, side), paths)
         for path, result in tqdm(zip(paths, results), total=len(paths), desc="decoding", disable=not progress):
             if isinstance(result, str):
                 (grey if result == "grey" else corrupt).append(str(path))
                 continue
-            images[len(sources)] = result
+            if result.short_side < crop:
+                upscaled.append(str(path))
+            images[len(sources)] = result.pixels
             sources.append(str(path))
-    log.info("decoded %d photos at %dx%d; skipped %d grey and %d unreadable", len(sources), side, side, len(grey), len(corrupt))
+    log.info("decoded %d photos at %dx%d (%d of them upscaled, smaller than the %d px crop); "
+             "skipped %d grey and %d unreadable", len(sources), side, side, len(upscaled), crop, len(grey), len(corrupt))
     if not sources:
         raise InputError("none of the photos is a readable colour photo")
-    return ImageBank(torch.from_numpy(images[: len(sources)]), sources, grey, corrupt)
+    return ImageBank(torch.from_numpy(images[: len(sources)]), sources, grey, corrupt, upscaled)
 
 
 def random_crops(

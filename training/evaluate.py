@@ -10,6 +10,7 @@ import csv
 import logging
 import os
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 
@@ -18,20 +19,18 @@ import torch
 from tqdm import tqdm
 
 from vidcolor.color import lab_to_rgb, rgb_to_lab
-from vidcolor.errors import InputError
+from vidcolor.errors import InputError, OutputError
 from vidcolor.io.images import read_image
 from vidcolor.io.output import atomic_output
 from vidcolor.worker import Colorizer
 
 from . import plots
-from .data import find_images, is_grey
+from .data import UNREADABLE, find_images, is_grey
 from .metrics import DATA_RANGE, colourfulness, psnr, ssim
 
 log = logging.getLogger(__name__)
 
 OVERALL = "overall"
-# what reading a photo that is not one raises (the tool's reader says it with InputError)
-UNREADABLE = (InputError, OSError, ValueError)
 
 
 @dataclass
@@ -170,6 +169,35 @@ def save_table(rows: list[ScoreRow], out_dir: str | os.PathLike, title: str = "E
     }
     plots.metric_bars(groups, series, paths[2])
     return paths
+
+
+@contextmanager
+def output_folder(path: Path) -> Iterator[Path]:
+    """Create the folder ``path`` (and its missing parents) before the work in the body, so that one that cannot
+    be made fails first; when the body fails, the folders made here are removed again if they are still empty
+    (a failed evaluation leaves no empty folder behind, while files it finished stay)."""
+    path = Path(path)
+    missing = [folder for folder in (path, *path.parents) if not folder.exists()]
+    try:
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise OutputError(f"cannot create the folder {path}: {error.strerror or error}; choose another one") from error
+        yield path
+    except BaseException:
+        _remove_empty(missing)
+        raise
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove ``folders`` (the deepest first) that exist and are empty, up to the first that is not empty."""
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def sample_rows(paths: list[str | os.PathLike], colorizer: Colorizer,

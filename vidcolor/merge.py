@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -18,17 +19,22 @@ import torch.nn.functional as F
 from .color import grey_to_lightness, lab_to_rgb
 from .worker import resize
 
-_BT601_CODES = frozenset({4, 5, 6})  # FCC, BT.470BG, SMPTE 170M
-_MATRICES = {1: (0.2126, 0.0722), 9: (0.2627, 0.0593), 10: (0.2627, 0.0593)}  # BT.709, BT.2020
+_ArrayT = TypeVar("_ArrayT", np.ndarray, torch.Tensor)
+
+_BT601_CODES = frozenset({5, 6})  # BT.470BG, SMPTE 170M
+_YCGCO = 8  # AVCOL_SPC_YCGCO: Y = (R + 2G + B) / 4, Cg = G - Y, Co = (R - B) / 2 (H.273 MatrixCoefficients 8)
+# (Kr, Kb) of the others; BT.2020 constant luminance (10), which swscale does not convert, is made as non-constant
+_MATRICES = {1: (0.2126, 0.0722), 4: (0.30, 0.11), 7: (0.212, 0.087), 9: (0.2627, 0.0593), 10: (0.2627, 0.0593)}
 
 
 @dataclass(frozen=True)
 class YuvFormat:
-    """The Y'CbCr matrix of the planes (coefficients Kr, Kb); they are always limited range, since the
-    decoder converts full-range sources (:class:`vidcolor.io.decode.VideoSource`)."""
+    """The Y'CbCr matrix of the planes (coefficients Kr, Kb, or YCgCo); they are always limited range, since
+    the decoder converts full-range sources (:class:`vidcolor.io.decode.VideoSource`)."""
 
     kr: float = 0.2126
     kb: float = 0.0722
+    ycgco: bool = False  # Cb holds Cg and Cr holds Co (then kr = kb = 0.25)
 
     @classmethod
     def for_video(cls, colorspace: int, height: int) -> "YuvFormat":
@@ -37,6 +43,8 @@ class YuvFormat:
         Unspecified (2) or unknown codes fall back to what players assume: BT.709 from 720 lines up,
         BT.601 below.
         """
+        if colorspace == _YCGCO:
+            return cls(kr=0.25, kb=0.25, ycgco=True)
         if colorspace in _BT601_CODES or (colorspace not in _MATRICES and height < 720):
             return cls(kr=0.299, kb=0.114)
         kr, kb = _MATRICES.get(colorspace, (0.2126, 0.0722))
@@ -50,10 +58,21 @@ class YuvFormat:
         """RGB in [0, 1] ``(N,3,H,W)`` to limited-range Cb, Cr code values (uint8) with this matrix."""
         red, green, blue = rgb.unbind(dim=1)
         luma = self.kr * red + (1.0 - self.kr - self.kb) * green + self.kb * blue
-        cb = 0.5 * (blue - luma) / (1.0 - self.kb)
-        cr = 0.5 * (red - luma) / (1.0 - self.kr)
+        if self.ycgco:
+            cb, cr = green - luma, 0.5 * (red - blue)
+        else:
+            cb, cr = 0.5 * (blue - luma) / (1.0 - self.kb), 0.5 * (red - luma) / (1.0 - self.kr)
         to_code = lambda chroma: (128.0 + 224.0 * chroma).round().clamp(0, 255).to(torch.uint8)  # noqa: E731
         return to_code(cb), to_code(cr)
+
+    def chroma_to_rgb(self, luma: _ArrayT, cb: _ArrayT, cr: _ArrayT) -> tuple[_ArrayT, _ArrayT, _ArrayT]:
+        """Red, green, blue (unclipped) from luma in [0, 1] and chroma centred on 0 (``(code - 128) / 224``):
+        the inverse of :meth:`rgb_to_chroma`, for numpy arrays or tensors alike."""
+        if self.ycgco:
+            return luma - cb + cr, luma + cb, luma - cb - cr
+        red = luma + 2.0 * (1.0 - self.kr) * cr
+        blue = luma + 2.0 * (1.0 - self.kb) * cb
+        return red, (luma - self.kr * red - self.kb * blue) / (1.0 - self.kr - self.kb), blue
 
 
 @functools.cache

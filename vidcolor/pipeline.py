@@ -205,7 +205,7 @@ def colorize_video(
     check_video_output(output_path)
     check_input_kind(input_path, "video")
     started = time.perf_counter()
-    with VideoSource(input_path) as source, atomic_output(output_path) as temporary:
+    with VideoSource(input_path) as source, atomic_output(output_path, replace=overwrite) as temporary:
         yuv = source_yuv_format(source)
         frame_colorizer = FrameColorizer(colorizer, yuv, temporal)
         with VideoSink(temporary, source, settings, name=str(output_path)) as sink, progress_bar(source, progress) as bar:
@@ -325,7 +325,7 @@ def colorize_image(
     check_image_size(output_path.suffix, image.grey.shape[1], image.grey.shape[0])
     grey = np.repeat(image.grey[..., None], 3, axis=2)
     colour = colorizer.colorize_rgb(grey)
-    with atomic_output(output_path) as temporary:
+    with atomic_output(output_path, replace=overwrite) as temporary:
         write_image(temporary, colour, image.alpha, image.bit_depth, format_suffix=output_path.suffix,
                     name=output_path.name, metadata=image.metadata)
     height, width = colour.shape[:2]

@@ -41,6 +41,10 @@ WARMUP_TOLERANCE = 1e-3
 DEFAULT_SHEET_FRAMES = 8
 _BACKGROUND = 0.12  # grey of the label strips
 _MIN_ASPECT = Fraction(1, 4)  # narrowest pixel shape believed (and the reciprocal the widest)
+_FONT = cv2.FONT_HERSHEY_SIMPLEX
+_MIN_FONT_SCALE = 0.35  # digits about 9 px tall: the smallest still read at a glance
+_MARGIN = 4  # px of strip left and right of the label text
+_DECODE_ON = 50  # frames: decoding on to a sheet row this close costs less than a seek (a GOP's decoding)
 
 
 @dataclass(frozen=True)
@@ -99,9 +103,7 @@ def planes_to_rgb(y: np.ndarray, cb: np.ndarray, cr: np.ndarray, yuv: YuvFormat)
         cv2.resize((plane.astype(np.float32) - 128.0) / 224.0, (width, height), interpolation=cv2.INTER_LINEAR)
         for plane in (cb, cr)
     ]
-    red = luma + 2.0 * (1.0 - yuv.kr) * chroma[1]
-    blue = luma + 2.0 * (1.0 - yuv.kb) * chroma[0]
-    green = (luma - yuv.kr * red - yuv.kb * blue) / (1.0 - yuv.kr - yuv.kb)
+    red, green, blue = yuv.chroma_to_rgb(luma, chroma[0], chroma[1])
     return np.clip(np.stack([red, green, blue], axis=2), 0.0, 1.0).astype(np.float32)
 
 
@@ -188,49 +190,73 @@ def preview_frames(
     batch_size: int = 8,
     timeline: FrameTimeline | None = None,
 ) -> list[PreviewFrame]:
-    """Frames ``indices`` of a video as the render gives them, in one forward decoding pass.
+    """Frames ``indices`` of a video as the render gives them.
 
-    Only the frames in each target's warm-up window go through the model; windows that touch are
-    run as one stretch, so their state is the render's own. Missing indices (past the end) are left out.
-    ``timeline`` (the video's, read from its packets when not given) labels the frames' times.
+    Only the frames in each target's warm-up window are decoded and go through the model (a seek to the
+    keyframe before each window); windows that touch are run as one stretch, so their state is the
+    render's own. Missing indices (past the end) are left out. ``timeline`` (the video's, read from its
+    packets when not given) labels the frames' times.
     """
-    targets = sorted(set(indices))
-    if not targets:
-        return []
-    warmup = warmup_frames(temporal)
-    needed_from: dict[int, int] = {}
-    for target in targets:
-        needed_from[target] = 0 if warmup is None else max(target - warmup, 0)
-    found: dict[int, PreviewFrame] = {}
     with VideoSource(Path(input_path)) as source:
-        renderer = _Renderer(source, timeline or source.timeline(), colorizer, temporal)
-        pending: list[LumaFrame] = []
+        return _frames_of(source, timeline or source.timeline(), colorizer, indices, temporal, batch_size)
 
-        def flush() -> None:
-            if pending:
-                for frame in renderer(pending):
-                    if frame.index in needed_from:
-                        found[frame.index] = frame
-                pending.clear()
 
-        next_target = 0
-        for frame in source.frames():
-            while next_target < len(targets) and targets[next_target] < frame.index:
-                next_target += 1
-            if next_target == len(targets):
-                break
-            if frame.index < needed_from[targets[next_target]]:
-                continue
-            if renderer.last_index is not None and frame.index != renderer.last_index + 1 and not pending:
-                renderer.reset()
-            if pending and pending[-1].index != frame.index - 1:
-                flush()
-                renderer.reset()
-            pending.append(frame)
-            if len(pending) >= batch_size or frame.index == targets[-1]:
-                flush()
-        flush()
-    return [found[index] for index in targets if index in found]
+def _stretches(targets: Sequence[int], warmup: int | None) -> list[tuple[int, int]]:
+    """``(first, last)`` frame ranges that give ``targets`` as the render does: each target's warm-up window
+    (from the first frame when ``warmup`` is None), windows that touch or overlap merged."""
+    merged: list[tuple[int, int]] = []
+    for target in sorted(set(targets)):
+        first = 0 if warmup is None else max(target - warmup, 0)
+        if merged and first <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], target)
+        else:
+            merged.append((first, target))
+    return merged
+
+
+def _frames_of(source: VideoSource, timeline: FrameTimeline, colorizer: Colorizer, indices: Sequence[int],
+               temporal: TemporalOptions, batch_size: int) -> list[PreviewFrame]:
+    """:func:`preview_frames` on an opened ``source``, in batches of ``batch_size``: a stretch close ahead is
+    decoded on to, a farther one sought (where the timeline can be trusted after a seek)."""
+    targets = set(indices)
+    renderer = _Renderer(source, timeline, colorizer, temporal)
+    found: dict[int, PreviewFrame] = {}
+    pending: list[LumaFrame] = []
+
+    def flush() -> None:
+        if pending:
+            for frame in renderer(pending):
+                if frame.index in targets:
+                    found[frame.index] = frame
+            pending.clear()
+
+    frames: Generator[LumaFrame, None, None] | None = None
+    position = -1  # the last frame index decoded
+    try:
+        for first, last in _stretches(indices, warmup_frames(temporal)):
+            ahead = frames is not None and position < first
+            if not (ahead and (first - position <= _DECODE_ON or not timeline.seekable)):
+                if frames is not None:
+                    frames.close()
+                frames = source.frames_from(timeline, first)
+            renderer.reset()
+            for frame in frames:
+                position = frame.index
+                if frame.index < first:
+                    continue
+                if pending and frame.index != pending[-1].index + 1:
+                    flush()
+                    renderer.reset()
+                pending.append(frame)
+                if len(pending) >= batch_size or frame.index >= last:
+                    flush()
+                if frame.index >= last:
+                    break
+            flush()
+    finally:
+        if frames is not None:
+            frames.close()
+    return [found[index] for index in sorted(targets) if index in found]
 
 
 # -- contact sheet ---------------------------------------------------------------------------------
@@ -247,42 +273,94 @@ def start_index(timeline: FrameTimeline, start_seconds: float, input_path: Path)
 
 
 def label_height(width: int) -> int:
-    """Height of the label strip above each row of a sheet whose panels are ``width`` wide."""
+    """Height of a one-line label strip above a row of panels ``width`` wide (the line pitch at full size)."""
     return max(18, width // 40)
 
 
-def describe(frame: PreviewFrame, extra: str = "") -> str:
+@dataclass(frozen=True)
+class Label:
+    """A label laid out for its strip: ``lines`` at font ``scale``, ``pitch`` px apart, ``width`` px wide at least."""
+
+    lines: list[str]
+    scale: float
+    pitch: int
+    width: int
+
+    @property
+    def height(self) -> int:
+        return len(self.lines) * self.pitch
+
+
+def _text_width(text: str, scale: float) -> int:
+    return cv2.getTextSize(text, _FONT, scale, 1)[0][0]
+
+
+def layout_label(text: str, panel_width: int) -> Label:
+    """Lay ``text`` out over a row of two panels ``panel_width`` wide so all of it can be read: its parts
+    (separated by two spaces) wrap onto further lines, the font shrinks (down to a small but readable size)
+    until the widest part fits, and a row too narrow even then is widened."""
+    row_width = 2 * panel_width
+    room = row_width - 2 * _MARGIN
+    scale = label_height(panel_width) / 36.0
+    parts = text.split("  ")
+    while scale > _MIN_FONT_SCALE and max(_text_width(part, scale) for part in parts) > room:
+        scale = max(scale * 0.9, _MIN_FONT_SCALE)
+    room = max(room, *(_text_width(part, scale) for part in parts))
+    lines = [parts[0]]
+    for part in parts[1:]:
+        joined = f"{lines[-1]}  {part}"
+        if _text_width(joined, scale) <= room:
+            lines[-1] = joined
+        else:
+            lines.append(part)
+    return Label(lines, scale, max(round(36 * scale), 1), max(row_width, room + 2 * _MARGIN))
+
+
+def label_text(index: int, seconds: float, extra: str = "") -> str:
     """``frame 12  0:00.40`` and any extra settings."""
-    minutes, seconds = divmod(frame.seconds, 60.0)
-    text = f"frame {frame.index}  {int(minutes)}:{seconds:05.2f}"
+    minutes, seconds = divmod(seconds, 60.0)
+    text = f"frame {index}  {int(minutes)}:{seconds:05.2f}"
     return f"{text}  {extra}" if extra else text
 
 
-def sheet_row(frame: PreviewFrame, text: str) -> np.ndarray:
+def describe(frame: PreviewFrame, extra: str = "") -> str:
+    """The label of ``frame``: :func:`label_text` of its index and time."""
+    return label_text(frame.index, frame.seconds, extra)
+
+
+def row_size(text: str, width: int, height: int) -> tuple[int, int]:
+    """Width and height of the :func:`sheet_row` of panels ``width`` x ``height`` labelled ``text``."""
+    label = layout_label(text, width)
+    return label.width, label.height + height
+
+
+def sheet_row(frame: PreviewFrame, text: str, row_width: int = 0) -> np.ndarray:
     """One row: a label strip over original | colour, RGB uint8 (a quarter of float32's memory: a sheet of
-    4K frames is gigabytes)."""
+    4K frames is gigabytes), at least ``row_width`` wide (the panels on the left, the rest background)."""
     height, width = frame.original.shape[:2]
-    strip_height = label_height(width)
-    row = np.empty((strip_height + height, 2 * width, 3), np.uint8)
-    row[:strip_height] = round(_BACKGROUND * 255)
-    font_scale = strip_height / 36.0
-    baseline = int(strip_height * 0.72)
-    cv2.putText(row[:strip_height], text, (4, baseline), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (255, 255, 255), 1,
-                cv2.LINE_AA)
+    label = layout_label(text, width)
+    row = np.full((label.height + height, max(label.width, row_width), 3), round(_BACKGROUND * 255), np.uint8)
+    for number, line in enumerate(label.lines):
+        baseline = number * label.pitch + int(label.pitch * 0.72)
+        cv2.putText(row, line, (_MARGIN, baseline), _FONT, label.scale, (255, 255, 255), 1, cv2.LINE_AA)
     for column, panel in enumerate((frame.original, frame.colour)):
-        row[strip_height:, column * width:(column + 1) * width] = quantised(panel, 255, np.uint8)
+        row[label.height:, column * width:(column + 1) * width] = quantised(panel, 255, np.uint8)
     return row
 
 
-def check_sheet_size(suffix: str, width: int, height: int, rows: int) -> None:
-    """Refuse, before any frame is rendered, a sheet of ``rows`` frames shown ``width`` x ``height`` too large
-    for its format."""
-    check_image_size(suffix, 2 * width, rows * (label_height(width) + height))
+def check_sheet_size(suffix: str, width: int, height: int, labels: Sequence[str]) -> None:
+    """Refuse, before any frame is rendered, a sheet of frames shown ``width`` x ``height`` with rows labelled
+    ``labels`` too large for its format."""
+    sizes = [row_size(text, width, height) for text in labels]
+    check_image_size(suffix, max(size[0] for size in sizes), sum(size[1] for size in sizes))
 
 
 def contact_sheet(frames: Sequence[PreviewFrame]) -> np.ndarray:
     """Rows of :func:`sheet_row`, one per frame, stacked top to bottom (all frames the same size)."""
-    return np.concatenate([sheet_row(frame, describe(frame)) for frame in frames], axis=0)
+    texts = [describe(frame) for frame in frames]
+    height, width = frames[0].original.shape[:2]
+    row_width = max(row_size(text, width, height)[0] for text in texts)
+    return np.concatenate([sheet_row(frame, text, row_width) for frame, text in zip(frames, texts)], axis=0)
 
 
 def photo_preview(image: LoadedImage, colorizer: Colorizer) -> PreviewFrame:
@@ -302,12 +380,14 @@ def write_contact_sheet(
     batch_size: int = 8,
     overwrite: bool = False,
     start_seconds: float = 0.0,
+    source: VideoSource | None = None,
 ) -> SheetResult:
     """Write a sheet of ``frames`` evenly spaced frames from ``start_seconds`` to the end (a photo gives
     one row); atomic, never overwrites an existing file unless ``overwrite``.
 
     Each row is labelled with frame number and time, then shows the original and the colour the
-    full render gives for that frame.
+    full render gives for that frame. ``source``: ``input_path`` already opened as a video, read instead
+    of opening the file again (the caller closes it).
     """
     input_path, output_path = Path(input_path), Path(output_path)
     whole_number("frames", frames, minimum=1)
@@ -315,27 +395,33 @@ def write_contact_sheet(
         raise VidcolorError(f"sheet {output_path} needs an image extension such as .png")
     check_output_path(input_path, output_path, overwrite)
     started = time.perf_counter()
-    if media_kind(input_path) == "image":
+    if source is not None:
+        shown = _sheet_frames(source, output_path.suffix, colorizer, frames, temporal, batch_size, start_seconds)
+    elif media_kind(input_path) == "image":
         image = read_image(input_path)
-        check_sheet_size(output_path.suffix, image.rgb.shape[1], image.rgb.shape[0], 1)
+        check_sheet_size(output_path.suffix, image.rgb.shape[1], image.rgb.shape[0], [label_text(0, 0.0)])
         shown = [photo_preview(image, colorizer)]
     else:
-        with VideoSource(input_path) as source:
-            timeline = source.timeline()
-            shown_size = displayed_size(source.info.width, source.info.height, pixel_aspect(source),
-                                        source.info.rotation)
-        first = start_index(timeline, start_seconds, input_path)
-        indices = sheet_indices(len(timeline), frames, first)
-        check_sheet_size(output_path.suffix, *shown_size, len(indices))
-        shown = preview_frames(input_path, colorizer, indices, temporal=temporal,
-                               batch_size=batch_size, timeline=timeline)
-        if not shown:
-            raise InputError(f"{input_path} has a video stream but no decodable frames")
+        with VideoSource(input_path) as opened:
+            shown = _sheet_frames(opened, output_path.suffix, colorizer, frames, temporal, batch_size, start_seconds)
     sheet = contact_sheet(shown)
-    with atomic_output(output_path) as temporary:
+    with atomic_output(output_path, replace=overwrite) as temporary:
         write_image(temporary, sheet, format_suffix=output_path.suffix, name=output_path.name)
     height, width = sheet.shape[:2]
     return SheetResult(output_path, [frame.index for frame in shown], width, height, time.perf_counter() - started)
+
+
+def _sheet_frames(source: VideoSource, suffix: str, colorizer: Colorizer, frames: int, temporal: TemporalOptions,
+                  batch_size: int, start_seconds: float) -> list[PreviewFrame]:
+    """The rows of a video's sheet (see :func:`write_contact_sheet`), its size checked before any is rendered."""
+    timeline = source.timeline()
+    shown_size = displayed_size(source.info.width, source.info.height, pixel_aspect(source), source.info.rotation)
+    indices = sheet_indices(len(timeline), frames, start_index(timeline, start_seconds, source.path))
+    check_sheet_size(suffix, *shown_size, [label_text(index, timeline.seconds_of(index)) for index in indices])
+    shown = _frames_of(source, timeline, colorizer, indices, temporal, batch_size)
+    if not shown:
+        raise InputError(f"{source.path} has a video stream but no decodable frames")
+    return shown
 
 
 # -- interactive stepping --------------------------------------------------------------------------
@@ -347,22 +433,25 @@ class PreviewSession:
     Stepping forward one frame reuses the smoother; any other move seeks to the keyframe before the
     warm-up window and decodes forward. Frames are found by their times on the video's
     :class:`FrameTimeline` (read once from the packets), so jumps by seconds are exact for variable-rate
-    video too.
+    video too. ``source``: ``input_path`` already opened, read instead of opening the file again (the
+    caller closes it).
     """
 
-    def __init__(self, input_path: str | Path, colorizer: Colorizer, temporal: TemporalOptions = TemporalOptions()) -> None:
+    def __init__(self, input_path: str | Path, colorizer: Colorizer, temporal: TemporalOptions = TemporalOptions(),
+                 *, source: VideoSource | None = None) -> None:
         self.path = Path(input_path)
         self.colorizer = colorizer
-        self.source = VideoSource(self.path)
+        self._owns_source = source is None
+        self.source = VideoSource(self.path) if source is None else source
+        self._frames: Generator[LumaFrame, None, None] | None = None
+        self._current: PreviewFrame | None = None
         try:
             self.timeline = self.source.timeline()
             self.frame_count = len(self.timeline)
             self._renderer = _Renderer(self.source, self.timeline, colorizer, temporal)
         except BaseException:
-            self.source.close()
+            self.close()
             raise
-        self._frames: Generator[LumaFrame, None, None] | None = None
-        self._current: PreviewFrame | None = None
 
     def __enter__(self) -> PreviewSession:
         return self
@@ -371,9 +460,11 @@ class PreviewSession:
         self.close()
 
     def close(self) -> None:
+        """Stop decoding; close the file if this session opened it."""
         if self._frames is not None:
             self._frames.close()
-        self.source.close()
+        if self._owns_source:
+            self.source.close()
 
     @property
     def temporal(self) -> TemporalOptions:
@@ -386,6 +477,8 @@ class PreviewSession:
         if temporal is not None:
             self._renderer.temporal = temporal
         self._renderer.reset()
+        if self._frames is not None:
+            self._frames.close()
         self._frames = None
         self._current = None
 

@@ -286,7 +286,7 @@ def colorize_video_resumable(
         frames = sum(segment["frames"] for segment in manifest.segments)
         if frames == 0:
             raise InputError(f"{input_path} has a video stream but no decodable frames")
-        with atomic_output(output_path) as temporary:
+        with atomic_output(output_path, replace=overwrite) as temporary:
             _join_segments(source, manifest, temporary, settings, name=str(output_path))
     shutil.rmtree(folder, ignore_errors=True)
     return VideoResult(output_path, frames, time.perf_counter() - started, frame_colorizer.cuts,

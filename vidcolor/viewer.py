@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from .errors import VidcolorError
+from .io.decode import VideoSource
 from .io.images import read_image, write_image
 from .io.output import atomic_output
 from .io.probe import media_kind
@@ -62,20 +63,22 @@ def run_viewer(
     temporal: TemporalOptions = TemporalOptions(),
     start_seconds: float = 0.0,
     save_dir: str | Path | None = None,
+    source: VideoSource | None = None,
 ) -> None:
     """Open the preview window and step through the video (or show the photo) until q/Esc; see :data:`HELP`.
 
     ``s`` saves the current pair as ``<input stem>_frame<N>.png`` in ``save_dir`` (default: the input's
-    folder), never over an existing file.
+    folder), never over an existing file. ``source``: ``input_path`` already opened as a video, read
+    instead of opening the file again (the caller closes it).
     """
     input_path = Path(input_path)
     save_dir = Path(save_dir) if save_dir is not None else input_path.parent
     check_window_support()
     try:
-        if media_kind(input_path) == "image":
+        if source is None and media_kind(input_path) == "image":
             _show_image(input_path, colorizer, save_dir)
         else:
-            _show_video(input_path, colorizer, temporal, start_seconds, save_dir)
+            _show_video(input_path, colorizer, temporal, start_seconds, save_dir, source)
     finally:
         cv2.destroyWindow(WINDOW_NAME)
 
@@ -104,7 +107,7 @@ def _save_pair(frame: PreviewFrame, text: str, stem: str, save_dir: Path) -> str
         path = save_dir / f"{stem}_frame{frame.index:06d}-{number}.png"
         number += 1
     try:
-        with atomic_output(path) as temporary:
+        with atomic_output(path, replace=False) as temporary:
             write_image(temporary, sheet_row(frame, text), format_suffix=".png")
     except (VidcolorError, OSError) as error:
         return f"  not saved: {error}"
@@ -135,9 +138,10 @@ def _show_image(input_path: Path, colorizer: Colorizer, save_dir: Path) -> None:
 
 
 def _show_video(
-    input_path: Path, colorizer: Colorizer, temporal: TemporalOptions, start_seconds: float, save_dir: Path
+    input_path: Path, colorizer: Colorizer, temporal: TemporalOptions, start_seconds: float, save_dir: Path,
+    source: VideoSource | None,
 ) -> None:
-    with PreviewSession(input_path, colorizer, temporal) as session:
+    with PreviewSession(input_path, colorizer, temporal, source=source) as session:
         index = session.index_at(start_seconds)
         saved = ""
         while True:

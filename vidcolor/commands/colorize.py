@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -89,7 +90,7 @@ def colorize_command(
                 temporal=temporal_options(temporal, temporal_strength),
                 batch_size=batch_size,
                 overwrite=overwrite,
-                progress=not quiet,
+                progress=not quiet and sys.stderr.isatty(),  # a log (`2> log.txt`) gets the summary alone
             )
         except KeyboardInterrupt:
             if not resume:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from contextlib import nullcontext
 from pathlib import Path
 
 import click
@@ -70,28 +71,29 @@ def preview_command(
     kind = media_kind(input_path)  # a missing or unreadable input fails before the model loads
     if kind == "image":
         warn_video_options_ignored(input_path, VIDEO_ONLY)
-    else:
-        warn_if_the_render_refuses(input_path)
     options = temporal_options(temporal, temporal_strength)
-    if sheet_path is not None:
-        check_output_path(input_path, sheet_path, overwrite)
+    # a video is opened once, here, and read by the sheet or window from this one opening
+    with VideoSource(input_path) if kind == "video" else nullcontext() as source:
+        if source is not None:
+            warn_if_the_render_refuses(source)
+        if sheet_path is not None:
+            check_output_path(input_path, sheet_path, overwrite)
+            colorizer = load_colorizer(weights, device, render_size, saturation)
+            result = write_contact_sheet(input_path, sheet_path, colorizer, frames=frames or DEFAULT_SHEET_FRAMES,
+                                         temporal=options, batch_size=batch_size, overwrite=overwrite,
+                                         start_seconds=start_seconds, source=source)
+            click.echo(f"{result.output}: frames {', '.join(map(str, result.frames))} "
+                       f"({result.width}x{result.height}) in {result.seconds:.1f} s", err=True)
+            return
+        check_window_support()
         colorizer = load_colorizer(weights, device, render_size, saturation)
-        result = write_contact_sheet(input_path, sheet_path, colorizer, frames=frames or DEFAULT_SHEET_FRAMES,
-                                     temporal=options, batch_size=batch_size,
-                                     overwrite=overwrite, start_seconds=start_seconds)
-        click.echo(f"{result.output}: frames {', '.join(map(str, result.frames))} "
-                   f"({result.width}x{result.height}) in {result.seconds:.1f} s", err=True)
-        return
-    check_window_support()
-    colorizer = load_colorizer(weights, device, render_size, saturation)
-    run_viewer(input_path, colorizer, temporal=options, start_seconds=start_seconds)
+        run_viewer(input_path, colorizer, temporal=options, start_seconds=start_seconds, source=source)
 
 
-def warn_if_the_render_refuses(input_path: Path) -> None:
+def warn_if_the_render_refuses(source: VideoSource) -> None:
     """Warn that the render will refuse a video of odd width or height, which the preview itself shows."""
-    with VideoSource(input_path) as source:
-        try:
-            check_even_size(input_path.name, source.info.width, source.info.height)
-        except InputError as error:
-            warnings.warn(f"{error}; the preview shows it, but the render will refuse it", VidcolorWarning,
-                          stacklevel=2)
+    try:
+        check_even_size(source.path.name, source.info.width, source.info.height)
+    except InputError as error:
+        warnings.warn(f"{error}; the preview shows it, but the render will refuse it", VidcolorWarning,
+                      stacklevel=2)

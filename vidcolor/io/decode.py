@@ -16,7 +16,7 @@ import numpy as np
 
 from vidcolor.errors import InputError, VidcolorWarning
 from vidcolor.io.ffmpeg_names import ffmpeg_path
-from vidcolor.io.probe import open_media
+from vidcolor.io.probe import open_media, picture_stream
 
 _MAX_FRAME_RATE = 1000  # an "average rate" above this is a time base read as a rate (DV: 60000)
 _JPEG_RANGE = 2  # AVCOL_RANGE_JPEG: full-range samples
@@ -28,6 +28,8 @@ _RGB_MATRIX = 0  # AVCOL_SPC_RGB: the stream holds R'G'B', not Y'CbCr
 # Y'CbCr matrix an RGB source's frames are converted with, by frame height, as players assume:
 # (AVCOL_SPC code to tag the output with, the same matrix as named by swscale)
 _HD_MATRIX, _SD_MATRIX = (1, "ITU709"), (6, "ITU601")  # BT.709 from 720 lines, SMPTE 170M (BT.601) below
+# AVCOL_SPC_* codes with a Y'CbCr matrix of their own: BT.709, FCC, BT.470BG, SMPTE 170M, SMPTE 240M, YCgCo, BT.2020
+_KNOWN_MATRICES = frozenset({1, 4, 5, 6, 7, 8, 9, 10})
 _DTS_TIMED = frozenset({"avi"})  # demuxers that store no pts: their frame pts are guesses, dts are real
 _PROGRAM_STREAM_DEMUXERS = frozenset({"mpeg", "mpegvideo", "vob"})  # .mpg/.vob/.mod and bare MPEG-1/2 video
 
@@ -113,10 +115,11 @@ class VideoSource:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.container = open_media(self.path)
-        if not self.container.streams.video:
+        try:
+            self.video_stream = picture_stream(self.container, self.path)
+        except InputError:
             self.container.close()
-            raise InputError(f"{self.path} has no video stream; pass a video file")
-        self.video_stream = self.container.streams.video[0]
+            raise
         self.video_stream.thread_type = "AUTO"
         self.copy_streams: list[av.stream.Stream] = [
             s for s in self.container.streams if s.type in ("audio", "subtitle")
@@ -241,7 +244,7 @@ class VideoSource:
         Packets before the first keyframe (a stream cut by packet copy) count only as far as they decode
         to frames on their own (H.264: none; MPEG-4 part 2: a grey frame each). AVI decodes its first
         frames too, to learn the decoder's lag. A bare stream without times (raw .h264) gets one frame
-        slot per packet at its frame rate."""
+        slot per packet at its frame rate. InputError for a video stream without packets."""
         if self._rewind:
             self._seek_start()
         stream = self.video_stream
@@ -260,6 +263,8 @@ class VideoSource:
                     timed.append((packet.dts if self._dts_timed else packet.pts, packet.duration or 0))
         except av.FFmpegError as e:
             raise self._corrupt(e) from e
+        if not timed:
+            raise InputError(f"{self.path} has a video stream but no decodable frames; pass a complete file")
         if len(leading) < len(timed):  # there is a keyframe: leading packets that decode to nothing are no frames
             timed = timed[len(leading) - self._frames_decoded_alone(leading):]
         period = 1 / (self._frame_rate() * stream.time_base)  # the last frame shows for one period at least
@@ -343,9 +348,10 @@ class VideoSource:
     def _reopen(self) -> None:
         """Open the file again, at its first packet, with the same streams."""
         indices = [stream.index for stream in self.copy_streams]  # read before the close frees them
+        video_index = self.video_stream.index
         self.container.close()
         self.container = open_media(self.path)
-        self.video_stream = self.container.streams.video[0]
+        self.video_stream = self.container.streams[video_index]
         self.video_stream.thread_type = "AUTO"
         self.copy_streams = [self.container.streams[index] for index in indices]
 
@@ -393,10 +399,13 @@ class VideoSource:
         if frame.color_range == _MPEG_RANGE and frame.format.name in _GREY_FORMATS:
             return LumaFrame(index=index, pts=pts, y=_limited_grey_luma(frame, width, height))
         if resized or frame.format.name != "yuv420p" or frame.color_range == _JPEG_RANGE:
+            # R'G'B' is converted with the matrix its chroma will be made in; Y'CbCr keeps its Y plane, whatever
+            # its matrix (stated as BT.709 on both sides: swscale refuses YCgCo and constant luminance)
+            src_matrix, dst_matrix = ((None, self._rgb_matrix[1]) if self._rgb_matrix and frame.format.is_rgb
+                                      else ("ITU709", "ITU709"))
             frame = self._reformatter.reformat(
                 frame, width=width, height=height, format="yuv420p", src_color_range=frame.color_range or None,
-                dst_color_range="MPEG",
-                dst_colorspace=self._rgb_matrix[1] if self._rgb_matrix and frame.format.is_rgb else None,
+                dst_color_range="MPEG", src_colorspace=src_matrix, dst_colorspace=dst_matrix,
             )
         plane = frame.planes[0]
         rows = np.frombuffer(plane, dtype=np.uint8).reshape(plane.height, plane.line_size)
@@ -443,6 +452,9 @@ class VideoSource:
     def _read_info(self) -> VideoInfo:
         stream = self.video_stream
         ctx = stream.codec_context
+        if not ctx.width or not ctx.height:
+            raise InputError(f"{self.path} has a video stream but no decodable frames (no picture size is found "
+                             "near its start); pass a complete file")
         rate = stream.average_rate or None
         if rate is not None and rate > _MAX_FRAME_RATE:
             rate = stream.guessed_rate if stream.guessed_rate and stream.guessed_rate <= _MAX_FRAME_RATE else None
@@ -461,7 +473,7 @@ class VideoSource:
             duration_s=duration_s,
             rotation=self._rotation(),
             codec=ctx.name,
-            matrix=self._rgb_matrix[0] if self._rgb_matrix else int(ctx.colorspace),
+            matrix=self._rgb_matrix[0] if self._rgb_matrix else _stated_matrix(int(ctx.colorspace), ctx.height),
         )
 
     def _matrix_for_rgb(self) -> tuple[int, str] | None:
@@ -480,11 +492,21 @@ class VideoSource:
             return -int(float(tag)) % 360
         try:
             with av.open(ffmpeg_path(self.path)) as probe:
-                for frame in probe.decode(probe.streams.video[0]):
+                for frame in probe.decode(probe.streams[self.video_stream.index]):
                     return round(frame.rotation) % 360
         except av.FFmpegError as e:
             raise self._corrupt(e) from e
         return 0
+
+
+
+def _stated_matrix(colorspace: int, height: int) -> int:
+    """The stream's Y'CbCr matrix code, or for an unspecified or unknown one the code of the matrix players
+    assume for the height (BT.709 from 720 lines, BT.601 below): the output is tagged with it, so that every
+    player and converter (swscale, which takes BT.601 for any untagged size) shows the colour it was made for."""
+    if colorspace in _KNOWN_MATRICES:
+        return colorspace
+    return _HD_MATRIX[0] if height >= 720 else _SD_MATRIX[0]
 
 
 def _position(times: list[int], pts: int, slot: int) -> int:
@@ -522,7 +544,7 @@ def count_frames(path: Path) -> int:
     """Number of video frames, counted from the packets (no decoding)."""
     try:
         with av.open(ffmpeg_path(path)) as container:
-            stream = container.streams.video[0]
+            stream = picture_stream(container, path)
             return sum(1 for packet in container.demux(stream) if packet.size > 0)
     except av.FFmpegError as e:
         raise InputError(f"{path} is truncated or corrupt ({e}); pass a complete file") from e

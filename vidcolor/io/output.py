@@ -71,24 +71,57 @@ def partial_path(output_path: Path) -> Path:
 
 
 @contextmanager
-def atomic_output(output_path: Path) -> Iterator[Path]:
+def atomic_output(output_path: Path, replace: bool = True) -> Iterator[Path]:
     """Yield a temporary path beside ``output_path``; rename it into place only if the block succeeds.
 
     On any error, Ctrl-C included, the temporary file is removed and ``output_path`` is untouched. The
     temporary file is locked while it is written (see :func:`held_exclusively`), so a second run writing
     the same output at the same time stops with an :class:`OutputError` instead of writing into it.
+    With ``replace=False`` a file that appeared at ``output_path`` while the block ran (checked absent
+    before the work, see :func:`check_output_path`) is kept: see :func:`move_into_place`.
     """
     temporary = partial_path(output_path)
     with held_exclusively(temporary, output_path):
         try:
             yield temporary
-            os.replace(temporary, output_path)
+            if replace:
+                os.replace(temporary, output_path)
+            else:
+                move_into_place(temporary, output_path)
+        except OutputAppearedError:
+            raise
         except BaseException:
             try:
                 temporary.unlink(missing_ok=True)
             except OSError:  # e.g. a read-only folder where it was never created: keep the first error
                 pass
             raise
+
+
+class OutputAppearedError(OutputError):
+    """A file appeared at the output path while the output was written; the finished work was kept beside it."""
+
+
+def move_into_place(temporary: Path, output_path: Path) -> None:
+    """Rename ``temporary`` to ``output_path`` unless a file of that name exists by now (another program
+    wrote it during a render of hours): then :class:`OutputAppearedError`, keeping ``temporary``, the finished
+    work, under its own name. A hard link makes the check and the rename one step; file systems without
+    hard links (FAT, exFAT, some network shares) check, then rename."""
+    try:
+        os.link(temporary, output_path)
+    except FileExistsError:
+        raise _appeared(temporary, output_path) from None
+    except OSError:  # no hard links here
+        if os.path.lexists(output_path):
+            raise _appeared(temporary, output_path) from None
+        os.replace(temporary, output_path)
+    else:
+        temporary.unlink()
+
+
+def _appeared(temporary: Path, output_path: Path) -> OutputAppearedError:
+    return OutputAppearedError(f"output {output_path} was created by something else while this run wrote it, so it "
+                               f"was left alone; the finished result is kept as {temporary}: rename it yourself")
 
 
 @contextmanager

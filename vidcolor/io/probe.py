@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -16,6 +17,7 @@ STILL_IMAGE_CODECS = frozenset(
     {"mjpeg", "jpegls", "jpeg2000", "png", "apng", "tiff", "webp", "bmp", "gif", "ppm", "pgm", "pgmyuv",
      "pbm", "pam", "qoi", "sgi", "targa", "dpx", "exr", "hdr", "jpegxl", "photocd", "pcx", "xbm", "xwd"}
 )
+_ATTACHED_PIC = av.stream.Disposition.attached_pic  # cover art: one picture attached to sound, not video
 # FFmpeg "plays" text files (.txt, .nfo, .diz, .asc, ...) as terminal art: these are text, not pictures
 TEXT_ART_CODECS = frozenset({"ansi", "bintext", "xbin", "idf"})
 
@@ -57,7 +59,7 @@ def media_kind(path: Path) -> Literal["video", "image"]:
     with open_media(path) as container:
         if not container.streams.video:
             raise InputError(f"{path} has no video stream; pass a video or image file")
-        stream = container.streams.video[0]
+        stream = next(_moving_pictures(container), container.streams.video[0])
         if stream.codec_context is None:
             raise InputError(f"{path} holds pictures this FFmpeg cannot decode ({container.format.name}); "
                              "convert it to a common video or image format first")
@@ -70,6 +72,23 @@ def media_kind(path: Path) -> Literal["video", "image"]:
         if stream.codec_context.name == "webp":
             _refuse_animated_webp(path)
         return "image" if _single_packet(container, stream) else "video"
+
+
+def picture_stream(container: av.container.InputContainer, path: Path) -> av.VideoStream:
+    """The video stream to colour: the first one that is not cover art. InputError when there is none
+    (sound with only a cover picture, such as an MP3 or FLAC song)."""
+    if not container.streams.video:
+        raise InputError(f"{path} has no video stream; pass a video file")
+    stream = next(_moving_pictures(container), None)
+    if stream is None:
+        raise InputError(f"{path} is sound with cover art, not a video; pass a video file (to colour the cover, "
+                         "save it as a picture first: ffmpeg -i IN -an cover.png)")
+    return stream
+
+
+def _moving_pictures(container: av.container.InputContainer) -> Iterator[av.VideoStream]:
+    """The video streams that are not cover art, in file order."""
+    return (stream for stream in container.streams.video if not stream.disposition & _ATTACHED_PIC)
 
 
 def _refuse_animated_webp(path: Path) -> None:
