@@ -85,3 +85,15 @@ def test_patch_discriminator_is_70x70_with_30x30_output():
     first_block = list(model.children())[:2]
     assert not any(isinstance(layer, torch.nn.BatchNorm2d) for layer in first_block)
     assert sum(isinstance(layer, torch.nn.BatchNorm2d) for layer in model.modules()) == 3
+
+
+def test_each_patchgan_logit_sees_exactly_70x70_input_pixels():
+    """Measured, not computed from the layer list: the input pixels one interior logit's gradient reaches."""
+    model = PatchDiscriminator().eval()
+    pairs = torch.randn(1, 3, 256, 256, requires_grad=True)
+    logits = model(pairs)
+    assert logits.shape == (1, 1, 30, 30)
+    logits[0, 0, 15, 15].backward()
+    rows, cols = pairs.grad[0].abs().sum(0).nonzero(as_tuple=True)
+    assert (rows.max() - rows.min() + 1, cols.max() - cols.min() + 1) == (70, 70)
+    assert pairs.grad[0].abs().sum((1, 2)).gt(0).all()  # L and both ab channels are judged together

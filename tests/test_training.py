@@ -671,3 +671,112 @@ def test_a_photo_given_as_the_data_folder_is_named_as_a_file(photo_dir: Path, tm
     photo = next(photo_dir.rglob("photo0.png"))
     with pytest.raises(InputError, match=r"photo0.png is a file, not a folder of photos"):
         collect_images([photo])
+
+
+def test_a_checkpoint_written_on_a_machine_with_more_gpus_resumes(photo_dir: Path, bank, tmp_path: Path,
+                                                                   monkeypatch) -> None:
+    """A checkpoint kept the RNG state of every GPU of the machine that wrote it and gave them back by number:
+    written on an 8-GPU machine, it failed to resume on a 1-GPU one ('IndexError: tuple index out of range')."""
+    Trainer(tiny_config(photo_dir), tmp_path, torch.device("cpu"), bank=bank).run(max_steps=3, progress=False)
+    checkpoint = tmp_path / "checkpoint.pt"
+    state = torch.load(checkpoint, weights_only=False)
+    state["rng"]["cuda"] = [torch.zeros(16, dtype=torch.uint8) for _ in range(8)]  # as an 8-GPU machine wrote it
+    torch.save(state, checkpoint)
+
+    def one_gpu(new_state: torch.Tensor, device: int | str | torch.device = "cuda") -> None:
+        index = device if isinstance(device, int) else torch.device(device).index
+        if index:  # no GPU but cuda:0 here: torch.cuda.default_generators[index] fails
+            raise IndexError("tuple index out of range")
+
+    with monkeypatch.context() as machine:  # only while the checkpoint is read: the steps run on the real CPU
+        machine.setattr(torch.cuda, "is_available", lambda: True)
+        machine.setattr(torch.cuda, "set_rng_state", one_gpu)
+        machine.setattr(torch.cuda.random, "set_rng_state", one_gpu)
+        resumed = resume_trainer(tmp_path, torch.device("cpu"), bank=bank)
+    resumed.run(progress=False)
+    assert resumed.stage is None and resumed.step == 6
+
+
+def test_a_gpu_checkpoint_resumes_on_a_machine_with_fewer_gpus(monkeypatch) -> None:
+    """A checkpoint kept the RNG state of every GPU of the machine that wrote it and gave them back by number:
+    written on an 8-GPU machine, it failed to resume on a 1-GPU one ('IndexError: tuple index out of range')."""
+    from training.trainer import restore_cuda_rng
+
+    restored: list[tuple[int, torch.device]] = []
+    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda state, device: restored.append((int(state[0]), device)))
+    restore_cuda_rng([torch.full((8,), gpu, dtype=torch.uint8) for gpu in range(8)], torch.device("cuda", 0))
+    assert restored == []  # an older checkpoint's per-GPU list: which GPU trained is unknown, and no step draws on it
+    restore_cuda_rng(torch.full((8,), 5, dtype=torch.uint8), torch.device("cuda", 0))
+    restore_cuda_rng(torch.full((8,), 6, dtype=torch.uint8), torch.device("cpu"))
+    assert restored == [(5, torch.device("cuda", 0))]
+
+
+def test_the_gan_losses_are_pix2pix_ones() -> None:
+    """D: half the BCE of real pairs called real and fakes called fake; G: BCE of its fakes called real."""
+    from training.losses import discriminator_loss, generator_adversarial_loss
+
+    sure, unsure = torch.full((2, 1, 3, 3), 20.0), torch.zeros(2, 1, 3, 3)
+    assert discriminator_loss(unsure, unsure).item() == pytest.approx(np.log(2), rel=1e-6)  # halved: not 2 log 2
+    assert discriminator_loss(sure, -sure).item() < 1e-6 < 19 < discriminator_loss(-sure, sure).item()
+    assert generator_adversarial_loss(sure).item() < 1e-6 < 19 < generator_adversarial_loss(-sure).item()
+
+
+def test_a_gan_step_trains_d_on_detached_fakes_then_g_through_the_updated_d(photo_dir: Path, bank,
+                                                                              tmp_path: Path) -> None:
+    """The gradients a GAN step leaves are those of pix2pix: D's from its own loss alone, G's from fooling the
+    discriminator as it is after its step, plus 100 x L1."""
+    import copy
+
+    import torch.nn.functional as F
+
+    trainer = Trainer(tiny_config(photo_dir), tmp_path, torch.device("cpu"), bank=bank)
+    l_norm, ab_norm = to_model_pair(random_crops(bank.images[:4], CROP, torch.Generator().manual_seed(0)))
+    generator, discriminator = copy.deepcopy(trainer.generator).train(), copy.deepcopy(trainer.discriminator).train()
+    trainer.gan_step(l_norm, ab_norm)
+
+    fake = generator(l_norm)
+    real_logits = discriminator(torch.cat([l_norm, ab_norm], 1))
+    fake_logits = discriminator(torch.cat([l_norm, fake.detach()], 1))
+    (0.5 * (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+            + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))).backward()
+    stepped = copy.deepcopy(trainer.discriminator).train().requires_grad_(False)
+    fooled = stepped(torch.cat([l_norm, fake], 1))
+    (F.binary_cross_entropy_with_logits(fooled, torch.ones_like(fooled)) + 100 * (fake - ab_norm).abs().mean()).backward()
+
+    for expected, trained in ((discriminator, trainer.discriminator), (generator, trainer.generator)):
+        for (name, want), got in zip(expected.named_parameters(), trained.parameters()):
+            assert torch.allclose(got.grad, want.grad, rtol=1e-4, atol=1e-7), name
+    assert all(parameter.requires_grad for parameter in trainer.discriminator.parameters())
+
+
+def test_a_resume_inside_the_gan_stage_restores_the_discriminator_and_both_gan_optimisers(
+        photo_dir: Path, bank, tmp_path: Path) -> None:
+    config = tiny_config(photo_dir, pretrain=StageBudget(epochs=1), gan=StageBudget(epochs=2))  # 2 + 4 steps
+    whole = Trainer(config, tmp_path / "whole", torch.device("cpu"), bank=bank)
+    whole.run(progress=False)
+    interrupted = Trainer(config, tmp_path / "split", torch.device("cpu"), bank=bank)
+    interrupted.run(max_steps=3, progress=False)  # one GAN step in, inside its first epoch
+    assert (interrupted.stage, interrupted.position) == ("gan", 4)
+    resumed = resume_trainer(tmp_path / "split", torch.device("cpu"), bank=bank)
+    resumed.run(progress=False)
+
+    assert resumed.step == whole.step == 6
+    for name in ("discriminator", "generator"):
+        for key, value in getattr(whole, name).state_dict().items():
+            assert torch.equal(value, getattr(resumed, name).state_dict()[key]), (name, key)
+    for name in ("gan_d_optimizer", "gan_g_optimizer"):
+        expected, got = getattr(whole, name).state_dict()["state"], getattr(resumed, name).state_dict()["state"]
+        assert expected.keys() == got.keys() and all(
+            torch.equal(expected[key][moment], got[key][moment]) for key in expected for moment in ("exp_avg", "exp_avg_sq"))
+
+
+@pytest.mark.parametrize("arch", ["lite0-unet", "resnet18-unet"])
+def test_one_32_px_crop_a_step_is_refused_in_one_line(photo_dir: Path, tmp_path: Path, arch: str) -> None:
+    """It failed at the first step with 'ValueError: Expected more than 1 value per channel when training'."""
+    result = CliRunner().invoke(train_command, ["--data", str(photo_dir), "--out", str(tmp_path / "run"), "--arch", arch,
+                                                "--no-pretrained", "--crop", "32", "--batch-size", "1",
+                                                "--pretrain-epochs", "1"])
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert lines[-1].startswith("Error:") and "--batch-size 2" in lines[-1], result.output
+    assert "Traceback" not in result.output

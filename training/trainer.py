@@ -56,6 +56,15 @@ class TrainingDiverged(VidcolorError):
     """A loss became NaN or infinite: the weights are lost, so the run stops instead of training on garbage."""
 
 
+def check_values_per_step(photos_per_step: int, crop: int) -> None:
+    """:class:`InputError` for a step of one 32-px crop: the encoders' deepest layer (1/32 of the crop) then holds
+    one value per channel, which BatchNorm cannot train on (``Expected more than 1 value per channel``)."""
+    if photos_per_step * (crop // 32) ** 2 < 2:
+        raise InputError(f"a training step of {photos_per_step} photo at crop {crop} leaves the encoder's deepest layer "
+                         "one value per channel, which BatchNorm cannot train on; use --batch-size 2 or more (with at "
+                         "least 2 training photos) or --crop 64")
+
+
 class Trainer:
     """Owns the nets, optimisers, data and progress of one run in ``run_dir``."""
 
@@ -75,6 +84,7 @@ class Trainer:
         all_photos = bank if bank is not None else build_bank(training_photos_of(config), config.crop)
         self.photos_fingerprint = photos_fingerprint(all_photos.sources)
         training_photos, holdout = split_bank(all_photos, config.holdout, config.seed)
+        check_values_per_step(min(config.batch_size, len(training_photos)), config.crop)
         self.bank = training_photos.to(device)
         self.holdout = holdout.to(device) if holdout is not None else None
         if self.holdout is not None:
@@ -199,7 +209,7 @@ class Trainer:
                 losses = self.pretrain_step(l_norm, ab_norm) if stage == PRETRAIN else self.gan_step(l_norm, ab_norm)
                 self._check_finite(stage, losses)
                 if self.device.type == "cuda":
-                    torch.cuda.synchronize()
+                    torch.cuda.synchronize(self.device)
                 seconds = time.monotonic() - started
                 self.step += 1
                 steps_done += 1
@@ -389,7 +399,7 @@ class Trainer:
             "rng": {
                 "data": self.data_rng.get_state(),
                 "torch": torch.get_rng_state(),
-                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+                "cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
                 "python": random.getstate(),
             },
         }
@@ -430,8 +440,7 @@ class Trainer:
         self.order = state["order"]
         self.data_rng.set_state(state["rng"]["data"])
         torch.set_rng_state(state["rng"]["torch"])
-        if state["rng"]["cuda"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        restore_cuda_rng(state["rng"]["cuda"], self.device)
         random.setstate(state["rng"]["python"])
         self.best.load_state_dict(state["best_weights"])
         self.unrewound = state["unrewound_generator"]
@@ -512,6 +521,16 @@ def weights_lineage(weights: str | Path) -> dict[str, Any]:
         return {"file": Path(weights).name} | read_metadata(weights).get("training", {})
     except WeightsError:
         return {"file": Path(weights).name}
+
+
+def restore_cuda_rng(saved: torch.Tensor | list[torch.Tensor] | None, device: torch.device) -> None:
+    """Give a CUDA ``device`` the RNG state of the device a checkpoint was trained on (``None`` from a CPU run).
+
+    Older checkpoints hold a list, one state per GPU of the machine that wrote them, without saying which GPU
+    trained: they are left out (restoring them by number fails on a machine with fewer GPUs, and no training
+    step draws on the CUDA generator: crops and flips come from the CPU ``data_rng``)."""
+    if device.type == "cuda" and isinstance(saved, torch.Tensor):
+        torch.cuda.set_rng_state(saved, device)
 
 
 def read_checkpoint(run_dir: str | Path) -> dict[str, Any]:
