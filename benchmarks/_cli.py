@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Callable
 
-from vidcolor.commands._common import DEBUG_ENV, debug_enabled, described
+from vidcolor.errors import DEBUG_ENV, debug_enabled, described
 from vidcolor.errors import VidcolorError
 
 

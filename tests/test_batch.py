@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -106,7 +107,7 @@ def test_batch_mirrors_tree_and_reports_every_file(tmp_path: Path, colorizer: Co
     }
 
     csv_path, json_path = report_paths(dst)
-    with open(csv_path, newline="", encoding="utf-8") as stream:
+    with open(csv_path, newline="", encoding="utf-8-sig") as stream:
         rows = list(csv.DictReader(stream))
     assert list(rows[0]) == ["file", "kind", "status", "frames", "seconds", "error"]
     assert [(row["file"], row["kind"], row["status"]) for row in rows] == [
@@ -194,7 +195,7 @@ def test_rerun_skips_complete_outputs_and_redoes_missing_ones(tmp_path: Path, co
     assert not (dst / "clips/.sound.partial.mp4").exists()
     with av.open(str(dst / "clips/sound.mp4")) as container:
         assert sum(1 for _ in container.decode(video=0)) == 6
-    with open(report_paths(dst)[0], newline="", encoding="utf-8") as stream:
+    with open(report_paths(dst)[0], newline="", encoding="utf-8-sig") as stream:
         assert [row["status"] for row in csv.DictReader(stream)].count("skipped") == 3
 
 
@@ -245,7 +246,7 @@ def test_a_folder_that_cannot_be_read_fails_in_the_report(tmp_path: Path, colori
     assert statuses(report) == {"a.png": "done", "clips/silent.mkv": "done", "clips/sound.mp4": "done",
                                 "notes.txt": "ignored", "photos/": "failed"}
     assert "cannot be read (Permission denied)" in report.failed[0].error
-    with open(report_paths(dst)[0], newline="", encoding="utf-8") as stream:
+    with open(report_paths(dst)[0], newline="", encoding="utf-8-sig") as stream:
         assert {row["file"]: row["status"] for row in csv.DictReader(stream)}["photos/"] == "failed"
 
 
@@ -297,7 +298,7 @@ def test_cli_summary_exit_status_and_rerun(tmp_path: Path, weights: Path) -> Non
     again = CliRunner().invoke(batch_command, [str(src), "-o", str(dst), "--quiet", *options])
     assert again.exit_code == 0, again.output
     assert again.output == ""
-    rows = list(csv.DictReader(open(dst / "vidcolor-report.csv", newline="", encoding="utf-8")))
+    rows = list(csv.DictReader(open(dst / "vidcolor-report.csv", newline="", encoding="utf-8-sig")))
     assert [row["status"] for row in rows] == ["skipped", "skipped", "skipped", "ignored", "skipped", "skipped"]
 
 
@@ -374,7 +375,7 @@ def test_names_that_are_not_utf8_are_reported(tmp_path: Path, colorizer: Coloriz
     report = run(src, dst, colorizer)
 
     assert statuses(report) == {"caf\\xe9.jpg": "done", "ok.jpg": "done"}
-    with open(report_paths(dst)[0], newline="", encoding="utf-8") as stream:
+    with open(report_paths(dst)[0], newline="", encoding="utf-8-sig") as stream:
         assert {row["file"]: row["status"] for row in csv.DictReader(stream)} == statuses(report)
     assert json.loads(report_paths(dst)[1].read_text(encoding="utf-8"))["counts"]["done"] == 2
     assert os.path.exists(os.fsencode(dst) + b"/caf\xe9.jpg")
@@ -608,3 +609,228 @@ def test_a_file_another_folder_run_is_colouring_is_skipped_not_failed(tmp_path: 
     rows = {result.file: result for result in report.files}
     assert rows["photos/b.jpg"].status == "skipped" and "another run" in rows["photos/b.jpg"].error
     assert rows["a.png"].status == "done" and not (dst / "photos" / "b.jpg").exists()
+
+
+@pytest.mark.parametrize("kind", ["image", "video"])
+def test_the_file_being_coloured_at_ctrl_c_keeps_its_kind_in_the_report(tmp_path: Path, colorizer: Colorizer,
+                                                                         monkeypatch, kind: str) -> None:
+    """The interrupted row had an empty kind, so the report did not say whether a photo or a video was cut off."""
+    src, dst = make_tree(tmp_path / "src"), tmp_path / "dst"
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(batch_module, f"colorize_{kind}", ctrl_c)
+    with pytest.raises(BatchInterrupted) as caught:
+        run(src, dst, colorizer)
+
+    interrupted = caught.value.report.failed[0]
+    assert (interrupted.kind, interrupted.error) == (kind, "interrupted; no output was written")
+    with open(report_paths(dst)[0], newline="", encoding="utf-8-sig") as stream:
+        rows = {row["file"]: row for row in csv.DictReader(stream)}
+    assert rows[interrupted.file]["kind"] == kind
+    entries = {entry["file"]: entry for entry in json.loads(report_paths(dst)[1].read_text())["files"]}
+    assert entries[interrupted.file]["kind"] == kind
+
+
+def test_a_log_gets_one_readable_line_per_file_instead_of_progress_bars(tmp_path: Path, weights: Path) -> None:
+    """`vidcolor batch ... 2> log.txt` (cron) filled the log with carriage returns and cursor moves of the bars."""
+    src, dst = make_tree(tmp_path / "src"), tmp_path / "dst"
+    options = ["--weights", str(weights), "--device", "cpu", "--render-size", "64", "--batch-size", "4"]
+
+    result = CliRunner().invoke(batch_command, [str(src), "-o", str(dst), *options])  # stderr is not a terminal
+
+    assert "\r" not in result.stderr and "\x1b" not in result.stderr
+    lines = result.stderr.splitlines()
+    expected = [r"done: a\.png in \d+\.\d s", r"done: clips/silent\.mkv: 6 frames in \d+\.\d s",
+                r"done: clips/sound\.mp4: 6 frames in \d+\.\d s", r"ignored: notes\.txt: not an image or video",
+                r"done: photos/b\.jpg in \d+\.\d s", r"failed: photos/broken\.jpg: .*not a readable image.*",
+                r"done: photos/deep/c\.tif in \d+\.\d s", r"5 done, 0 skipped, 1 failed, 1 ignored in \d+\.\d s",
+                r"Error: 1 of 6 photos and videos failed .*"]
+    assert len(lines) == len(expected), lines
+    for line, pattern in zip(lines, expected):
+        assert re.fullmatch(pattern, line), line
+    rerun = CliRunner().invoke(batch_command, [str(src), "-o", str(dst), *options])
+    assert rerun.stderr.splitlines()[0] == "skipped: a.png: complete output exists"
+    quiet = CliRunner().invoke(batch_command, [str(src), "-o", str(dst), "-q", *options])
+    assert quiet.stderr.splitlines()[0].startswith("failed: photos/broken.jpg: ")
+    assert len(quiet.stderr.splitlines()) == 2  # the failure and the closing error line
+
+
+def test_the_csv_report_shows_accented_names_in_a_spreadsheet(tmp_path: Path, colorizer: Colorizer) -> None:
+    """Excel reads a CSV without a UTF-8 byte-order mark as ANSI: `Übersee/café.jpg` showed as
+    `Ãœbersee/cafÃ©.jpg` in the report of a family archive."""
+    src, dst = tmp_path / "Großmutter", tmp_path / "dst"
+    (src / "Übersee 1952").mkdir(parents=True)
+    make_image(src / "Übersee 1952" / "café.jpg", size=(40, 30), mode="L")
+
+    run(src, dst, colorizer)
+
+    raw = report_paths(dst)[0].read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbffile,kind,status,")
+    assert "Übersee 1952/café.jpg,image,done,1," in raw.decode("utf-8-sig")
+
+
+def test_a_report_that_cannot_be_written_is_a_clear_error_and_ctrl_c_still_exits_130(
+        tmp_path: Path, weights: Path, monkeypatch) -> None:
+    """With the output drive gone (unplugged, full) at the end of a run, the run ended in "FileNotFoundError:
+    ... .vidcolor-report.csv.tmp" with no summary, and after Ctrl-C with exit status 1, not 130."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    make_image(src / "a.png", size=(32, 32), mode="L")
+    options = ["--weights", str(weights), "--device", "cpu", "--render-size", "64", "-q"]
+
+    def colorize_then_lose_the_drive(*args, **kwargs):
+        for path in sorted(dst.rglob("*"), reverse=True):
+            path.unlink()
+        dst.rmdir()
+        raise KeyboardInterrupt if stop else batch_module.OutputError("the drive is gone")
+
+    monkeypatch.setattr(batch_module, "colorize_image", colorize_then_lose_the_drive)
+    for stop, exit_code in ((False, 1), (True, 130)):
+        result = CliRunner().invoke(batch_command, [str(src), "-o", str(dst), *options])
+        assert result.exit_code == exit_code
+        assert re.fullmatch(
+            rf"Error: {'interrupted; ' * stop}the report cannot be written to {re.escape(str(dst))} \(No such file or "
+            rf"directory\); 0 done, 0 skipped, 1 failed, 0 ignored in \d+\.\d s"
+            rf"{' [(]interrupted[)]; run again to carry on' * stop}", result.stderr.splitlines()[-1]), result.stderr
+
+
+def test_nas_and_system_housekeeping_folders_are_not_walked(tmp_path: Path, colorizer: Colorizer) -> None:
+    """A Synology share holds `@eaDir/NAME/SYNOPHOTO_THUMB_*.jpg` beside every photo: each thumbnail was coloured
+    (and a damaged one failed the run), and so were the files in recycle bins and zip leftovers."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    housekeeping = ["@eaDir/a.png/SYNOPHOTO_THUMB_S.jpg", "photos/@eaDir/b.png/SYNOPHOTO_THUMB_M.jpg",
+                    "#recycle/old.png", "#snapshot/GMT+01_2024-01-01/a.png", "@Recycle/old.png",
+                    "$RECYCLE.BIN/S-1-5-21/$RA1B2C3.png", "$Recycle.Bin/S-1-5-18/$RX.png",
+                    "System Volume Information/x.png", "__MACOSX/photos/b.png", "lost+found/#12345.png"]
+    for name in ["a.png", "photos/b.png", "recycle/c.png", *housekeeping]:
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        make_image(src / name, size=(32, 32), mode="L")
+    (src / "photos/@eaDir/b.png/SYNOPHOTO_THUMB_XL.jpg").write_bytes(b"damaged thumbnail")
+
+    assert walk_tree(src) == ([src / "a.png", src / "photos/b.png", src / "recycle/c.png"], {})
+    report = run(src, dst, colorizer)
+    assert statuses(report) == {"a.png": "done", "photos/b.png": "done", "recycle/c.png": "done"}
+    assert not any((dst / name).exists() for name in housekeeping)
+
+
+def test_two_runs_writing_their_reports_at_once_both_succeed(tmp_path: Path, monkeypatch) -> None:
+    """Two folder runs into one DST_DIR wrote the report through one temporary name: the run that finished
+    second wrote into the file the first had just renamed into place, then failed with "the report cannot
+    be written ... (No such file or directory)"."""
+    dst = tmp_path / "dst"
+    dst.mkdir()
+    first = batch_module.BatchReport(tmp_path / "one", dst, [batch_module.FileResult("a.png", "image", "done", 1)])
+    second = batch_module.BatchReport(tmp_path / "two", dst, [batch_module.FileResult("b.png", "image", "done", 1)])
+    real_dumps = json.dumps
+    pending = [second]
+
+    def dumps_while_the_other_run_writes(document, **kwargs):
+        if pending:  # the other run writes its whole report while this one has its JSON file open
+            batch_module.write_report(pending.pop())
+        return real_dumps(document, **kwargs)
+
+    monkeypatch.setattr(batch_module.json, "dumps", dumps_while_the_other_run_writes)
+    batch_module.write_report(first)
+
+    assert json.loads(report_paths(dst)[1].read_text(encoding="utf-8"))["src_dir"] == str(tmp_path / "one")
+    assert sorted(path.name for path in dst.iterdir()) == ["vidcolor-report.csv", "vidcolor-report.json"]
+
+
+def test_a_report_that_fails_halfway_leaves_no_temporary_file(tmp_path: Path, monkeypatch) -> None:
+    dst = tmp_path / "dst"
+    dst.mkdir()
+    report = batch_module.BatchReport(tmp_path / "src", dst, [batch_module.FileResult("a.png", "image", "done", 1)])
+
+    def disk_full(document, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(batch_module.json, "dumps", disk_full)
+    with pytest.raises(batch_module.OutputError, match=r"No space left on device"):
+        batch_module.write_report(report)
+    assert [path.name for path in dst.iterdir()] == ["vidcolor-report.csv"]
+
+
+def test_an_unexpected_error_is_one_line_in_the_report_and_its_traceback_shown_with_debug(
+        tmp_path: Path, weights: Path, monkeypatch) -> None:
+    """PyTorch's errors run to many lines: the report row and the log line of the file broke across lines,
+    and the traceback of the failure was lost even with VIDCOLOR_DEBUG=1."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    make_image(src / "a.png", size=(32, 32), mode="L")
+    make_image(src / "b.png", size=(32, 32), mode="L")
+    options = ["--weights", str(weights), "--device", "cpu", "--render-size", "64", "-q"]
+
+    def fail(source, *args, **kwargs):
+        if Path(source).name == "a.png":
+            raise RuntimeError("Error(s) in loading state_dict:\n\tMissing key(s): \"head.weight\"")
+        raise batch_module.InputError(f"{source} is damaged:\nFFmpeg said: invalid data")
+
+    monkeypatch.setattr(batch_module, "colorize_image", fail)
+    monkeypatch.delenv("VIDCOLOR_DEBUG", raising=False)
+    result = CliRunner().invoke(batch_command, [str(src), "-o", str(dst), *options])
+
+    assert result.exit_code == 1
+    errors = {"a.png": "RuntimeError: Error(s) in loading state_dict:",
+              "b.png": f"{src / 'b.png'} is damaged: FFmpeg said: invalid data"}
+    assert result.stderr.splitlines()[:2] == [f"failed: {name}: {error}" for name, error in errors.items()]
+    with open(report_paths(dst)[0], newline="", encoding="utf-8-sig") as stream:
+        assert {row["file"]: row["error"] for row in csv.DictReader(stream)} == errors
+    assert "Traceback" not in result.stderr
+
+    debug = CliRunner().invoke(batch_command, [str(src), "-o", str(dst), *options], env={"VIDCOLOR_DEBUG": "1"})
+    assert debug.exit_code == 1
+    assert "Traceback (most recent call last)" in debug.stderr and 'Missing key(s): "head.weight"' in debug.stderr
+    assert debug.stderr.count("Traceback") == 1  # the expected failure needs none
+
+
+def test_names_a_spreadsheet_would_run_as_formulas_are_text_in_the_csv(tmp_path: Path, colorizer: Colorizer,
+                                                                       monkeypatch) -> None:
+    """Excel read a file named `=HYPERLINK(...).png`, `-intro.png` or `@home.png` in report.csv as a formula
+    (`#NAME?`, or a link it would follow); the CSV now starts such cells with `'`, the JSON keeps them as they are."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    names = ["+1 scan.png", "-intro.png", "=1+1.png", "@home.png", "a-b.png"]
+    for name in names:
+        make_image(src / name, size=(32, 32), mode="L")
+    real = batch_module.colorize_image
+
+    def fail_a_b(source, *args, **kwargs):
+        if Path(source).name == "a-b.png":
+            raise batch_module.InputError("=HYPERLINK(\"http://example.invalid\")")
+        return real(source, *args, **kwargs)
+
+    monkeypatch.setattr(batch_module, "colorize_image", fail_a_b)
+    run(src, dst, colorizer)
+
+    with open(report_paths(dst)[0], newline="", encoding="utf-8-sig") as stream:
+        rows = list(csv.DictReader(stream))
+    assert [row["file"] for row in rows] == ["'+1 scan.png", "'-intro.png", "'=1+1.png", "'@home.png", "a-b.png"]
+    assert rows[-1]["error"] == "'=HYPERLINK(\"http://example.invalid\")"
+    assert all(row["frames"] in ("1", "") and not row["seconds"].startswith("'") for row in rows)
+    entries = json.loads(report_paths(dst)[1].read_text(encoding="utf-8"))["files"]
+    assert [entry["file"] for entry in entries] == names
+    assert entries[-1]["error"] == "=HYPERLINK(\"http://example.invalid\")"
+    assert all((dst / name).exists() for name in names[:-1])
+
+
+def test_a_song_with_its_cover_and_a_video_name_is_ignored_as_sound(tmp_path: Path, colorizer: Colorizer) -> None:
+    """Music videos folders hold songs saved as .mp4 with their cover: a failed row, and exit 1, for sound."""
+    from test_decode_inputs import _add_cover, _jpeg_cover
+    from media import tone_frame
+
+    src = tmp_path / "src"
+    src.mkdir()
+    with av.open(str(src / "song.mp4"), "w") as container:
+        sound = container.add_stream("aac", rate=44100, layout="stereo")
+        cover = _add_cover(container)
+        packet = av.Packet(_jpeg_cover())
+        packet.stream, packet.pts, packet.dts, packet.time_base = cover, 0, 0, Fraction(1, 1)
+        container.mux(packet)
+        for start in range(0, 22050, 1024):
+            container.mux(sound.encode(tone_frame(sound, start, 1024)))
+        container.mux(sound.encode(None))
+    report = run(src, tmp_path / "dst", colorizer)
+    assert statuses(report) == {"song.mp4": "ignored"}
+    assert report.files[0].error == batch_module.SOUND_ONLY

@@ -10,15 +10,18 @@ from __future__ import annotations
 import csv
 import json
 import os
+import secrets
+import sys
 import time
+import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Callable, Literal, TextIO
 
 import av
 from tqdm import tqdm
 
-from .errors import InputError, OutputBusyError, OutputError, VidcolorError
+from .errors import InputError, OutputBusyError, OutputError, VidcolorError, debug_enabled, described, joined_lines
 from .io.containers import is_video_output
 from .io.encode import EncodeSettings
 from .io.images import IMAGE_SUFFIXES, is_image_suffix
@@ -41,9 +44,19 @@ VIDEO_EXTENSIONS = frozenset(
      ".rmvb", ".y4m", ".lrv", ".nut"}
 )
 MEDIA_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
+# folders that NAS systems, Windows, macOS and Linux keep for themselves: thumbnails (Synology `@eaDir` holds
+# SYNOPHOTO_THUMB_*.jpg for every photo), recycle bins, snapshots, zip leftovers, fsck's finds; matched ignoring case
+HOUSEKEEPING_FOLDERS = frozenset(
+    {"@eadir", "#recycle", "#snapshot", "@recycle", "@recently-snapshot", "$recycle.bin",
+     "system volume information", "__macosx", "lost+found"}
+)
+# a CSV cell starting with one of these is a formula to a spreadsheet (`=`, `+`, `-`, `@`, tab, carriage return)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+CSV_TEXT_FIELDS = ("file", "error")
 REPORT_STEM = "vidcolor-report"
 LINKED_FOLDER = "a link to a folder, not followed (links can loop)"
 SOUND_ONLY = "sound only, no picture"
+INTERRUPTED = "interrupted; no output was written"
 REPORT_FIELDS = ("file", "kind", "status", "frames", "seconds", "error")
 
 Status = Literal["done", "skipped", "failed", "ignored", "not reached"]
@@ -90,12 +103,22 @@ class BatchReport:
         return f"{counts} in {self.seconds:.1f} s" + (" (interrupted)" if self.interrupted else "")
 
 
-class BatchInterrupted(KeyboardInterrupt):
-    """Ctrl-C during :func:`colorize_tree`; ``report`` holds what was done before it (already written)."""
+class _FileInterrupted(KeyboardInterrupt):
+    """Ctrl-C while one file was coloured; ``result`` is that file's failed row."""
 
-    def __init__(self, report: BatchReport) -> None:
+    def __init__(self, result: FileResult) -> None:
+        super().__init__("interrupted")
+        self.result = result
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`colorize_tree`; ``report`` holds what was done before it, written to the output
+    folder unless ``report_error`` says why it could not be."""
+
+    def __init__(self, report: BatchReport, report_error: str = "") -> None:
         super().__init__("batch interrupted")
         self.report = report
+        self.report_error = report_error
 
 
 def check_folders(src_dir: Path, dst_dir: Path) -> None:
@@ -143,8 +166,8 @@ def _check_no_originals_in(dst_dir: Path) -> None:
 def walk_tree(src_dir: Path, exclude: Path | None = None) -> tuple[list[Path], dict[Path, str]]:
     """Files under ``src_dir``, sorted by relative path, and the folders left out with the reason: those
     that could not be listed (no permission, gone meanwhile) and symlinked folders, which are not followed
-    (links can loop). Hidden files and folders, and ``exclude``, are left out silently; symlinked files are
-    included.
+    (links can loop). Hidden files and folders, housekeeping folders (:data:`HOUSEKEEPING_FOLDERS`) and
+    ``exclude`` are left out silently; symlinked files are included.
     """
     excluded = exclude.resolve() if exclude is not None else None
     found: list[Path] = []
@@ -157,18 +180,24 @@ def walk_tree(src_dir: Path, exclude: Path | None = None) -> tuple[list[Path], d
         root_path = Path(root)
         folders[:] = sorted(
             name for name in folders
-            if not name.startswith(".") and (excluded is None or (root_path / name).resolve() != excluded)
+            if not _is_hidden_folder(name) and (excluded is None or (root_path / name).resolve() != excluded)
         )
         unreadable.update({root_path / name: LINKED_FOLDER for name in folders if (root_path / name).is_symlink()})
         found.extend(root_path / name for name in files if not name.startswith("."))
     return sorted(found, key=lambda path: path.relative_to(src_dir).parts), unreadable
 
 
+def _is_hidden_folder(name: str) -> bool:
+    """Whether a folder is hidden (``.name``) or one a system keeps for itself (:data:`HOUSEKEEPING_FOLDERS`)."""
+    return name.startswith(".") or name.casefold() in HOUSEKEEPING_FOLDERS
+
+
 def classify(path: Path) -> tuple[str, str]:
     """``(kind, error)``: kind is "image"/"video" for media, "" otherwise, with the reason in ``error``.
 
     A file with a media extension (:data:`MEDIA_EXTENSIONS`) is meant to be media, so the caller fails it
-    when kind is "", unless it holds sound alone (:data:`SOUND_ONLY`: a phone's `.3gp` voice memo); any
+    when kind is "", unless it holds sound alone (:data:`SOUND_ONLY`: a phone's `.3gp` voice memo, a song saved
+    as `.mp4` with its cover); any
     other file is used only when its content is a picture or a video (audio files whose only picture is
     cover art are not). A file that cannot be read (no permission) is an error, whatever its name.
     """
@@ -179,22 +208,30 @@ def classify(path: Path) -> tuple[str, str]:
             raise InputError(f"{path} cannot be read ({error.__cause__.strerror or 'no permission'}); fix its "
                              "permissions and run again") from error
         return "", SOUND_ONLY if _sound_only(path) else str(error)
-    if path.suffix.lower() not in MEDIA_EXTENSIONS and _cover_art_only(path):
+    if kind == "video" and _cover_art_only(path):
+        if path.suffix.lower() in MEDIA_EXTENSIONS:  # a song saved as .mp4 with its cover
+            return "", SOUND_ONLY
         return "", f"{path} is audio with cover art, not a video"
     return kind, ""
 
 
 def _sound_only(path: Path) -> bool:
+    """Whether ``path`` holds sound and no picture but cover art (a voice memo, a song with its cover)."""
     try:
         with open_media(path) as container:
-            return bool(container.streams.audio) and not container.streams.video
+            return bool(container.streams.audio) and _pictures_are_cover_art(container)
     except InputError:
         return False
 
 
 def _cover_art_only(path: Path) -> bool:
     with open_media(path) as container:
-        return all(stream.disposition & av.stream.Disposition.attached_pic for stream in container.streams.video)
+        return _pictures_are_cover_art(container)
+
+
+def _pictures_are_cover_art(container: av.container.InputContainer) -> bool:
+    """Whether every video stream of ``container`` is an attached picture (true when it has none)."""
+    return all(stream.disposition & av.stream.Disposition.attached_pic for stream in container.streams.video)
 
 
 def colorize_tree(
@@ -227,40 +264,67 @@ def colorize_tree(
     files, unreadable = walk_tree(src_dir, exclude=dst_dir)
     sources = sorted([*files, *unreadable], key=lambda path: path.relative_to(src_dir).parts)
     bar = tqdm(total=len(sources), unit="file", desc="files", disable=not progress, dynamic_ncols=True)
-    current, reached = "", 0
+    reached = 0
     claimed: dict[tuple[int, int], str] = {}
     try:
         for reached, source in enumerate(sources, start=1):
-            current = report_name(source.relative_to(src_dir))
-            bar.set_postfix_str(current, refresh=True)
+            name = _row_name(source, src_dir, unreadable)
+            bar.set_postfix_str(name, refresh=True)
             if unreadable.get(source) == LINKED_FOLDER:
-                result = FileResult(f"{current}/", "", "ignored", error=f"{LINKED_FOLDER}; colour the folder it "
+                result = FileResult(name, "", "ignored", error=f"{LINKED_FOLDER}; colour the folder it "
                                     "points to on its own")
             elif source in unreadable:
-                result = FileResult(f"{current}/", "", "failed", error=f"folder {source} cannot be read "
+                result = FileResult(name, "", "failed", error=f"folder {source} cannot be read "
                                     f"({unreadable[source]}); its files were not coloured: fix it and run again")
             else:
                 result = _colorize_file(
-                    source, dst_dir / source.relative_to(src_dir), current, colorizer, claimed,
+                    source, dst_dir / source.relative_to(src_dir), name, colorizer, claimed,
                     settings=settings, temporal=temporal, batch_size=batch_size, progress=progress,
                 )
-            current = ""
             report.files.append(result)
             if on_file is not None:
                 on_file(result)
             bar.update(1)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         report.interrupted = True
-        if current:
-            report.files.append(FileResult(current, "", "failed", error="interrupted; no output was written"))
-        report.files.extend(FileResult(report_name(source.relative_to(src_dir)) + "/" * (source in unreadable), "",
-                                       "not reached") for source in sources[reached:])
-        raise BatchInterrupted(report) from None
+        _add_unfinished_rows(report, sources, reached, unreadable, interrupt)
     finally:
         bar.close()
         report.seconds = time.perf_counter() - started
-        write_report(report)
+        _write_final_report(report)
     return report
+
+
+def _write_final_report(report: BatchReport) -> None:
+    """Write the report at the end of the run; after Ctrl-C raise :class:`BatchInterrupted`, carrying the reason
+    when the report could not be written, so that the interruption is not lost behind that error."""
+    try:
+        write_report(report)
+    except OutputError as error:
+        if report.interrupted:
+            raise BatchInterrupted(report, str(error)) from None
+        raise
+    if report.interrupted:
+        raise BatchInterrupted(report) from None
+
+
+def _add_unfinished_rows(report: BatchReport, sources: list[Path], reached: int, unreadable: dict[Path, str],
+                         interrupt: KeyboardInterrupt) -> None:
+    """After Ctrl-C: a failed row for the file it cut short (with its kind when known) and a ``not reached`` row
+    for every file after it. ``report`` holds one row per source finished, so the rows stay in step with
+    ``sources`` wherever in the loop the interruption came."""
+    if isinstance(interrupt, _FileInterrupted):
+        report.files.append(interrupt.result)
+    elif len(report.files) < reached:
+        report.files.append(FileResult(_row_name(sources[reached - 1], report.src_dir, unreadable), "", "failed",
+                                       error=INTERRUPTED))
+    report.files.extend(FileResult(_row_name(source, report.src_dir, unreadable), "", "not reached")
+                        for source in sources[len(report.files):])
+
+
+def _row_name(source: Path, src_dir: Path, unreadable: dict[Path, str]) -> str:
+    """The report's name of ``source``: :func:`report_name`, with a ``/`` after a folder left out of the walk."""
+    return report_name(source.relative_to(src_dir)) + "/" * (source in unreadable)
 
 
 def report_name(relative: Path) -> str:
@@ -291,7 +355,7 @@ def _colorize_file(
         kind, reason = classify(source)
         if not kind:
             if source.suffix.lower() in MEDIA_EXTENSIONS and reason != SOUND_ONLY:
-                return FileResult(name, "", "failed", error=reason)
+                return FileResult(name, "", "failed", error=joined_lines(reason))
             return FileResult(name, "", "ignored", error=reason if reason == SOUND_ONLY else "not an image or video")
         if kind == "image" and not is_image_suffix(output):
             output = _renamed(source, output, name, ".png")  # a GIF, or a photo without extension
@@ -317,12 +381,24 @@ def _colorize_file(
             ).frames
         _claim(output, name, claimed)
         return FileResult(name, kind, "done", frames, time.perf_counter() - started)
+    except KeyboardInterrupt:
+        raise _FileInterrupted(FileResult(name, kind, "failed", None, time.perf_counter() - started,
+                                          INTERRUPTED)) from None
     except OutputBusyError:  # a second folder run colouring into the same DST_DIR: that run does this file
         return FileResult(name, kind, "skipped", None, time.perf_counter() - started,
                           "being coloured by another run right now")
     except Exception as error:  # noqa: BLE001 - a batch goes on past any failed file
-        message = str(error) if isinstance(error, VidcolorError) else f"{type(error).__name__}: {error}"
-        return FileResult(name, kind, "failed", None, time.perf_counter() - started, message)
+        return FileResult(name, kind, "failed", None, time.perf_counter() - started, _failure_message(error))
+
+
+def _failure_message(error: Exception) -> str:
+    """A failed file's error on one line, as a report row and a log line need: a library error in full, any
+    other (a bug) as its type and first line, its traceback printed to stderr when ``VIDCOLOR_DEBUG`` is set."""
+    if isinstance(error, VidcolorError):
+        return joined_lines(str(error))
+    if debug_enabled():
+        tqdm.write("".join(traceback.format_exception(error)).rstrip("\n"), file=sys.stderr)
+    return described(error)
 
 
 def _claim(output: Path, name: str, claimed: dict[tuple[int, int], str]) -> None:
@@ -359,26 +435,43 @@ def report_paths(dst_dir: str | os.PathLike) -> tuple[Path, Path]:
 
 
 def write_report(report: BatchReport) -> tuple[Path, Path]:
-    """Write ``vidcolor-report.csv`` and ``vidcolor-report.json`` into the report's output folder."""
+    """Write ``vidcolor-report.csv`` and ``vidcolor-report.json`` into the report's output folder; an
+    :class:`OutputError` with the run's summary when they cannot be written (the drive full or gone)."""
     csv_path, json_path = report_paths(report.dst_dir)
-    write_report_csv(report, csv_path)
-    write_report_json(report, json_path)
+    try:
+        write_report_csv(report, csv_path)
+        write_report_json(report, json_path)
+    except OSError as error:
+        raise OutputError(f"the report cannot be written to {report.dst_dir} ({error.strerror or error}); "
+                          f"{report.summary()}") from error
     return csv_path, json_path
 
 
 def write_report_csv(report: BatchReport, path: Path) -> None:
-    """One row per file: file, kind, status, frames, seconds, error."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    # names are readable already (report_name); an error message may still quote a raw one
-    with open(temporary, "w", newline="", encoding="utf-8", errors="backslashreplace") as stream:
+    """One row per file: file, kind, status, frames, seconds, error. UTF-8 with a byte-order mark, which
+    spreadsheet programs need to show accented names right (Excel reads a CSV without one as ANSI); a file
+    or error that a spreadsheet would run as a formula starts with ``'`` (see :func:`_spreadsheet_text`)."""
+    rows = []
+    for result in report.files:
+        row = asdict(result)
+        row.update({name: _spreadsheet_text(row[name]) for name in CSV_TEXT_FIELDS})
+        row["frames"] = "" if result.frames is None else result.frames
+        row["seconds"] = f"{result.seconds:.3f}"
+        rows.append(row)
+
+    def write(stream: TextIO) -> None:
         writer = csv.DictWriter(stream, fieldnames=REPORT_FIELDS)
         writer.writeheader()
-        for result in report.files:
-            row = asdict(result)
-            row["frames"] = "" if result.frames is None else result.frames
-            row["seconds"] = f"{result.seconds:.3f}"
-            writer.writerow(row)
-    os.replace(temporary, path)
+        writer.writerows(rows)
+
+    _write_replacing(path, write, "utf-8-sig")
+
+
+def _spreadsheet_text(cell: str) -> str:
+    """``cell`` with ``'`` in front when it starts like a formula (:data:`FORMULA_STARTS`: `=1+1.jpg`,
+    `-intro.mp4`, `@home.jpg`), so that Excel, LibreOffice and Google Sheets show it as text instead of running
+    it (a name can hold a ``=HYPERLINK(...)``). Only the CSV: the JSON report has every name as it is."""
+    return f"'{cell}" if cell.startswith(FORMULA_STARTS) else cell
 
 
 def write_report_json(report: BatchReport, path: Path) -> None:
@@ -391,6 +484,23 @@ def write_report_json(report: BatchReport, path: Path) -> None:
         "counts": report.counts,
         "files": [{**asdict(result), "seconds": round(result.seconds, 3)} for result in report.files],
     }
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
+    _write_replacing(path, lambda stream: stream.write(json.dumps(document, indent=2) + "\n"), "utf-8")
+
+
+def _write_replacing(path: Path, write: Callable[[TextIO], object], encoding: str) -> None:
+    """Write ``path`` through a hidden temporary file renamed over it, so that a report is never half
+    written; the temporary file is removed when writing fails. Its name is new for each write, so that two
+    runs into one folder finishing at once each rename a whole report of their own (the last one stays)."""
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        # names are readable already (report_name); an error message may still quote a raw one.
+        # "x": never a file of another run; the mode follows the umask, as the report's did
+        with open(temporary, "x", newline="", encoding=encoding, errors="backslashreplace") as stream:
+            write(stream)
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            temporary.unlink(missing_ok=True)
+        except OSError:  # the folder is gone or read-only: keep the first error
+            pass
+        raise

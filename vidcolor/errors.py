@@ -1,5 +1,9 @@
 """Typed errors the library raises; the CLI turns each into a one-line message."""
 
+import os
+
+DEBUG_ENV = "VIDCOLOR_DEBUG"  # set (and not 0): tracebacks instead of one-line messages
+
 
 class VidcolorError(Exception):
     """Base class: the message says what went wrong and what to do about it."""
@@ -36,3 +40,19 @@ def first_line(error: BaseException) -> str:
     type's name when it has none."""
     message = str(error).strip()
     return message.splitlines()[0] if message else type(error).__name__
+
+
+def debug_enabled() -> bool:
+    """Whether ``VIDCOLOR_DEBUG`` asks for tracebacks (set, and not ``0``)."""
+    return os.environ.get(DEBUG_ENV, "0") not in ("", "0")
+
+
+def joined_lines(message: str) -> str:
+    """``message`` on one line: a library's text quoted in it may hold line breaks."""
+    return " ".join(line.strip() for line in message.splitlines() if line.strip())
+
+
+def described(error: Exception) -> str:
+    """An unexpected error's type and the first line of its message (OpenCV's end in a line break, PyTorch's
+    state-dict errors run to many lines: the rest is in the traceback)."""
+    return f"{type(error).__name__}: {first_line(error)}" if str(error).strip() else type(error).__name__

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -12,13 +11,12 @@ from typing import Any, Callable, Sequence
 import click
 from click.core import ParameterSource
 
-from ..errors import VidcolorError, VidcolorWarning, first_line
+from ..errors import DEBUG_ENV, VidcolorError, VidcolorWarning, debug_enabled, described, joined_lines
 from ..io.containers import AUTO_CODEC
 from ..io.encode import EncodeSettings
 from ..temporal import TemporalOptions
 from ..worker import Colorizer, resolve_device
 
-DEBUG_ENV = "VIDCOLOR_DEBUG"
 
 
 class FiniteFloatRange(click.FloatRange):
@@ -61,22 +59,6 @@ def one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             raise click.ClickException(f"{described(error)} (set {DEBUG_ENV}=1 for details)") from None
 
     return wrapper
-
-
-def debug_enabled() -> bool:
-    """Whether ``VIDCOLOR_DEBUG`` asks for tracebacks (set, and not ``0``)."""
-    return os.environ.get(DEBUG_ENV, "0") not in ("", "0")
-
-
-def joined_lines(message: str) -> str:
-    """``message`` on one line: a library's text quoted in it may hold line breaks."""
-    return " ".join(line.strip() for line in message.splitlines() if line.strip())
-
-
-def described(error: Exception) -> str:
-    """An unexpected error's type and the first line of its message (OpenCV's end in a line break, PyTorch's
-    state-dict errors run to many lines: the rest is in the traceback)."""
-    return f"{type(error).__name__}: {first_line(error)}" if str(error).strip() else type(error).__name__
 
 
 def _checked_device(ctx: click.Context, param: click.Parameter, name: str) -> str:

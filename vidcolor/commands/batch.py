@@ -72,7 +72,9 @@ def batch_command(
 
     Outputs that already exist are skipped, so a rerun after a crash or Ctrl-C carries on where it
     stopped (delete an output to redo it). A file that fails does not stop the batch, but the exit
-    status is 1. Other files are ignored. A report of every file is written to
+    status is 1. Other files are ignored. Hidden files and the folders that NAS and operating systems
+    keep for themselves (@eaDir, #recycle, #snapshot, @Recycle, @Recently-Snapshot, $RECYCLE.BIN,
+    System Volume Information, __MACOSX, lost+found) are not walked. A report of every file is written to
     DST_DIR/vidcolor-report.csv and .json.
     """
     check_render_size(render_size)
@@ -80,21 +82,20 @@ def batch_command(
     settings = encode_settings(codec, crf, preset)
     smoothing = temporal_options(temporal, temporal_strength)
     colorizer = load_colorizer(weights, device, render_size, saturation)
+    bars = not quiet and sys.stderr.isatty()  # a log (`2> log.txt`, cron) gets a line per file instead
 
-    def show_failure(result: FileResult) -> None:
-        if result.status == "failed":
-            tqdm.write(f"failed: {result.file}: {result.error}", file=sys.stderr)
+    def show(result: FileResult) -> None:
+        if result.status == "failed" or not (quiet or bars):
+            tqdm.write(file_line(result), file=sys.stderr)
 
     try:
         report = colorize_tree(
             src_dir, dst_dir, colorizer,
-            settings=settings, temporal=smoothing, batch_size=batch_size, progress=not quiet, on_file=show_failure,
+            settings=settings, temporal=smoothing, batch_size=batch_size, progress=bars, on_file=show,
         )
     except BatchInterrupted as interrupt:
-        raise Interrupted(
-            f"interrupted; {interrupt.report.summary()}; report in {report_paths(dst_dir)[0]}; "
-            "run again to carry on"
-        ) from None
+        written = interrupt.report_error or f"{interrupt.report.summary()}; report in {report_paths(dst_dir)[0]}"
+        raise Interrupted(f"interrupted; {written}; run again to carry on") from None
     if not quiet:
         click.echo(report.summary(), err=True)
     if report.failed:
@@ -102,3 +103,12 @@ def batch_command(
             f"{len(report.failed)} of {len(report.files) - report.count('ignored')} photos and videos failed "
             f"(ignored files not counted); see {report_paths(dst_dir)[0]}"
         )
+
+
+def file_line(result: FileResult) -> str:
+    """One file's outcome as a log line: ``status: file``, then the reason, or a video's frames, and the time."""
+    if result.status == "done":
+        frames = f": {result.frames} frames" if result.kind == "video" else ""
+        return f"done: {result.file}{frames} in {result.seconds:.1f} s"
+    reason = result.error or ("complete output exists" if result.status == "skipped" else "")
+    return f"{result.status}: {result.file}" + (f": {reason}" if reason else "")
