@@ -6,8 +6,7 @@ import argparse
 import sys
 from typing import Callable
 
-from vidcolor.errors import DEBUG_ENV, debug_enabled, described
-from vidcolor.errors import VidcolorError
+from vidcolor.errors import DEBUG_ENV, VidcolorError, debug_enabled, described
 
 
 def run(main: Callable[[], None]) -> None:

@@ -43,6 +43,7 @@ from benchmarks.throughput import transcode  # noqa: E402
 from vidcolor.errors import InputError  # noqa: E402
 from vidcolor.io.encode import EncodeSettings  # noqa: E402
 from vidcolor.io.probe import media_kind  # noqa: E402
+from vidcolor.io.decode import stated_matrix  # noqa: E402
 from vidcolor.pipeline import colorize_video  # noqa: E402
 from vidcolor.temporal import TemporalOptions  # noqa: E402
 from vidcolor.worker import Colorizer  # noqa: E402
@@ -75,10 +76,13 @@ def warm_up(colorizer: Colorizer) -> None:
 
 
 def decoded_rgb(path: Path, limit: int) -> list[np.ndarray]:
-    """The first ``limit`` frames as RGB uint8, resized to METRIC_WIDTH wide."""
+    """The first ``limit`` frames as RGB uint8 as players show them (an untagged frame in the matrix players
+    assume for its height, not swscale's BT.601 at any size), resized to METRIC_WIDTH wide."""
     frames = []
     with av.open(str(path)) as container:
         for frame in container.decode(video=0):
+            if not frame.format.is_rgb:
+                frame.colorspace = stated_matrix(int(frame.colorspace), frame.height)
             rgb = frame.to_ndarray(format="rgb24")
             height = round(rgb.shape[0] * METRIC_WIDTH / rgb.shape[1])
             frames.append(cv2.resize(rgb, (METRIC_WIDTH, height), interpolation=cv2.INTER_AREA))

@@ -141,8 +141,14 @@ def test_a_failed_memory_render_reports_the_childs_error(tmp_path):
     """A failing child used to end in CalledProcessError, its own message hidden in captured output."""
     clip = tmp_path / "clip.mp4"
     clip.write_text("not a video\n")
-    with pytest.raises(VidcolorError, match="the render of clip.mp4 failed: .*cannot be read as media"):
+    with pytest.raises(VidcolorError, match="colouring clip.mp4 failed: .*cannot be read as media"):
         memory.peak_rss_mib(clip, "tiny-unet")
+
+
+def test_the_photo_memory_benchmark_reports_bytes_a_pixel(monkeypatch, capsys):
+    status, out, err = run_script(memory.main, monkeypatch, capsys, "--photo", "640x480")
+    assert status == 0, err
+    assert out.startswith("640x480 photo, tiny-unet: peak RSS ") and out.rstrip().endswith("bytes a pixel)")
 
 
 def test_sheets_refuse_a_folder_without_readable_photos(tmp_path, monkeypatch, capsys):

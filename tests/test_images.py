@@ -942,3 +942,18 @@ def test_a_low_bit_depth_grey_png_keeps_its_transparent_level(tmp_path: Path, bi
     image = read_image(_grey_png(tmp_path / "keyed.png", levels, bits, key=top))
     assert image.alpha is not None
     np.testing.assert_array_equal(image.alpha == 0, levels == top)
+
+
+@pytest.mark.parametrize("layout", ["grey", "grey with alpha", "float rgb"])
+def test_a_tiff_too_large_to_decode_safely_is_refused_whatever_reads_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layout: str) -> None:
+    """Pillow refuses a picture over twice its pixel limit before decoding it; a layout only tifffile reads (16-bit
+    grey with alpha, float RGB) was decoded at any size, and the colouring that followed ran out of memory."""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", SHAPE[0] * SHAPE[1] // 4)
+    stored = {"grey": np.full(SHAPE, 90, np.uint8),
+              "grey with alpha": np.dstack([np.full(SHAPE, 30000, np.uint16), np.full(SHAPE, 65535, np.uint16)]),
+              "float rgb": np.full((*SHAPE, 3), 0.5, np.float32)}[layout]
+    tifffile.imwrite(tmp_path / "huge.tif", stored, photometric="rgb" if layout == "float rgb" else "minisblack",
+                     extrasamples="unassalpha" if layout == "grey with alpha" else None)
+    with pytest.raises(InputError, match=r"image too large to decode safely: .*huge\.tif"):
+        read_image(tmp_path / "huge.tif")

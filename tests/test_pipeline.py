@@ -1,5 +1,6 @@
 """End to end through the library: real files in, real files out, timing, sound and luma kept."""
 
+import warnings
 from fractions import Fraction
 from pathlib import Path
 
@@ -259,3 +260,26 @@ def test_an_output_that_appears_during_the_work_is_left_alone_and_the_result_kep
     kept.unlink()
     render(source, output, colorizer, overwrite=True, **({"progress": False} if kind == "video" else {}))
     assert output.read_bytes() != CONTENT and not kept.exists()  # --overwrite replaces it, as asked
+
+
+@pytest.mark.parametrize(("transfer", "named"), [(16, "PQ"), (18, "HLG"), (1, None)])
+def test_an_hdr_source_is_named_as_coloured_with_sdr_maths(tmp_path: Path, purple: Colorizer, transfer: int,
+                                                           named: str | None) -> None:
+    """An HDR grey master kept its PQ/HLG tags while its chroma was made as for SDR, without a word."""
+    source = tmp_path / "master.mkv"
+    with av.open(str(source), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.color_trc, stream.codec_context.color_primaries, stream.codec_context.colorspace = transfer, 9, 9
+        for index in range(3):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64), 60 + 40 * index, np.uint8), format="gray")
+            frame = frame.reformat(format="yuv420p")
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        colorize_video(source, tmp_path / "out.mkv", purple, progress=False)
+    hdr = [str(warning.message) for warning in caught if "HDR" in str(warning.message)]
+    assert len(hdr) == (0 if named is None else 1), hdr
+    assert named is None or f"HDR video ({named}" in hdr[0]

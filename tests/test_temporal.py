@@ -5,8 +5,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from benchmarks.flicker_metrics import warp_error
+from vidcolor.color import grey_to_lightness
 from vidcolor.temporal import TemporalOptions, TemporalSmoother, picture_area
 
 SIZE = 96
@@ -190,3 +192,133 @@ def test_flat_black_frames_between_shots_stay_finite_and_are_no_cuts() -> None:
     outputs = [smoother(black, ab) for _ in range(4)]
     assert smoother.cuts == 0
     assert all(np.isfinite(output).all() and np.abs(output - ab).max() < 0.05 for output in outputs)
+
+
+# Archive film: shots of textured scenes, often dark and low in contrast, with flicker (the whole frame's
+# level pumping from one frame to the next) and gate weave (small random shifts of the picture).
+DARK = (16, 40)  # Y' codes: the shot spans 0..26 in 8-bit L
+NORMAL = (16, 235)
+
+
+def scene(seed: int) -> np.ndarray:
+    """A scene (SIZE + 64 square) in 0..1: fine grain over coarse shapes."""
+    noise = np.random.default_rng(seed).random((2, SIZE + 64, SIZE + 64), dtype=np.float32)
+    layers = [cv2.GaussianBlur(noise[0], (0, 0), 1.5), cv2.GaussianBlur(noise[1], (0, 0), 6.0)]
+    mixed = sum(cv2.normalize(layer, None, 0, 1, cv2.NORM_MINMAX) for layer in layers)
+    return mixed / 2
+
+
+def lightness_of_codes(codes: np.ndarray) -> np.ndarray:
+    """8-bit L (h, w) of limited-range Y' ``codes``, as the pipeline hands frames to the smoother."""
+    grey = torch.from_numpy(np.clip((codes.astype(np.float32) - 16) / 219, 0, 1))
+    return (grey_to_lightness(grey) * 2.55).round().to(torch.uint8).numpy()
+
+
+def shot(seed: int, frames: int, codes: tuple[int, int] = DARK, flicker: float = 0.15, weave: int = 1,
+         levels: list[float] | None = None) -> list[np.ndarray]:
+    """L frames of ``scene(seed)`` panning 1 px a frame at Y' ``codes``, with gate weave of up to ``weave`` px
+    and flicker: the level above black scaled by up to 1 +- ``flicker``, then by ``levels[i]`` (a fade)."""
+    rng = np.random.default_rng(seed + 100)
+    picture = scene(seed)
+    out = []
+    for index in range(frames):
+        x, y = 8 + index + rng.integers(-weave, weave + 1), 8 + rng.integers(-weave, weave + 1)
+        gain = (1 + rng.uniform(-flicker, flicker)) * (levels[index] if levels else 1.0)
+        level = codes[0] - 16 + (codes[1] - codes[0]) * picture[y : y + SIZE, x : x + SIZE]
+        out.append(lightness_of_codes(16 + level * gain))
+    return out
+
+
+def flat(code: int, frames: int = 1) -> list[np.ndarray]:
+    """``frames`` frames of one Y' code: black (16) between shots, white (235) for a flash frame."""
+    return [lightness_of_codes(np.full((SIZE, SIZE), code))] * frames
+
+
+def cut_frames(lumas: list[np.ndarray], smoother: TemporalSmoother | None = None) -> list[int]:
+    """Indices of the frames the smoother counted as scene cuts (constant ab)."""
+    smoother = smoother or TemporalSmoother()
+    ab = np.zeros((2, SIZE, SIZE), np.float32)
+    found = []
+    for index, luma in enumerate(lumas):
+        before = smoother.cuts
+        smoother(luma, ab)
+        if smoother.cuts > before:
+            found.append(index)
+    return found
+
+
+@pytest.mark.parametrize("codes", [DARK, (16, 30), NORMAL])
+def test_cut_between_dark_low_contrast_shots_is_counted(codes: tuple[int, int]) -> None:
+    """Between dark shots the old measure stayed under the threshold: the first shot's colour was carried
+    into the next for several frames."""
+    assert cut_frames(shot(1, 8, codes) + shot(2, 8, codes) + shot(3, 8, codes)) == [8, 16]
+
+
+@pytest.mark.parametrize("codes", [DARK, (16, 30), NORMAL])
+@pytest.mark.parametrize("flicker", [0.1, 0.2])
+def test_flicker_and_gate_weave_are_no_cuts(codes: tuple[int, int], flicker: float) -> None:
+    assert cut_frames(shot(4, 24, codes, flicker=flicker, weave=2)) == []
+
+
+@pytest.mark.parametrize("codes", [DARK, NORMAL])
+@pytest.mark.parametrize("length", [3, 5])
+def test_fade_to_black_between_shots_is_one_cut(codes: tuple[int, int], length: int) -> None:
+    """A fade out, black frames and a fade in count once, where the new shot appears (a dark one later in
+    its fade in, once it rises out of black). Each step of the fade used to count as a cut, or, in dark
+    shots, none did and the old shot's colour came back after the black."""
+    out_levels = [1 - (step + 1) / (length + 1) for step in range(length)]
+    fade_out = shot(5, 6 + length, codes, levels=[1.0] * 6 + out_levels)
+    fade_in = shot(6, length + 6, codes, levels=out_levels[::-1] + [1.0] * 6)
+    found = cut_frames(fade_out + flat(16, 3) + fade_in)
+    start = len(fade_out) + 3
+    assert len(found) == 1 and start <= found[0] < start + length
+    if codes == NORMAL:
+        assert found == [start]
+    # A dip to black inside one shot is no cut.
+    again = shot(5, length + 6, codes, levels=out_levels[::-1] + [1.0] * 6)
+    assert cut_frames(fade_out + flat(16, 3) + again) == []
+
+
+def test_flash_frame_is_no_cut_and_does_not_smear() -> None:
+    """One white frame inside a shot: it keeps its own colour, and the next frame follows the colour from
+    before the flash. It used to count two cuts and restart the smoothing after it."""
+    frames = shot(7, 12, NORMAL)
+    frames[6] = flat(235)[0]
+    before, flash, after = (np.full((2, SIZE, SIZE), value, np.float32) for value in (10.0, -40.0, 30.0))
+    smoother = TemporalSmoother()
+    outputs = [smoother(luma, before if index < 6 else flash if index == 6 else after)
+               for index, luma in enumerate(frames[:8])]
+    assert smoother.cuts == 0
+    assert np.array_equal(outputs[6], flash)
+    followed = after + smoother.options.strength * (before - after)
+    inner = (slice(None), slice(8, -8), slice(8, -8))
+    assert np.abs(outputs[7] - followed)[inner].mean() < 2.0
+
+
+@pytest.mark.parametrize("codes", [DARK, NORMAL])
+def test_dissolve_counts_at_most_one_cut_and_ends_in_the_new_colour(codes: tuple[int, int]) -> None:
+    """A cross-fade over 16 frames changes little from one frame to the next: the colour follows it, and
+    12 frames after it the old shot's colour is gone."""
+    first, second = shot(8, 32, codes), shot(9, 32, codes)
+    frames = []
+    for index in range(32):
+        mix = np.clip((index - 4) / 16, 0, 1)
+        frames.append(np.rint((1 - mix) * first[index] + mix * second[index]).astype(np.uint8))
+    old, new = np.full((2, SIZE, SIZE), -30.0, np.float32), np.full((2, SIZE, SIZE), 30.0, np.float32)
+    smoother = TemporalSmoother()
+    for index, luma in enumerate(frames):
+        mix = np.clip((index - 4) / 16, 0, 1)
+        output = smoother(luma, ((1 - mix) * old + mix * new).astype(np.float32))
+    assert smoother.cuts <= 1
+    assert np.abs(output - new).mean() < 1.0
+
+
+@pytest.mark.parametrize("codes", [DARK, (16, 30)])
+def test_picture_area_keeps_dark_low_contrast_lines(codes: tuple[int, int]) -> None:
+    """The lines of a dark shot spread less than 2 levels: most were taken for bars, and the cut measure
+    looked at a strip that jumped from frame to frame (a single column of this one)."""
+    luma = shot(1, 1, codes)[0]
+    assert picture_area(luma) == (slice(0, SIZE), slice(0, SIZE))
+    band = SIZE // 8
+    boxed = with_bars(with_bars(luma, "top"), "left")
+    assert picture_area(boxed) == (slice(band, SIZE - band), slice(band, SIZE - band))

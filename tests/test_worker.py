@@ -88,3 +88,19 @@ def test_cpu_calls_hold_two_256_frames_of_pixels_and_every_frame_once(render_siz
     assert sum(model.calls) == frames and max(model.calls) == min(per_call, frames)
     assert ab.shape == (frames, 2, render_size, render_size)
     assert np.allclose(ab[:, 0].numpy(), 0.2 * 110, atol=1e-4) and np.allclose(ab[:, 1].numpy(), -0.1 * 110, atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_a_photo_coloured_in_row_bands_is_the_photo_coloured_whole(monkeypatch, dtype) -> None:
+    """The Lab maths of a 24 MP scan held ~12 float copies of it at once (4.4 GB peak); row bands give the
+    same colours."""
+    torch.manual_seed(0)
+    colorizer = Colorizer(create_generator("tiny-unet"), device="cpu", render_size=64)
+    rng = np.random.default_rng(1)
+    rgb = rng.random((53, 70, 3)).astype(np.float32)
+    rgb = rgb if dtype == np.float32 else np.rint(rgb * np.iinfo(dtype).max).astype(dtype)
+    whole = colorizer.colorize_rgb(rgb)
+    monkeypatch.setattr("vidcolor.worker.BAND_PIXELS", 70 * 8)  # bands of 8 rows, the last of 5
+    assert np.abs(colorizer.colorize_rgb(rgb) - whole).max() < 1e-5  # float rounding of other kernel sizes only
+    with pytest.raises(ValueError, match="shape"):
+        colorizer.colorize_rgb(rgb[..., :2])

@@ -13,6 +13,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -22,7 +23,7 @@ import torch
 from tqdm import tqdm
 
 from .arguments import check_type, whole_number
-from .errors import InputError
+from .errors import InputError, VidcolorWarning
 from .io.decode import LumaFrame, VideoSource, count_frames
 from .io.containers import check_video_output
 from .io.encode import EncodeSettings, VideoSink
@@ -80,8 +81,16 @@ class ImageResult:
     seconds: float
 
 
+_HDR_TRANSFERS = {16: "PQ (SMPTE ST 2084)", 18: "HLG (ARIB STD-B67)"}  # AVCOL_TRC_* codes
+
+
 def source_yuv_format(source: VideoSource) -> YuvFormat:
-    """The Y'CbCr matrix of the decoded frames (the decoder always hands out limited-range luma)."""
+    """The Y'CbCr matrix of the decoded frames (the decoder always hands out limited-range luma); warns once
+    per render when the source is HDR, whose levels the colour maths (sRGB-like SDR) misreads."""
+    transfer = _HDR_TRANSFERS.get(int(source.video_stream.codec_context.color_trc))
+    if transfer is not None:
+        warnings.warn(f"{source.path} is HDR video ({transfer}); its colour is computed as for SDR video, so it may "
+                      "look dull or off: convert it to SDR first for the best result", VidcolorWarning, stacklevel=2)
     return YuvFormat.for_video(source.info.matrix, source.info.height)
 
 

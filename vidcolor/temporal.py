@@ -2,8 +2,11 @@
 
 Each frame's ab is blended with the previous *output* warped onto it (DIS optical flow on L), where
 the warp is reliable: forward-backward consistent, inside the frame and with a small L warp error.
-Occlusions, disocclusions and scene cuts fall back to the current prediction. Streaming: the state is
-one previous L and one previous ab, so memory is constant.
+Occlusions, disocclusions and scene cuts fall back to the current prediction. Scene cuts are found on
+exposure-matched thumbnails, so flicker, fades and dark shots do not move the measure; frames without
+structure (black, white) keep their prediction and are skipped, so the next frame is compared with, and
+follows, the last frame that had structure. Streaming: the state is one previous L and one previous ab,
+so memory is constant.
 """
 
 from __future__ import annotations
@@ -25,11 +28,20 @@ _L_ERROR_HIGH = 30.0
 # Erode the reliability this many pixels (to stay off occlusion edges), then soften it with this sigma.
 _MASK_ERODE = 1
 _MASK_SIGMA = 1.0
-# Denominator floor of the cut measure, in 8-bit levels, so flat frames do not divide by ~0.
-_CONTRAST_FLOOR = 4.0
+# The cut measure compares thumbnails this many times smaller than the frame, so that film grain and
+# noise average out and the structure of the picture remains.
+_THUMBNAIL_SCALE = 4
+# A frame whose thumbnail's mean absolute deviation is under this (8-bit levels) has no structure to
+# compare: black or white frames between shots, the end of a fade, a flash frame.
+_FLAT_CONTRAST = 0.5
+# Added to the cut measure's denominator (8-bit levels): L comes in whole levels and codecs quantise
+# nearly black frames coarsely, so there the residual is mostly rounding, not a change of picture.
+_ROUNDING_ALLOWANCE = 0.5
 # Rows and columns at the frame's edges whose L spreads less than this (standard deviation, 8-bit
-# levels) are letterbox or pillarbox bars, left out of the cut measure.
+# levels) are letterbox or pillarbox bars, left out of the cut measure; in dark, low-contrast frames the
+# limit falls to this fraction of the median line's spread, so that the picture's own lines stay in.
 _BAR_FLATNESS = 2.0
+_BAR_RELATIVE = 0.25
 
 
 @dataclass(frozen=True)
@@ -38,10 +50,11 @@ class TemporalOptions:
 
     ``strength`` is the blend weight of the warped previous colour where the warp is fully reliable
     (0: per-frame output, 1: follow the previous colour). ``cut_threshold`` applies to the cut
-    measure of :func:`cut_score`: the mean absolute L warp residual divided by the current frame's
-    mean absolute L deviation, both inside its letterbox or pillarbox bars (:func:`picture_area`). On
-    the sample videos it is 0.02-0.2 within a shot (up to 0.4 in fast, motion-blurred pans) and 0.9-3.2
-    across a cut or a flash frame.
+    measure of :func:`cut_score`: the mean absolute L warp residual, after matching the previous
+    frame's exposure to the current one's, divided by the current frame's mean absolute L deviation,
+    both on thumbnails of the picture inside any letterbox or pillarbox bars (:func:`picture_area`).
+    On the sample videos it is 0.01-0.2 within a shot (up to 0.35 in fast, motion-blurred pans) and
+    0.75-1.5 across a cut, also when they are darkened to Y' codes 16-42 with 15 % flicker.
     """
 
     enabled: bool = True
@@ -108,8 +121,10 @@ WHOLE_FRAME: Area = (slice(None), slice(None))
 def picture_area(luma: np.ndarray) -> Area:
     """The rows and columns of ``luma`` (h, w) inside its letterbox and pillarbox bars: flat lines at the
     edges. A flat frame (black between shots) is all picture."""
-    rows = _inner_span(luma.std(axis=1, dtype=np.float32) > _BAR_FLATNESS)
-    columns = _inner_span(luma.std(axis=0, dtype=np.float32) > _BAR_FLATNESS)
+    row_spread, column_spread = luma.std(axis=1, dtype=np.float32), luma.std(axis=0, dtype=np.float32)
+    typical = float(np.median(np.concatenate([row_spread, column_spread])))
+    flatness = min(_BAR_FLATNESS, _BAR_RELATIVE * typical)
+    rows, columns = _inner_span(row_spread > flatness), _inner_span(column_spread > flatness)
     if rows is None or columns is None:
         return WHOLE_FRAME
     return rows, columns
@@ -121,17 +136,42 @@ def _inner_span(busy: np.ndarray) -> slice | None:
     return slice(int(indices[0]), int(indices[-1]) + 1) if indices.size else None
 
 
+def thumbnail(luma: np.ndarray) -> np.ndarray:
+    """``luma`` (h, w) shrunk :data:`_THUMBNAIL_SCALE` times by area averaging, float32."""
+    h, w = luma.shape
+    size = (max(1, w // _THUMBNAIL_SCALE), max(1, h // _THUMBNAIL_SCALE))
+    return cv2.resize(luma.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+
+
+def contrast(image: np.ndarray) -> float:
+    """Mean absolute deviation of ``image`` from its mean."""
+    values = image.astype(np.float32, copy=False)
+    return float(np.mean(np.abs(values - values.mean())))
+
+
+def is_flat(luma: np.ndarray) -> bool:
+    """Whether ``luma`` (h, w) has no structure to follow or compare (its thumbnail is nearly uniform)."""
+    return contrast(thumbnail(luma[picture_area(luma)])) < _FLAT_CONTRAST
+
+
+def exposure_gain(current: np.ndarray, warped_previous: np.ndarray) -> float:
+    """Ratio of the thumbnails' contrasts: how much the exposure changed (flicker, a step of a fade)."""
+    return contrast(thumbnail(current)) / max(contrast(thumbnail(warped_previous)), _FLAT_CONTRAST)
+
+
 def luma_residual(current: np.ndarray, warped_previous: np.ndarray, area: Area = WHOLE_FRAME) -> np.ndarray:
-    """Absolute L warp error (h, w) float32 in 8-bit levels, after removing the brightness offset of ``area``."""
-    difference = current.astype(np.float32) - warped_previous.astype(np.float32)
-    return np.abs(difference - float(difference[area].mean()))
+    """Signed L warp error (h, w) float32 in 8-bit levels, after matching the exposure of ``area``: the
+    previous frame's deviations from its mean are scaled by :func:`exposure_gain` and moved to the
+    current frame's mean."""
+    luma, previous = current.astype(np.float32), warped_previous.astype(np.float32)
+    gain = exposure_gain(luma[area], previous[area])
+    return (luma - float(luma[area].mean())) - gain * (previous - float(previous[area].mean()))
 
 
 def cut_score(current: np.ndarray, residual: np.ndarray) -> float:
-    """Scene-cut measure: mean L warp residual over the current frame's mean absolute L deviation."""
-    luma = current.astype(np.float32)
-    contrast = float(np.mean(np.abs(luma - luma.mean())))
-    return float(residual.mean()) / max(contrast, _CONTRAST_FLOOR)
+    """Scene-cut measure: the thumbnails' mean absolute :func:`luma_residual` over the current frame's
+    thumbnail contrast, so independent of exposure (flicker, fades, dark shots) and of grain."""
+    return float(np.mean(np.abs(thumbnail(residual)))) / (contrast(thumbnail(current)) + _ROUNDING_ALLOWANCE)
 
 
 class TemporalSmoother:
@@ -166,7 +206,8 @@ class TemporalSmoother:
 
         ``lightness`` is the frame's (h, w) luma at render size, uint8 or float 0..255; ``ab`` is the
         model's (2, h, w) prediction in any linear ab units. The first frame, a frame after a scene cut
-        or a change of size is returned unchanged.
+        or a change of size, a frame without structure (:func:`is_flat`) and the first one with
+        structure after such frames at the start are returned unchanged.
         """
         luma = as_luma(lightness)
         if ab.shape != (2, *luma.shape):
@@ -176,7 +217,11 @@ class TemporalSmoother:
         current = np.ascontiguousarray(np.moveaxis(ab.astype(np.float32, copy=False), 0, -1))
         output = current
         previous = self._previous_luma
-        if previous is not None and previous.shape == luma.shape:
+        if previous is not None and previous.shape == luma.shape and not is_flat(previous):
+            if is_flat(luma):
+                # Nothing to follow or compare: the next frame is compared with the last one that has
+                # structure, so a fade through black counts one cut and a flash frame none.
+                return ab.astype(np.float32, copy=True)
             output = self._blend(luma, current, previous)
         self._previous_luma = luma
         self._previous_ab = output
@@ -193,7 +238,7 @@ class TemporalSmoother:
             return current
         flow_forward = self._flow_forward.calc(previous, luma, None)
         reliability = consistency_mask(flow_back, flow_forward, maps)
-        reliability *= np.clip((_L_ERROR_HIGH - residual) / (_L_ERROR_HIGH - _L_ERROR_LOW), 0.0, 1.0)
+        reliability *= np.clip((_L_ERROR_HIGH - np.abs(residual)) / (_L_ERROR_HIGH - _L_ERROR_LOW), 0.0, 1.0)
         kernel = np.ones((2 * _MASK_ERODE + 1,) * 2, np.uint8)
         reliability = cv2.GaussianBlur(cv2.erode(reliability, kernel), (0, 0), _MASK_SIGMA)
         weight = (self.options.strength * reliability)[..., None]

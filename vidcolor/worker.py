@@ -54,6 +54,7 @@ def resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 # when a call holds one or two 256x256 frames rather than eight (bigger calls spill the activations
 # out of the caches): together ~2.3x at render size 256 (benchmarks/cpu_layout.py measures both).
 CPU_PIXELS_PER_CALL = 2 * 256 * 256
+BAND_PIXELS = 1 << 21  # rows of a photo converted to and from Lab at a time (2 MP: ~100 MB of temporaries)
 
 
 def use_all_cores() -> None:
@@ -146,29 +147,49 @@ class Colorizer:
     def predict_full_size(self, rgb: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """For one ``(H,W,3)`` image (float in [0, 1], or uint8/uint16): its own Lab L ``(1,1,H,W)`` and the
         predicted ab upsampled to it ``(1,2,H,W)``, on the model's device. ``ValueError`` for another shape or type."""
-        image = torch.from_numpy(_unit_rgb(rgb)).permute(2, 0, 1)[None].to(self.device)
-        lightness = rgb_to_lab(image)[:, :1]
-        return lightness, resize(self.predict_ab(lightness), tuple(lightness.shape[-2:]))
+        height, width = _checked_rgb(rgb).shape[:2]
+        lightness = torch.empty((1, 1, height, width), device=self.device)
+        for band in row_bands(height, width):  # float copies of one band at a time, not of a whole 100 MP scan
+            image = torch.from_numpy(_unit_rgb(rgb[band])).permute(2, 0, 1)[None].to(self.device)
+            lightness[..., band, :] = rgb_to_lab(image)[:, :1]
+        return lightness, resize(self.predict_ab(lightness), (height, width))
 
     @torch.inference_mode()
     def colorize_rgb(self, rgb: np.ndarray) -> np.ndarray:
         """Colourise one ``(H,W,3)`` image (float in [0, 1], or uint8/uint16) into float RGB in [0, 1]; its
         own Lab L is kept at full resolution."""
         lightness, ab = self.predict_full_size(rgb)
-        result = lab_to_rgb(torch.cat([lightness, ab], dim=1))
-        return result[0].permute(1, 2, 0).cpu().numpy()
+        height, width = lightness.shape[-2:]
+        colour = np.empty((height, width, 3), np.float32)
+        for band in row_bands(height, width):
+            lab = torch.cat([lightness[..., band, :], ab[..., band, :]], dim=1)
+            colour[band] = lab_to_rgb(lab)[0].permute(1, 2, 0).cpu().numpy()
+        return colour
 
 
-def _unit_rgb(rgb: np.ndarray) -> np.ndarray:
-    """``rgb`` as contiguous float32 in [0, 1]: floats as they are, uint8 / 255, uint16 / 65535."""
+def row_bands(height: int, width: int) -> list[slice]:
+    """Rows of a ``height`` x ``width`` picture in bands of about :data:`BAND_PIXELS` pixels: the per-pixel
+    colour maths of a photo runs band by band, so its float temporaries stay small (the result is the same)."""
+    rows = max(1, BAND_PIXELS // max(width, 1))
+    return [slice(top, min(top + rows, height)) for top in range(0, height, rows)]
+
+
+def _checked_rgb(rgb: np.ndarray) -> np.ndarray:
+    """``rgb`` as an array, after checking it is one ``(H,W,3)`` image of floats, uint8 or uint16."""
     rgb = np.asarray(rgb)
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"expected one RGB image of shape (H, W, 3), got shape {rgb.shape}")
     if not rgb.size:
         raise ValueError(f"expected an image of at least 1x1 pixels, got shape {rgb.shape}")
-    scale = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}.get(rgb.dtype)
-    if scale is None and not np.issubdtype(rgb.dtype, np.floating):
+    if rgb.dtype not in (np.uint8, np.uint16) and not np.issubdtype(rgb.dtype, np.floating):
         raise ValueError(f"expected float values in [0, 1] or uint8/uint16, got {rgb.dtype}")
+    return rgb
+
+
+def _unit_rgb(rgb: np.ndarray) -> np.ndarray:
+    """``rgb`` (checked by :func:`_checked_rgb`) as contiguous float32 in [0, 1]: floats as they are,
+    uint8 / 255, uint16 / 65535."""
+    scale = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}.get(rgb.dtype)
     values = np.ascontiguousarray(rgb, dtype=np.float32)
     if scale:
         return values / np.float32(scale)

@@ -30,6 +30,7 @@ _RGB_MATRIX = 0  # AVCOL_SPC_RGB: the stream holds R'G'B', not Y'CbCr
 _HD_MATRIX, _SD_MATRIX = (1, "ITU709"), (6, "ITU601")  # BT.709 from 720 lines, SMPTE 170M (BT.601) below
 # AVCOL_SPC_* codes with a Y'CbCr matrix of their own: BT.709, FCC, BT.470BG, SMPTE 170M, SMPTE 240M, YCgCo, BT.2020
 _KNOWN_MATRICES = frozenset({1, 4, 5, 6, 7, 8, 9, 10})
+_SWSCALE_MATRICES = frozenset({0, 1, 2, 4, 5, 6, 7, 9})  # the codes swscale converts; it refuses frames of others
 _DTS_TIMED = frozenset({"avi"})  # demuxers that store no pts: their frame pts are guesses, dts are real
 _PROGRAM_STREAM_DEMUXERS = frozenset({"mpeg", "mpegvideo", "vob"})  # .mpg/.vob/.mod and bare MPEG-1/2 video
 
@@ -400,9 +401,12 @@ class VideoSource:
             return LumaFrame(index=index, pts=pts, y=_limited_grey_luma(frame, width, height))
         if resized or frame.format.name != "yuv420p" or frame.color_range == _JPEG_RANGE:
             # R'G'B' is converted with the matrix its chroma will be made in; Y'CbCr keeps its Y plane, whatever
-            # its matrix (stated as BT.709 on both sides: swscale refuses YCgCo and constant luminance)
-            src_matrix, dst_matrix = ((None, self._rgb_matrix[1]) if self._rgb_matrix and frame.format.is_rgb
-                                      else ("ITU709", "ITU709"))
+            # its matrix: one swscale has no table for (YCgCo, BT.2020 constant luminance) is stated as BT.709
+            src_matrix, dst_matrix = None, None
+            if self._rgb_matrix and frame.format.is_rgb:
+                dst_matrix = self._rgb_matrix[1]
+            elif int(frame.colorspace) not in _SWSCALE_MATRICES:
+                src_matrix, dst_matrix = "ITU709", "ITU709"
             frame = self._reformatter.reformat(
                 frame, width=width, height=height, format="yuv420p", src_color_range=frame.color_range or None,
                 dst_color_range="MPEG", src_colorspace=src_matrix, dst_colorspace=dst_matrix,
@@ -473,7 +477,7 @@ class VideoSource:
             duration_s=duration_s,
             rotation=self._rotation(),
             codec=ctx.name,
-            matrix=self._rgb_matrix[0] if self._rgb_matrix else _stated_matrix(int(ctx.colorspace), ctx.height),
+            matrix=self._rgb_matrix[0] if self._rgb_matrix else stated_matrix(int(ctx.colorspace), ctx.height),
         )
 
     def _matrix_for_rgb(self) -> tuple[int, str] | None:
@@ -500,7 +504,7 @@ class VideoSource:
 
 
 
-def _stated_matrix(colorspace: int, height: int) -> int:
+def stated_matrix(colorspace: int, height: int) -> int:
     """The stream's Y'CbCr matrix code, or for an unspecified or unknown one the code of the matrix players
     assume for the height (BT.709 from 720 lines, BT.601 below): the output is tagged with it, so that every
     player and converter (swscale, which takes BT.601 for any untagged size) shows the colour it was made for."""

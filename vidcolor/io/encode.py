@@ -23,8 +23,10 @@ from vidcolor.io.audio_routes import (
 from vidcolor.io.containers import AUTO_CODEC, container_format, resolve_codec, stores_frame_times, takes
 from vidcolor.io.decode import VideoSource
 from vidcolor.io.ffmpeg_names import ffmpeg_path
-from vidcolor.io.gif_palette import FramePalette
-from vidcolor.io.stream_metadata import copy_metadata
+from vidcolor.io.gif_palette import FramePalette, gif_has_transparency, gif_loop_option
+from vidcolor.io.stream_metadata import (
+    carries_closed_captions, copy_attachments, copy_metadata, holds_attachments, track_handler_name,
+)
 
 _MPEG_RANGE, _JPEG_RANGE = 1, 2  # AVCOL_RANGE_MPEG (limited), AVCOL_RANGE_JPEG (full)
 _BITS_PER_PIXEL = 0.2  # bit rate for encoders without a constant-quality mode: ~20 Mb/s at 1080p25
@@ -150,12 +152,16 @@ class VideoSink:
             self._video_start = float((video.start_time or 0) * video.time_base)
             self._video_seconds = source.info.duration_s
             if copy_streams:
-                _warn_of_what_is_left_out(self.name, source)
+                _warn_of_what_is_left_out(self.name, source, holds_attachments(self.container))
             for stream in source.copy_streams if copy_streams else ():
                 route = self._add_copy(stream)
                 if route is not None:
                     self._routes[stream.index] = route
+            if copy_streams:
+                copy_attachments(source, self.container)
             copy_metadata(source, self.container, self._video, self._routes)
+            if self.container.format.name == "gif" and (loop := gif_loop_option(source.path)) is not None:
+                self.container.options["loop"] = loop  # as often as the source plays (FFmpeg's default: forever)
             self.container.start_encoding()
         except (av.FFmpegError, ValueError) as e:
             self.container.close()
@@ -640,24 +646,44 @@ def _pixel_format(codec: av.Codec, width: int, height: int, rate: Fraction | Non
     return "pal8" if "pal8" in formats else formats[0]
 
 
-def _warn_of_what_is_left_out(name: str, source: VideoSource) -> None:
-    """Say what of the source the output leaves out: transparency, cover art, attachments (fonts, images
-    in Matroska) and further video tracks. Data streams (timecode tracks) go unremarked, as in FFmpeg."""
+def _warn_of_what_is_left_out(name: str, source: VideoSource, keeps_attachments: bool) -> None:
+    """Say what of the source the output leaves out: transparency, closed captions inside the video
+    stream, cover art, attachments (fonts, images in Matroska) where the output holds none, further video
+    tracks and data tracks (a camera's telemetry). A start timecode, which comes back as the video's, and
+    an MP4's chapter track, which comes back as its chapters, are not left out."""
     dropped = []
     video = source.video_stream
     pixel_format = video.codec_context.pix_fmt
     has_alpha = pixel_format is not None and any(part.is_alpha for part in av.VideoFormat(pixel_format).components)
     # GIF decodes to BGRA whether or not it has transparency; VP9 in WebM flags its alpha (kept in side data)
     alpha_mode = {key.lower(): value for key, value in video.metadata.items()}.get("alpha_mode")
-    if (has_alpha and video.codec_context.name != "gif") or alpha_mode == "1":
+    if (has_alpha and (video.codec_context.name != "gif" or gif_has_transparency(source.path))) or alpha_mode == "1":
         dropped.append("its transparency (alpha; the output is opaque)")
+    if carries_closed_captions(source.path, video.index):
+        dropped.append("its closed captions (CEA-608/708 inside the video stream, which is encoded anew; "
+                       "extract them first, e.g. with ccextractor)")
     for stream in source.container.streams:
         if stream is video or stream in source.copy_streams:
             continue
         if stream.type == "video":
             cover = stream.disposition & av.stream.Disposition.attached_pic
             dropped.append("its cover art" if cover else f"video track {stream.index} (only the first is coloured)")
-        elif stream.type == "attachment":
+        elif stream.type == "attachment" and not keeps_attachments:
             dropped.append(f"the attachment {stream.metadata.get('filename', stream.index)!r}")
+        elif stream.type == "data" and _data_track_lost(stream):
+            dropped.append(f"data track {stream.index}{_track_label(stream)}")
     if dropped:
         warnings.warn(f"{name}: leaving out {', '.join(dropped)}", category=VidcolorWarning, stacklevel=3)
+
+
+def _track_label(stream: av.stream.Stream) -> str:
+    """`` ('its name')`` for a track with a title, a handler name of its own or a codec, else ''."""
+    codec = stream.codec_context.name if stream.codec_context is not None else None
+    label = stream.metadata.get("title") or track_handler_name(stream) or codec
+    return f" ({label!r})" if label else ""
+
+
+def _data_track_lost(stream: av.stream.Stream) -> bool:
+    """Whether a data track is lost: not a timecode track (its start comes back as the video's timecode)
+    nor a chapter track FFmpeg hides (read as the file's chapters, which are kept)."""
+    return "timecode" not in stream.metadata and stream.discard != av.stream.Discard.all

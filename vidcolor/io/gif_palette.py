@@ -1,10 +1,15 @@
-"""8-bit palette frames for GIF output, with a palette made for each frame."""
+"""GIF output: 8-bit palette frames with a palette made for each frame, and what of an animated source a GIF
+keeps (how often it plays) or loses (transparency)."""
 
 from __future__ import annotations
 
 from fractions import Fraction
+from pathlib import Path
 
 import av
+from PIL import Image, ImageSequence
+
+_FOREVER = 0  # plays of an animation that loops without end
 
 
 class FramePalette:
@@ -32,3 +37,44 @@ class FramePalette:
                 out.append(self._graph.vpull())
             except (BlockingIOError, EOFError):  # PyAV's own errors of those names derive from them
                 return out
+
+
+def gif_loop_option(source: Path) -> str | None:
+    """FFmpeg's GIF muxer ``loop`` option that plays the output as often as the animated GIF or APNG
+    ``source`` plays ("-1" once, "0" forever, "N" once and N more times); None for any other source, which
+    gets the muxer's default (forever)."""
+    plays = _animation_plays(source)
+    if plays is None or plays == _FOREVER:
+        return None if plays is None else "0"
+    return "-1" if plays == 1 else str(plays - 1)
+
+
+def _animation_plays(source: Path) -> int | None:
+    """How many times the animated GIF or APNG ``source`` plays (0: forever), None for other files. A GIF
+    stores the repeats after the first play (no loop extension: it plays once), an APNG the plays."""
+    try:
+        with Image.open(source) as image:
+            if image.format == "GIF" and getattr(image, "is_animated", False):
+                repeats = image.info.get("loop")
+                return 1 if repeats is None else _FOREVER if repeats == 0 else repeats + 1
+            if image.format == "PNG" and getattr(image, "is_animated", False):
+                return image.info.get("loop", _FOREVER)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):  # not a picture Pillow reads
+        pass
+    return None
+
+
+def gif_has_transparency(source: Path) -> bool:
+    """Whether any frame of the GIF ``source``, as it is shown, has transparent pixels: FFmpeg decodes every
+    GIF with an alpha channel, and an optimised GIF's transparent pixels that keep the previous frame's
+    showing leave no transparency. False for other files."""
+    try:
+        with Image.open(source) as image:
+            if image.format != "GIF":
+                return False
+            for frame in ImageSequence.Iterator(image):  # Pillow composes each frame on the ones before
+                if frame.has_transparency_data and frame.convert("RGBA").getextrema()[3][0] < 255:
+                    return True
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):  # the decoder reports a broken GIF
+        pass
+    return False

@@ -14,7 +14,7 @@ import struct
 import cv2
 import numpy as np
 import tifffile
-from PIL import ExifTags
+from PIL import ExifTags, Image
 
 from vidcolor.errors import InputError
 
@@ -78,6 +78,7 @@ def read_tiff_pixels(path: Path) -> np.ndarray:
     OpenCV where tifffile has no codec without imagecodecs (LZW, JPEG)."""
     with tifffile.TiffFile(path) as tif:
         page = tif.pages[0]
+        _check_pixel_count(page.imagewidth, page.imagelength)
         colours = _TIFF_COLOURS.get(page.photometric)
         if colours is None or page.samplesperpixel < colours or not _readable_samples(page.dtype):
             raise InputError(f"{path} is a {_layout(page)} TIFF, a layout vidcolor cannot read; "
@@ -89,6 +90,15 @@ def read_tiff_pixels(path: Path) -> np.ndarray:
             if page.planarconfig == tifffile.PLANARCONFIG.SEPARATE and pixels.ndim == 3:
                 pixels = np.moveaxis(pixels, 0, -1)
     return pixels if pixels.ndim == 2 else pixels[..., :colours + 1]  # further samples are no picture
+
+
+def _check_pixel_count(width: int, height: int) -> None:
+    """Refuse, as Pillow does before decoding, a picture of more than twice ``Image.MAX_IMAGE_PIXELS`` pixels
+    (a compressed file can hold more than memory does): :class:`PIL.Image.DecompressionBombError`."""
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit and width * height > 2 * limit:
+        raise Image.DecompressionBombError(f"{width}x{height} is {width * height} pixels, over the {2 * limit} "
+                                           "decoded safely")
 
 
 def _readable_samples(dtype: np.dtype | None) -> bool:
