@@ -521,3 +521,14 @@ def test_a_log_gets_the_summary_without_progress_bar_updates(tmp_path, weights, 
     assert "\r" not in result.stderr and "frames/s" not in result.stderr and "%|" not in result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "out.mkv: 8 frames" in lines[0], result.stderr
+
+
+def test_a_photo_too_big_for_the_free_memory_is_one_line(tmp_path, weights, monkeypatch):
+    """A 100 MP scan on a small machine was killed by the system half-way, without a word."""
+    image = make_image(tmp_path / "scan.png", mode="L")
+    monkeypatch.setattr("vidcolor.worker.free_memory_bytes", lambda: 96 * 64 * 79)  # one byte a pixel short
+    result = run(image, "-o", tmp_path / "scan_colour.png", "--weights", weights, "--render-size", "64")
+    assert_one_line_error(result, "96x64 (0 MP): colouring it needs about")
+    assert no_outputs(tmp_path, {"scan.png"})
+    monkeypatch.setattr("vidcolor.worker.free_memory_bytes", lambda: 96 * 64 * 80)
+    assert run(image, "-o", tmp_path / "scan_colour.png", "--weights", weights, "--render-size", "64").exit_code == 0

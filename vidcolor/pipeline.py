@@ -32,7 +32,7 @@ from .io.output import atomic_output, check_output_path
 from .io.probe import media_kind
 from .merge import YuvFormat, chroma_planes, luma_to_lightness
 from .temporal import TemporalOptions, TemporalSmoother
-from .worker import Colorizer, resize
+from .worker import Colorizer, check_photo_memory, resize
 
 QUEUE_BATCHES = 3
 _END = object()
@@ -332,6 +332,7 @@ def colorize_image(
     started = time.perf_counter()
     image = read_image(input_path)
     check_image_size(output_path.suffix, image.grey.shape[1], image.grey.shape[0])
+    check_photo_memory(colorizer, input_path, image.grey.shape[1], image.grey.shape[0])
     grey = np.repeat(image.grey[..., None], 3, axis=2)
     colour = colorizer.colorize_rgb(grey)
     with atomic_output(output_path, replace=overwrite) as temporary:

@@ -18,7 +18,7 @@ from torch import nn
 
 from .color import denormalize_ab, lab_to_rgb, normalize_l, rgb_to_lab
 from .arguments import check_type, finite_number, whole_number
-from .errors import ArgumentError, WeightsError
+from .errors import ArgumentError, InputError, WeightsError
 from .models import check_finite_weights, default_weights_path, load_generator
 
 
@@ -54,6 +54,8 @@ def resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 # when a call holds one or two 256x256 frames rather than eight (bigger calls spill the activations
 # out of the caches): together ~2.3x at render size 256 (benchmarks/cpu_layout.py measures both).
 CPU_PIXELS_PER_CALL = 2 * 256 * 256
+# a photo's peak over the loaded model, benchmarks/memory.py --photo: 71 at 24 MP, rounded up for other formats
+PHOTO_BYTES_PER_PIXEL = 80
 BAND_PIXELS = 1 << 21  # rows of a photo converted to and from Lab at a time (2 MP: ~100 MB of temporaries)
 
 
@@ -165,6 +167,29 @@ class Colorizer:
             lab = torch.cat([lightness[..., band, :], ab[..., band, :]], dim=1)
             colour[band] = lab_to_rgb(lab)[0].permute(1, 2, 0).cpu().numpy()
         return colour
+
+
+def check_photo_memory(colorizer: Colorizer, path: Path, width: int, height: int) -> None:
+    """:class:`InputError` when colouring a ``width`` x ``height`` photo on the CPU needs more memory than the
+    system has free (RAM and swap, where the system says): a huge scan would otherwise be killed by the
+    system half-way, without a word. About :data:`PHOTO_BYTES_PER_PIXEL` a pixel."""
+    free = free_memory_bytes()
+    needed = PHOTO_BYTES_PER_PIXEL * width * height
+    if colorizer.device.type != "cpu" or free is None or needed <= free:
+        return
+    raise InputError(f"{path} is {width}x{height} ({width * height / 1e6:.0f} MP): colouring it needs about "
+                     f"{needed / 2**30:.1f} GB of memory and {free / 2**30:.1f} GB is free; close other programs "
+                     "or colour a smaller copy of the scan")
+
+
+def free_memory_bytes() -> int | None:
+    """Memory a process may still take: Linux's MemAvailable plus free swap; None where unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as info:
+            fields = dict(line.split(":", 1) for line in info if ":" in line)
+        return (int(fields["MemAvailable"].split()[0]) + int(fields.get("SwapFree", "0 kB").split()[0])) * 1024
+    except (OSError, KeyError, ValueError):
+        return None
 
 
 def row_bands(height: int, width: int) -> list[slice]:
