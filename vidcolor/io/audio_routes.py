@@ -9,7 +9,9 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import av.subtitles.subtitle
 
+from vidcolor.io.containers import takes
 from vidcolor.io.probe import open_media
 
 # hidden packets this close before the first shown one are kept: the encoder's priming, which the decoder
@@ -17,6 +19,10 @@ from vidcolor.io.probe import open_media
 _PRIMING_S = 0.045
 # sound whose next packet starts this much after the last one ends has a gap (a capture that dropped sound)
 GAP_S = 0.02
+# text subtitles that decode to one event a packet and can be written in another text codec
+_CONVERTIBLE_SUBTITLES = frozenset({"subrip", "ass", "mov_text", "webvtt", "text"})
+_STYLED_SUBTITLES = frozenset({"ass"})  # ASS/SSA: fonts, colours, positions, which the other text codecs lack
+_TEXT_SUBTITLE_ENCODERS = ("subrip", "mov_text", "webvtt", "ass")  # tried in this order (ASS first for ASS)
 
 
 class CopyRoute:
@@ -156,6 +162,121 @@ class ReencodeRoute:
             rest.pts = frame.pts + round(Fraction(cut, frame.sample_rate) / frame.time_base)
         return rest
 
+class SubtitleRoute:
+    """A source text subtitle stream decoded and encoded again with a text codec the container takes (SubRip
+    into MP4 as mov_text): each event keeps its text, start and end; ASS styling is simplified. mov_text's
+    samples follow one another, so there events that overlap (two speakers, a sign over dialogue) are shown
+    together, one sample per stretch of time in which the same events are on screen."""
+
+    def __init__(self, source: av.stream.Stream, stream: av.stream.Stream) -> None:
+        """``stream``: a new subtitle stream of the output, not yet opened; it gets the source's ASS header
+        (styles), which every text encoder reads."""
+        self.stream = stream
+        self.skipped = 0  # events that did not decode or encode
+        self._decoder = av.CodecContext.create(source.codec_context.name, "r")
+        self._decoder.extradata = source.codec_context.extradata  # ASS styles, mov_text's sample description
+        self._decoder.open()
+        stream.codec_context.time_base = Fraction(1, 1000)
+        stream.codec_context.subtitle_header = self._decoder.subtitle_header
+        self._sequential = stream.codec_context.name == "mov_text"
+        self._shown: list[tuple[int, str]] = []  # mov_text: the events on screen (end, ASS dialogue line)
+        self._cursor = 0  # mov_text: where the next sample starts
+        self._time_base: Fraction | None = None  # of the source's packets, in which these times are
+
+    def packets(self, packet: av.Packet) -> list[av.Packet]:
+        """``packet``'s event in the output's codec, at the source's times; for mov_text, the samples that
+        end before it starts."""
+        event = self._event(packet)
+        if event is None:
+            return []
+        start, end, lines = event
+        if not self._sequential:
+            return self._encoded(start, end, lines)
+        out = self._samples_until(start)
+        self._shown += [(end, line) for line in lines]
+        self._cursor = max(self._cursor, start)
+        return out
+
+    def flush(self, until: float | None = None) -> list[av.Packet]:
+        """mov_text: the samples of the events still on screen."""
+        return self._samples_until(None)
+
+    def _event(self, packet: av.Packet) -> tuple[int, int, list[str]] | None:
+        """Start, end (the packet's time base) and ASS dialogue lines of ``packet``'s event; None for an empty
+        one (mov_text's filler between events) or one that does not decode (counted in ``skipped``)."""
+        start = packet.pts if packet.pts is not None else packet.dts
+        try:
+            subtitle = self._decoder.decode2(packet)
+        except av.FFmpegError:
+            self.skipped += 1
+            return None
+        lines = [rect.ass.decode("utf-8", "replace") for rect in subtitle or () if rect.type == b"ass"]
+        if not lines or start is None or not packet.time_base:
+            return None
+        self._time_base = Fraction(packet.time_base)
+        start += round(Fraction(subtitle.start_display_time, 1000) / self._time_base)
+        shown = Fraction(subtitle.end_display_time - subtitle.start_display_time, 1000)
+        return start, start + (packet.duration or round(shown / self._time_base)), lines
+
+    def _samples_until(self, start: int | None) -> list[av.Packet]:
+        """mov_text samples from the cursor up to ``start`` (None: until every event shown has ended), one for
+        each stretch in which the same events are on screen."""
+        out: list[av.Packet] = []
+        while self._shown and (start is None or self._cursor < start):
+            stop = min(end for end, _ in self._shown)
+            if start is not None:
+                stop = min(stop, start)
+            if stop > self._cursor:
+                out += self._encoded(self._cursor, stop, [line for _, line in self._shown])
+            self._cursor = max(self._cursor, stop)
+            self._shown = [(end, line) for end, line in self._shown if end > self._cursor]
+        return out
+
+    def _encoded(self, start: int, end: int, lines: list[str]) -> list[av.Packet]:
+        """One packet showing ``lines`` (one below the other, each in its own style) from ``start`` to ``end``."""
+        dialogue = lines[0] if len(lines) == 1 else _merged_dialogue(lines)
+        milliseconds = round((end - start) * self._time_base * 1000)
+        subtitle = av.subtitles.subtitle.SubtitleSet.create(dialogue.encode(), 0, milliseconds, 0)
+        try:
+            packet = self.stream.codec_context.encode_subtitle(subtitle)
+        except av.FFmpegError:
+            self.skipped += 1
+            return []
+        if not packet.size:
+            return []
+        packet.time_base = self._time_base
+        packet.pts = packet.dts = start
+        packet.duration = end - start
+        packet.stream = self.stream
+        return [packet]
+
+
+def _merged_dialogue(lines: list[str]) -> str:
+    """ASS dialogue lines ('ReadOrder,Layer,Style,Name,MarginL,MarginR,MarginV,Effect,Text') as one, their
+    texts one below the other, each starting in its own line's style."""
+    fields = [line.split(",", 8) for line in lines]
+    if any(len(parts) != 9 for parts in fields):
+        return "\\N".join(lines)
+    text = "\\N".join(f"{{\\r{parts[2]}}}{parts[8]}" for parts in fields)
+    return ",".join([*fields[0][:8], text])
+
+
+def text_subtitle_codec(container: av.container.OutputContainer, template: av.stream.Stream) -> str | None:
+    """The text codec ``container`` takes that ``template``'s subtitles can be converted to (ASS kept as ASS
+    where it can be, else SubRip, mov_text, WebVTT or ASS); None for bitmap subtitles (DVD, Blu-ray, DVB),
+    which cannot be turned into text, or where the container takes no text subtitles (AVI, MPEG-TS)."""
+    name = template.codec_context.codec.canonical_name
+    if name not in _CONVERTIBLE_SUBTITLES:
+        return None
+    order = sorted(_TEXT_SUBTITLE_ENCODERS, key=lambda codec: codec != name)  # its own first where taken
+    return next((codec for codec in order if takes(container, av.Codec(codec, "w"))), None)
+
+
+def loses_styling(template: av.stream.Stream, codec: str) -> bool:
+    """Whether converting ``template``'s subtitles to ``codec`` simplifies their styling (ASS to any other)."""
+    return template.codec_context.codec.canonical_name in _STYLED_SUBTITLES and codec not in _STYLED_SUBTITLES
+
+
 def _silence_before(frame: av.AudioFrame, seconds: float) -> list[av.AudioFrame]:
     """``seconds`` of silence shaped and timed like the decoded ``frame``, ending where it begins, in frames
     of at most a second (a long gap is not one huge frame)."""
@@ -282,4 +403,4 @@ def _seconds_between(earlier: av.Packet, later: av.Packet) -> float:
     return float((later.pts - earlier.pts) * earlier.time_base)
 
 
-Route = CopyRoute | ReencodeRoute
+Route = CopyRoute | ReencodeRoute | SubtitleRoute

@@ -18,14 +18,17 @@ AUTO_CODEC = "auto"  # libx264 where the container takes H.264, else the contain
 # Muxers without a codec table, for which FFmpeg (and so PyAV's supported_codecs) names only their
 # default codecs: what they carry besides, as `ffmpeg -f mpegts` does.
 _MPEG_PS_CODECS = frozenset({"mpeg1video", "mpeg2video", "mp2", "mp3", "ac3", "dts", "pcm_dvd"})
-_UNLISTED_CODECS = {"mpegts": frozenset({"h264", "hevc", "aac", "mp3", "mp2", "ac3", "eac3", "opus"}),
+_UNLISTED_CODECS = {"mpegts": frozenset({"h264", "hevc", "aac", "mp3", "mp2", "ac3", "eac3", "opus", "dvb_subtitle"}),
                     "mpeg": _MPEG_PS_CODECS, "vob": _MPEG_PS_CODECS, "dvd": _MPEG_PS_CODECS}
 
 
 def takes(container: av.container.OutputContainer, codec: av.Codec) -> bool:
-    """Whether the container can hold ``codec``'s bitstream."""
-    name = codec.canonical_name
-    return name in container.supported_codecs or name in _UNLISTED_CODECS.get(container.format.name, ())
+    """Whether the container can hold ``codec``'s bitstream. PyAV lists a muxer's codecs by the names of their
+    encoders and decoders, which are not always the codec's own (DVD subtitles: dvdsub; Blu-ray's PGS: pgssub;
+    DTS: dca), so ``codec`` is looked up by its own name too."""
+    listed = container.supported_codecs
+    return (codec.name in listed or codec.canonical_name in listed
+            or codec.canonical_name in _UNLISTED_CODECS.get(container.format.name, ()))
 
 
 def resolve_codec(name: str, container: av.container.OutputContainer) -> str:

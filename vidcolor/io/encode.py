@@ -17,15 +17,16 @@ import numpy as np
 from vidcolor.arguments import check_type, whole_number
 from vidcolor.errors import InputError, OutputError, VidcolorWarning
 from vidcolor.io.audio_routes import (
-    CopyRoute, ReencodeRoute, Route, add_from_template, block_bit_rate, encodable_layout, first_gap, muxer_accepts,
-    ordered_layout,
+    CopyRoute, ReencodeRoute, Route, SubtitleRoute, add_from_template, block_bit_rate, encodable_layout, first_gap,
+    loses_styling, muxer_accepts, ordered_layout, text_subtitle_codec,
 )
 from vidcolor.io.containers import AUTO_CODEC, container_format, resolve_codec, stores_frame_times, takes
 from vidcolor.io.decode import VideoSource
 from vidcolor.io.ffmpeg_names import ffmpeg_path
 from vidcolor.io.gif_palette import FramePalette, gif_has_transparency, gif_loop_option
 from vidcolor.io.stream_metadata import (
-    carries_closed_captions, copy_attachments, copy_metadata, holds_attachments, track_handler_name,
+    carries_closed_captions, copy_attachments, copy_metadata, holds_attachments, holds_timecode, start_timecode,
+    track_handler_name,
 )
 
 _MPEG_RANGE, _JPEG_RANGE = 1, 2  # AVCOL_RANGE_MPEG (limited), AVCOL_RANGE_JPEG (full)
@@ -152,7 +153,7 @@ class VideoSink:
             self._video_start = float((video.start_time or 0) * video.time_base)
             self._video_seconds = source.info.duration_s
             if copy_streams:
-                _warn_of_what_is_left_out(self.name, source, holds_attachments(self.container))
+                _warn_of_what_is_left_out(self.name, source, self.container)
             for stream in source.copy_streams if copy_streams else ():
                 route = self._add_copy(stream)
                 if route is not None:
@@ -315,11 +316,19 @@ class VideoSink:
             until = self._video_end_seconds() if self.container.format.name in _SOUND_TO_THE_END_MUXERS else None
             for route in self._routes.values():
                 self._mux(route.flush(until))
+            self._warn_of_skipped_subtitles()
         finally:
             try:
                 self.container.close()  # writes the trailer, where some muxers check their streams last
             except (av.FFmpegError, OSError) as e:
                 raise self._write_error(e) from e
+
+    def _warn_of_skipped_subtitles(self) -> None:
+        """Name the converted subtitle tracks that had events which did not decode (a damaged file)."""
+        for index, route in self._routes.items():
+            if isinstance(route, SubtitleRoute) and route.skipped:
+                warnings.warn(f"{self.name}: {route.skipped} event(s) of subtitle track {index} could not be read and "
+                              "were left out", category=VidcolorWarning, stacklevel=3)
 
     def _hold_picture_for_the_sound(self) -> None:
         """Where the muxer cuts the sound at the end of the picture (MXF) and the sound runs on after it (by
@@ -507,7 +516,8 @@ class VideoSink:
         return "use --codec libx264 and a file type that takes it (.mkv, .mp4) to keep its fields"
 
     def _add_copy(self, template: av.stream.Stream) -> Route | None:
-        """Copy `template` if the container takes it; else re-encode audio or drop subtitles."""
+        """Copy `template` if the container takes it; else re-encode audio, convert text subtitles or drop
+        bitmap ones."""
         name = template.codec_context.codec.canonical_name  # mp3, not its decoder mp3float
         layout = ordered_layout(template) if template.type == "audio" else None
         lead_in = self._lead_in(template)
@@ -535,8 +545,7 @@ class VideoSink:
             refusal = (f"would close up the {gap[1]:.2f} s gap in this sound at {gap[0]:.2f} s (times sound by its "
                        "samples: all after it would play early)")
         if template.type != "audio":
-            warnings.warn(f"{self.name}: {kind} {refusal}; dropping it", category=VidcolorWarning, stacklevel=3)
-            return None
+            return self._convert_subtitle(template, f"{kind} {refusal}")
         codec = "aac" if takes(self.container, av.Codec("aac", "w")) else self.container.default_audio_codec
         if codec == "none":  # a container without sound (GIF)
             warnings.warn(f"{self.name}: {kind} holds no sound; dropping the {name} audio", category=VidcolorWarning, stacklevel=3)
@@ -557,6 +566,21 @@ class VideoSink:
             change += f", {layout} sound as {channels}"
         warnings.warn(f"{self.name}: {kind} {refusal}; re-encoding it as {codec}{change}", category=VidcolorWarning, stacklevel=3)
         return ReencodeRoute(template, stream, lead_in, count_samples=self._from_zero)
+
+    def _convert_subtitle(self, template: av.stream.Stream, refusal: str) -> SubtitleRoute | None:
+        """A route converting ``template``'s text subtitles to a text codec the container takes, with a warning
+        (that their styling is simplified, for ASS into another codec); None, with a warning, for bitmap
+        subtitles or a container without text subtitles."""
+        codec = text_subtitle_codec(self.container, template)
+        if codec is None:
+            bitmap = template.codec_context.codec.properties & av.codec.codec.Properties.BITMAP_SUB.value
+            advice = " (pictures, which cannot be turned into text); write .mkv to keep them" if bitmap else ""
+            warnings.warn(f"{self.name}: {refusal}; dropping it{advice}", category=VidcolorWarning, stacklevel=4)
+            return None
+        styling = (": its styling (fonts, colours, positions) is simplified, the text and times are kept"
+                   if loses_styling(template, codec) else "")
+        warnings.warn(f"{self.name}: {refusal}; converting it to {codec}{styling}", category=VidcolorWarning, stacklevel=4)
+        return SubtitleRoute(template, self.container.add_stream(codec))
 
     def _copy(self, template: av.stream.Stream, layout: str | None) -> CopyRoute:
         """A route copying ``template``. AVI gives sound in fixed-size blocks without a frame size (ADPCM) a
@@ -646,11 +670,13 @@ def _pixel_format(codec: av.Codec, width: int, height: int, rate: Fraction | Non
     return "pal8" if "pal8" in formats else formats[0]
 
 
-def _warn_of_what_is_left_out(name: str, source: VideoSource, keeps_attachments: bool) -> None:
-    """Say what of the source the output leaves out: transparency, closed captions inside the video
-    stream, cover art, attachments (fonts, images in Matroska) where the output holds none, further video
-    tracks and data tracks (a camera's telemetry). A start timecode, which comes back as the video's, and
-    an MP4's chapter track, which comes back as its chapters, are not left out."""
+def _warn_of_what_is_left_out(name: str, source: VideoSource, output: av.container.OutputContainer) -> None:
+    """Say what of the source the ``output`` leaves out: transparency, closed captions inside the video
+    stream, a start timecode where the output holds none (AVI, MPEG-TS), cover art, attachments (fonts,
+    images in Matroska) where the output holds none, further video tracks and data tracks (a camera's
+    telemetry). A timecode track, whose start comes back as the video's timecode, and an MP4's chapter
+    track, which comes back as its chapters, are not left out."""
+    keeps_attachments = holds_attachments(output)
     dropped = []
     video = source.video_stream
     pixel_format = video.codec_context.pix_fmt
@@ -662,6 +688,9 @@ def _warn_of_what_is_left_out(name: str, source: VideoSource, keeps_attachments:
     if carries_closed_captions(source.path, video.index):
         dropped.append("its closed captions (CEA-608/708 inside the video stream, which is encoded anew; "
                        "extract them first, e.g. with ccextractor)")
+    if (timecode := start_timecode(source)) is not None and not holds_timecode(output):
+        dropped.append(f"its start timecode {timecode} ({output.format.name} files hold none; write .mov, .mp4 or "
+                       ".mkv to keep it)")
     for stream in source.container.streams:
         if stream is video or stream in source.copy_streams:
             continue

@@ -22,6 +22,10 @@ _TECHNICAL_TAGS = frozenset({"encoder", "major_brand", "minor_version", "compati
 # ':name=', 'Director's commentary').
 _GENERIC_HANDLER_WORDS = ("handle", "core media", "media file produced")
 _ATTACHMENT_MUXERS = frozenset({"matroska"})  # muxers that store attached files (fonts of styled subtitles)
+# muxers that write a start timecode given as a tag (a timecode track, a TIMECODE tag, MXF's or DV's own); AVI,
+# MPEG-TS/PS, FLV, ASF, GIF and FFmpeg's iPod (.m4v) and 3GP variants of MP4 drop it
+_TIMECODE_MUXERS = frozenset({"mov", "mp4", "matroska", "webm", "mxf", "mxf_d10", "mxf_opatom", "nut", "ogg", "ogv",
+                              "dv", "gxf"})
 # Caption data inside a video stream: ATSC A/53 user data (H.264 and HEVC SEI, MPEG-2 user data), DVD captions
 _CAPTION_MARKERS = (b"GA94\x03", b"\x00\x00\x01\xb2CC\x01")
 _CAPTION_SCAN_PACKETS = 60  # captions come with every frame of a captioned broadcast
@@ -67,6 +71,19 @@ def copy_metadata(source: VideoSource, container: av.container.OutputContainer, 
     for template, stream in pairs:
         stream.metadata.update(_track_tags(template, copied=template is not source.video_stream))
         stream.disposition = template.disposition
+
+
+def start_timecode(source: VideoSource) -> str | None:
+    """The source's start timecode ('10:00:00:00'): its video's (a QuickTime/MP4 timecode track, a Matroska
+    TIMECODE tag), the file's (MXF, DV) or a timecode track's; None where it has none."""
+    tagged = [source.video_stream.metadata, source.container.metadata,
+              *(stream.metadata for stream in source.container.streams.data)]
+    return next((value for tags in tagged for key, value in tags.items() if key.lower() == "timecode"), None)
+
+
+def holds_timecode(container: av.container.OutputContainer) -> bool:
+    """Whether the output's muxer keeps a start timecode (MP4, QuickTime, Matroska, MXF; not AVI or MPEG-TS)."""
+    return container.format.name in _TIMECODE_MUXERS
 
 
 def holds_attachments(container: av.container.OutputContainer) -> bool:
