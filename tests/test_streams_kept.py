@@ -179,3 +179,23 @@ def test_attached_fonts_are_kept_in_matroska(tmp_path: Path) -> None:
         kept = [(stream.metadata.get("filename"), stream.mimetype, stream.data) for stream in container.streams.attachments]
     assert kept == [("Caption Sans.ttf", "font/ttf", b"\x00\x01\x00\x00 font tables")]
     assert any("the attachment 'Caption Sans.ttf'" in message for message in _messages(src, tmp_path / "out.mp4"))
+
+
+@pytest.mark.parametrize(("language", "stored"), [("fre", "fra"), ("deu", "ger"), ("eng", "eng"), ("fra", "fra")])
+def test_a_track_language_quicktime_knows_in_its_other_form_is_kept_in_mov(tmp_path: Path, language: str,
+                                                                           stored: str) -> None:
+    """FFmpeg's QuickTime muxer knows one ISO 639-2 code of each pair and dropped a French 'fre' or German
+    'deu' track's language without a word (MP4 and Matroska take either)."""
+    plain = make_video(tmp_path / "plain.mkv", size=(64, 48), frames=4, audio="aac")
+    src = tmp_path / "tagged.mkv"
+    with av.open(str(plain)) as source, av.open(str(src), "w") as target:
+        streams = {stream.index: target.add_stream_from_template(stream) for stream in source.streams}
+        streams[1].metadata["language"] = language
+        for packet in source.demux():
+            if packet.size:
+                packet.stream = streams[packet.stream.index]
+                target.mux(packet)
+    for ext, expected in (("mov", stored), ("mkv", language)):
+        round_trip(src, tmp_path / f"out.{ext}")
+        with av.open(str(tmp_path / f"out.{ext}")) as container:
+            assert container.streams.audio[0].metadata.get("language") == expected, ext

@@ -60,6 +60,15 @@ def track_handler_name(stream: av.stream.Stream) -> str | None:
     return name
 
 
+# ISO 639-2 has two codes for some languages; FFmpeg's QuickTime muxer knows one of each pair and silently drops
+# the other (MP4 and Matroska take both): the form it knows, for the form it drops
+_QUICKTIME_LANGUAGES = {
+    "sqi": "alb", "hye": "arm", "eus": "baq", "mya": "bur", "zho": "chi", "cze": "ces", "nld": "dut", "fre": "fra",
+    "kat": "geo", "deu": "ger", "ell": "gre", "isl": "ice", "mkd": "mac", "msa": "may", "fas": "per", "rum": "ron",
+    "slo": "slk", "bod": "tib", "cym": "wel",
+}
+
+
 def copy_metadata(source: VideoSource, container: av.container.OutputContainer, video: av.stream.Stream,
                    routes: dict[int, Route]) -> None:
     """Carry the source's tags (title, creation time, location, track languages and titles), chapters
@@ -69,7 +78,10 @@ def copy_metadata(source: VideoSource, container: av.container.OutputContainer, 
     pairs = [(source.video_stream, video)] + [(stream, routes[stream.index].stream) for stream in source.copy_streams
                                                if stream.index in routes]
     for template, stream in pairs:
-        stream.metadata.update(_track_tags(template, copied=template is not source.video_stream))
+        tags = _track_tags(template, copied=template is not source.video_stream)
+        if container.format.name == "mov" and tags.get("language") in _QUICKTIME_LANGUAGES:
+            tags["language"] = _QUICKTIME_LANGUAGES[tags["language"]]
+        stream.metadata.update(tags)
         stream.disposition = template.disposition
 
 
