@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import struct
+import warnings
 from fractions import Fraction
 from pathlib import Path
 
@@ -15,11 +16,14 @@ from click.testing import CliRunner, Result
 from PIL import Image
 
 from cli import main
-from tests.media import make_video, tone_frame
+from tests.media import make_video, read_packets, tone_frame
 from vidcolor.errors import InputError, VidcolorWarning
-from vidcolor.io.decode import VideoSource, count_frames
+from vidcolor.io.decode import LumaFrame, VideoSource, count_frames
 from vidcolor.io.probe import media_kind
 from vidcolor.models import create_generator, save_generator
+from vidcolor.pipeline import colorize_video
+from vidcolor.resume import colorize_video_resumable
+from vidcolor.worker import Colorizer
 
 _COVER_SIZE = (32, 16)
 
@@ -229,3 +233,158 @@ def test_a_444_source_in_a_matrix_swscale_cannot_convert_is_coloured(tmp_path: P
     assert len(decoded) == 3 and np.array_equal(decoded[0], luma)
     result = _run(source, "-o", tmp_path / "out.mkv", "--weights", weights, "--render-size", "64", "-q")
     assert result.exit_code == 0, result.output
+
+
+def damage_packets(clip: Path, target: Path, packets: list[int]) -> Path:
+    """A copy of ``clip`` with bytes 4 to 32 of the payload of its video packets number ``packets`` (decode
+    order) flipped, as a bad sector or a tape dropout leaves them: the NAL and slice headers of H.264."""
+    data = bytearray(clip.read_bytes())
+    with av.open(str(clip)) as container:
+        payloads = [(packet.pos, bytes(packet)) for packet in container.demux(container.streams.video[0]) if packet.size]
+    for number in packets:
+        position, payload = payloads[number]
+        start = data.find(payload[:32], position)
+        assert start >= 0, "the packet's first bytes lie together in the file"
+        data[start + 4:start + 32] = bytes(byte ^ 0xFF for byte in data[start + 4:start + 32])
+    target.write_bytes(bytes(data))
+    return target
+
+
+def _decoded(path: Path) -> tuple[list[LumaFrame], int | None, list[str]]:
+    """The frames of ``path``, where its video ends, and the VidcolorWarnings of reading it."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with VideoSource(path) as source:
+            frames = list(source.frames())
+            end = source.video_end
+    return frames, end, [str(w.message) for w in caught if issubclass(w.category, VidcolorWarning)]
+
+
+def _run_warned(*args: object) -> tuple[Result, list[str]]:
+    """:func:`_run`, and the warnings of the run that speak of damaged frames."""
+    with warnings.catch_warnings(record=True) as caught:
+        result = _run(*args)
+    return result, [str(w.message) for w in caught if "damaged video frame" in str(w.message)]
+
+
+def _seconds(path: Path, pts: int) -> str:
+    with VideoSource(path) as source:
+        stream = source.video_stream
+        return f"{float((pts - (stream.start_time or 0)) * stream.time_base):.2f} s"
+
+
+@pytest.mark.parametrize("ext", ["mp4", "mkv", "ts", "avi"])
+def test_damaged_frames_are_left_out_in_their_place_with_one_warning(tmp_path: Path, ext: str) -> None:
+    """One damaged H.264 packet failed a whole MP4, MKV or AVI as 'truncated or corrupt' (the decoder refuses
+    it), and in MPEG-TS (whose parser merges it into the packet before) frames went missing without a word.
+    Now the other frames come with their own times and places, the video ends where it did, and one warning
+    counts the lost frames and (but in AVI, whose decoder says so a few frames late) says where they were."""
+    clip = make_video(tmp_path / f"clip.{ext}", size=(96, 64), frames=30, gop=10)
+    damaged = damage_packets(clip, tmp_path / f"damaged.{ext}", [5, 15])
+    clean, clean_end, _ = _decoded(clip)
+    kept, end, warned = _decoded(damaged)
+    assert len(warned) == 1 and "2 damaged video frames could not be decoded" in warned[0], warned
+    assert len(kept) == 28 and end == clean_end
+    assert {frame.pts for frame in kept} < {frame.pts for frame in clean}
+    if ext == "avi":
+        return
+    with VideoSource(damaged) as source:  # each frame is found at its place on the file's timeline
+        assert [frame.pts for frame in kept] == [source.timeline().times[frame.index] for frame in kept]
+    lost = sorted({frame.pts for frame in clean} - {frame.pts for frame in kept})
+    assert f"(at {_seconds(clip, lost[0])}, {_seconds(clip, lost[1])})" in warned[0]
+
+
+def test_a_damaged_video_is_coloured_with_its_timing_and_sound_kept(tmp_path: Path, weights: Path) -> None:
+    """The render goes on past damaged frames (the last ones too) as FFmpeg's command line does: the frame
+    before each shows in its place, so the picture ends where it did and stays in step with the sound."""
+    clip = make_video(tmp_path / "clip.mp4", size=(96, 64), frames=30, gop=10, audio="aac")
+    damaged = damage_packets(clip, tmp_path / "damaged.mp4", [5, 29])
+    out = tmp_path / "out.mkv"
+    result, warned = _run_warned(damaged, "-o", out, "--weights", weights, "--render-size", "64", "-q")
+    assert result.exit_code == 0, result.output
+    assert len(warned) == 1, warned
+    kept, _, _ = _decoded(damaged)
+    with av.open(str(out)) as written, av.open(str(clip)) as source:
+        video, original = written.streams.video[0], source.streams.video[0]
+        packets = [packet for packet in written.demux(video) if packet.size]
+        ends = [packet for packet in source.demux(original) if packet.size]
+        first = min(packet.pts for packet in packets)
+        times = sorted(float((packet.pts - first) * video.time_base) for packet in packets)
+        assert times == pytest.approx([float((frame.pts - kept[0].pts) * original.time_base) for frame in kept],
+                                      abs=1e-3)
+        last, source_last = max(packets, key=lambda p: p.pts), max(ends, key=lambda p: p.pts)
+        assert float((last.pts + last.duration - first) * video.time_base) == pytest.approx(
+            float((source_last.pts + source_last.duration) * original.time_base), abs=2e-3)
+    assert len(read_packets(out)) == len(read_packets(clip))
+
+
+def test_a_video_with_every_frame_damaged_fails_in_one_line(tmp_path: Path, weights: Path) -> None:
+    """Damaged beyond use: nothing decodes. One line, nothing written."""
+    clip = make_video(tmp_path / "clip.mp4", size=(96, 64), frames=12, gop=4)
+    damaged = damage_packets(clip, tmp_path / "damaged.mp4", list(range(12)))
+    clip.unlink()
+    result = _run(damaged, "-o", tmp_path / "out.mkv", "--weights", weights, "--render-size", "64", "-q")
+    _assert_one_line_error(result, "is truncated or corrupt")
+    assert {p.name for p in tmp_path.iterdir()} == {"damaged.mp4"}
+
+
+def test_resume_and_preview_see_a_damaged_video_as_the_render_does(tmp_path: Path, weights: Path) -> None:
+    """A --resume render in segments keeps the same frames at the same times as a render in one go, and the
+    preview finds each frame at its place on the video's timeline (it counts the packets, damaged ones too):
+    frame 20 is the frame shown 20 frames in, not the 21st decoded."""
+    clip = make_video(tmp_path / "clip.mp4", size=(96, 64), frames=30, gop=10)
+    damaged = damage_packets(clip, tmp_path / "damaged.mp4", [5, 15])
+    colorizer = Colorizer(create_generator("tiny-unet"), device="cpu", render_size=64)
+    whole, segmented = tmp_path / "whole.mkv", tmp_path / "segmented.mkv"
+    with pytest.warns(VidcolorWarning, match="2 damaged video frames"):
+        colorize_video(damaged, whole, colorizer, progress=False)
+    with pytest.warns(VidcolorWarning, match="2 damaged video frames"):
+        colorize_video_resumable(damaged, segmented, colorizer, progress=False, segment_seconds=0.3)
+    assert sorted(pts for pts, _, _ in read_packets(segmented, "video")) == sorted(
+        pts for pts, _, _ in read_packets(whole, "video"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", VidcolorWarning)
+        with VideoSource(damaged) as source:
+            timeline = source.timeline()
+            found = next(frame for frame in source.frames_from(timeline, 20) if frame.index >= 20)
+    assert (found.index, found.pts) == (20, timeline.times[20])
+    result, warned = _run_warned("preview", damaged, "--sheet", tmp_path / "sheet.png", "--weights", weights,
+                                 "--render-size", "64")
+    assert result.exit_code == 0, result.output
+    assert len(warned) == 1, warned
+
+
+def _damage_first_picture(clip: Path, target: Path) -> Path:
+    """A copy of the H.264 MP4 ``clip`` whose first keyframe's picture (its IDR slice, after the encoder's SEI)
+    has its headers flipped."""
+    data = bytearray(clip.read_bytes())
+    with av.open(str(clip)) as container:
+        packet = next(packet for packet in container.demux(container.streams.video[0]) if packet.size)
+        position, payload = packet.pos, bytes(packet)
+    start, offset = data.find(payload[:32], position), 0
+    while payload[offset + 4] & 0x1F != 5:  # length-prefixed NAL units: find the IDR slice
+        offset += 4 + int.from_bytes(payload[offset:offset + 4], "big")
+    begin = start + offset + 4
+    data[begin:begin + 28] = bytes(byte ^ 0xFF for byte in data[begin:begin + 28])
+    target.write_bytes(bytes(data))
+    return target
+
+
+def test_a_damaged_first_keyframe_loses_its_frames_not_the_file(tmp_path: Path) -> None:
+    """The file was refused at once ('truncated or corrupt'), when its rotation was read off the first frame.
+    The frames that need that keyframe are lost; the warning says so and where the picture starts."""
+    clip = make_video(tmp_path / "clip.mp4", size=(96, 64), frames=30, gop=10)
+    frames, _, warned = _decoded(_damage_first_picture(clip, tmp_path / "damaged.mp4"))
+    assert 0 < len(frames) < 30
+    assert len(warned) == 1 and "the video starts with its first decodable frame" in warned[0], warned
+
+
+@pytest.mark.parametrize("ext", ["mkv", "avi"])
+def test_damaged_last_frames_do_not_fail_the_file(tmp_path: Path, ext: str) -> None:
+    """The decoder refuses the last damaged packets only when it is flushed (frame threads), which failed the
+    file as 'truncated or corrupt'. The frames still in the decoder are lost with them, and counted."""
+    clip = make_video(tmp_path / f"clip.{ext}", size=(96, 64), frames=30, gop=10)
+    clean, clean_end, _ = _decoded(clip)
+    kept, end, warned = _decoded(damage_packets(clip, tmp_path / f"damaged.{ext}", [28, 29]))
+    assert 0 < len(kept) <= 28 and end == clean_end
+    assert len(warned) == 1 and f"{30 - len(kept)} damaged video frames" in warned[0], warned

@@ -33,6 +33,9 @@ _KNOWN_MATRICES = frozenset({1, 4, 5, 6, 7, 8, 9, 10})
 _SWSCALE_MATRICES = frozenset({0, 1, 2, 4, 5, 6, 7, 9})  # the codes swscale converts; it refuses frames of others
 _DTS_TIMED = frozenset({"avi"})  # demuxers that store no pts: their frame pts are guesses, dts are real
 _PROGRAM_STREAM_DEMUXERS = frozenset({"mpeg", "mpegvideo", "vob"})  # .mpg/.vob/.mod and bare MPEG-1/2 video
+_LISTED_TIMES = 5  # damaged frames whose times a warning lists
+_STEADY_DEMUXERS = frozenset({"mpegts"})  # broadcast and camcorder streams: frames at a steady rate
+_STEADY_STEPS, _STEADY_GAPS = 64, 1000  # a stream with more kinds of step between frames, or wide steps, is variable-rate
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,141 @@ class FrameTimeline:
         return float((start - self.times[0]) * self.time_base)
 
 
+class _Damage:
+    """The frames one decoding pass loses to damage: packets the decoder refuses (``refused``), and packets it
+    takes but returns no frame for (``lost``, their times).
+
+    ``timed``: the container stores each packet's pts, which the decoder gives its frame, so the times of
+    packets sent from the first keyframe on that never come back on a frame are the lost ones (earlier times
+    are an open GOP's leading frames, which need the GOP before; a packet between an interlaced frame and the
+    next is taken as that frame's second field, as in H.264 PAFF, a packet per field). Elsewhere (AVI, whose
+    pts are guesses; a bare stream) a refused packet is the lost frame, at its dts: with frame threads the
+    decoder refuses a few packets after the damaged one, so that time is a few frames late.
+
+    ``steady``: the frames should come at a steady rate, so that where nine steps in ten between them are the
+    shortest one, a step of two or more whole ones holds frames lost with their packets (MPEG-TS: a frame
+    whose start code is damaged is merged into the packet before)."""
+
+    def __init__(self, timed: bool = True, steady: bool = False) -> None:
+        self.refused = 0
+        self.first_error: av.FFmpegError | None = None
+        self.lost: list[int] = []
+        self._timed = timed
+        self._pending: list[int] = []  # sorted pts of packets sent whose frames have not come back
+        self._start: int | None = None  # the first keyframe's pts
+        self._keyframe_seen = False
+        self._sent = 0  # packets sent from the first keyframe on
+        self._returned = 0  # frames returned
+        self.first: int | None = None  # the time of the first frame returned
+        self._latest: int | None = None  # the pts of the latest frame returned
+        self._field_follows = False  # the latest frame was interlaced: its second field may have a packet
+        self._unplaced = 0  # frames lost since the latest frame returned, by refusal
+        self._steady = steady
+        self._spacing: int | None = None  # the shortest step between consecutive frames
+        self._steps: dict[int, int] = {}  # how often each step occurs
+        self._wide_steps: list[tuple[int, int]] = []  # (time, step) of the steps that may hold lost frames
+
+    @property
+    def count(self) -> int:
+        """How many frames were lost: at least one per refused packet, and where the decoder refused any, at
+        least as many as it returned fewer frames than it took packets (a refused flush leaves frames in it)."""
+        short = self._sent - self._returned if self.refused else 0
+        return max(self.refused, len(self.lost), short)
+
+    def sent(self, packet: av.Packet) -> None:
+        """Note a video packet given to the decoder."""
+        self._keyframe_seen = self._keyframe_seen or packet.is_keyframe
+        if packet.is_discard or not self._keyframe_seen:
+            return
+        self._sent += 1
+        if not self._timed or packet.pts is None:
+            return
+        if self._start is None:
+            self._start = packet.pts
+        if packet.pts >= self._start:
+            bisect.insort(self._pending, packet.pts)
+
+    def refuse(self, packet: av.Packet | None, error: av.FFmpegError) -> None:
+        """Note a packet the decoder refused; where its time does not find it (before the first keyframe,
+        or not timed), it is the lost frame. None: the flush, which leaves the frames still in the decoder
+        lost (their times find them)."""
+        self.refused += 1
+        self.first_error = self.first_error or error
+        if packet is None:
+            return
+        timed = self._timed and packet.pts is not None
+        if timed and self._start is not None and packet.pts >= self._start:
+            return
+        time = packet.pts if timed else packet.dts if packet.dts is not None else packet.pts
+        if time is not None:
+            self.lost.append(time)
+        if not timed:
+            self._unplaced += 1  # a frame of the timeline: the frames after it keep their places
+
+    def returned(self, frame: av.VideoFrame) -> int:
+        """Note a decoded frame; returns how many frames were lost since the one before (so that the frames
+        after them keep their places)."""
+        lost, self._unplaced = self._unplaced, 0
+        self._returned += 1
+        pts = frame.pts
+        if self.first is None:
+            self.first = pts
+        if not self._timed or pts is None:
+            return lost
+        if self._latest is not None and pts < self._latest and pts in self.lost:
+            self.lost.remove(pts)  # frames come out of order (damaged times): this one was not lost
+        before = bisect.bisect_left(self._pending, pts)
+        own = before < len(self._pending) and self._pending[before] == pts
+        earlier = self._pending[:before]
+        del self._pending[:before + own]
+        lost += self._lose(earlier)
+        self._field_follows = frame.interlaced_frame
+        if self._steady:
+            self._step_to(pts)
+        self._latest = pts if self._latest is None else max(self._latest, pts)
+        return lost
+
+    def finish(self) -> None:
+        """Note the end of the pass: the packets still waiting gave no frame, and the wide steps hold lost ones."""
+        self._lose(self._pending)
+        self._pending = []
+        self.lost.extend(self._lost_in_steps())
+        self.lost.sort()
+
+    def _lose(self, times: list[int]) -> int:
+        lost = times[1:] if self._field_follows else times
+        self.lost += lost
+        return len(lost)
+
+    def _step_to(self, time: int) -> None:
+        """Note the step from the latest frame to one at ``time``, where it may hold lost frames (the first
+        steps too: the shortest is not known yet)."""
+        last = self._latest
+        if last is None or time <= last:
+            return
+        step = time - last
+        if sum(self._steps.values()) < 2 or step >= 1.75 * self._spacing:
+            self._wide_steps.append((last, step))
+        self._steps[step] = self._steps.get(step, 0) + 1
+        self._spacing = step if self._spacing is None else min(self._spacing, step)
+        if len(self._steps) > _STEADY_STEPS or len(self._wide_steps) > _STEADY_GAPS:  # variable rate
+            self._steady, self._steps, self._wide_steps = False, {}, []
+
+    def _lost_in_steps(self) -> list[int]:
+        """The times of the frames missing in steps of two or more whole frames, but for those already lost."""
+        spacing, found = self._spacing, []
+        if not self._steady or spacing is None:
+            return []
+        regular = sum(count for step, count in self._steps.items() if abs(step - spacing) <= spacing / 4)
+        if regular < 0.9 * sum(self._steps.values()):
+            return []
+        for start, step in self._wide_steps:
+            frames = round(step / spacing)
+            if frames >= 2 and abs(step - frames * spacing) <= spacing / 4:
+                found += [start + i * spacing for i in range(1, frames)]
+        return [time for time in found if all(abs(time - lost) > spacing / 2 for lost in self.lost)]
+
+
 class VideoSource:
     """An opened video file; iterate `items()` once per pass, use as a context manager."""
 
@@ -139,6 +277,8 @@ class VideoSource:
         self._size_change_seen = False  # warned once that frames of another size are scaled
         self._times_mended = False  # warned once this pass that frame times going back were moved forward
         self._previous_pts: int | None = None  # the last frame's time, for AVI frames without one
+        self._damage = _Damage()  # the frames the latest pass lost to damage
+        self._damage_reported = False  # warned once of damaged frames
         # after a full pass: where the video stops showing (stream time base), which a long last frame
         # (slideshow) puts well past the last pts; None before, or when the frames have no times
         self.video_end: int | None = None
@@ -199,6 +339,7 @@ class VideoSource:
             reached = False
             for frame in itertools.chain([first] if first is not None else [], frames):
                 reached = reached or frame.index >= index
+                self._report(self._damage)  # at once: a pass from here may stop anywhere
                 yield frame
             if reached or not start:
                 return
@@ -212,13 +353,16 @@ class VideoSource:
         # AVI frames the decoder returns at the end carry no dts: they follow the last packet, as from the start
         self._previous_pts = timeline.times[-1]
         keyframe_seen = False
+        damage = self._damage = _Damage(not self._dts_timed)
         try:
             self.container.seek(target, stream=self.video_stream, backward=True, any_frame=False)
         except av.FFmpegError:
             return  # no keyframe before it to seek to (a cut AVI): the caller goes further back
         try:
             for packet in self.container.demux(self.video_stream):
-                for frame in packet.decode():
+                damage.sent(packet)
+                for frame in self._decode(packet, damage):
+                    damage.returned(frame)
                     keyframe_seen = keyframe_seen or frame.key_frame
                     if not keyframe_seen:
                         continue
@@ -257,7 +401,7 @@ class VideoSource:
         try:
             for packet in self.container.demux(stream):
                 if self._dts_timed and first_decoded is None:
-                    first_decoded = next((self._pts(frame, 0) for frame in packet.decode()), None)
+                    first_decoded = next((self._pts(frame, 0) for frame in self._decode(packet, _Damage())), None)
                 if packet.size and not packet.is_discard:
                     if len(leading) == len(timed) and not packet.is_keyframe:
                         leading.append(packet)
@@ -306,14 +450,16 @@ class VideoSource:
         self._rewind = True
         self._previous_pts = None
         self._times_mended = False
+        damage = self._damage = _Damage(not self._dts_timed, self.container.format.name in _STEADY_DEMUXERS)
         index = 0
         last: LumaFrame | None = None
         end: int | None = None  # the latest pts + duration: with B-frames in MP4 not the last frame's own
         try:
-            for item in self._decoded(streams):
+            for item in self._decoded(streams, damage):
                 if isinstance(item, av.Packet):
                     yield item
                     continue
+                index += damage.returned(item)  # a lost frame keeps its place: those after it keep theirs
                 previous, last = last, self._luma(item, index)
                 previous_pts = previous.pts if previous is not None else None
                 if last.pts is not None and previous_pts is not None and last.pts <= previous_pts:
@@ -324,10 +470,16 @@ class VideoSource:
                 index += 1
         except av.FFmpegError as e:
             raise self._corrupt(e) from e
+        if last is None and damage.first_error is not None:
+            raise self._corrupt(damage.first_error)  # not one packet decodes
+        if damage.lost and last is not None and last.pts is not None:  # the demuxer got past the lost frames
+            end = max(end if end is not None else last.pts, damage.lost[-1] + self._frame_period())
         self.video_end = self._checked_end(last, end)
+        self._report(damage)
 
-    def _decoded(self, streams: tuple[av.stream.Stream, ...]) -> Iterator[av.VideoFrame | av.Packet]:
-        """Decoded video frames (the decoder flushed at the end) and the other streams' packets, in file order."""
+    def _decoded(self, streams: tuple[av.stream.Stream, ...], damage: _Damage) -> Iterator[av.VideoFrame | av.Packet]:
+        """Decoded video frames (the decoder flushed at the end) and the other streams' packets, in file order.
+        Packets the decoder refuses as damaged are left out and noted in ``damage``."""
         video = self.video_stream
         for packet in self.container.demux(*streams):
             if packet.size == 0:
@@ -335,8 +487,41 @@ class VideoSource:
             if packet.stream is not video:
                 yield packet
                 continue
-            yield from video.decode(packet)
-        yield from video.decode(None)
+            damage.sent(packet)
+            yield from self._decode(packet, damage)
+        yield from self._decode(None, damage)
+        damage.finish()
+
+    def _decode(self, packet: av.Packet | None, damage: _Damage) -> list[av.VideoFrame]:
+        """The frames the decoder returns for ``packet`` (None: the flush); none where it refuses the data as
+        damaged (noted in ``damage``), so that decoding carries on, as FFmpeg's command line does. With frame
+        threads the refusal comes a few packets after the damaged one: ``damage`` finds that one by its time
+        (a refusal in the flush ends it: PyAV cannot take the frames after it)."""
+        try:
+            return self.video_stream.decode(packet)
+        except av.error.InvalidDataError as e:
+            damage.refuse(packet, e)
+            return []
+
+    def _report(self, damage: _Damage) -> None:
+        """Warn, once for this file, of the frames ``damage`` lost, with their times."""
+        if not damage.count or self._damage_reported:
+            return
+        self._damage_reported = True
+        stream = self.video_stream
+        start = stream.start_time or 0
+        times = [f"{float((pts - start) * stream.time_base):.2f} s" for pts in damage.lost[:_LISTED_TIMES]]
+        if len(damage.lost) > _LISTED_TIMES:
+            times.append("...")
+        where = f" (at {', '.join(times)})" if times else ""
+        count = "1 damaged video frame" if damage.count == 1 else f"{damage.count} damaged video frames"
+        first = damage.first
+        opening = ""
+        if first is not None and any(pts < first for pts in damage.lost):
+            opening = (f"; the video starts with its first decodable frame, at "
+                       f"{float((first - start) * stream.time_base):.2f} s")
+        warnings.warn(f"{self.path}: {count} could not be decoded{where}; each shows the frame before it "
+                      f"instead{opening}", category=VidcolorWarning, stacklevel=3)
 
     def _seek_start(self) -> None:
         """Back to the first packet; files that refuse that seek (an AVI whose first packets are not
@@ -496,8 +681,14 @@ class VideoSource:
             return -int(float(tag)) % 360
         try:
             with av.open(ffmpeg_path(self.path)) as probe:
-                for frame in probe.decode(probe.streams[self.video_stream.index]):
-                    return round(frame.rotation) % 360
+                stream = probe.streams[self.video_stream.index]
+                for packet in probe.demux(stream):
+                    try:
+                        frames = packet.decode()
+                    except av.error.InvalidDataError:
+                        continue  # a damaged packet: the next frame tells
+                    if frames:
+                        return round(frames[0].rotation) % 360
         except av.FFmpegError as e:
             raise self._corrupt(e) from e
         return 0
