@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from fractions import Fraction
 from pathlib import Path
 from typing import Literal
@@ -295,3 +296,30 @@ def round_trip(src: str | Path, dst: str | Path, settings: EncodeSettings | None
                     sink.write_frame(item.y, grey, grey, item.pts)
                 else:
                     sink.write_packet(item)
+
+
+def round_trip_warnings(src: str | Path, dst: str | Path) -> list[str]:
+    """:func:`round_trip` ``src`` to ``dst``; the messages of every warning it gave."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        round_trip(src, dst)
+    return [str(warning.message) for warning in caught]
+
+
+def make_camera_clip(path: Path, *, timecode: str | None = None, chapter: str | None = None) -> Path:
+    """A 4-frame clip with a start timecode (a QuickTime/MP4 timecode track) or a chapter (in MP4, a
+    chapter track)."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        if timecode:
+            stream.metadata["timecode"] = timecode
+        if chapter:
+            container.set_chapters([{"id": 1, "start": 0, "end": 100, "time_base": Fraction(1, 1000),
+                                     "metadata": {"title": chapter}}])
+        for index in range(4):
+            frame = av.VideoFrame(64, 48, "yuv420p")
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path

@@ -8,7 +8,6 @@ import os
 import re
 import subprocess
 import sys
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -817,20 +816,11 @@ def test_names_a_spreadsheet_would_run_as_formulas_are_text_in_the_csv(tmp_path:
 
 def test_a_song_with_its_cover_and_a_video_name_is_ignored_as_sound(tmp_path: Path, colorizer: Colorizer) -> None:
     """Music videos folders hold songs saved as .mp4 with their cover: a failed row, and exit 1, for sound."""
-    from test_decode_inputs import _add_cover, _jpeg_cover
-    from media import tone_frame
+    from test_decode_inputs import make_song_with_cover
 
     src = tmp_path / "src"
     src.mkdir()
-    with av.open(str(src / "song.mp4"), "w") as container:
-        sound = container.add_stream("aac", rate=44100, layout="stereo")
-        cover = _add_cover(container)
-        packet = av.Packet(_jpeg_cover())
-        packet.stream, packet.pts, packet.dts, packet.time_base = cover, 0, 0, Fraction(1, 1)
-        container.mux(packet)
-        for start in range(0, 22050, 1024):
-            container.mux(sound.encode(tone_frame(sound, start, 1024)))
-        container.mux(sound.encode(None))
+    make_song_with_cover(src / "song.mp4", codec="aac", seconds=0.5)
     report = run(src, tmp_path / "dst", colorizer)
     assert statuses(report) == {"song.mp4": "ignored"}
     assert report.files[0].error == batch_module.SOUND_ONLY

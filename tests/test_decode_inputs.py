@@ -53,24 +53,25 @@ def _jpeg_cover() -> bytes:
     return cover.getvalue()
 
 
-def _add_cover(container: av.container.OutputContainer) -> av.VideoStream:
-    """A JPEG cover picture stream (attached_pic); its one packet is muxed by the caller."""
+def mux_cover(container: av.container.OutputContainer) -> None:
+    """Add a JPEG cover picture stream (attached_pic) to ``container`` and mux its one packet."""
     stream = container.add_stream("mjpeg", rate=1)
     stream.width, stream.height, stream.pix_fmt = *_COVER_SIZE, "yuvj420p"
     stream.disposition = av.stream.Disposition.attached_pic
-    return stream
+    packet = av.Packet(_jpeg_cover())
+    packet.stream, packet.pts, packet.dts, packet.time_base = stream, 0, 0, Fraction(1, 1)
+    container.mux(packet)
 
 
-def make_song_with_cover(path: Path) -> Path:
-    """An MP3 song with an ID3 cover picture: sound, and one video stream that is cover art."""
+def make_song_with_cover(path: Path, codec: str = "libmp3lame", seconds: float = 1.0) -> Path:
+    """A song with its cover picture (an MP3 with an ID3 cover by default; AAC in .mp4 as music shops sell
+    them): sound, and one video stream that is cover art."""
     with av.open(str(path), "w") as container:
-        sound = container.add_stream("libmp3lame", rate=44100, layout="stereo")
-        cover = _add_cover(container)
-        packet = av.Packet(_jpeg_cover())
-        packet.stream, packet.pts, packet.dts, packet.time_base = cover, 0, 0, Fraction(1, 1)
-        container.mux(packet)
-        for start in range(0, 44100, 1152):
-            container.mux(sound.encode(tone_frame(sound, start, 1152)))
+        sound = container.add_stream(codec, rate=44100, layout="stereo")
+        mux_cover(container)
+        step = sound.codec_context.frame_size or 1024
+        for start in range(0, round(44100 * seconds), step):
+            container.mux(sound.encode(tone_frame(sound, start, step)))
         container.mux(sound.encode(None))
     return path
 
@@ -103,10 +104,7 @@ def make_clip_with_cover_first(tmp_path: Path) -> Path:
     path = tmp_path / "tagged.mp4"
     with av.open(str(clip)) as reading, av.open(str(path), "w") as writing:
         copies = {stream.index: writing.add_stream_from_template(stream) for stream in reading.streams}
-        cover = _add_cover(writing)
-        packet = av.Packet(_jpeg_cover())
-        packet.stream, packet.pts, packet.dts, packet.time_base = cover, 0, 0, Fraction(1, 1)
-        writing.mux(packet)
+        mux_cover(writing)
         for packet in reading.demux():
             if packet.size:
                 packet.stream = copies[packet.stream.index]
@@ -118,28 +116,17 @@ def make_clip_with_cover_first(tmp_path: Path) -> Path:
     return path
 
 
-def make_ts_without_pictures(path: Path) -> Path:
-    """An MPEG-TS whose H.264 track got no packet (only sound): FFmpeg finds no picture size for it."""
+def make_without_pictures(path: Path, video_codec: str, sound_codec: str, samples: int) -> Path:
+    """A file whose ``video_codec`` track (64x48) got no packet beside a second of mono sound: FFmpeg finds no
+    picture size for it (MPEG-TS with H.264), or no frame (Matroska with FFV1)."""
     with av.open(str(path), "w") as container:
-        video = container.add_stream("libx264", rate=25)
+        video = container.add_stream(video_codec, rate=25)
         video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
-        sound = container.add_stream("mp2", rate=48000, layout="mono")
-        for start in range(0, 48000, 1152):
-            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1152), np.int16), format="s16", layout="mono")
-            frame.sample_rate, frame.pts = 48000, start
-            container.mux(sound.encode(frame))
-        container.mux(sound.encode(None))
-    return path
-
-
-def make_mkv_without_pictures(path: Path) -> Path:
-    """A Matroska file whose FFV1 track (64x48) holds no frame, beside a second of sound."""
-    with av.open(str(path), "w") as container:
-        video = container.add_stream("ffv1", rate=25)
-        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
-        sound = container.add_stream("aac", rate=48000, layout="mono")
-        for start in range(0, 48000, 1024):
-            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+        sound = container.add_stream(sound_codec, rate=48000, layout="mono")
+        layout = sound.codec_context.format
+        for start in range(0, 48000, samples):
+            silence = np.zeros((1, samples), np.int16 if layout.name == "s16" else np.float32)
+            frame = av.AudioFrame.from_ndarray(silence, format=layout.name, layout="mono")
             frame.sample_rate, frame.pts = 48000, start
             container.mux(sound.encode(frame))
         container.mux(sound.encode(None))
@@ -188,7 +175,7 @@ def test_cover_art_listed_first_is_not_the_video_coloured(tmp_path: Path, weight
 def test_video_track_without_picture_size_is_refused_before_the_encoder(tmp_path: Path, weights: Path) -> None:
     """An MPEG-TS whose video track got no picture has no size: the encoder was then set up at 0x0 and its
     failure blamed --codec and --preset."""
-    clip = make_ts_without_pictures(tmp_path / "no_picture.ts")
+    clip = make_without_pictures(tmp_path / "no_picture.ts", "libx264", "mp2", 1152)
     with pytest.raises(InputError, match="no decodable frames"):
         VideoSource(clip)
     result = _run(clip, "-o", tmp_path / "out.mkv", "--weights", weights, "--render-size", "64", "-q")
@@ -200,7 +187,7 @@ def test_video_track_without_picture_size_is_refused_before_the_encoder(tmp_path
 def test_timeline_of_a_video_track_without_frames_is_an_input_error(tmp_path: Path, weights: Path) -> None:
     """A video track with no packets gave an empty timeline, and the preview's sheet then failed with
     "ValueError: max() arg is an empty sequence"."""
-    clip = make_mkv_without_pictures(tmp_path / "no_picture.mkv")
+    clip = make_without_pictures(tmp_path / "no_picture.mkv", "ffv1", "aac", 1024)
     with VideoSource(clip) as source, pytest.raises(InputError, match="no decodable frames"):
         source.timeline()
     result = _run("preview", clip, "--sheet", tmp_path / "sheet.png", "--weights", weights, "--render-size", "64")

@@ -3,13 +3,12 @@ attached files; and what cannot is named in a warning instead of lost without a 
 
 from __future__ import annotations
 
-import warnings
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import pytest
-from media import make_video, round_trip
+from media import make_camera_clip, make_video, round_trip, round_trip_warnings
 
 
 def _caption_sei() -> bytes:
@@ -43,13 +42,6 @@ def _with_captions(src: Path, dst: Path) -> Path:
     return dst
 
 
-def _messages(src: Path, dst: Path) -> list[str]:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        round_trip(src, dst)
-    return [str(warning.message) for warning in caught]
-
-
 @pytest.mark.parametrize("ext", ["mkv", "ts"])
 def test_closed_captions_lost_in_re_encoding_are_named(tmp_path: Path, ext: str) -> None:
     """CEA-608 captions inside the H.264 stream (broadcast captures) went with the old video stream
@@ -58,14 +50,14 @@ def test_closed_captions_lost_in_re_encoding_are_named(tmp_path: Path, ext: str)
                          tmp_path / f"captioned.{ext}")
     with av.open(str(src)) as container:  # FFmpeg reads them as captions
         assert all(av.sidedata.sidedata.Type.A53_CC in frame.side_data for frame in container.decode(video=0))
-    messages = _messages(src, tmp_path / "out.mp4")
+    messages = round_trip_warnings(src, tmp_path / "out.mp4")
     assert any("closed captions" in message for message in messages), messages
     assert len(list(av.open(str(tmp_path / "out.mp4")).decode(video=0))) == 8
 
 
 def test_no_caption_warning_without_captions(tmp_path: Path) -> None:
     src = make_video(tmp_path / "plain.mkv", size=(64, 48), frames=8, audio="aac")
-    assert not any("closed captions" in message for message in _messages(src, tmp_path / "out.mp4"))
+    assert not any("closed captions" in message for message in round_trip_warnings(src, tmp_path / "out.mp4"))
 
 
 def _with_data_track(path: Path) -> Path:
@@ -90,37 +82,18 @@ def test_data_tracks_left_out_are_named(tmp_path: Path) -> None:
     src = _with_data_track(tmp_path / "gopro.mp4")
     with av.open(str(src)) as container:
         assert [stream.metadata.get("handler_name") for stream in container.streams.data] == ["GoPro MET"]
-    messages = _messages(src, tmp_path / "out.mp4")
+    messages = round_trip_warnings(src, tmp_path / "out.mp4")
     assert any("leaving out" in message and "data track 1 ('GoPro MET')" in message for message in messages), messages
-
-
-def _camera_clip(path: Path, *, timecode: str | None = None, chapter: str | None = None) -> Path:
-    """A 4-frame clip with a start timecode (a QuickTime/MP4 timecode track) or a chapter (in MP4, a
-    chapter track)."""
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        if timecode:
-            stream.metadata["timecode"] = timecode
-        if chapter:
-            container.set_chapters([{"id": 1, "start": 0, "end": 100, "time_base": Fraction(1, 1000),
-                                     "metadata": {"title": chapter}}])
-        for index in range(4):
-            frame = av.VideoFrame(64, 48, "yuv420p")
-            frame.pts = index
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
-    return path
 
 
 @pytest.mark.parametrize("kind", ["timecode", "chapter"])
 def test_timecode_and_chapter_tracks_are_not_called_left_out(tmp_path: Path, kind: str) -> None:
     """A camera's timecode track comes back (as the video's timecode) and an MP4's chapter track as its
     chapters: neither is named as left out."""
-    src = _camera_clip(tmp_path / "camera.mp4", **{kind: "10:00:00:00" if kind == "timecode" else "Arrival"})
+    src = make_camera_clip(tmp_path / "camera.mp4", **{kind: "10:00:00:00" if kind == "timecode" else "Arrival"})
     with av.open(str(src)) as container:
         assert len(container.streams.data) == 1
-    messages = _messages(src, tmp_path / "out.mp4")
+    messages = round_trip_warnings(src, tmp_path / "out.mp4")
     assert not any("data track" in message for message in messages), messages
 
 
@@ -173,12 +146,12 @@ def test_attached_fonts_are_kept_in_matroska(tmp_path: Path) -> None:
     """Fonts attached for styled subtitles were left out of a Matroska output, which can hold them, so
     the copied subtitles were drawn in another font."""
     src = _with_font(tmp_path / "styled.mkv")
-    messages = _messages(src, tmp_path / "out.mkv")
+    messages = round_trip_warnings(src, tmp_path / "out.mkv")
     assert not any("attachment" in message for message in messages), messages
     with av.open(str(tmp_path / "out.mkv")) as container:
         kept = [(stream.metadata.get("filename"), stream.mimetype, stream.data) for stream in container.streams.attachments]
     assert kept == [("Caption Sans.ttf", "font/ttf", b"\x00\x01\x00\x00 font tables")]
-    assert any("the attachment 'Caption Sans.ttf'" in message for message in _messages(src, tmp_path / "out.mp4"))
+    assert any("the attachment 'Caption Sans.ttf'" in message for message in round_trip_warnings(src, tmp_path / "out.mp4"))
 
 
 @pytest.mark.parametrize(("language", "stored"), [("fre", "fra"), ("deu", "ger"), ("eng", "eng"), ("fra", "fra")])

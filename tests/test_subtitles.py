@@ -5,7 +5,6 @@ start timecode the output cannot hold is named."""
 
 from __future__ import annotations
 
-import warnings
 from fractions import Fraction
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import av.subtitles.subtitle
 import pytest
 import torch
 from click.testing import CliRunner
-from media import make_video, round_trip
+from media import make_camera_clip, make_video, round_trip_warnings
 
 from cli import main
 from vidcolor.io.containers import takes
@@ -91,13 +90,6 @@ def _plain(text: str) -> str:
     return text
 
 
-def _round_trip(src: Path, dst: Path) -> list[str]:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        round_trip(src, dst)
-    return [str(warning.message) for warning in caught]
-
-
 def _track(path: Path) -> tuple[str, dict[str, str], int]:
     with av.open(str(path)) as container:
         track = container.streams.subtitles[0]
@@ -113,7 +105,7 @@ def test_text_subtitles_are_converted_where_they_cannot_be_copied(tmp_path: Path
     """SRT from a Matroska into MP4 (and mov_text from an MP4 into Matroska or WebM) was dropped with a
     warning, though every one of these containers holds text subtitles of some codec."""
     src = _with_subtitles(tmp_path / f"subtitled.{source_ext}", codec, EVENTS)
-    messages = _round_trip(src, tmp_path / f"out.{ext}")
+    messages = round_trip_warnings(src, tmp_path / f"out.{ext}")
     assert any(f"converting it to {written}" in message for message in messages), messages
     assert not any("styling" in message for message in messages), messages
     assert [(_plain(text), start, end) for text, start, end in _events(tmp_path / f"out.{ext}")] == [
@@ -127,11 +119,11 @@ def test_text_subtitles_are_converted_where_they_cannot_be_copied(tmp_path: Path
 
 def test_ass_into_mp4_warns_that_its_styling_is_simplified(tmp_path: Path) -> None:
     src = _with_subtitles(tmp_path / "styled.mkv", "ass", EVENTS, header=ASS_HEADER)
-    messages = _round_trip(src, tmp_path / "out.mp4")
+    messages = round_trip_warnings(src, tmp_path / "out.mp4")
     assert sum("styling" in message and "mov_text" in message for message in messages) == 1, messages
     assert [(_plain(text), start, end) for text, start, end in _events(tmp_path / "out.mp4")] == [
         (text, start, end) for _, text, start, end in EVENTS]
-    messages = _round_trip(src, tmp_path / "out.mkv")  # copied as it is
+    messages = round_trip_warnings(src, tmp_path / "out.mkv")  # copied as it is
     assert not any("subtitle" in message for message in messages), messages
     assert _events(tmp_path / "out.mkv") == [(text, start, end) for _, text, start, end in EVENTS]
 
@@ -140,17 +132,17 @@ def test_overlapping_events_keep_their_times_in_mov_text(tmp_path: Path) -> None
     """mov_text's samples follow one another: a dialogue line starting under a sign was moved by the muxer
     to where the sign ended (0.6 s instead of 0.4 s). Each stretch of time now shows the events on screen."""
     src = _with_subtitles(tmp_path / "signs.mkv", "ass", OVERLAPPING, header=ASS_HEADER)
-    _round_trip(src, tmp_path / "out.mp4")
+    round_trip_warnings(src, tmp_path / "out.mp4")
     assert [(_plain(text), start, end) for text, start, end in _events(tmp_path / "out.mp4")] == [
         ("Road closed", 200, 400), ("Road closed\\NPlain line", 400, 600), ("Plain line", 600, 750)]
-    _round_trip(src, tmp_path / "out.webm")  # WebVTT events may overlap: kept as they are
+    round_trip_warnings(src, tmp_path / "out.webm")  # WebVTT events may overlap: kept as they are
     assert [(_plain(text), start, end) for text, start, end in _events(tmp_path / "out.webm")] == [
         ("Road closed", 200, 600), ("Plain line", 400, 750)]
 
 
 def test_text_subtitles_are_dropped_with_a_warning_where_no_text_codec_fits(tmp_path: Path) -> None:
     src = _with_subtitles(tmp_path / "subtitled.mkv", "subrip", EVENTS)
-    messages = _round_trip(src, tmp_path / "out.avi")
+    messages = round_trip_warnings(src, tmp_path / "out.avi")
     assert any("cannot hold subrip subtitle; dropping it" in message for message in messages), messages
     with av.open(str(tmp_path / "out.avi")) as container:
         assert not container.streams.subtitles
@@ -171,7 +163,7 @@ def test_undecodable_events_are_counted(tmp_path: Path) -> None:
                     broken.time_base, packet = packet.time_base, broken
                 packet.stream = stream
                 target.mux(packet)
-    messages = _round_trip(damaged, tmp_path / "out.mkv")
+    messages = round_trip_warnings(damaged, tmp_path / "out.mkv")
     assert any("1 event(s) of subtitle track 2 could not be read" in message for message in messages), messages
     assert [text for text, _, _ in _events(tmp_path / "out.mkv")] == ["Second\\Nline"]
 
@@ -196,13 +188,13 @@ def test_bitmap_subtitles_are_copied_into_matroska(tmp_path: Path) -> None:
     """DVD, Blu-ray (PGS) and DVB subtitles were dropped even into a Matroska output, which holds them:
     PyAV names a muxer's codecs after their decoders (dvdsub, pgssub), not the codec (dvd_subtitle)."""
     src = _with_dvd_subtitles(tmp_path / "dvd.mkv")
-    messages = _round_trip(src, tmp_path / "out.mkv")
+    messages = round_trip_warnings(src, tmp_path / "out.mkv")
     assert not any("subtitle" in message for message in messages), messages
     with av.open(str(src)) as before, av.open(str(tmp_path / "out.mkv")) as after:
         copied = [[bytes(packet) for packet in container.demux(container.streams.subtitles[0]) if packet.size]
                   for container in (before, after)]
     assert copied[0] == copied[1] and copied[0]
-    messages = _round_trip(src, tmp_path / "out.webm")
+    messages = round_trip_warnings(src, tmp_path / "out.webm")
     assert any("dvd_subtitle subtitle; dropping it (pictures" in message for message in messages), messages
 
 
@@ -211,20 +203,6 @@ def test_containers_take_codecs_named_unlike_their_decoders(tmp_path: Path, ext:
     """Blu-ray subtitles and DTS sound (decoders pgssub and dca) into Matroska, DVB subtitles into MPEG-TS."""
     with av.open(str(tmp_path / f"probe.{ext}"), "w") as container:
         assert takes(container, av.Codec(codec, "r"))
-
-
-def _timecoded(path: Path) -> Path:
-    """A 4-frame QuickTime clip with a start timecode (a camera's timecode track)."""
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        stream.metadata["timecode"] = "10:00:00:00"
-        for index in range(4):
-            frame = av.VideoFrame(64, 48, "yuv420p")
-            frame.pts = index
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
-    return path
 
 
 def _timecode(path: Path) -> str | None:
@@ -236,8 +214,8 @@ def _timecode(path: Path) -> str | None:
 @pytest.mark.parametrize("ext", ["avi", "ts", "m4v", "mp4", "mkv", "mxf"])
 def test_a_start_timecode_the_output_cannot_hold_is_named(tmp_path: Path, ext: str) -> None:
     """A camera's start timecode was lost without a word in .avi and .ts outputs (and FFmpeg's .m4v)."""
-    src = _timecoded(tmp_path / "camera.mov")
-    messages = _round_trip(src, tmp_path / f"out.{ext}")
+    src = make_camera_clip(tmp_path / "camera.mov", timecode="10:00:00:00")
+    messages = round_trip_warnings(src, tmp_path / f"out.{ext}")
     named = any("start timecode 10:00:00:00" in message for message in messages)
     kept = _timecode(tmp_path / f"out.{ext}")
     assert kept in (None, "10:00:00:00")
