@@ -162,6 +162,7 @@ class ReencodeRoute:
             rest.pts = frame.pts + round(Fraction(cut, frame.sample_rate) / frame.time_base)
         return rest
 
+
 class SubtitleRoute:
     """A source text subtitle stream decoded and encoded again with a text codec the container takes (SubRip
     into MP4 as mov_text): each event keeps its text, start and end; ASS styling is simplified. mov_text's
@@ -198,7 +199,7 @@ class SubtitleRoute:
         return out
 
     def flush(self, until: float | None = None) -> list[av.Packet]:
-        """mov_text: the samples of the events still on screen."""
+        """mov_text: the samples of the events still on screen (``until`` is the routes' common signature: unused)."""
         return self._samples_until(None)
 
     def _event(self, packet: av.Packet) -> tuple[int, int, list[str]] | None:
