@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 from fractions import Fraction
 from pathlib import Path
 
@@ -18,10 +19,11 @@ import pytest
 import torch
 from click.testing import CliRunner
 from media import drop_first_packets, make_video, pattern_planes
+from test_decode_inputs import damage_packets
 
 import vidcolor.preview as preview_module
 from vidcolor.commands.preview import preview_command
-from vidcolor.errors import InputError
+from vidcolor.errors import InputError, VidcolorWarning
 from vidcolor.io.decode import VideoSource
 from vidcolor.io.encode import EncodeSettings
 from vidcolor.merge import YuvFormat
@@ -30,6 +32,7 @@ from vidcolor.pipeline import colorize_image, colorize_video, source_yuv_format
 from vidcolor.preview import (
     PreviewFrame,
     PreviewSession,
+    describe,
     label_height,
     label_text,
     layout_label,
@@ -640,3 +643,91 @@ def test_seeking_in_variable_rate_long_gop_video_shows_the_rendered_frame(weight
         assert np.abs(frame.original[..., 0] * 255 - np.clip((y - 16.0) / 219, 0, 1) * 255).max() <= 0.5 + 1e-4
         difference = np.abs(frame.colour - colour) * 255
         assert difference.mean() < 0.05 and difference.max() <= 1.5, (frame.index, difference.mean(), difference.max())
+
+
+DAMAGED_PACKETS = [5, 15]  # decode order: with B-frames, the frames shown 5th and 16th
+
+
+def damaged_video(folder: Path, ext: str) -> tuple[Path, list[int], int]:
+    """A 30-frame clip with two damaged packets, the indices of the frames that decode, and its length."""
+    clip = make_video(folder / f"whole.{ext}", size=(WIDTH, HEIGHT), frames=30, gop=10)
+    damaged = damage_packets(clip, folder / f"damaged.{ext}", DAMAGED_PACKETS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", VidcolorWarning)
+        with VideoSource(damaged) as source:
+            return damaged, [frame.index for frame in source.frames()], len(source.timeline())
+
+
+def held_frame(index: int, kept: list[int]) -> int:
+    """The frame the render shows at ``index``: itself, or the one before it that decodes."""
+    return max(frame for frame in kept if frame <= index)
+
+
+def assert_same_colour(shown: np.ndarray, expected: np.ndarray, index: int) -> None:
+    # batches of 1 and of 8 round differently in the last float bit; a chroma code may flip by one
+    difference = np.abs(shown - expected) * 255
+    assert difference.mean() < 0.05 and difference.max() <= 1.5, (index, difference.mean(), difference.max())
+
+
+@pytest.mark.parametrize("ext", ["mp4", "ts"])
+def test_a_sheet_shows_a_damaged_frame_as_the_render_holds_it(weights, tmp_path, ext) -> None:
+    """A damaged frame keeps its place in an MP4 (the render holds the frame before it on screen), but the
+    sheet left its row out, and the frames after it were coloured by a smoother started afresh, not the
+    render's. Now its row shows the held frame, labelled with its own index and time and marked damaged.
+    (MPEG-TS leaves a damaged frame out of the timeline: the frame before simply lasts longer.)"""
+    temporal = TemporalOptions(strength=0.5)
+    damaged, kept, count = damaged_video(tmp_path, ext)
+    render = tmp_path / "render.mkv"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", VidcolorWarning)
+        colorize_video(damaged, render, colorizer(weights), settings=LOSSLESS, temporal=temporal, progress=False)
+        with VideoSource(damaged) as source:
+            yuv, timeline = source_yuv_format(source), source.timeline()
+        shown = preview_frames(damaged, colorizer(weights), range(count), temporal=temporal)
+        result = write_contact_sheet(damaged, tmp_path / "sheet.png", colorizer(weights), frames=count,
+                                     temporal=temporal)
+    rendered = [(y, planes_to_rgb(y, u, v, yuv)) for y, u, v in decoded_planes(render)]
+    assert len(rendered) == len(kept) and (len(kept) < count) == (ext == "mp4")
+    assert [frame.index for frame in shown] == result.frames == list(range(count))
+    assert result.height == sum(row_size(describe(frame), WIDTH, HEIGHT)[1] for frame in shown)
+    for frame in shown:
+        holder = held_frame(frame.index, kept)
+        assert frame.seconds == pytest.approx(timeline.seconds_of(frame.index))
+        assert frame.shows == (None if holder == frame.index else holder)
+        assert ("(damaged: shows frame" in describe(frame)) == (frame.shows is not None)
+        y, colour = rendered[kept.index(holder)]
+        assert np.abs(frame.original[..., 0] * 255 - np.clip((y - 16.0) / 219, 0, 1) * 255).max() <= 1e-3
+        assert_same_colour(frame.colour, colour, frame.index)
+
+
+@pytest.mark.parametrize("ext", ["mp4", "ts"])
+def test_the_window_shows_a_damaged_frame_as_the_render_holds_it(weights, tmp_path, monkeypatch, ext) -> None:
+    """Stepping onto a damaged frame of an MP4 showed the frame after it under that frame's label, so the
+    next step skipped a frame; a jump there did the same. Now the window shows the held frame at the asked
+    index and time, says it is damaged, and steps on from it."""
+    from vidcolor import viewer
+
+    temporal = TemporalOptions(strength=0.5)
+    damaged, kept, count = damaged_video(tmp_path, ext)
+    lost = [index for index in range(count) if index not in kept]
+    points = [index for first in lost for index in (first - 1, first, first + 1)] or [4, 5, 6]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", VidcolorWarning)
+        reference = {frame.index: frame for frame in preview_frames(damaged, colorizer(weights), range(count),
+                                                                    temporal=temporal)}
+        with PreviewSession(damaged, colorizer(weights), temporal) as session:
+            assert session.frame_count == count
+            # stepped onto and past, jumped to from after and from before, the last frame, a step back
+            shown = [session.frame(index) for index in (*points, *reversed(points), count - 1, *points[1:3])]
+            titles = fake_window(monkeypatch, [ord("d"), ord("d"), ord("q")])
+            start = session.timeline.seconds_of(points[0]) + 1e-3
+        viewer.run_viewer(damaged, colorizer(weights), temporal=temporal, start_seconds=start)
+    assert [frame.index for frame in shown] == [*points, *reversed(points), count - 1, *points[1:3]]
+    for frame in shown:
+        expected = reference[frame.index]
+        assert (frame.seconds, frame.shows) == (expected.seconds, expected.shows)
+        assert np.array_equal(frame.original, expected.original), frame.index
+        assert_same_colour(frame.colour, expected.colour, frame.index)
+    assert [title.split("frame ")[1].split()[0] for title in titles] == [str(index) for index in points[:3]]
+    if lost:
+        assert f"(damaged: shows frame {lost[0] - 1})" in titles[1]

@@ -17,9 +17,10 @@ state; only jumps pay for the warm-up.
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections.abc import Generator, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -56,6 +57,11 @@ class PreviewFrame:
     seconds: float
     original: np.ndarray
     colour: np.ndarray
+    shows: int | None = None  # frame ``index`` could not be decoded (damaged): the frame shown in its place
+
+    def held_as(self, index: int, seconds: float) -> PreviewFrame:
+        """This frame shown in the place of the lost frame ``index``, which starts ``seconds`` in."""
+        return replace(self, index=index, seconds=seconds, shows=self.index if self.shows is None else self.shows)
 
 
 @dataclass(frozen=True)
@@ -194,8 +200,10 @@ def preview_frames(
 
     Only the frames in each target's warm-up window are decoded and go through the model (a seek to the
     keyframe before each window); windows that touch are run as one stretch, so their state is the
-    render's own. Missing indices (past the end) are left out. ``timeline`` (the video's, read from its
-    packets when not given) labels the frames' times.
+    render's own. A frame that cannot be decoded (damaged) is shown as the render shows it: the frame
+    before it held on screen (before the first decodable frame, that one), marked by ``shows``. Missing
+    indices (past the end) are left out. ``timeline`` (the video's, read from its packets when not given)
+    labels the frames' times.
     """
     with VideoSource(Path(input_path)) as source:
         return _frames_of(source, timeline or source.timeline(), colorizer, indices, temporal, batch_size)
@@ -214,39 +222,70 @@ def _stretches(targets: Sequence[int], warmup: int | None) -> list[tuple[int, in
     return merged
 
 
+def _holder(index: int, decoded: list[int]) -> int | None:
+    """The frame the render shows in the place of the lost frame ``index``, from the sorted ``decoded``
+    indices around it: the one before, or before the first decodable frame, that one."""
+    position = bisect.bisect_left(decoded, index)
+    if position:
+        return decoded[position - 1]
+    return decoded[0] if decoded else None
+
+
 def _frames_of(source: VideoSource, timeline: FrameTimeline, colorizer: Colorizer, indices: Sequence[int],
                temporal: TemporalOptions, batch_size: int) -> list[PreviewFrame]:
-    """:func:`preview_frames` on an opened ``source``, in batches of ``batch_size``: a stretch close ahead is
-    decoded on to, a farther one sought (where the timeline can be trusted after a seek)."""
-    targets = set(indices)
+    """:func:`preview_frames` on an opened ``source``: the frames that decode, then for those that do not,
+    the frames the render holds in their place, each with its own warm-up."""
+    targets = sorted({index for index in indices if 0 <= index < len(timeline)})
+    found, decoded = _decoded_frames(source, timeline, colorizer, targets, temporal, batch_size)
+    holders = {index: _holder(index, decoded) for index in targets if index not in found}
+    wanted = sorted({holder for holder in holders.values() if holder is not None and holder not in found})
+    if wanted:
+        found.update(_decoded_frames(source, timeline, colorizer, wanted, temporal, batch_size)[0])
+    for index, holder in holders.items():
+        if holder in found:
+            found[index] = found[holder].held_as(index, timeline.seconds_of(index))
+    return [found[index] for index in targets if index in found]
+
+
+def _decoded_frames(source: VideoSource, timeline: FrameTimeline, colorizer: Colorizer, targets: Sequence[int],
+                    temporal: TemporalOptions, batch_size: int) -> tuple[dict[int, PreviewFrame], list[int]]:
+    """The ``targets`` that decode, by index, and the sorted indices of all frames decoded on the way, in
+    batches of ``batch_size``: a stretch close ahead is decoded on to, a farther one sought (where the
+    timeline can be trusted after a seek). A lost frame does not break a stretch: the render's smoother,
+    too, goes on from the frame before it."""
+    wanted = set(targets)
     renderer = _Renderer(source, timeline, colorizer, temporal)
     found: dict[int, PreviewFrame] = {}
+    decoded: set[int] = set()
     pending: list[LumaFrame] = []
 
     def flush() -> None:
         if pending:
             for frame in renderer(pending):
-                if frame.index in targets:
+                if frame.index in wanted:
                     found[frame.index] = frame
             pending.clear()
 
     frames: Generator[LumaFrame, None, None] | None = None
     position = -1  # the last frame index decoded
     try:
-        for first, last in _stretches(indices, warmup_frames(temporal)):
+        for first, last in _stretches(targets, warmup_frames(temporal)):
             ahead = frames is not None and position < first
             if not (ahead and (first - position <= _DECODE_ON or not timeline.seekable)):
                 if frames is not None:
                     frames.close()
                 frames = source.frames_from(timeline, first)
             renderer.reset()
+            latest: int | None = None  # the last frame index of this stretch's run
             for frame in frames:
                 position = frame.index
+                decoded.add(frame.index)
                 if frame.index < first:
                     continue
-                if pending and frame.index != pending[-1].index + 1:
+                if latest is not None and frame.index <= latest:  # decoding started again further back
                     flush()
                     renderer.reset()
+                latest = frame.index
                 pending.append(frame)
                 if len(pending) >= batch_size or frame.index >= last:
                     flush()
@@ -256,7 +295,7 @@ def _frames_of(source: VideoSource, timeline: FrameTimeline, colorizer: Colorize
     finally:
         if frames is not None:
             frames.close()
-    return [found[index] for index in sorted(targets) if index in found]
+    return found, sorted(decoded)
 
 
 # -- contact sheet ---------------------------------------------------------------------------------
@@ -324,8 +363,10 @@ def label_text(index: int, seconds: float, extra: str = "") -> str:
 
 
 def describe(frame: PreviewFrame, extra: str = "") -> str:
-    """The label of ``frame``: :func:`label_text` of its index and time."""
-    return label_text(frame.index, frame.seconds, extra)
+    """The label of ``frame``: :func:`label_text` of its index and time, and for a frame that could not be
+    decoded, which frame shows in its place."""
+    damaged = "" if frame.shows is None else f"(damaged: shows frame {frame.shows})"
+    return label_text(frame.index, frame.seconds, "  ".join(part for part in (damaged, extra) if part))
 
 
 def row_size(text: str, width: int, height: int) -> tuple[int, int]:
@@ -445,6 +486,7 @@ class PreviewSession:
         self.source = VideoSource(self.path) if source is None else source
         self._frames: Generator[LumaFrame, None, None] | None = None
         self._current: PreviewFrame | None = None
+        self._ahead: PreviewFrame | None = None  # a frame decoded past a lost one, not shown yet
         try:
             self.timeline = self.source.timeline()
             self.frame_count = len(self.timeline)
@@ -481,6 +523,7 @@ class PreviewSession:
             self._frames.close()
         self._frames = None
         self._current = None
+        self._ahead = None
 
     def frame(self, index: int) -> PreviewFrame:
         """Frame ``index`` (clamped to the video) as the render gives it."""
@@ -488,6 +531,10 @@ class PreviewSession:
         current = self._current
         if current is not None and current.index == index:
             return current
+        ahead = self._ahead
+        if ahead is not None and ahead.index == index:  # decoded on the way to a lost frame
+            self._current, self._ahead = ahead, None
+            return ahead
         renderer = self._renderer
         warmup = warmup_frames(renderer.temporal)
         first = 0 if warmup is None else max(index - warmup, 0)
@@ -501,23 +548,32 @@ class PreviewSession:
             renderer.reset()
             self._frames = self._decode_from(first)
         result: PreviewFrame | None = None
+        before = renderer.last_index  # the latest frame decoded before ``index``
         for luma in self._frames:
+            if luma.index < index:
+                before = luma.index
             if luma.index < first:
                 continue
-            if renderer.last_index is not None and luma.index != renderer.last_index + 1:
+            if renderer.last_index is not None and luma.index <= renderer.last_index:  # decoding went back
                 renderer.reset()
             (result,) = renderer([luma])
             if luma.index >= index:
                 break
-        if result is None:
-            if current is not None:  # past the real end: stay on the last frame shown
-                self.frame_count = current.index + 1
-                return current
-            raise InputError(f"{self.path}: no frame decodes at or after frame {first}; pass a complete file")
-        if result.index < index:  # the container over-announced its frames
-            self.frame_count = result.index + 1
-        self._current = result
-        return result
+        if result is not None and result.index == index:
+            self._current = result
+            return result
+        return self._held(index, before, result)
+
+    def _held(self, index: int, before: int | None, after: PreviewFrame | None) -> PreviewFrame:
+        """Frame ``index``, which did not decode (damaged), as the render shows it: frame ``before`` held on
+        screen (decoded with its own warm-up), or where none decodes before it, ``after``."""
+        self._ahead = after if after is not None and after.index > index else None
+        holder = before if before is not None else self._ahead.index if self._ahead is not None else None
+        if holder is None:
+            raise InputError(f"{self.path}: no frame decodes; pass a complete file")
+        held = self.frame(holder).held_as(index, self.timeline.seconds_of(index))
+        self._current = held
+        return held
 
     def index_at(self, seconds: float) -> int:
         """The frame shown ``seconds`` into the video; a one-line error past its end."""
