@@ -26,7 +26,7 @@ from .io.containers import is_video_output
 from .io.encode import EncodeSettings
 from .io.images import IMAGE_SUFFIXES, is_image_suffix
 from .io.output import longest_name
-from .io.probe import media_kind, open_media
+from .io.probe import media_kind, moving_pictures, open_media
 from .pipeline import check_render_arguments, colorize_image, colorize_video
 from .temporal import TemporalOptions
 from .worker import Colorizer
@@ -231,7 +231,7 @@ def _cover_art_only(path: Path) -> bool:
 
 def _pictures_are_cover_art(container: av.container.InputContainer) -> bool:
     """Whether every video stream of ``container`` is an attached picture (true when it has none)."""
-    return all(stream.disposition & av.stream.Disposition.attached_pic for stream in container.streams.video)
+    return next(moving_pictures(container), None) is None
 
 
 def colorize_tree(

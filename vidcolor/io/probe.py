@@ -59,7 +59,7 @@ def media_kind(path: Path) -> Literal["video", "image"]:
     with open_media(path) as container:
         if not container.streams.video:
             raise InputError(f"{path} has no video stream; pass a video or image file")
-        stream = next(_moving_pictures(container), container.streams.video[0])
+        stream = next(moving_pictures(container), container.streams.video[0])
         if stream.codec_context is None:
             raise InputError(f"{path} holds pictures this FFmpeg cannot decode ({container.format.name}); "
                              "convert it to a common video or image format first")
@@ -79,14 +79,14 @@ def picture_stream(container: av.container.InputContainer, path: Path) -> av.Vid
     (sound with only a cover picture, such as an MP3 or FLAC song)."""
     if not container.streams.video:
         raise InputError(f"{path} has no video stream; pass a video file")
-    stream = next(_moving_pictures(container), None)
+    stream = next(moving_pictures(container), None)
     if stream is None:
         raise InputError(f"{path} is sound with cover art, not a video; pass a video file (to colour the cover, "
                          "save it as a picture first: ffmpeg -i IN -an cover.png)")
     return stream
 
 
-def _moving_pictures(container: av.container.InputContainer) -> Iterator[av.VideoStream]:
+def moving_pictures(container: av.container.InputContainer) -> Iterator[av.VideoStream]:
     """The video streams that are not cover art, in file order."""
     return (stream for stream in container.streams.video if not stream.disposition & _ATTACHED_PIC)
 
