@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import struct
+import zlib
 
 import cv2
 import numpy as np
@@ -186,4 +187,53 @@ def add_orientation(path: Path, orientation: int) -> Path:
     struct.pack_into("<I", data, 4, len(data))
     data += struct.pack("<H", len(entries)) + b"".join(entries) + following
     path.write_bytes(bytes(data))
+    return path
+
+
+def with_icc_tags(profile: bytes, replaced: dict[bytes, bytes]) -> bytes:
+    """``profile`` (as :func:`icc_profile` builds them) with the tags in ``replaced`` set to the data given (a tag's
+    type signature first), added where it had none."""
+    tags = {}
+    for index in range(struct.unpack_from(">I", profile, 128)[0]):
+        signature, offset, size = struct.unpack_from(">4sII", profile, 132 + 12 * index)
+        tags[signature] = profile[offset:offset + size]
+    tags.update(replaced)
+    offset, table, data = 128 + 4 + 12 * len(tags), b"", b""
+    for signature, body in tags.items():
+        body += b"\x00" * (-len(body) % 4)
+        table += signature + struct.pack(">II", offset + len(data), len(body))
+        data += body
+    return struct.pack(">I", offset + len(data)) + profile[4:128] + struct.pack(">I", len(tags)) + table + data
+
+
+def icc_curve_table(values: np.ndarray) -> bytes:
+    """An ICC tone curve sampled as a table (``values`` in [0, 1] over evenly spaced inputs)."""
+    table = np.rint(np.asarray(values) * 65535).astype(">u2")
+    return _icc_tag(b"curv", struct.pack(">I", table.size) + table.tobytes())
+
+
+def icc_parametric_curve(function: int, *parameters: float) -> bytes:
+    """An ICC parametric tone curve of ``function`` type 0 to 4 with its ``parameters`` (g, a, b, c, d, e, f)."""
+    return _icc_tag(b"para", struct.pack(f">HH{len(parameters)}i", function, 0,
+                                         *(round(value * 65536) for value in parameters)))
+
+
+def icc_rgb_table() -> bytes:
+    """An ICC lut16 (A2B0) from RGB to XYZ: the colorants of :func:`icc_profile` ("adobe-rgb") on a 2-point grid
+    with linear input curves, the way a table-based (scanner calibration) profile describes colour."""
+    colorants = np.array([[0.60974, 0.20528, 0.14919], [0.31111, 0.62567, 0.06322], [0.01947, 0.06087, 0.74457]])
+    corners = np.stack(np.meshgrid([0, 1], [0, 1], [0, 1], indexing="ij"), axis=-1).reshape(-1, 3)  # red slowest
+    grid = np.rint(corners @ colorants.T * 32768).astype(">u2")  # u1Fixed15, as a lut16 encodes XYZ
+    identity = struct.pack(">9i", *(65536 if row == col else 0 for row in range(3) for col in range(3)))
+    ramp = np.tile(np.array([0, 65535], ">u2"), 3).tobytes()
+    return _icc_tag(b"mft2", bytes([3, 3, 2, 0]) + identity + struct.pack(">HH", 2, 2) + ramp + grid.tobytes()
+                    + ramp)
+
+
+def with_png_chunk(path: Path, kind: bytes, data: bytes) -> Path:
+    """Insert a ``kind`` chunk holding ``data`` right after the PNG's header chunk (IHDR)."""
+    png = path.read_bytes()
+    end_of_header = 8 + 8 + 13 + 4  # signature, then IHDR: length, type, 13 bytes, CRC
+    chunk = struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    path.write_bytes(png[:end_of_header] + chunk + png[end_of_header:])
     return path

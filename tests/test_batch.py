@@ -6,8 +6,10 @@ import csv
 import json
 import os
 import re
+import struct
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import av
@@ -20,6 +22,7 @@ from media import make_video
 from PIL import Image
 
 import vidcolor.batch as batch_module
+import vidcolor.io.output as output_module
 from vidcolor.batch import BatchInterrupted, colorize_tree, report_paths, walk_tree
 from vidcolor.commands.batch import batch_command
 from vidcolor.models import create_generator, save_generator
@@ -90,7 +93,7 @@ def test_batch_mirrors_tree_and_reports_every_file(tmp_path: Path, colorizer: Co
 
     # Same names in the same folders; nothing for the text file or the broken JPEG.
     written = sorted(p.relative_to(dst).as_posix() for p in dst.rglob("*") if p.is_file())
-    assert written == sorted([*IMAGES, *VIDEOS, "vidcolor-report.csv", "vidcolor-report.json"])
+    assert written == sorted([*IMAGES, *VIDEOS, ".vidcolor-output", "vidcolor-report.csv", "vidcolor-report.json"])
     for name, size in IMAGES.items():
         with Image.open(dst / name) as image:
             assert image.size == size
@@ -135,7 +138,7 @@ def test_every_common_media_type_is_coloured_with_the_default_settings(tmp_path:
     Image.fromarray(np.full((20, 30), 90, np.uint8)).save(src / "scan", format="JPEG")
     report = run(src, tmp_path / "dst", colorizer)
     assert report.counts == {"done": 6, "skipped": 0, "failed": 0, "ignored": 0, "not reached": 0}, report.files
-    written = sorted(p.name for p in (tmp_path / "dst").iterdir() if not p.name.startswith("vidcolor-report"))
+    written = sorted(p.name for p in (tmp_path / "dst").iterdir() if not p.name.startswith((".", "vidcolor-report")))
     assert written == ["clip.ts", "clip.webm", "reel.mkv", "scan.gif.png", "scan.png", "tape.mod.mkv"]
     with av.open(str(tmp_path / "dst" / "tape.mod.mkv")) as container:
         assert container.format.name.startswith("matroska") and container.streams.video[0].frames in (0, 4)
@@ -456,19 +459,26 @@ def test_symlinked_folders_are_listed_as_ignored_not_left_out_silently(tmp_path:
     assert "not followed" in report.files[0].error
 
 
+def make_voice_memo(path: Path) -> Path:
+    """A phone's voice memo: AAC sound and no video stream, in 3GP."""
+    sound = make_video(path.with_name(path.name + ".source.mkv"), size=(64, 48), frames=4, audio="aac")
+    with av.open(str(sound)) as source, av.open(str(path), "w", format="3gp") as memo:
+        stream = memo.add_stream_from_template(source.streams.audio[0])
+        for packet in source.demux(source.streams.audio[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                memo.mux(packet)
+    sound.unlink()
+    return path
+
+
 def test_sound_only_files_with_a_video_name_are_ignored_and_broken_output_links_refused(
         tmp_path: Path, colorizer: Colorizer) -> None:
     """A phone's `.3gp` voice memo failed the batch; `-o` a dangling link was a FileExistsError, and a file in
     the way of the output folder was called read-only."""
     src = tmp_path / "src"
     src.mkdir()
-    sound = make_video(tmp_path / "with_sound.mkv", size=(64, 48), frames=4, audio="aac")
-    with av.open(str(sound)) as source, av.open(str(src / "voice-memo.3gp"), "w", format="3gp") as memo:
-        stream = memo.add_stream_from_template(source.streams.audio[0])
-        for packet in source.demux(source.streams.audio[0]):
-            if packet.dts is not None:
-                packet.stream = stream
-                memo.mux(packet)
+    make_voice_memo(src / "voice-memo.3gp")
     report = run(src, tmp_path / "dst", colorizer)
     assert statuses(report) == {"voice-memo.3gp": "ignored"}
     assert report.files[0].error == batch_module.SOUND_ONLY
@@ -610,6 +620,31 @@ def test_a_file_another_folder_run_is_colouring_is_skipped_not_failed(tmp_path: 
     assert rows["a.png"].status == "done" and not (dst / "photos" / "b.jpg").exists()
 
 
+@pytest.mark.parametrize("finished", ["photos/b.jpg", "clips/sound.mp4"])
+def test_a_file_another_folder_run_finished_meanwhile_is_skipped_not_coloured_again(
+        tmp_path: Path, colorizer: Colorizer, monkeypatch, finished: str) -> None:
+    """The other run renamed its result into place after this run found the output missing but before it took
+    the lock: this run coloured the whole file again, then failed with "created by something else" and left its
+    finished copy behind as a hidden file."""
+    src, dst = make_tree(tmp_path / "src"), tmp_path / "dst"
+    target = dst / finished
+    real_lock = output_module.held_exclusively
+
+    def finished_by_the_other_run_first(temporary: Path, output_path: Path):
+        if output_path == target:
+            output_path.write_bytes(b"the other run's result")
+        return real_lock(temporary, output_path)
+
+    monkeypatch.setattr(output_module, "held_exclusively", finished_by_the_other_run_first)
+    report = run(src, dst, colorizer)
+    rows = {result.file: result for result in report.files}
+    assert rows[finished].status == "skipped" and "another run meanwhile" in rows[finished].error
+    assert target.read_bytes() == b"the other run's result"
+    assert sorted(path.name for path in target.parent.iterdir() if ".partial" in path.name) == []
+    others = {"a.png", "photos/b.jpg", "photos/deep/c.tif", "clips/sound.mp4", "clips/silent.mkv"} - {finished}
+    assert {rows[name].status for name in others} == {"done"}
+
+
 @pytest.mark.parametrize("kind", ["image", "video"])
 def test_the_file_being_coloured_at_ctrl_c_keeps_its_kind_in_the_report(tmp_path: Path, colorizer: Colorizer,
                                                                          monkeypatch, kind: str) -> None:
@@ -654,6 +689,48 @@ def test_a_log_gets_one_readable_line_per_file_instead_of_progress_bars(tmp_path
     quiet = CliRunner().invoke(batch_command, [str(src), "-o", str(dst), "-q", *options])
     assert quiet.stderr.splitlines()[0].startswith("failed: photos/broken.jpg: ")
     assert len(quiet.stderr.splitlines()) == 2  # the failure and the closing error line
+
+
+def test_a_file_name_with_a_line_break_keeps_its_log_line_one_line(tmp_path: Path, weights: Path) -> None:
+    """A name holding a line break (allowed on Linux, made by scripts and bad unzips) split its log line in two,
+    so a log read line by line showed half a name as a line of its own."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    make_image(src / "roll 3\nscan.png", size=(32, 32), mode="L")
+    make_image(src / "bell\x07.png", size=(32, 32), mode="L")
+    options = ["--weights", str(weights), "--device", "cpu", "--render-size", "64"]
+
+    result = CliRunner().invoke(batch_command, [str(src), "-o", str(dst), *options])
+
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 3, lines  # two files and the summary
+    assert re.fullmatch(r"done: bell\\x07\.png in \d+\.\d s", lines[0]), lines[0]
+    assert re.fullmatch(r"done: roll 3\\nscan\.png in \d+\.\d s", lines[1]), lines[1]
+    assert (dst / "roll 3\nscan.png").exists()
+
+
+def test_a_second_source_folder_into_the_same_output_folder_is_warned_about(tmp_path: Path,
+                                                                            colorizer: Colorizer) -> None:
+    """`vidcolor batch card1 -o colour` then `vidcolor batch card2 -o colour`: card2's IMG_0001.JPG was reported
+    "skipped: complete output exists" and never coloured, with nothing to say that it is another photo."""
+    cards = [tmp_path / "card1", tmp_path / "card2"]
+    for card in cards:
+        card.mkdir()
+        make_image(card / "IMG_0001.png", size=(32, 32), mode="L")
+    dst = tmp_path / "colour"
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        run(cards[0], dst, colorizer)
+        run(cards[0], dst, colorizer)  # a rerun of the same folder
+    with pytest.warns(batch_module.VidcolorWarning) as caught:
+        report = run(cards[1], dst, colorizer)
+
+    assert statuses(report) == {"IMG_0001.png": "skipped"}
+    assert [str(warning.message) for warning in caught] == [
+        f"{dst} holds the output of a folder run from {cards[0].resolve()}: a file of {cards[1]} whose output name "
+        "is already there is skipped, not coloured; give another DST_DIR to colour this folder in full"]
 
 
 def test_the_csv_report_shows_accented_names_in_a_spreadsheet(tmp_path: Path, colorizer: Colorizer) -> None:
@@ -824,3 +901,90 @@ def test_a_song_with_its_cover_and_a_video_name_is_ignored_as_sound(tmp_path: Pa
     report = run(src, tmp_path / "dst", colorizer)
     assert statuses(report) == {"song.mp4": "ignored"}
     assert report.files[0].error == batch_module.SOUND_ONLY
+
+
+def test_a_rerun_carries_on_in_its_output_folder_inside_the_source_after_a_hard_kill(
+        tmp_path: Path, colorizer: Colorizer, monkeypatch) -> None:
+    """`vidcolor ARCHIVE -o ARCHIVE/colour` killed hard (power loss, SIGKILL) after its first outputs but before its
+    report existed: the rerun of the same command took its own output folder for one holding originals and
+    refused it. A folder of originals is still refused, and no mark is left in it."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("a.png", "b.png"):
+        make_image(src / name, size=(32, 32), mode="L")
+    dst = src / "colour"
+    real = batch_module.colorize_image
+
+    class Killed(BaseException):
+        """A hard kill: nothing after it runs, so the report is not written either."""
+
+    def colorize_then_die(source, *args, **kwargs):
+        if Path(source).name == "b.png":
+            raise Killed
+        return real(source, *args, **kwargs)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(batch_module, "colorize_image", colorize_then_die)
+        patched.setattr(batch_module, "_write_final_report", lambda report: None)
+        with pytest.raises(Killed):
+            run(src, dst, colorizer)
+    assert (dst / "a.png").is_file() and not any(path.exists() for path in report_paths(dst))
+
+    assert statuses(run(src, dst, colorizer)) == {"a.png": "skipped", "b.png": "done"}
+
+    (src / "photos").mkdir()
+    make_image(src / "photos" / "c.png", size=(32, 32), mode="L")
+    with pytest.raises(batch_module.OutputError, match=r"already holds files such as c\.png"):
+        run(src, src / "photos", colorizer)
+    assert [path.name for path in (src / "photos").iterdir()] == ["c.png"]
+
+
+def test_classifying_a_file_opens_it_once(tmp_path: Path, monkeypatch) -> None:
+    """A folder run opened every video three times before its render: for its kind, then to see whether its
+    pictures were all cover art (and a file refused as not a picture once more, to see whether it was sound)."""
+    from test_decode_inputs import make_song_with_cover
+
+    files = {
+        make_video(tmp_path / "clip.mp4", size=(64, 48), frames=4, audio="aac"): ("video", ""),
+        make_image(tmp_path / "scan.png", size=(32, 32), mode="L"): ("image", ""),
+        make_song_with_cover(tmp_path / "song.mp4", codec="aac", seconds=0.5): ("", batch_module.SOUND_ONLY),
+        make_voice_memo(tmp_path / "memo.3gp"): ("", batch_module.SOUND_ONLY),
+    }
+    real_open = av.open
+    opened: list[str] = []
+
+    def counting_open(file, *args, **kwargs):
+        opened.append(Path(file).name)
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(av, "open", counting_open)
+    for path, expected in files.items():
+        assert batch_module.classify(path) == expected, path.name
+    assert opened == [path.name for path in files]
+
+
+def make_psd(path: Path, size: tuple[int, int]) -> Path:
+    """A flat 8-bit greyscale Photoshop file (no layers, raw pixels) of ``size`` (w, h) showing a gradient."""
+    width, height = size
+    header = b"8BPS" + struct.pack(">H6xHIIHH", 1, 1, height, width, 8, 1)  # 1 channel, 8 bits, greyscale
+    sections = struct.pack(">III", 0, 0, 0)  # no colour mode data, image resources, layers
+    pixels = np.linspace(20, 230, width * height).astype(np.uint8).tobytes()
+    path.write_bytes(header + sections + struct.pack(">H", 0) + pixels)
+    return path
+
+
+def test_a_photoshop_master_is_coloured_as_a_photo_not_a_one_frame_video(tmp_path: Path,
+                                                                          colorizer: Colorizer) -> None:
+    """Archives keep their scans' Photoshop masters: `scan.psd` was taken for a video and written as a one-frame
+    `scan.psd.mkv`; a damaged one was ignored as "not an image or video" instead of failing."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    make_psd(src / "scan.psd", (40, 30))
+    (src / "damaged.psd").write_bytes(b"a master lost to a bad sector " * 4)
+
+    report = run(src, dst, colorizer)
+
+    assert [(r.file, r.kind, r.status) for r in report.files] == [("damaged.psd", "", "failed"),
+                                                                  ("scan.psd", "image", "done")]
+    with Image.open(dst / "scan.psd.png") as written:
+        assert (written.size, written.mode) == ((40, 30), "RGB")

@@ -469,6 +469,15 @@ def test_standard_input_and_output_are_named(tmp_path, weights, clip, monkeypatc
     assert no_outputs(tmp_path, set())
 
 
+def test_preview_names_standard_input_and_refuses_overwrite_without_a_sheet(tmp_path, weights, clip, monkeypatch):
+    """`vidcolor preview -` said "- does not exist; check the path", and `--overwrite` without `--sheet` was
+    silently ignored (while `--frames` without `--sheet` is a usage error)."""
+    monkeypatch.chdir(tmp_path)
+    assert_one_line_error(run("preview", "-", "--weights", weights), "standard input")
+    result = run("preview", clip, "--overwrite", "--weights", weights)
+    assert result.exit_code == 2 and "--overwrite" in result.stderr and "only applies with --sheet" in result.stderr
+
+
 def test_debug_set_to_zero_keeps_errors_to_one_line(tmp_path, weights, clip, monkeypatch):
     """`VIDCOLOR_DEBUG=0` showed the traceback: any value at all counted as on."""
     break_the_render(monkeypatch, AttributeError("'NoneType' object has no attribute 'planes'"))

@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 from PIL import Image
 
 from cli import main
-from tests.media import make_video, read_packets, tone_frame
+from tests.media import make_video, read_packets, read_video_frames, tone_frame
 from vidcolor.errors import InputError, VidcolorWarning
 from vidcolor.io.decode import LumaFrame, VideoSource, count_frames
 from vidcolor.io.probe import media_kind
@@ -375,3 +375,44 @@ def test_damaged_last_frames_do_not_fail_the_file(tmp_path: Path, ext: str) -> N
     kept, end, warned = _decoded(damage_packets(clip, tmp_path / f"damaged.{ext}", [28, 29]))
     assert 0 < len(kept) <= 28 and end == clean_end
     assert len(warned) == 1 and f"{30 - len(kept)} damaged video frames" in warned[0], warned
+
+
+@pytest.mark.parametrize(("ext", "rotation", "first_pass"), [("mp4", 90, "items"), ("mkv", 270, "items"),
+                                                              ("mp4", 90, "copy_packets")])
+def test_rotation_is_read_without_opening_the_file_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          ext: str, rotation: int, first_pass: str) -> None:
+    """The display matrix was read by opening the file a second time (probing a large MPEG-TS or a file on a
+    network share twice). It is read off the first frame of the file already open; the first pass still gives
+    every frame and every sound packet from the start."""
+    clip = make_video(tmp_path / f"rotated.{ext}", size=(96, 64), frames=12, audio="aac", rotation=rotation)
+    frames, sound = read_video_frames(clip), [payload for _, _, payload in read_packets(clip)]
+    opened: list[object] = []
+    real_open = av.open
+    monkeypatch.setattr(av, "open", lambda *args, **kwargs: opened.append(args[0]) or real_open(*args, **kwargs))
+    with VideoSource(clip) as source:
+        assert source.info.rotation == rotation
+        items = list(source.items() if first_pass == "items" else source.copy_packets())
+    assert len(opened) == 1
+    assert [bytes(item) for item in items if isinstance(item, av.Packet)] == sound
+    if first_pass == "items":
+        decoded = [item for item in items if isinstance(item, LumaFrame)]
+        assert [frame.pts for frame in decoded] == [pts for pts, _, _ in frames]
+        assert all(np.array_equal(frame.y, y) for frame, (_, _, y) in zip(decoded, frames))
+
+
+@pytest.mark.parametrize("ext", ["mp4", "mkv"])
+def test_a_damaged_first_keyframe_counts_every_frame_it_loses(tmp_path: Path, ext: str) -> None:
+    """The warning said '1 damaged video frame (at 0.03 s)' where the nine frames before the first decodable one
+    were lost (the damaged keyframe is not flagged as one, and the decoder's refusal comes a few packets late).
+    It counts them all and says where they were; the frames kept stay at their places on the timeline."""
+    clip = make_video(tmp_path / f"clip.{ext}", size=(96, 64), frames=30, gop=10)
+    damaged = _damage_first_picture(clip, tmp_path / f"damaged.{ext}")
+    clean, _, _ = _decoded(clip)
+    kept, _, warned = _decoded(damaged)
+    lost = sorted({frame.pts for frame in clean} - {frame.pts for frame in kept})
+    assert len(lost) > 5 and all(pts < kept[0].pts for pts in lost)
+    assert len(warned) == 1 and f"{len(lost)} damaged video frames could not be decoded" in warned[0], warned
+    assert f"(at {', '.join(_seconds(clip, pts) for pts in lost[:5])}, ...)" in warned[0], warned
+    assert f"first decodable frame, at {_seconds(clip, kept[0].pts)}" in warned[0], warned
+    with VideoSource(damaged) as source:
+        assert [frame.pts for frame in kept] == [source.timeline().times[frame.index] for frame in kept]

@@ -15,7 +15,10 @@ import tifffile
 from PIL import ExifTags, Image, ImageCms, ImageOps
 from skimage.color import rgb2lab
 
-from tests.image_media import add_orientation, icc_profile, make_image, mark_box, press_linear_rgb
+from tests.image_media import (
+    add_orientation, icc_curve_table, icc_parametric_curve, icc_profile, icc_rgb_table, make_image, mark_box,
+    press_linear_rgb, with_icc_tags, with_png_chunk,
+)
 from vidcolor.errors import InputError, OutputError, VidcolorWarning
 from vidcolor.io.images import IMAGE_SUFFIXES, is_image_suffix, read_image, write_image
 
@@ -489,19 +492,122 @@ def test_a_16_bit_grey_scan_with_a_grey_profile_is_converted_at_16_bits(tmp_path
         np.testing.assert_array_equal(image.alpha, np.full(stored.shape, 40000 / 65535, np.float32))
 
 
-def test_a_16_bit_photo_whose_profile_is_not_applied_says_so(tmp_path: Path) -> None:
+def test_a_png_colour_profile_over_1_mb_is_applied(tmp_path: Path) -> None:
+    """Pillow decompresses a PNG's colour profile up to 1 MB only (its limit for text): a photo with a larger
+    profile (fine tables) was refused as 'truncated or corrupt'. One past 64 MB is refused, saying why."""
+    stored = np.random.default_rng(5).integers(0, 256, (6, 8, 3), dtype=np.uint8)
     adobe = icc_profile("adobe-rgb")
+    for name, profile in (("plain.png", adobe), ("large.png", with_icc_tags(adobe, {b"zzzz": bytes(1_500_000)})),
+                          ("huge.png", with_icc_tags(adobe, {b"zzzz": bytes(65 << 20)}))):
+        Image.fromarray(stored).save(tmp_path / name)
+        with_png_chunk(tmp_path / name, b"iCCP", b"scan\x00\x00" + zlib.compress(profile))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        large = read_image(tmp_path / "large.png")
+    np.testing.assert_array_equal(large.rgb, read_image(tmp_path / "plain.png").rgb)
+    assert np.abs(large.rgb - stored / 255).max() > 0.02  # converted from Adobe RGB
+    with pytest.raises(InputError, match=r"huge\.png holds a colour profile or text that decompresses to over 64 MB"):
+        read_image(tmp_path / "huge.png")
+
+
+def _deep_scan(path: Path, profile: bytes, alpha: bool = False) -> np.ndarray:
+    """A 16-bit RGB scan at ``path`` (.tif, or .png as OpenCV writes it) tagged with ``profile``: every 8-bit
+    level of a coarse colour cube (as 16-bit values), then a fine grey ramp; returns the stored RGB."""
+    levels = np.arange(0, 256, 15, dtype=np.uint16) * 257
+    cube = np.stack(np.meshgrid(levels, levels, levels), axis=-1).reshape(-1, 3)
+    ramp = np.repeat(np.arange(0, 65536, 37, dtype=np.uint16)[:, None], 3, axis=1)
+    stored = np.concatenate([cube, ramp, np.zeros((-(cube.shape[0] + ramp.shape[0]) % 64, 3), np.uint16)])
+    stored = stored.reshape(-1, 64, 3)
+    pixels = np.dstack([stored, np.full(stored.shape[:2], 50000, np.uint16)]) if alpha else stored
+    if path.suffix == ".tif":
+        tifffile.imwrite(path, pixels, photometric="rgb", extrasamples="unassalpha" if alpha else None,
+                         extratags=[(34675, "B", len(profile), profile, True)])
+    else:
+        cv2.imwrite(str(path), cv2.cvtColor(pixels, cv2.COLOR_RGBA2BGRA if alpha else cv2.COLOR_RGB2BGR))
+        with_png_chunk(path, b"iCCP", b"scanner\x00\x00" + zlib.compress(profile))
+    return stored
+
+
+def _littlecms_8_bit(stored: np.ndarray, profile: bytes) -> np.ndarray:
+    """Reference: the 8-bit values of ``stored`` converted by littlecms from ``profile`` to sRGB, in [0, 255]
+    (evaluated exactly, not through a grid it would precompute for a black point to compensate)."""
+    converted = ImageCms.profileToProfile(Image.fromarray((stored // 257).astype(np.uint8)),
+                                          ImageCms.ImageCmsProfile(io.BytesIO(profile)),
+                                          ImageCms.createProfile("sRGB"), outputMode="RGB",
+                                          flags=ImageCms.Flags.NOOPTIMIZE)
+    return np.asarray(converted, dtype=np.float64)
+
+
+@pytest.mark.parametrize("layout", ["scan.tif", "scan.png", "scan_alpha.tif", "scan_alpha.png"])
+def test_a_16_bit_adobe_rgb_scan_is_converted_to_srgb_at_16_bits(tmp_path: Path, layout: str) -> None:
+    """A 16-bit Adobe RGB scan (a print scanned in colour mode) kept its Adobe RGB values, with a warning, so
+    its colours came out 17 % too saturated where the 8-bit scan of the same print was converted."""
+    adobe = icc_profile("adobe-rgb")
+    stored = _deep_scan(tmp_path / layout, adobe, alpha="alpha" in layout)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        image = read_image(tmp_path / layout)
+    assert image.bit_depth == 16
+    cube = stored.reshape(-1, 3)[:18 ** 3]
+    reference = _littlecms_8_bit(cube[None], adobe)[0]
+    np.testing.assert_allclose(image.rgb.reshape(-1, 3)[:18 ** 3] * 255, reference, atol=1)  # littlecms rounds
+    ramp = image.grey.reshape(-1)[18 ** 3:18 ** 3 + 1772]  # neutral: grey stays grey, at 16-bit steps
+    np.testing.assert_allclose(image.rgb.reshape(-1, 3)[18 ** 3:18 ** 3 + 1772].std(axis=1), 0, atol=1 / 65535)
+    assert np.all(np.diff(ramp) >= 0) and np.unique(ramp).size > 4 * 256
+    if "alpha" in layout:
+        np.testing.assert_array_equal(image.alpha, np.full(stored.shape[:2], 50000 / 65535, np.float32))
+
+
+_PROPHOTO_CURVE = np.where(np.linspace(0, 1, 1024) < 1 / 32, np.linspace(0, 1, 1024) / 16,
+                           np.linspace(0, 1, 1024) ** 1.8)
+
+
+@pytest.mark.parametrize("curve", [
+    icc_curve_table(_PROPHOTO_CURVE),  # ProPhoto's: gamma 1.8 with a linear toe, as a table
+    icc_parametric_curve(0, 2.2),
+    icc_parametric_curve(1, 2.2, 1.1, -0.1),
+    icc_parametric_curve(2, 2.2, 1.0, -0.05, 0.02),  # black above 0: its black point is compensated
+    icc_parametric_curve(3, 2.4, 1 / 1.055, 0.055 / 1.055, 1 / 12.92, 0.04045),  # sRGB's, on wider primaries
+    icc_parametric_curve(4, 2.4, 0.9, 0.05, 0.08, 0.05, 0.01, 0.004),
+], ids=["table", "parametric-0", "parametric-1", "parametric-2", "parametric-3", "parametric-4"])
+def test_every_kind_of_icc_tone_curve_converts_16_bit_colour_as_littlecms_does(tmp_path: Path, curve: bytes) -> None:
+    profile = with_icc_tags(icc_profile("adobe-rgb"), {tag: curve for tag in (b"rTRC", b"gTRC", b"bTRC")})
+    stored = _deep_scan(tmp_path / "scan.tif", profile)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        image = read_image(tmp_path / "scan.tif")
+    cube = stored.reshape(-1, 3)[:18 ** 3]
+    np.testing.assert_allclose(image.rgb.reshape(-1, 3)[:18 ** 3] * 255, _littlecms_8_bit(cube[None], profile)[0],
+                               atol=1)
+
+
+def test_a_16_bit_grey_photo_with_an_rgb_profile_is_converted_and_stays_grey(tmp_path: Path) -> None:
+    adobe = icc_profile("adobe-rgb")
+    stored = np.concatenate([np.arange(256) * 257, np.arange(768) * 85]).astype(np.uint16).reshape(32, 32)
+    Image.fromarray(stored).save(tmp_path / "grey.png", icc_profile=adobe)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        image = read_image(tmp_path / "grey.png")
+    assert image.bit_depth == 16
+    reference = _littlecms_8_bit(np.repeat(stored[:8, :, None], 3, axis=2), adobe)[..., 1]  # the 8-bit levels
+    np.testing.assert_allclose(image.grey[:8] * 255, reference, atol=1)
+    assert np.unique(image.grey[8:]).size > 2 * 256  # 16-bit steps, not 8-bit ones
+
+
+def test_a_16_bit_photo_whose_profile_is_a_table_keeps_its_values_and_says_so(tmp_path: Path) -> None:
+    table = with_icc_tags(icc_profile("adobe-rgb"), {b"A2B0": icc_rgb_table()})  # littlecms prefers the table
     stored = np.random.default_rng(2).integers(0, 65536, (6, 8, 3), dtype=np.uint16)
     tifffile.imwrite(tmp_path / "deep.tif", stored, photometric="rgb",
-                     extratags=[(34675, "B", len(adobe), adobe, True)])
-    with pytest.warns(VidcolorWarning, match=r"deep\.tif: its colour profile 'Adobe RGB \(1998\)' was not applied"):
+                     extratags=[(34675, "B", len(table), table, True)])
+    with pytest.warns(VidcolorWarning, match=r"deep\.tif: its colour profile 'Adobe RGB \(1998\)' was not applied "
+                                             r"\(it describes its colours by tables"):
         image = read_image(tmp_path / "deep.tif")
     np.testing.assert_array_equal(np.rint(image.rgb * 65535), stored)
     srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     tifffile.imwrite(tmp_path / "srgb.tif", stored, photometric="rgb", extratags=[(34675, "B", len(srgb), srgb, True)])
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # sRGB needs no conversion
-        read_image(tmp_path / "srgb.tif")
+        np.testing.assert_array_equal(np.rint(read_image(tmp_path / "srgb.tif").rgb * 65535), stored)
 
 
 @pytest.mark.parametrize("output", ["out.jpg", "out.png", "out.tif"])
@@ -904,6 +1010,27 @@ def test_an_xmp_orientation_under_any_prefix_or_in_utf16_turns_the_photo_once(
         with Image.open(tmp_path / output) as written:
             xmp = written.info.get("xmp")
             assert b"Harbour, 1931" in xmp and b"Orientation" not in xmp, output
+
+
+@pytest.mark.parametrize("layout", ["grey16_alpha", "float_rgb"])
+def test_a_tiff_pillow_cannot_read_is_turned_by_its_xmp_orientation(tmp_path: Path, layout: str) -> None:
+    """A TIFF read with tifffile (16-bit grey with alpha, float RGB) ignored an orientation stated only in its
+    XMP, whose orientation was then removed from the colour version's XMP: the picture stayed sideways."""
+    packet = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+              b'<rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="6"/></rdf:RDF></x:xmpmeta>')
+    stored = np.random.default_rng(4).random((6, 8, 3))
+    if layout == "float_rgb":
+        pixels, options = stored.astype(np.float32), {"photometric": "rgb"}
+    else:
+        pixels = np.dstack([np.rint(stored[..., 0] * 65535), np.full((6, 8), 65535)]).astype(np.uint16)
+        options = {"photometric": "minisblack", "extrasamples": "unassalpha"}
+    tifffile.imwrite(tmp_path / "scan.tif", pixels, extratags=[(700, "B", len(packet), packet, True)], **options)
+    with pytest.raises(OSError):
+        Image.open(tmp_path / "scan.tif").load()  # read outside Pillow
+    image = read_image(tmp_path / "scan.tif")
+    upright = np.rot90(stored if layout == "float_rgb" else stored[..., :1].repeat(3, axis=2), -1)
+    np.testing.assert_allclose(image.rgb, upright, atol=0.5 / 65535)
+    assert b"Orientation" not in image.metadata.xmp
 
 
 def test_a_decoder_warning_names_the_photo(tmp_path: Path) -> None:

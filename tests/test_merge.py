@@ -8,6 +8,8 @@ from skimage.color import deltaE_ciede2000, rgb2lab
 
 from tests.media import _fill_plane
 from vidcolor.color import lab_to_rgb
+from vidcolor.io.colour_matrices import KNOWN, assumed_matrix
+from vidcolor.io.decode import stated_matrix
 from vidcolor.merge import YuvFormat, chroma_planes, luma_to_lightness
 
 # AVCOL_SPC codes whose Kr/Kb swscale knows, at heights on both sides of the SD/HD guess
@@ -104,3 +106,19 @@ def test_merged_chroma_shows_the_predicted_colour(colorspace, height):
     shown = _swscale_rgb(_luma_codes(meant, yuv), cb[0].numpy(), cr[0].numpy(), colorspace)
     difference = deltaE_ciede2000(rgb2lab(meant[0].permute(1, 2, 0).double().numpy()), rgb2lab(shown))
     assert difference.max() < 2.5 and difference.mean() < 0.8
+
+
+@pytest.mark.parametrize("colorspace", range(-1, 20))
+@pytest.mark.parametrize("height", [480, 719, 720, 1080])
+def test_chroma_is_made_in_the_matrix_the_output_is_tagged_with(colorspace, height):
+    """The decoder tags the output with the stream's matrix code (or the one players assume for the height)
+    and the merge makes the chroma with its own table of matrices: where the two disagreed, players decoded
+    the colour with another matrix than it was made in. Every code the decoder keeps has coefficients of
+    its own, whatever the height, and every other code is made as the assumed matrix it is tagged with."""
+    tagged = stated_matrix(colorspace, height)
+    assert YuvFormat.for_video(colorspace, height) == YuvFormat.for_video(tagged, height)
+    if colorspace in KNOWN:
+        assert tagged == colorspace
+        assert YuvFormat.for_video(colorspace, 480) == YuvFormat.for_video(colorspace, 1080)
+    else:
+        assert tagged == assumed_matrix(height) == (1 if height >= 720 else 6)

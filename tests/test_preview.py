@@ -731,3 +731,93 @@ def test_the_window_shows_a_damaged_frame_as_the_render_holds_it(weights, tmp_pa
     assert [title.split("frame ")[1].split()[0] for title in titles] == [str(index) for index in points[:3]]
     if lost:
         assert f"(damaged: shows frame {lost[0] - 1})" in titles[1]
+
+
+def test_a_sheet_that_damaged_rows_would_make_too_large_is_refused_before_any_frame_is_rendered(weights, tmp_path,
+                                                                                                  monkeypatch) -> None:
+    """The size check measured the labels of frames that decode: a damaged frame's row carries "(damaged: shows
+    frame N)" as well, on narrow pictures a second line, so a sheet at its format's limit passed the check and
+    was refused only once every row had been rendered. Now each row is measured with every label it may carry."""
+    import vidcolor.io.images as images
+
+    damaged, kept, count = damaged_video(tmp_path, "mp4")
+    assert len(kept) < count
+    with VideoSource(damaged) as source:
+        timeline = source.timeline()
+    undamaged = sum(row_size(label_text(index, timeline.seconds_of(index)), WIDTH, HEIGHT)[1] for index in range(count))
+    monkeypatch.setitem(images._MAX_SIDE, ".webp", undamaged)
+    monkeypatch.setattr(preview_module, "_frames_of", lambda *args, **kwargs: pytest.fail("frames were rendered"))
+    sheet = tmp_path / "sheet.webp"
+    result = cli(str(damaged), "--sheet", str(sheet), "--frames", str(count), "--weights", str(weights),
+                 "--device", "cpu", "--render-size", str(RENDER))
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "too large for .webp" in lines[0] and "damaged" in lines[0], result.output
+    assert not sheet.exists() and not list(tmp_path.glob(".*partial*"))
+
+
+def test_a_sheet_that_passes_the_size_check_fits_whichever_frames_are_damaged(weights, tmp_path, monkeypatch) -> None:
+    """The counterpart of the test above: at the largest size the check allows, the damaged clip's sheet is
+    written, and where the damage note fits on the label's line (wider pictures) a clip is not refused for
+    rows that might be damaged."""
+    import vidcolor.io.images as images
+
+    damaged, kept, count = damaged_video(tmp_path, "mp4")
+    with VideoSource(damaged) as source:
+        timeline = source.timeline()
+    rows = [(index, timeline.seconds_of(index)) for index in range(count)]
+    allowed = preview_module.sheet_size(WIDTH, HEIGHT, rows, last=count - 1)
+    monkeypatch.setitem(images._MAX_SIDE, ".webp", max(allowed))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", VidcolorWarning)
+        result = write_contact_sheet(damaged, tmp_path / "sheet.webp", colorizer(weights), frames=count,
+                                     temporal=TemporalOptions(enabled=False))
+    assert result.frames == list(range(count))
+    assert result.width <= allowed[0] and result.height <= allowed[1]
+    wide = 640
+    clean = preview_module.sheet_size(wide, HEIGHT, rows, last=None)
+    assert preview_module.sheet_size(wide, HEIGHT, rows, last=count - 1) == clean
+    monkeypatch.setitem(images._MAX_SIDE, ".webp", max(clean))
+    preview_module.check_sheet_size(".webp", wide, HEIGHT, rows, last=count - 1)
+
+
+def test_the_label_font_draws_every_digit_equally_wide() -> None:
+    """The size check measures a damaged row's label once per number of digits of the frame it names: it relies
+    on every digit taking the same width."""
+    for scale in (0.35, 0.5, 0.9, 2.0):
+        widths = {cv2.getTextSize(str(digit) * 3, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0] for digit in range(10)}
+        assert len(widths) == 1, (scale, widths)
+
+
+@pytest.mark.parametrize(("seconds", "shown"), [(299.9997, "5:00.00"), (59.996, "1:00.00"), (59.994, "0:59.99"),
+                                                (119.9951, "2:00.00"), (3600.0, "60:00.00")])
+def test_a_time_just_before_a_whole_minute_is_labelled_with_the_next_minute(seconds, shown) -> None:
+    """Frame 8991 of a 29.97 fps film starts at 299.9997 s and was labelled "4:60.00"."""
+    assert label_text(8991, seconds) == f"frame 8991  {shown}"
+
+
+@pytest.mark.parametrize("closed_window", ["gone", "raises"])
+def test_closing_the_window_with_its_close_button_quits_without_an_error(weights, clip, monkeypatch,
+                                                                         closed_window) -> None:
+    """Closing the window (its X button) ended the command with `Error: ... Can't destroy non-registered window`
+    and exit 1: GTK's and Windows' OpenCV refuse to destroy a window the user has closed, and Windows' refuses
+    even to say whether it is visible."""
+    titles = fake_window(monkeypatch, [])
+
+    def destroyed(*args: object) -> None:
+        raise cv2.error("OpenCV(4.10.0) window_gtk.cpp:1260: error: (-215:Assertion failed) found && \"Can't destroy "
+                        "non-registered window\" in function 'cvDestroyWindow'")
+
+    def invisible(*args: object) -> float:
+        if closed_window == "raises":
+            raise cv2.error("OpenCV(4.10.0) window_w32.cpp: error: (-27:Null pointer) NULL window: 'vidcolor preview'")
+        return 0.0
+
+    monkeypatch.setattr(cv2, "waitKeyEx", lambda delay: -1)
+    monkeypatch.setattr(cv2, "getWindowProperty", invisible)
+    monkeypatch.setattr(cv2, "destroyWindow", destroyed)
+    result = cli(str(clip), "--weights", str(weights), "--device", "cpu", "--render-size", str(RENDER),
+                 "--temporal", "off")
+    assert result.exit_code == 0, result.output
+    assert result.output == ""
+    assert len(titles) == 1

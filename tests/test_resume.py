@@ -414,3 +414,41 @@ def test_mp4_family_outputs_on_frame_slots_keep_exact_frame_times(tmp_path, colo
     colorize_video_resumable(source, resumable, colorizer, progress=False, segment_seconds=0.3)
     assert frame_times(resumable) == frame_times(plain) == [index * Fraction(1001, 30000) for index in range(30)]
     assert read_packets(resumable, "audio") == read_packets(plain, "audio")
+
+
+@pytest.mark.parametrize("ext", ["mkv", "webm"])
+def test_a_resumed_variable_rate_ts_states_the_frame_rate_a_plain_render_states(tmp_path, colorizer, ext):
+    """An MPEG-TS whose frame rate varies states no average rate: the join stated none either, so Matroska took
+    30000 fps from the H.264 timing information, and WebM, without a default frame duration, read its last frame
+    back with none."""
+    source = make_video(tmp_path / "in.ts", size=(96, 64), frames=30, rate=Fraction(25), vfr=True)
+    plain, resumable = tmp_path / f"plain.{ext}", tmp_path / f"resumable.{ext}"
+    colorize_video(source, plain, colorizer, progress=False)
+    colorize_video_resumable(source, resumable, colorizer, progress=False, segment_seconds=0.4)
+    with av.open(str(plain)) as a, av.open(str(resumable)) as b:
+        assert b.streams.video[0].average_rate == a.streams.video[0].average_rate == 25
+    assert frame_times(resumable) == frame_times(plain) and len(frame_times(plain)) == 30
+    assert video_durations(resumable) == video_durations(plain)
+
+
+def video_durations(path):
+    """Each video packet's duration in seconds, in presentation order."""
+    with av.open(str(path)) as container:
+        packets = [packet for packet in container.demux(container.streams.video[0]) if packet.size]
+    return [float(packet.duration * packet.time_base) for packet in sorted(packets, key=lambda packet: packet.pts)]
+
+
+@pytest.mark.parametrize("options", [dict(rate=Fraction(25), audio="mp3"), dict(rate=Fraction(30000, 1001), audio="aac")],
+                         ids=["25fps-mp3", "ntsc-aac"])
+def test_an_ogv_render_of_a_source_that_starts_late_resumes(tmp_path, colorizer, options):
+    """Ogg keeps each frame's time, as Matroska does, but its segments were joined as AVI's, counted from a first
+    frame at 0: from a source whose first frame is not at 0 (MPEG-TS, a camcorder's .mts) each segment's first
+    frame went back before the frame ahead of it, and the join failed ('Invalid argument') after the whole render."""
+    source = make_video(tmp_path / "in.ts", size=(96, 64), frames=30, **options)
+    plain, resumable = tmp_path / "plain.ogv", tmp_path / "resumable.ogv"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", VidcolorWarning)  # the sound is re-encoded for Ogg
+        colorize_video(source, plain, colorizer, progress=False)
+        colorize_video_resumable(source, resumable, colorizer, progress=False, segment_seconds=0.4)
+    assert frame_times(resumable) == frame_times(plain) == frame_times(source)
+    assert read_packets(resumable, "audio") == read_packets(plain, "audio")

@@ -189,3 +189,30 @@ def test_aac_and_ac3_from_an_avi_keep_their_times_in_an_avi(tmp_path: Path, audi
     assert _beep_spacing(dst) == pytest.approx(BEEPS_S[1] - BEEPS_S[0], abs=0.01)
     with pytest.warns(UserWarning, match="would lose the timing"):
         round_trip(dst, tmp_path / "again.avi")  # failed: "Invalid argument"
+
+
+@pytest.mark.parametrize(("ext", "out"), [("mkv", "mov"), ("mkv", "mp4"), ("nut", "mov"), ("mkv", "avi")])
+def test_a_gap_in_pcm_sound_is_kept_as_pcm(tmp_path: Path, ext: str, out: str) -> None:
+    """MP4 and QuickTime time PCM by its samples (one sample-table entry per sample), as AVI times all sound:
+    PCM from a capture that dropped 0.6 s of sound was copied with the gap closed up, silently, and all the
+    sound after it played 0.6 s early. It is re-encoded as the same PCM, lossless, with silence in the gap."""
+    src = _clip(tmp_path / f"gap.{ext}", "pcm_s16le", gap=(0.6, 1.2))
+    dst = tmp_path / f"out.{out}"
+    with pytest.warns(UserWarning, match=r"would close up the 0\.\d\d s gap in this sound at 0\.\d\d s.*"
+                                         r"re-encoding it as pcm_s16le with silence in its gaps"):
+        round_trip(src, dst)
+    assert _beep_spacing(dst) == pytest.approx(BEEPS_S[1] - BEEPS_S[0], abs=0.01)
+    with av.open(str(dst)) as container:
+        assert container.streams.audio[0].codec_context.name == "pcm_s16le"
+    assert len(read_video_frames(dst)) == 50
+
+
+@pytest.mark.parametrize(("ext", "out"), [("mov", "mov"), ("mov", "mp4"), ("mkv", "mov")])
+def test_pcm_without_gaps_is_still_copied_into_mov_and_mp4(tmp_path: Path, ext: str, out: str) -> None:
+    """Whole PCM (a QuickTime capture's, which is timed by its samples already) is copied byte for byte."""
+    src = _clip(tmp_path / f"whole.{ext}", "pcm_s16le")
+    dst = tmp_path / f"out.{out}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        round_trip(src, dst)
+    assert [data for _, _, data in read_packets(dst)] == [data for _, _, data in read_packets(src)]

@@ -1,6 +1,9 @@
 """The two-stage pix2pix training loop: L1 pretraining of the generator, then the cGAN stage.
 
-Everything needed to continue a run exactly (weights, optimisers, stage, epoch, position in the
+Steps run in bf16 autocast on CUDA GPUs that compute in it (Ampere on), in fp16 autocast with a gradient
+scaler on older ones (T4, V100, P100) and in float32 on the CPU (see :func:`training_precision`).
+
+Everything needed to continue a run exactly (weights, optimisers, gradient scales, stage, epoch, position in the
 epoch's shuffled order, step, elapsed time, RNG states, the best held-out weights) is saved in
 ``RUN_DIR/checkpoint.pt`` every ``outputs_every`` epochs (default 1), every ``checkpoint_minutes``
 and when a stage ends. With ``holdout`` set, held-out photos are scored at the same moments
@@ -15,7 +18,8 @@ import math
 import platform
 import random
 import time
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +29,7 @@ from tqdm import tqdm
 
 from vidcolor.errors import InputError, VidcolorError, WeightsError, first_line
 from vidcolor.models import PatchDiscriminator, create_generator, generator_spec, load_generator, read_metadata, save_generator
+from vidcolor.worker import autocast_dtype
 
 from . import plots
 from .config import CHECKPOINT_NAME, GAN, PRETRAIN, STAGES, TrainConfig
@@ -47,7 +52,8 @@ from .losses import discriminator_loss, generator_adversarial_loss, l1_loss
 
 log = logging.getLogger(__name__)
 
-# what every checkpoint holds (save_checkpoint writes them, read_checkpoint looks for them)
+# what every checkpoint holds (save_checkpoint writes them, read_checkpoint looks for them); "scalers", the
+# gradient scales of fp16 runs, are left out: checkpoints written before they existed resume with fresh ones
 _CHECKPOINT_KEYS = frozenset({"config", "generator", "discriminator", "pretrain_optimizer", "gan_g_optimizer",
                               "gan_d_optimizer", "progress", "order", "best_weights", "unrewound_generator", "rng"})
 
@@ -65,6 +71,45 @@ def check_values_per_step(photos_per_step: int, crop: int) -> None:
                          "least 2 training photos) or --crop 64")
 
 
+@dataclass(frozen=True)
+class Precision:
+    """How training steps compute on ``device_type``: autocast to ``dtype`` (``None``: plain float32), and
+    with ``scaled`` a gradient scaler, which fp16 needs (its small gradients underflow to zero without one)."""
+
+    device_type: str
+    dtype: torch.dtype | None = None
+    scaled: bool = False
+
+    @property
+    def name(self) -> str:
+        """``bf16``, ``fp16`` or ``fp32``, for logs and the exported file's metadata."""
+        return {torch.bfloat16: "bf16", torch.float16: "fp16", None: "fp32"}[self.dtype]
+
+    def autocast(self) -> AbstractContextManager[Any]:
+        """The autocast context of a forward pass (a no-op in float32)."""
+        return torch.autocast(self.device_type, dtype=self.dtype) if self.dtype is not None else nullcontext()
+
+    def scaler(self) -> torch.amp.GradScaler:
+        """A new gradient scaler, disabled (a plain backward and step) unless ``scaled``."""
+        return torch.amp.GradScaler(self.device_type, enabled=self.scaled)
+
+
+def training_precision(device_type: str, bf16_supported: bool) -> Precision:
+    """The precision of training steps: bf16 autocast on a CUDA GPU that computes in bf16, fp16 autocast with a
+    gradient scaler on one that does not (before Ampere: bf16 is emulated there, slowly), float32 elsewhere."""
+    if device_type != "cuda":
+        return Precision(device_type)
+    if bf16_supported:
+        return Precision("cuda", torch.bfloat16)
+    return Precision("cuda", torch.float16, scaled=True)
+
+
+def device_precision(device: torch.device) -> Precision:
+    """:func:`training_precision` of ``device``, asking the GPU itself (``torch.cuda.is_bf16_supported()`` says
+    True on a T4 too, where bf16 is only emulated: see :func:`vidcolor.worker.autocast_dtype`)."""
+    return training_precision(device.type, device.type == "cuda" and autocast_dtype(device) == torch.bfloat16)
+
+
 class Trainer:
     """Owns the nets, optimisers, data and progress of one run in ``run_dir``."""
 
@@ -75,6 +120,11 @@ class Trainer:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.device = device
+        self.precision = device_precision(device)
+        # one per net: the generator's GAN loss (100 x L1) has far larger gradients than the discriminator's, so a
+        # shared scale would follow the generator's overflows and sit far lower than the discriminator's need
+        self.scalers = {"generator": self.precision.scaler(), "discriminator": self.precision.scaler()}
+        log.info("training steps in %s%s", self.precision.name, " with gradient scaling" if self.precision.scaled else "")
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed crop and batch size: let cuDNN pick its fastest kernels
         torch.manual_seed(config.seed)
@@ -145,47 +195,47 @@ class Trainer:
         self.position += size
         return random_crops(self.bank.images[indices.to(self.bank.images.device)], self.config.crop, self.data_rng)
 
-    def _autocast(self) -> Any:
-        """bf16 autocast on CUDA; plain float32 elsewhere."""
-        if self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return nullcontext()
+    def _descend(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, net: str) -> None:
+        """Backpropagate ``loss`` and step ``optimizer`` through the gradient scaler of ``net``: a plain backward
+        and step unless it is enabled (fp16), where a step whose gradients overflowed is skipped and the scale
+        lowered (a skipped step is no divergence: the weights stay as they were)."""
+        scaler = self.scalers[net]
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
 
     # ----------------------------------------------------------------- steps
     def pretrain_step(self, l_norm: torch.Tensor, ab_norm: torch.Tensor) -> dict[str, float]:
         """One Adam step of the generator on L1 alone."""
         self.generator.train()
         self.pretrain_optimizer.zero_grad(set_to_none=True)
-        with self._autocast():
+        with self.precision.autocast():
             predicted = self.generator(l_norm)
         loss = l1_loss(predicted, ab_norm)
-        loss.backward()
-        self.pretrain_optimizer.step()
+        self._descend(loss, self.pretrain_optimizer, "generator")
         return {"l1": loss.item()}
 
     def gan_step(self, l_norm: torch.Tensor, ab_norm: torch.Tensor) -> dict[str, float]:
         """One discriminator step, then one generator step on cGAN loss + ``l1_weight`` x L1."""
         self.generator.train()
         self.discriminator.train()
-        with self._autocast():
+        with self.precision.autocast():
             predicted = self.generator(l_norm)
         self.discriminator.requires_grad_(True)
         self.gan_d_optimizer.zero_grad(set_to_none=True)
-        with self._autocast():
+        with self.precision.autocast():
             real_logits = self.discriminator(torch.cat([l_norm, ab_norm], dim=1))
             fake_logits = self.discriminator(torch.cat([l_norm, predicted.detach()], dim=1))
         loss_d = discriminator_loss(real_logits.float(), fake_logits.float())
-        loss_d.backward()
-        self.gan_d_optimizer.step()
+        self._descend(loss_d, self.gan_d_optimizer, "discriminator")
 
         self.discriminator.requires_grad_(False)
         self.gan_g_optimizer.zero_grad(set_to_none=True)
-        with self._autocast():
+        with self.precision.autocast():
             fake_logits = self.discriminator(torch.cat([l_norm, predicted], dim=1))
         loss_gan = generator_adversarial_loss(fake_logits.float())
         loss_l1 = l1_loss(predicted, ab_norm)
-        (loss_gan + self.config.l1_weight * loss_l1).backward()
-        self.gan_g_optimizer.step()
+        self._descend(loss_gan + self.config.l1_weight * loss_l1, self.gan_g_optimizer, "generator")
         self.discriminator.requires_grad_(True)
         return {"l1": loss_l1.item(), "gan_g": loss_gan.item(), "gan_d": loss_d.item()}
 
@@ -287,7 +337,7 @@ class Trainer:
         self.generator.eval()
         truth = self.preview.to(self.device)
         l_norm, _ = to_model_pair(truth)
-        with self._autocast():
+        with self.precision.autocast():
             predicted = self.generator(l_norm).float()
         self.generator.train()
         colour, grey = predicted_and_grey_images(l_norm, predicted)
@@ -311,7 +361,7 @@ class Trainer:
 
     def evaluate_holdout(self) -> None:
         """Score the held-out photos, log and plot the scores, and keep the best L1-stage weights."""
-        score = score_holdout(self.generator, self.holdout, self.config.crop, self._autocast)
+        score = score_holdout(self.generator, self.holdout, self.config.crop, self.precision.autocast)
         epoch = self.epoch + (1 if self.position > 0 else 0)
         self.holdout_log.append(self.stage, epoch, self.step, score)
         plots.holdout_curve(self.holdout_log.path, self.run_dir / "holdout.png")
@@ -356,6 +406,7 @@ class Trainer:
             "steps": self.step,
             "minutes": round(sum(self.stage_seconds.values()) / 60, 2),
             "hardware": hardware,
+            "precision": self.precision.name,
             "torch": torch.__version__,
             "pretrained_encoder": self.config.pretrained,
             "seed": self.config.seed,
@@ -388,6 +439,7 @@ class Trainer:
             "pretrain_optimizer": self.pretrain_optimizer.state_dict(),
             "gan_g_optimizer": self.gan_g_optimizer.state_dict(),
             "gan_d_optimizer": self.gan_d_optimizer.state_dict(),
+            "scalers": {net: scaler.state_dict() for net, scaler in self.scalers.items()},  # empty unless fp16
             "progress": {
                 "stage_index": self.stage_index, "position": self.position, "step": self.step,
                 "stage_steps": self.stage_steps, "stage_epochs": self.stage_epochs, "stage_seconds": self.stage_seconds,
@@ -433,6 +485,8 @@ class Trainer:
         self.pretrain_optimizer.load_state_dict(state["pretrain_optimizer"])
         self.gan_g_optimizer.load_state_dict(state["gan_g_optimizer"])
         self.gan_d_optimizer.load_state_dict(state["gan_d_optimizer"])
+        for net, saved in state.get("scalers", {}).items():
+            restore_scaler(self.scalers[net], saved)
         self.stage_index = progress["stage_index"]
         self.position, self.step = progress["position"], progress["step"]
         self.stage_steps, self.stage_epochs = progress["stage_steps"], progress["stage_epochs"]
@@ -531,6 +585,14 @@ def restore_cuda_rng(saved: torch.Tensor | list[torch.Tensor] | None, device: to
     step draws on the CUDA generator: crops and flips come from the CPU ``data_rng``)."""
     if device.type == "cuda" and isinstance(saved, torch.Tensor):
         torch.cuda.set_rng_state(saved, device)
+
+
+def restore_scaler(scaler: torch.amp.GradScaler, saved: dict[str, Any] | None) -> None:
+    """Give ``scaler`` the gradient scale of an fp16 run's checkpoint. A checkpoint without one (bf16, float32,
+    or written before fp16 training) leaves it fresh, and a disabled scaler ignores it (the run went on a GPU
+    that computes in bf16, or the CPU)."""
+    if saved:
+        scaler.load_state_dict(saved)
 
 
 def read_checkpoint(run_dir: str | Path) -> dict[str, Any]:

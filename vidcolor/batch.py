@@ -14,28 +14,30 @@ import secrets
 import sys
 import time
 import traceback
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Literal, TextIO
 
-import av
 from tqdm import tqdm
 
-from .errors import InputError, OutputBusyError, OutputError, VidcolorError, debug_enabled, described, joined_lines
+from .errors import (
+    InputError, OutputBusyError, OutputError, VidcolorError, VidcolorWarning, debug_enabled, described, joined_lines,
+)
 from .io.containers import is_video_output
 from .io.encode import EncodeSettings
 from .io.images import IMAGE_SUFFIXES, is_image_suffix
-from .io.output import longest_name
-from .io.probe import media_kind, moving_pictures, open_media
+from .io.output import OutputDoneError, longest_name
+from .io.probe import probe_media
 from .pipeline import check_render_arguments, colorize_image, colorize_video
 from .temporal import TemporalOptions
 from .worker import Colorizer
 
 # a damaged file with one of these names is a failed photo or video, not an ignored file: pictures FFmpeg
-# reads (phones, film scans, web downloads), and camcorder, phone, DVD, raw-stream and web video names
+# reads (phones, film scans, web downloads, Photoshop masters), and camcorder, phone, DVD, raw-stream and web video names
 IMAGE_EXTENSIONS = frozenset(
     {*IMAGE_SUFFIXES, ".jpe", ".jfif", ".jp2", ".j2k", ".heic", ".heif", ".avif", ".jxl", ".dpx", ".exr",
-     ".tga", ".pcx", ".ppm", ".pgm", ".pbm", ".qoi", ".sgi"}
+     ".tga", ".pcx", ".ppm", ".pgm", ".pbm", ".qoi", ".sgi", ".psd", ".dds", ".ras", ".xpm", ".pfm", ".fits"}
 )
 VIDEO_EXTENSIONS = frozenset(
     {".mp4", ".mov", ".qt", ".mkv", ".mk3d", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".mpe", ".m2p", ".wmv",
@@ -54,6 +56,11 @@ HOUSEKEEPING_FOLDERS = frozenset(
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CSV_TEXT_FIELDS = ("file", "error")
 REPORT_STEM = "vidcolor-report"
+# a hidden file made in DST_DIR before any output: a folder run's own output folder, even when it was killed
+# (power loss, SIGKILL) before its report was written
+OUTPUT_MARK = ".vidcolor-output"
+OUTPUT_MARK_TEXT = "This folder holds the output of a vidcolor folder run; a rerun of that run carries on here.\n"
+MARKED_SOURCE = "source: "  # the mark's last line: the source folder of the run that made DST_DIR
 LINKED_FOLDER = "a link to a folder, not followed (links can loop)"
 SOUND_ONLY = "sound only, no picture"
 INTERRUPTED = "interrupted; no output was written"
@@ -153,8 +160,9 @@ def check_folders(src_dir: Path, dst_dir: Path) -> None:
 
 def _check_no_originals_in(dst_dir: Path) -> None:
     """Refuse a destination inside the source that already holds files but is not an earlier run's output
-    folder (it has no report): it is not walked, so its photos would be neither coloured nor kept apart."""
-    if not dst_dir.is_dir() or any(dst_dir.glob(f"{REPORT_STEM}.*")):
+    folder (it has neither :data:`OUTPUT_MARK` nor a report): it is not walked, so its photos would be neither
+    coloured nor kept apart."""
+    if not dst_dir.is_dir() or (dst_dir / OUTPUT_MARK).exists() or any(dst_dir.glob(f"{REPORT_STEM}.*")):
         return
     held = next((path for path in dst_dir.rglob("*") if path.is_file() and not path.name.startswith(".")), None)
     if held is not None:
@@ -202,36 +210,19 @@ def classify(path: Path) -> tuple[str, str]:
     cover art are not). A file that cannot be read (no permission) is an error, whatever its name.
     """
     try:
-        kind = media_kind(path)
+        probe = probe_media(path)
     except InputError as error:
         if isinstance(error.__cause__, PermissionError):
             raise InputError(f"{path} cannot be read ({error.__cause__.strerror or 'no permission'}); fix its "
                              "permissions and run again") from error
-        return "", SOUND_ONLY if _sound_only(path) else str(error)
-    if kind == "video" and _cover_art_only(path):
+        return "", str(error)
+    if probe.kind is None:
+        return "", SOUND_ONLY if probe.sound and not probe.moving else probe.reason
+    if probe.kind == "video" and not probe.moving:
         if path.suffix.lower() in MEDIA_EXTENSIONS:  # a song saved as .mp4 with its cover
             return "", SOUND_ONLY
         return "", f"{path} is audio with cover art, not a video"
-    return kind, ""
-
-
-def _sound_only(path: Path) -> bool:
-    """Whether ``path`` holds sound and no picture but cover art (a voice memo, a song with its cover)."""
-    try:
-        with open_media(path) as container:
-            return bool(container.streams.audio) and _pictures_are_cover_art(container)
-    except InputError:
-        return False
-
-
-def _cover_art_only(path: Path) -> bool:
-    with open_media(path) as container:
-        return _pictures_are_cover_art(container)
-
-
-def _pictures_are_cover_art(container: av.container.InputContainer) -> bool:
-    """Whether every video stream of ``container`` is an attached picture (true when it has none)."""
-    return next(moving_pictures(container), None) is None
+    return probe.kind, ""
 
 
 def colorize_tree(
@@ -259,7 +250,7 @@ def colorize_tree(
     check_render_arguments(colorizer, settings, temporal, batch_size)
     check_folders(src_dir, dst_dir)
     started = time.perf_counter()
-    dst_dir.mkdir(parents=True, exist_ok=True)
+    _make_output_folder(src_dir, dst_dir)
     report = BatchReport(src_dir, dst_dir)
     files, unreadable = walk_tree(src_dir, exclude=dst_dir)
     sources = sorted([*files, *unreadable], key=lambda path: path.relative_to(src_dir).parts)
@@ -293,6 +284,38 @@ def colorize_tree(
         report.seconds = time.perf_counter() - started
         _write_final_report(report)
     return report
+
+
+def _make_output_folder(src_dir: Path, dst_dir: Path) -> None:
+    """Create ``dst_dir`` and mark it as the output of a folder run from ``src_dir`` with :data:`OUTPUT_MARK`,
+    before any output is written there; an :class:`OutputError` when it cannot be made. A mark naming another
+    source folder is warned about (see :func:`_warn_of_other_source`)."""
+    try:
+        dst_dir.mkdir(parents=True, exist_ok=True)
+        with open(dst_dir / OUTPUT_MARK, "x", encoding="utf-8") as mark:
+            mark.write(f"{OUTPUT_MARK_TEXT}{MARKED_SOURCE}{src_dir.resolve()}\n")
+    except FileExistsError:
+        if not dst_dir.is_dir():
+            raise OutputError(f"output {dst_dir} is a file; give a folder") from None
+        _warn_of_other_source(src_dir, dst_dir)
+    except OSError as error:
+        raise OutputError(f"output folder {dst_dir} cannot be made ({error.strerror or error}); choose another "
+                          "output folder") from error
+
+
+def _warn_of_other_source(src_dir: Path, dst_dir: Path) -> None:
+    """Warn when ``dst_dir`` was made by a folder run from another source folder (two camera cards into one
+    folder): a file whose output name is already there is skipped as done, though it is another photo."""
+    try:
+        marked = (dst_dir / OUTPUT_MARK).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return
+    _, found, source = marked.partition(f"\n{MARKED_SOURCE}")
+    source = source.removesuffix("\n")
+    if found and source != str(src_dir.resolve()):
+        warnings.warn(f"{dst_dir} holds the output of a folder run from {source}: a file of {src_dir} whose output "
+                      "name is already there is skipped, not coloured; give another DST_DIR to colour this folder "
+                      "in full", VidcolorWarning, stacklevel=2)
 
 
 def _write_final_report(report: BatchReport) -> None:
@@ -387,6 +410,9 @@ def _colorize_file(
     except OutputBusyError:  # a second folder run colouring into the same DST_DIR: that run does this file
         return FileResult(name, kind, "skipped", None, time.perf_counter() - started,
                           "being coloured by another run right now")
+    except OutputDoneError:  # that other run finished this file after this run found its output missing
+        return FileResult(name, kind, "skipped", None, time.perf_counter() - started,
+                          "coloured by another run meanwhile")
     except Exception as error:  # noqa: BLE001 - a batch goes on past any failed file
         return FileResult(name, kind, "failed", None, time.perf_counter() - started, _failure_message(error))
 

@@ -17,14 +17,10 @@ import torch
 import torch.nn.functional as F
 
 from .color import grey_to_lightness, lab_to_rgb
+from .io import colour_matrices
 from .worker import resize
 
 _ArrayT = TypeVar("_ArrayT", np.ndarray, torch.Tensor)
-
-_BT601_CODES = frozenset({5, 6})  # BT.470BG, SMPTE 170M
-_YCGCO = 8  # AVCOL_SPC_YCGCO: Y = (R + 2G + B) / 4, Cg = G - Y, Co = (R - B) / 2 (H.273 MatrixCoefficients 8)
-# (Kr, Kb) of the others; BT.2020 constant luminance (10), which swscale does not convert, is made as non-constant
-_MATRICES = {1: (0.2126, 0.0722), 4: (0.30, 0.11), 7: (0.212, 0.087), 9: (0.2627, 0.0593), 10: (0.2627, 0.0593)}
 
 
 @dataclass(frozen=True)
@@ -43,11 +39,10 @@ class YuvFormat:
         Unspecified (2) or unknown codes fall back to what players assume: BT.709 from 720 lines up,
         BT.601 below.
         """
-        if colorspace == _YCGCO:
+        code = colour_matrices.stated_matrix(colorspace, height)
+        if code == colour_matrices.YCGCO:
             return cls(kr=0.25, kb=0.25, ycgco=True)
-        if colorspace in _BT601_CODES or (colorspace not in _MATRICES and height < 720):
-            return cls(kr=0.299, kb=0.114)
-        kr, kb = _MATRICES.get(colorspace, (0.2126, 0.0722))
+        kr, kb = colour_matrices.COEFFICIENTS[code]
         return cls(kr=kr, kb=kb)
 
     def luma_to_unit(self, y: torch.Tensor) -> torch.Tensor:

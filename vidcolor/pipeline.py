@@ -334,8 +334,8 @@ def colorize_image(
     check_image_size(output_path.suffix, image.grey.shape[1], image.grey.shape[0])
     check_photo_memory(colorizer, input_path, image.grey.shape[1], image.grey.shape[0])
     grey = np.repeat(image.grey[..., None], 3, axis=2)
-    colour = colorizer.colorize_rgb(grey)
-    with atomic_output(output_path, replace=overwrite) as temporary:
+    with atomic_output(output_path, replace=overwrite) as temporary:  # held from here: the work is this run's
+        colour = colorizer.colorize_rgb(grey)
         write_image(temporary, colour, image.alpha, image.bit_depth, format_suffix=output_path.suffix,
                     name=output_path.name, metadata=image.metadata)
     height, width = colour.shape[:2]

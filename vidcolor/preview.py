@@ -28,8 +28,8 @@ import cv2
 import numpy as np
 
 from .arguments import whole_number
-from .errors import InputError, VidcolorError
-from .io.decode import FrameTimeline, LumaFrame, VideoSource
+from .errors import InputError, OutputError, VidcolorError
+from .io.decode import FrameTimeline, LumaFrame, VideoInfo, VideoSource
 from .io.images import LoadedImage, check_image_size, is_image_suffix, quantised, read_image, write_image
 from .io.output import atomic_output, check_output_path
 from .io.probe import media_kind
@@ -142,16 +142,30 @@ def displayed_size(width: int, height: int, aspect: Fraction, rotation: int) -> 
     return (height, width) if (rotation // 90) % 2 else (width, height)
 
 
-def _displayed(image: np.ndarray, aspect: Fraction, rotation: int) -> np.ndarray:
-    """Stored pixels as a player shows them: stretched to square pixels, turned ``rotation`` degrees
-    counter-clockwise."""
+def _displayed(image: np.ndarray, aspect: Fraction, info: VideoInfo) -> np.ndarray:
+    """Stored pixels as a player shows them: stretched to square pixels, then turned (and mirrored) as the
+    video's display matrix says."""
     height, width = image.shape[:2]
     shown_width, _ = displayed_size(width, height, aspect, 0)
     if shown_width != width:
         shrinking = shown_width < width
         image = cv2.resize(image, (shown_width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
-    turns = (rotation // 90) % 4
+    if info.mirrored:
+        return np.ascontiguousarray(_mirrored(image, info.display_matrix))
+    turns = (info.rotation // 90) % 4
     return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
+
+
+def _mirrored(image: np.ndarray, matrix: tuple[int, ...]) -> np.ndarray:
+    """``image`` as a mirroring display ``matrix`` (FFmpeg's layout ``a b _ c d _ _ _ _``) shows it: the stored
+    pixel at column x, row y goes to column ``a*x + c*y`` and row ``b*x + d*y`` (then moved into view)."""
+    a, b, c, d = matrix[0], matrix[1], matrix[3], matrix[4]
+    across, down = a, d
+    if abs(b) + abs(c) > abs(a) + abs(d):  # a quarter turn: stored columns become shown rows
+        image, across, down = image.swapaxes(0, 1), c, b
+    if across < 0:
+        image = image[:, ::-1]
+    return image[::-1] if down < 0 else image
 
 
 class _Renderer:
@@ -161,7 +175,7 @@ class _Renderer:
     def __init__(self, source: VideoSource, timeline: FrameTimeline, colorizer: Colorizer,
                  temporal: TemporalOptions) -> None:
         self.timeline = timeline
-        self.rotation = source.info.rotation
+        self.info = source.info
         self.aspect = pixel_aspect(source)
         self.colorizer = colorizer
         self.temporal = temporal
@@ -182,8 +196,8 @@ class _Renderer:
         return PreviewFrame(
             index=frame.index,
             seconds=self.timeline.seconds_of(frame.index),
-            original=_displayed(luma_to_grey(frame.y), self.aspect, self.rotation),
-            colour=_displayed(planes_to_rgb(frame.y, cb, cr, self.yuv), self.aspect, self.rotation),
+            original=_displayed(luma_to_grey(frame.y), self.aspect, self.info),
+            colour=_displayed(planes_to_rgb(frame.y, cb, cr, self.yuv), self.aspect, self.info),
         )
 
 
@@ -356,17 +370,31 @@ def layout_label(text: str, panel_width: int) -> Label:
 
 
 def label_text(index: int, seconds: float, extra: str = "") -> str:
-    """``frame 12  0:00.40`` and any extra settings."""
-    minutes, seconds = divmod(seconds, 60.0)
-    text = f"frame {index}  {int(minutes)}:{seconds:05.2f}"
+    """``frame 12  0:00.40`` (the time rounded to the hundredth: 299.9997 s is ``5:00.00``) and any extra
+    settings."""
+    minutes, hundredths = divmod(round(seconds * 100), 6000)
+    text = f"frame {index}  {minutes}:{hundredths / 100:05.2f}"
     return f"{text}  {extra}" if extra else text
 
 
+def row_label(index: int, seconds: float, shows: int | None = None, extra: str = "") -> str:
+    """The label of frame ``index``, ``seconds`` in: :func:`label_text`, and where the frame could not be decoded,
+    the frame ``shows`` that is shown in its place."""
+    damaged = "" if shows is None else f"(damaged: shows frame {shows})"
+    return label_text(index, seconds, "  ".join(part for part in (damaged, extra) if part))
+
+
 def describe(frame: PreviewFrame, extra: str = "") -> str:
-    """The label of ``frame``: :func:`label_text` of its index and time, and for a frame that could not be
-    decoded, which frame shows in its place."""
-    damaged = "" if frame.shows is None else f"(damaged: shows frame {frame.shows})"
-    return label_text(frame.index, frame.seconds, "  ".join(part for part in (damaged, extra) if part))
+    """The label of ``frame`` (see :func:`row_label`)."""
+    return row_label(frame.index, frame.seconds, frame.shows, extra)
+
+
+def possible_labels(index: int, seconds: float, last: int | None) -> list[str]:
+    """Every label the sheet row of frame ``index`` may carry: its own, and should the frame turn out damaged, one
+    naming the frame shown instead, any of frames 0 to ``last`` (None: it cannot be damaged, a photo). The font's
+    digits are equally wide, so one number of each length stands for them all."""
+    lengths = range(1, len(str(last)) + 1) if last is not None else range(0)
+    return [row_label(index, seconds)] + [row_label(index, seconds, 10 ** (length - 1)) for length in lengths]
 
 
 def row_size(text: str, width: int, height: int) -> tuple[int, int]:
@@ -389,11 +417,24 @@ def sheet_row(frame: PreviewFrame, text: str, row_width: int = 0) -> np.ndarray:
     return row
 
 
-def check_sheet_size(suffix: str, width: int, height: int, labels: Sequence[str]) -> None:
-    """Refuse, before any frame is rendered, a sheet of frames shown ``width`` x ``height`` with rows labelled
-    ``labels`` too large for its format."""
-    sizes = [row_size(text, width, height) for text in labels]
-    check_image_size(suffix, max(size[0] for size in sizes), sum(size[1] for size in sizes))
+def sheet_size(width: int, height: int, rows: Sequence[tuple[int, float]], last: int | None) -> tuple[int, int]:
+    """The largest width and height a sheet of frames shown ``width`` x ``height`` can take, its rows the frames
+    ``(index, seconds)`` labelled as :func:`possible_labels` allows (``last``: the video's last frame index)."""
+    sizes = [[row_size(text, width, height) for text in possible_labels(index, seconds, last)]
+             for index, seconds in rows]
+    return max(size[0] for row in sizes for size in row), sum(max(size[1] for size in row) for row in sizes)
+
+
+def check_sheet_size(suffix: str, width: int, height: int, rows: Sequence[tuple[int, float]],
+                     last: int | None) -> None:
+    """Refuse, before any frame is rendered, a sheet (see :func:`sheet_size`) too large for its format. Each
+    row is measured with every label it may carry, so a sheet that passes fits whichever frames turn out
+    damaged."""
+    check_image_size(suffix, *sheet_size(width, height, rows, None))
+    try:
+        check_image_size(suffix, *sheet_size(width, height, rows, last))
+    except OutputError as error:
+        raise OutputError(f"{error} (its size should frames turn out damaged: their rows' labels are longer)") from None
 
 
 def contact_sheet(frames: Sequence[PreviewFrame]) -> np.ndarray:
@@ -440,7 +481,7 @@ def write_contact_sheet(
         shown = _sheet_frames(source, output_path.suffix, colorizer, frames, temporal, batch_size, start_seconds)
     elif media_kind(input_path) == "image":
         image = read_image(input_path)
-        check_sheet_size(output_path.suffix, image.rgb.shape[1], image.rgb.shape[0], [label_text(0, 0.0)])
+        check_sheet_size(output_path.suffix, image.rgb.shape[1], image.rgb.shape[0], [(0, 0.0)], None)
         shown = [photo_preview(image, colorizer)]
     else:
         with VideoSource(input_path) as opened:
@@ -458,7 +499,8 @@ def _sheet_frames(source: VideoSource, suffix: str, colorizer: Colorizer, frames
     timeline = source.timeline()
     shown_size = displayed_size(source.info.width, source.info.height, pixel_aspect(source), source.info.rotation)
     indices = sheet_indices(len(timeline), frames, start_index(timeline, start_seconds, source.path))
-    check_sheet_size(suffix, *shown_size, [label_text(index, timeline.seconds_of(index)) for index in indices])
+    check_sheet_size(suffix, *shown_size, [(index, timeline.seconds_of(index)) for index in indices],
+                     len(timeline) - 1)
     shown = _frames_of(source, timeline, colorizer, indices, temporal, batch_size)
     if not shown:
         raise InputError(f"{source.path} has a video stream but no decodable frames")

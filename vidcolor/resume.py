@@ -61,7 +61,7 @@ from .worker import Colorizer
 SEGMENT_SECONDS = 10.0
 MANIFEST_VERSION = 1
 _UNJOINABLE_MUXERS = frozenset({"gif", "mpeg", "vob", "dvd", "svcd", "vcd"})
-_FIRST_FRAME_AT_ZERO = frozenset({"avi", "mxf", "ogg", "ogv"})  # muxers that count frames from the first (at 0)
+_FIRST_FRAME_AT_ZERO = frozenset({"avi", "mxf"})  # muxers that count frames from the first (at 0)
 
 
 def resume_folder(output_path: Path) -> Path:
@@ -347,7 +347,7 @@ def _segment_packets(folder: Path, segments: list[dict[str, Any]], video_start: 
 
     Containers may round a segment's start (MP4 keeps it in a millisecond edit list); the exact
     time of each segment's first frame is in the manifest, so the whole segment is shifted back. This
-    holds for outputs on frame slots that keep times too (.m4v, .3gp); AVI, MXF and Ogg count frames
+    holds for outputs on frame slots that keep times too (.m4v, .3gp, Ogg); AVI and MXF count frames
     from a segment's first, at 0, and their slots from the video's first frame (``video_start``, in seconds).
     """
     for segment in segments:

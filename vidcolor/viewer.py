@@ -80,7 +80,16 @@ def run_viewer(
         else:
             _show_video(input_path, colorizer, temporal, start_seconds, save_dir, source)
     finally:
+        _close_window()
+
+
+def _close_window() -> None:
+    """Close the window, unless its close button already did: GTK's and Windows' OpenCV raise for a window
+    that is gone."""
+    try:
         cv2.destroyWindow(WINDOW_NAME)
+    except cv2.error:
+        pass
 
 
 def _display(row: np.ndarray, title: str) -> None:
@@ -92,10 +101,18 @@ def _next_key() -> int | None:
     """The next key, or None when the window was closed."""
     while True:
         key = cv2.waitKeyEx(100)
-        if cv2.getWindowProperty(WINDOW_NAME, cv2.WND_PROP_VISIBLE) < 1:
+        if _window_closed():
             return None
         if key != -1:
             return key
+
+
+def _window_closed() -> bool:
+    """Whether the window was closed (its close button): no longer visible, or on Windows no longer known."""
+    try:
+        return cv2.getWindowProperty(WINDOW_NAME, cv2.WND_PROP_VISIBLE) < 1
+    except cv2.error:
+        return True
 
 
 def _save_pair(frame: PreviewFrame, text: str, stem: str, save_dir: Path) -> str:

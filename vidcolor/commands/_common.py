@@ -11,11 +11,15 @@ from typing import Any, Callable, Sequence
 import click
 from click.core import ParameterSource
 
-from ..errors import DEBUG_ENV, VidcolorError, VidcolorWarning, debug_enabled, described, joined_lines
+from ..errors import (
+    DEBUG_ENV, InputError, OutputError, VidcolorError, VidcolorWarning, debug_enabled, described, joined_lines,
+)
 from ..io.containers import AUTO_CODEC
 from ..io.encode import EncodeSettings
 from ..temporal import TemporalOptions
 from ..worker import Colorizer, resolve_device
+
+STANDARD_STREAM = Path("-")  # what many tools take for standard input or output
 
 
 
@@ -150,3 +154,13 @@ def warn_video_options_ignored(input_path: Path, names: Sequence[str]) -> None:
         verb = "is" if len(given) == 1 else "are"
         warnings.warn(f"{', '.join(given)} {verb} for video; ignored for the photo {input_path}", VidcolorWarning,
                       stacklevel=2)
+
+
+def refuse_standard_streams(input_path: Path, output_path: Path | None) -> None:
+    """Say that ``-`` is not standard input or output here (unless a file of that name is the input): a video
+    is read and written with seeking, and the output is renamed into place at the end."""
+    if input_path == STANDARD_STREAM and not input_path.exists():
+        raise InputError("reading from standard input ('-') is not supported; save it to a file and pass its path")
+    if output_path == STANDARD_STREAM:
+        raise OutputError("writing to standard output ('-') is not supported; give an output file name such as "
+                          "out.mp4 or out.png")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -106,9 +107,18 @@ def batch_command(
 
 
 def file_line(result: FileResult) -> str:
-    """One file's outcome as a log line: ``status: file``, then the reason, or a video's frames, and the time."""
+    """One file's outcome as a log line: ``status: file``, then the reason, or a video's frames, and the time;
+    control characters in the name or reason (a file name holding a line break) written as escapes."""
     if result.status == "done":
         frames = f": {result.frames} frames" if result.kind == "video" else ""
-        return f"done: {result.file}{frames} in {result.seconds:.1f} s"
+        return _escaped(f"done: {result.file}{frames} in {result.seconds:.1f} s")
     reason = result.error or ("complete output exists" if result.status == "skipped" else "")
-    return f"{result.status}: {result.file}" + (f": {reason}" if reason else "")
+    return _escaped(f"{result.status}: {result.file}" + (f": {reason}" if reason else ""))
+
+
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _escaped(line: str) -> str:
+    """``line`` with each control character as Python writes it in a string (``\\n``, ``\\x1b``)."""
+    return _CONTROL_CHARACTERS.sub(lambda match: repr(match.group())[1:-1], line)

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 
-from ..errors import InputError, OutputError
 from ..io.containers import check_video_output
 from ..io.images import check_image_output
 from ..io.output import check_output_path
@@ -21,13 +20,13 @@ from ._common import (
     load_colorizer,
     model_options,
     one_line_errors,
+    refuse_standard_streams,
     temporal_flags,
     temporal_options,
     video_options,
     warn_video_options_ignored,
 )
 
-STANDARD_STREAM = Path("-")
 # parameters that only a video uses: a photo is one picture, written in its own format
 VIDEO_ONLY = ("batch_size", "codec", "crf", "preset", "temporal", "temporal_strength", "resume")
 
@@ -101,16 +100,6 @@ def colorize_command(
                    f"({result.frames_per_second:.1f} fps), {result.cuts} scene cuts")
     if not quiet:
         click.echo(summary, err=True)
-
-
-def refuse_standard_streams(input_path: Path, output_path: Path) -> None:
-    """Say that ``-`` is not standard input or output here (unless a file of that name is the input): a video
-    is read and written with seeking, and the output is renamed into place at the end."""
-    if input_path == STANDARD_STREAM and not input_path.exists():
-        raise InputError("reading from standard input ('-') is not supported; save it to a file and pass its path")
-    if output_path == STANDARD_STREAM:
-        raise OutputError("writing to standard output ('-') is not supported; give an output file name such as "
-                          "out.mp4 or out.png")
 
 
 def interrupted_resume_message(output_path: Path) -> str:

@@ -22,6 +22,7 @@ from ._common import (
     load_colorizer,
     model_options,
     one_line_errors,
+    refuse_standard_streams,
     temporal_flags,
     temporal_options,
     warn_video_options_ignored,
@@ -65,9 +66,13 @@ def preview_command(
     check_render_size(render_size)
     if sheet_path is None and frames is not None:
         raise click.BadParameter("only applies with --sheet", param_hint="--frames")
+    if sheet_path is None and overwrite:
+        raise click.BadParameter("only applies with --sheet (the window's `s` never replaces a file)",
+                                 param_hint="--overwrite")
     if sheet_path is not None and not is_image_suffix(sheet_path):
         raise click.BadParameter(f"{sheet_path.name} is not an image name; use one of {', '.join(IMAGE_SUFFIXES)}",
                                  param_hint="--sheet")
+    refuse_standard_streams(input_path, sheet_path)
     kind = media_kind(input_path)  # a missing or unreadable input fails before the model loads
     if kind == "image":
         warn_video_options_ignored(input_path, VIDEO_ONLY)

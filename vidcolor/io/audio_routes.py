@@ -55,10 +55,11 @@ class ReencodeRoute:
     """A source audio stream decoded and encoded again with a codec the container accepts."""
 
     def __init__(self, source: av.AudioStream, stream: av.AudioStream, lead_in: float = 0.0,
-                 count_samples: bool = False) -> None:
+                 count_samples: bool = False, fill_gaps: bool = False) -> None:
         """``lead_in``: seconds of silence before the first sound, or when negative, seconds of sound left
         out at the start; ``count_samples``: time the packets by their samples from 0 (both for AVI, which
-        stores no start time)."""
+        stores no start time); ``fill_gaps``: put silence in the source's gaps, where the output times the
+        sound by its samples (AVI, MXF; PCM in MP4 and QuickTime), so that they would close up."""
         self.source = source
         self.stream = stream
         self.lead_in = max(lead_in, 0.0)
@@ -67,6 +68,7 @@ class ReencodeRoute:
         # AVI keeps no audio times (its sound plays on from 0), yet refuses times that go back or below 0, as
         # the encoder's priming and a Matroska source's millisecond times give: there, count the samples instead
         self._sample_clock: int | None = 0 if count_samples else None
+        self._fill_gaps = fill_gaps
         self._resampler: av.AudioResampler | None = None
         self._sound_end: Fraction | None = None  # where the last decoded frame ends (source seconds)
 
@@ -126,9 +128,10 @@ class ReencodeRoute:
 
     def _gap_filled(self, frame: av.AudioFrame | None) -> list[av.AudioFrame | None]:
         """``frame``, after silence as long as the gap before it where the source's sound has one (a capture
-        that dropped a second of sound). Only where packets are timed by their samples (AVI, MXF), in which
-        the gap would close up and all the sound after it play early; elsewhere the times keep the gap."""
-        if frame is None or self._sample_clock is None:
+        that dropped a second of sound). Only where the output times the sound by its samples (AVI, MXF; PCM in
+        MP4 and QuickTime), in which the gap would close up and all the sound after it play early; elsewhere the
+        times keep the gap."""
+        if frame is None or not self._fill_gaps:
             return [frame]
         if frame.pts is None or not frame.time_base:  # it follows on from the last
             if self._sound_end is not None:

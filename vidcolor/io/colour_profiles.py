@@ -1,15 +1,19 @@
 """Photo pixels converted from their embedded ICC colour profile to sRGB with littlecms (Pillow's ImageCms).
 
 Grey and RGB profiles are converted for 8-bit pixels, grey ones for 16-bit grey too (alpha kept, grey kept
-grey); pixels already in sRGB are left alone, and a profile that cannot be applied is named in a warning, its
-pixels then read as sRGB. CMYK pictures are converted through their profile, or without one by subtracting
-the inks from white.
+grey). Pillow's littlecms has no 16-bit colour pixels, so 16-bit pixels with an RGB matrix/TRC profile (the kind
+scanners and editors embed: Adobe RGB, ProPhoto, Display P3) are converted in float through the profile's tone
+curves and colorant matrix, which is what littlecms computes for such a profile. Pixels already in sRGB are left
+alone, and a profile that cannot be applied is named in a warning, its pixels then read as sRGB. CMYK pictures
+are converted through their profile, or without one by subtracting the inks from white.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
+import functools
 import io
 import struct
 import warnings
@@ -22,6 +26,19 @@ from vidcolor.errors import VidcolorWarning
 _SRGB = ImageCms.createProfile("sRGB")
 # sRGB's tone curve as an ICC parametric curve (type 3): gamma, a, b, c, d
 _SRGB_CURVE = (2.4, 1 / 1.055, 0.055 / 1.055, 1 / 12.92, 0.04045)
+_COLORANTS, _TONE_CURVES = (b"rXYZ", b"gXYZ", b"bXYZ"), (b"rTRC", b"gTRC", b"bTRC")
+# tables from device values to the PCS, which littlecms prefers to the matrix/TRC (A2B*, and ICC v4's float D2B*)
+_TABLE_TAGS = frozenset({b"A2B0", b"A2B1", b"A2B2", b"D2B0", b"D2B1", b"D2B2"})
+# an ICC parametric curve's parameters (g, a, b, c, d, e, f) by its function type, in the form of type 4:
+# Y = (aX + b)^g + e for X >= d, else cX + f
+_PARAMETRIC = {0: lambda g: (g, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0),
+               1: lambda g, a, b: (g, a, b, 0.0, -b / a, 0.0, 0.0),
+               2: lambda g, a, b, c: (g, a, b, 0.0, -b / a, c, c),
+               3: lambda g, a, b, c, d: (g, a, b, c, d, 0.0, 0.0),
+               4: lambda g, a, b, c, d, e, f: (g, a, b, c, d, e, f)}
+_D50 = np.array([0.9642, 1.0, 0.8249])  # the PCS's white, XYZ
+_L_50 = ((50 + 16) / 116) ** 3  # the luminance Y of L* 50, the lightest black point littlecms compensates
+_BAND = 1 << 20  # pixels converted at a time: a few float32 copies of a band, not of the photo
 
 
 def _icc_tag(kind: bytes, body: bytes) -> bytes:
@@ -63,9 +80,8 @@ def convert_to_srgb(pixels: np.ndarray, profile: bytes, path: Path) -> np.ndarra
     if _keeps_srgb(transform, grey_profile):
         return pixels
     deep = pixels.dtype != np.uint8
-    if deep and not (grey and grey_profile):
-        _warn_profile(path, profile, "littlecms, as Pillow offers it, converts 16-bit pixels from grey profiles only")
-        return pixels
+    if deep and not grey_profile:
+        return _deep_rgb_to_srgb(pixels, profile, path)
     has_alpha = pixels.ndim == 3 and pixels.shape[2] in (2, 4)
     colour = pixels[..., :-1] if has_alpha else pixels
     if deep:
@@ -105,6 +121,131 @@ def _deep_grey_to_srgb(grey: np.ndarray, profile: bytes) -> np.ndarray:
     transform = ImageCms.buildTransform(ImageCms.ImageCmsProfile(io.BytesIO(profile)), _SRGB_GREY, "I;16", "I;16",
                                         flags=ImageCms.Flags.NOOPTIMIZE)
     return np.asarray(ImageCms.applyTransform(Image.fromarray(np.ascontiguousarray(grey)), transform), np.uint16)
+
+
+def _deep_rgb_to_srgb(pixels: np.ndarray, profile: bytes, path: Path) -> np.ndarray:
+    """16-bit ``pixels`` (colour or grey, alpha kept) converted from their RGB matrix/TRC ``profile`` to 16-bit
+    sRGB; left as they are, with a warning, for a profile that describes its colours by tables."""
+    shaper = _matrix_shaper(profile)
+    if shaper is None:
+        _warn_profile(path, profile, "it describes its colours by tables, which littlecms, as Pillow offers it, "
+                                     "applies to 8-bit colour only")
+        return pixels
+    has_alpha = pixels.ndim == 3 and pixels.shape[2] in (2, 4)
+    colour = pixels[..., :-1] if has_alpha else pixels
+    if colour.ndim == 2 or colour.shape[2] == 1:  # grey values: three equal channels, neutral after conversion
+        converted = _apply_matrix_shaper(np.repeat(colour.reshape(pixels.shape[:2])[..., None], 3, axis=2),
+                                         shaper)[..., 1]
+    else:
+        converted = _apply_matrix_shaper(colour, shaper)
+    return np.dstack([converted, pixels[..., -1]]) if has_alpha else converted
+
+
+@dataclass(frozen=True)
+class _MatrixShaper:
+    """An RGB matrix/TRC profile's way to sRGB: ``curves`` ``(3, 65536)`` take each 16-bit channel to linear
+    light, then ``linear @ matrix.T - offset`` is linear sRGB (through the profile's colorants to the PCS, XYZ
+    under D50, with its black point compensated, and back through sRGB's colorants)."""
+
+    curves: np.ndarray
+    matrix: np.ndarray
+    offset: np.ndarray
+
+
+def _matrix_shaper(profile: bytes) -> _MatrixShaper | None:
+    """The matrix/TRC of an RGB ``profile`` whose PCS is XYZ; None for one without them, one with tables
+    (which littlecms would use instead) or a malformed one.
+
+    As littlecms does for a transform to its (ICC v4) sRGB profile with the perceptual intent, a profile whose
+    black is not zero (a tone curve starting above 0) has its black point compensated: the XYZ of a neutral
+    as light as its black (at most L* 50) becomes 0, D50 white stays."""
+    try:
+        tags = _icc_tags(profile)
+        if (profile[16:24] != b"RGB XYZ " or _TABLE_TAGS & tags.keys()
+                or not all(tag in tags for tag in _COLORANTS + _TONE_CURVES)):
+            return None
+        levels = np.arange(65536) / 65535
+        curves = np.stack([_tone_curve(tags[tag], levels) for tag in _TONE_CURVES]).astype(np.float32)
+        colorants = _colorants(tags)
+        black = min(float(colorants[1] @ curves[:, 0]), _L_50)  # the luminance Y of RGB 0, 0, 0
+        to_srgb = np.linalg.inv(_srgb_colorants())
+        matrix = to_srgb @ colorants / (1 - black)
+        offset = to_srgb @ _D50 * black / (1 - black)
+    except (struct.error, ValueError, KeyError, ZeroDivisionError, np.linalg.LinAlgError):
+        return None
+    usable = all(np.isfinite(values).all() for values in (curves, matrix, offset))
+    return _MatrixShaper(curves, matrix, offset) if usable else None
+
+
+def _icc_tags(profile: bytes) -> dict[bytes, bytes]:
+    """An ICC profile's tags by signature, each its data (type signature first)."""
+    (count,) = struct.unpack_from(">I", profile, 128)
+    tags = {}
+    for index in range(count):
+        signature, offset, size = struct.unpack_from(">4sII", profile, 132 + 12 * index)
+        if offset + size > len(profile):
+            raise ValueError(f"the ICC tag {signature!r} runs past the profile's end")
+        tags[signature] = profile[offset:offset + size]
+    return tags
+
+
+def _colorants(tags: dict[bytes, bytes]) -> np.ndarray:
+    """The matrix whose columns are the red, green and blue colorants (XYZ under D50) of ``tags``."""
+    columns = []
+    for tag in _COLORANTS:
+        if tags[tag][:4] != b"XYZ ":
+            raise ValueError(f"the ICC tag {tag!r} is not an XYZ value")
+        columns.append(np.array(struct.unpack_from(">3i", tags[tag], 8)) / 65536)
+    return np.stack(columns, axis=1)
+
+
+@functools.cache
+def _srgb_colorants() -> np.ndarray:
+    """The colorant matrix of littlecms's sRGB profile, the target of every conversion."""
+    return _colorants(_icc_tags(ImageCms.ImageCmsProfile(_SRGB).tobytes()))
+
+
+def _tone_curve(tag: bytes, levels: np.ndarray) -> np.ndarray:
+    """An ICC tone curve (``curv`` or ``para``) evaluated at ``levels`` in [0, 1], clipped to [0, 1] as the ICC
+    specification has it."""
+    if tag[:4] == b"curv":
+        (count,) = struct.unpack_from(">I", tag, 8)
+        if count == 0:
+            values = levels
+        elif count == 1:
+            values = levels ** (struct.unpack_from(">H", tag, 12)[0] / 256)
+        else:
+            table = np.frombuffer(tag, ">u2", count, 12) / 65535
+            values = np.interp(levels, np.linspace(0, 1, count), table)
+    elif tag[:4] == b"para":
+        (function,) = struct.unpack_from(">H", tag, 8)
+        count = {0: 1, 1: 3, 2: 4, 3: 5, 4: 7}[function]
+        g, a, b, c, d, e, f = _PARAMETRIC[function](*(v / 65536 for v in struct.unpack_from(f">{count}i", tag, 12)))
+        values = np.where(levels >= d, np.maximum(a * levels + b, 0) ** g + e, c * levels + f)
+    else:
+        raise ValueError(f"unknown ICC tone curve type {tag[:4]!r}")
+    return np.clip(values, 0, 1)
+
+
+def _apply_matrix_shaper(colour: np.ndarray, shaper: _MatrixShaper) -> np.ndarray:
+    """16-bit RGB ``colour`` ``(H, W, 3)`` converted by ``shaper`` to 16-bit sRGB (out-of-gamut colours clipped,
+    as littlecms clips them), a band of rows at a time."""
+    height, width = colour.shape[:2]
+    converted = np.empty((height, width, 3), np.uint16)
+    matrix, offset = shaper.matrix.T.astype(np.float32), shaper.offset.astype(np.float32)
+    rows = max(1, _BAND // max(width, 1))
+    for top in range(0, height, rows):
+        band = colour[top:top + rows]
+        linear = np.stack([shaper.curves[channel][band[..., channel]] for channel in range(3)], axis=-1) @ matrix
+        linear -= offset
+        converted[top:top + rows] = np.rint(_srgb_encode(np.clip(linear, 0, 1)) * 65535)
+    return converted
+
+
+def _srgb_encode(linear: np.ndarray) -> np.ndarray:
+    """Linear light in [0, 1] as sRGB values: the inverse of :data:`_SRGB_CURVE`."""
+    g, a, b, c, d = _SRGB_CURVE
+    return np.where(linear >= c * d, (np.maximum(linear, c * d) ** (1 / g) - b) / a, linear / c)
 
 
 def _transform_to_srgb(profile: bytes, grey: bool) -> ImageCms.ImageCmsTransform | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import struct
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,8 +14,11 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+from av.sidedata.sidedata import Type as SideDataType
 
 from vidcolor.errors import InputError, VidcolorWarning
+from vidcolor.io import colour_matrices
+from vidcolor.io.colour_matrices import stated_matrix
 from vidcolor.io.ffmpeg_names import ffmpeg_path
 from vidcolor.io.probe import open_media, picture_stream
 
@@ -24,15 +28,13 @@ _MPEG_RANGE = 1  # AVCOL_RANGE_MPEG: limited-range samples (16-235 at 8 bits)
 # one-plane grey formats: swscale takes them as full range whatever their tag (see _limited_grey_luma)
 _GREY_FORMATS = frozenset({"gray", "gray9le", "gray9be", "gray10le", "gray10be", "gray12le", "gray12be", "gray14le",
                            "gray14be", "gray16le", "gray16be"})
-_RGB_MATRIX = 0  # AVCOL_SPC_RGB: the stream holds R'G'B', not Y'CbCr
-# Y'CbCr matrix an RGB source's frames are converted with, by frame height, as players assume:
-# (AVCOL_SPC code to tag the output with, the same matrix as named by swscale)
-_HD_MATRIX, _SD_MATRIX = (1, "ITU709"), (6, "ITU601")  # BT.709 from 720 lines, SMPTE 170M (BT.601) below
-# AVCOL_SPC_* codes with a Y'CbCr matrix of their own: BT.709, FCC, BT.470BG, SMPTE 170M, SMPTE 240M, YCgCo, BT.2020
-_KNOWN_MATRICES = frozenset({1, 4, 5, 6, 7, 8, 9, 10})
+# swscale's names of the matrices players assume by frame height (colour_matrices.assumed_matrix), which an
+# RGB source's frames are converted with
+_SWSCALE_NAMES = {colour_matrices.BT709: "ITU709", colour_matrices.SMPTE170M: "ITU601"}
 _SWSCALE_MATRICES = frozenset({0, 1, 2, 4, 5, 6, 7, 9})  # the codes swscale converts; it refuses frames of others
 _DTS_TIMED = frozenset({"avi"})  # demuxers that store no pts: their frame pts are guesses, dts are real
 _PROGRAM_STREAM_DEMUXERS = frozenset({"mpeg", "mpegvideo", "vob"})  # .mpg/.vob/.mod and bare MPEG-1/2 video
+_PEEK_BYTES = 128 << 20  # packets kept while looking for the first frame's display matrix; past it, none is taken
 _LISTED_TIMES = 5  # damaged frames whose times a warning lists
 _STEADY_DEMUXERS = frozenset({"mpegts"})  # broadcast and camcorder streams: frames at a steady rate
 _STEADY_STEPS, _STEADY_GAPS = 64, 1000  # a stream with more kinds of step between frames, or wide steps, is variable-rate
@@ -48,9 +50,19 @@ class VideoInfo:
     average_rate: Fraction | None  # frames per second; FFmpeg's guess where its average is not a real rate
     time_base: Fraction
     duration_s: float | None
-    rotation: int
+    rotation: int  # degrees counter-clockwise a player turns the picture (a mirrored one: see display_matrix)
     codec: str
     matrix: int  # AVCOL_SPC code of the Y'CbCr the frames come in (for RGB sources, the one chosen for them)
+    # the display matrix of the first frame (FFmpeg's 3x3 layout, 16.16 fixed point), which may mirror the picture
+    # as well as turn it (a phone's front camera); None where it has none
+    display_matrix: tuple[int, ...] | None = None
+
+    @property
+    def mirrored(self) -> bool:
+        """Whether the display matrix mirrors the picture (its 2x2 part has a negative determinant), which
+        ``rotation`` alone cannot say: FFmpeg reads a horizontal mirror as a half turn."""
+        matrix = self.display_matrix
+        return matrix is not None and matrix[0] * matrix[4] - matrix[1] * matrix[3] < 0
 
 
 @dataclass
@@ -120,9 +132,12 @@ class _Damage:
     ``timed``: the container stores each packet's pts, which the decoder gives its frame, so the times of
     packets sent from the first keyframe on that never come back on a frame are the lost ones (earlier times
     are an open GOP's leading frames, which need the GOP before; a packet between an interlaced frame and the
-    next is taken as that frame's second field, as in H.264 PAFF, a packet per field). Elsewhere (AVI, whose
-    pts are guesses; a bare stream) a refused packet is the lost frame, at its dts: with frame threads the
-    decoder refuses a few packets after the damaged one, so that time is a few frames late.
+    next is taken as that frame's second field, as in H.264 PAFF, a packet per field). Packets before the
+    first keyframe (a recording cut inside a GOP, or a first keyframe so damaged that it is not flagged as
+    one) give no frame either: where the decoder refused any before the first frame, those before that frame
+    are lost too (they are no frames of the timeline, so the frames after them keep their places). Elsewhere
+    (AVI, whose pts are guesses; a bare stream) a refused packet is the lost frame, at its dts: with frame
+    threads the decoder refuses a few packets after the damaged one, so that time is a few frames late.
 
     ``steady``: the frames should come at a steady rate, so that where nine steps in ten between them are the
     shortest one, a step of two or more whole ones holds frames lost with their packets (MPEG-TS: a frame
@@ -135,6 +150,7 @@ class _Damage:
         self._timed = timed
         self._pending: list[int] = []  # sorted pts of packets sent whose frames have not come back
         self._start: int | None = None  # the first keyframe's pts
+        self._leading: list[int] = []  # pts of the packets sent before the first keyframe
         self._keyframe_seen = False
         self._sent = 0  # packets sent from the first keyframe on
         self._returned = 0  # frames returned
@@ -157,7 +173,11 @@ class _Damage:
     def sent(self, packet: av.Packet) -> None:
         """Note a video packet given to the decoder."""
         self._keyframe_seen = self._keyframe_seen or packet.is_keyframe
-        if packet.is_discard or not self._keyframe_seen:
+        if packet.is_discard:
+            return
+        if not self._keyframe_seen:
+            if self._timed and packet.pts is not None:
+                self._leading.append(packet.pts)
             return
         self._sent += 1
         if not self._timed or packet.pts is None:
@@ -168,16 +188,16 @@ class _Damage:
             bisect.insort(self._pending, packet.pts)
 
     def refuse(self, packet: av.Packet | None, error: av.FFmpegError) -> None:
-        """Note a packet the decoder refused; where its time does not find it (before the first keyframe,
-        or not timed), it is the lost frame. None: the flush, which leaves the frames still in the decoder
-        lost (their times find them)."""
+        """Note a packet the decoder refused; where its time does not find it (before the first keyframe once
+        a frame came, or not timed), it is the lost frame. None: the flush, which leaves the frames still in the
+        decoder lost (their times find them)."""
         self.refused += 1
         self.first_error = self.first_error or error
         if packet is None:
             return
         timed = self._timed and packet.pts is not None
-        if timed and self._start is not None and packet.pts >= self._start:
-            return
+        if timed and (self.first is None or (self._start is not None and packet.pts >= self._start)):
+            return  # found by the times of the frames that come back (see returned)
         time = packet.pts if timed else packet.dts if packet.dts is not None else packet.pts
         if time is not None:
             self.lost.append(time)
@@ -192,6 +212,7 @@ class _Damage:
         pts = frame.pts
         if self.first is None:
             self.first = pts
+            self._lose_leading(pts)
         if not self._timed or pts is None:
             return lost
         if self._latest is not None and pts < self._latest and pts in self.lost:
@@ -213,6 +234,13 @@ class _Damage:
         self._pending = []
         self.lost.extend(self._lost_in_steps())
         self.lost.sort()
+
+    def _lose_leading(self, first: int | None) -> None:
+        """At the first frame, timed ``first``: where the decoder refused a packet before it, the packets before
+        the first keyframe that come before it gave no frame for damage, not for a cut: they are lost."""
+        if self.refused and self._timed and first is not None:
+            self.lost += [time for time in self._leading if time < first]
+        self._leading = []
 
     def _lose(self, times: list[int]) -> int:
         lost = times[1:] if self._field_follows else times
@@ -268,6 +296,7 @@ class VideoSource:
         self._dts_timed = self.container.format.name in _DTS_TIMED
         self._reformatter = av.video.reformatter.VideoReformatter()
         self._rgb_matrix = self._matrix_for_rgb()
+        self._peeked: list[av.Packet] = []  # packets read ahead from the start, which the first pass takes
         try:
             self.info = self._read_info()
         except InputError:
@@ -313,7 +342,7 @@ class VideoSource:
             self._reopen()
         self._rewind = True
         try:
-            for packet in self.container.demux(*self.copy_streams):
+            for packet in self._packets(*self.copy_streams):
                 if packet.size:
                     yield packet
         except av.FFmpegError as e:
@@ -354,6 +383,7 @@ class VideoSource:
         self._previous_pts = timeline.times[-1]
         keyframe_seen = False
         damage = self._damage = _Damage(not self._dts_timed)
+        self._peeked = []
         try:
             self.container.seek(target, stream=self.video_stream, backward=True, any_frame=False)
         except av.FFmpegError:
@@ -399,7 +429,7 @@ class VideoSource:
         leading: list[av.Packet] = []  # the packets before the first keyframe
         first_decoded: int | None = None  # AVI: the time the decoder gives the first frame
         try:
-            for packet in self.container.demux(stream):
+            for packet in self._packets(stream):
                 if self._dts_timed and first_decoded is None:
                     first_decoded = next((self._pts(frame, 0) for frame in self._decode(packet, _Damage())), None)
                 if packet.size and not packet.is_discard:
@@ -481,7 +511,7 @@ class VideoSource:
         """Decoded video frames (the decoder flushed at the end) and the other streams' packets, in file order.
         Packets the decoder refuses as damaged are left out and noted in ``damage``."""
         video = self.video_stream
-        for packet in self.container.demux(*streams):
+        for packet in self._packets(*streams):
             if packet.size == 0:
                 continue
             if packet.stream is not video:
@@ -526,6 +556,7 @@ class VideoSource:
     def _seek_start(self) -> None:
         """Back to the first packet; files that refuse that seek (an AVI whose first packets are not
         keyframes, a bare stream) are opened again."""
+        self._peeked = []
         try:
             self.container.seek(0, backward=True, any_frame=False)
         except av.FFmpegError:
@@ -535,6 +566,7 @@ class VideoSource:
         """Open the file again, at its first packet, with the same streams."""
         indices = [stream.index for stream in self.copy_streams]  # read before the close frees them
         video_index = self.video_stream.index
+        self._peeked = []
         self.container.close()
         self.container = open_media(self.path)
         self.video_stream = self.container.streams[video_index]
@@ -653,6 +685,7 @@ class VideoSource:
         frame_count = stream.frames or None
         if frame_count is None and duration_s is not None and rate is not None:
             frame_count = round(duration_s * rate)
+        rotation, display_matrix = self._orientation()
         return VideoInfo(
             width=ctx.width,
             height=ctx.height,
@@ -660,9 +693,10 @@ class VideoSource:
             average_rate=Fraction(rate) if rate else None,
             time_base=Fraction(stream.time_base),
             duration_s=duration_s,
-            rotation=self._rotation(),
+            rotation=rotation,
             codec=ctx.name,
             matrix=self._rgb_matrix[0] if self._rgb_matrix else stated_matrix(int(ctx.colorspace), ctx.height),
+            display_matrix=display_matrix,
         )
 
     def _matrix_for_rgb(self) -> tuple[int, str] | None:
@@ -670,38 +704,53 @@ class VideoSource:
         convert them with: the one players assume for the frame height. None for Y'CbCr streams."""
         ctx = self.video_stream.codec_context
         is_rgb = ctx.format is not None and ctx.format.is_rgb
-        if not is_rgb and int(ctx.colorspace) != _RGB_MATRIX:
+        if not is_rgb and int(ctx.colorspace) != colour_matrices.RGB:
             return None
-        return _HD_MATRIX if ctx.height >= 720 else _SD_MATRIX
+        code = colour_matrices.assumed_matrix(ctx.height)
+        return code, _SWSCALE_NAMES[code]
 
-    def _rotation(self) -> int:
-        """Degrees counter-clockwise from the display matrix (read off the first frame), else 0."""
+    def _orientation(self) -> tuple[int, tuple[int, ...] | None]:
+        """Degrees counter-clockwise from the display matrix (else 0), and the matrix itself (None without
+        one). PyAV shows no stream side data, so the matrix is read off the first frame that decodes; the
+        packets read for it are kept for the first pass (:meth:`_packets`), and the decoder starts that pass
+        afresh. An old file's ``rotate`` tag gives the rotation alone."""
         tag = self.video_stream.metadata.get("rotate")
         if tag is not None:
-            return -int(float(tag)) % 360
+            return -int(float(tag)) % 360, None
         try:
-            with av.open(ffmpeg_path(self.path)) as probe:
-                stream = probe.streams[self.video_stream.index]
-                for packet in probe.demux(stream):
-                    try:
-                        frames = packet.decode()
-                    except av.error.InvalidDataError:
-                        continue  # a damaged packet: the next frame tells
-                    if frames:
-                        return round(frames[0].rotation) % 360
+            frame = self._first_frame()
         except av.FFmpegError as e:
             raise self._corrupt(e) from e
-        return 0
+        finally:
+            self.video_stream.codec_context.flush_buffers()
+        if frame is None:
+            return 0, None
+        side_data = frame.side_data.get(SideDataType.DISPLAYMATRIX)
+        matrix = struct.unpack("9i", bytes(side_data)) if side_data is not None else None
+        return round(frame.rotation) % 360, matrix
 
+    def _first_frame(self) -> av.VideoFrame | None:
+        """The first frame the file decodes (damaged packets are passed over), reading its packets into
+        ``_peeked``; None where none decodes within ``_PEEK_BYTES`` of packets."""
+        read = 0
+        for packet in self.container.demux():
+            if not packet.size:
+                continue  # the end of the file: the decoder's flush below
+            self._peeked.append(packet)
+            read += packet.size
+            frames = self._decode(packet, _Damage()) if packet.stream is self.video_stream else []
+            if frames:
+                return frames[0]
+            if read > _PEEK_BYTES:
+                return None
+        return next(iter(self._decode(None, _Damage())), None)
 
-
-def stated_matrix(colorspace: int, height: int) -> int:
-    """The stream's Y'CbCr matrix code, or for an unspecified or unknown one the code of the matrix players
-    assume for the height (BT.709 from 720 lines, BT.601 below): the output is tagged with it, so that every
-    player and converter (swscale, which takes BT.601 for any untagged size) shows the colour it was made for."""
-    if colorspace in _KNOWN_MATRICES:
-        return colorspace
-    return _HD_MATRIX[0] if height >= 720 else _SD_MATRIX[0]
+    def _packets(self, *streams: av.stream.Stream) -> Iterator[av.Packet]:
+        """The packets of ``streams`` from where the file was left: first those :meth:`_orientation` read ahead."""
+        peeked, self._peeked = self._peeked, []
+        indices = {stream.index for stream in streams}
+        yield from (packet for packet in peeked if packet.stream.index in indices)
+        yield from self.container.demux(*streams)
 
 
 def _position(times: list[int], pts: int, slot: int) -> int:

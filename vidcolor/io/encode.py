@@ -25,8 +25,8 @@ from vidcolor.io.decode import VideoSource
 from vidcolor.io.ffmpeg_names import ffmpeg_path
 from vidcolor.io.gif_palette import FramePalette, gif_has_transparency, gif_loop_option
 from vidcolor.io.stream_metadata import (
-    carries_closed_captions, copy_attachments, copy_metadata, holds_attachments, holds_timecode, start_timecode,
-    track_handler_name,
+    carries_closed_captions, copy_attachments, copy_metadata, holds_attachments, holds_display_matrix, holds_timecode,
+    start_timecode, track_handler_name,
 )
 
 _MPEG_RANGE, _JPEG_RANGE = 1, 2  # AVCOL_RANGE_MPEG (limited), AVCOL_RANGE_JPEG (full)
@@ -40,8 +40,9 @@ _PICTURE_TO_THE_END_MUXERS = frozenset({"mxf"})
 _MAX_SLOT_RATE = 240  # a source AVI's time base finer than this is not a frame slot
 # sound that FFmpeg's AVI muxer cannot copy from an AVI with its times (see VideoSink._loses_times_in_avi)
 _AVI_RETIMED_SOUND = frozenset({"aac", "ac3"})
-# sources whose sound is timed by its samples: it has no gaps to look for
+# sources whose sound is timed by its samples: it has no gaps to look for (and PCM in QuickTime/MP4, see below)
 _SAMPLE_TIMED_SOURCES = frozenset({"avi", "mxf"})
+_SAMPLE_TABLE_DEMUXER = "mov"  # one of the names of FFmpeg's QuickTime/MP4 demuxer ("mov,mp4,m4a,3gp,3g2,mj2")
 _SYNC_TOLERANCE_S = 0.02  # sound may play this early in a container that cannot delay it
 _LAG_TOLERANCE_S = 0.045  # ... and this late (sound behind the picture is the less noticed: ITU-R BT.1359)
 _INTERLACED_ORDERS = frozenset({2, 3, 4, 5})  # AVFieldOrder: TT, BB, TB, BT (0 unknown, 1 progressive)
@@ -142,9 +143,10 @@ class VideoSink:
             else:
                 self._video = self.container.add_stream_from_template(video_template)
                 # the rate the segments were encoded at where their encoder takes only standard rates (MPEG-2
-                # in MXF); else the source's, or none: Matroska then takes it from the H.264 timing info
+                # in MXF); else the rate a render in one go states (Matroska would take 1/tick from the H.264
+                # timing info: 30000 fps for a variable-rate MPEG-TS, which states no average rate)
                 fixed = _standard_rates_only(video_template.codec_context.name)
-                rate = video_template.average_rate if fixed else source.info.average_rate
+                rate = video_template.average_rate if fixed else _stated_rate(source)
                 if rate:
                     self._video.codec_context.framerate = rate
                 self._source_time_base, self._time_base = source.info.time_base, Fraction(video_template.time_base)
@@ -438,7 +440,7 @@ class VideoSink:
         self._constant_rate = bool(codec.frame_rates)
         slotted = self._fixed_slots or self._constant_rate or (
             codec.name in _COARSE_TIME_BASE_ENCODERS and info.time_base.denominator > 65535)
-        rate = (template.guessed_rate or info.average_rate) if slotted else (info.average_rate or template.guessed_rate)
+        rate = (template.guessed_rate or info.average_rate) if slotted else _stated_rate(source)
         if slotted and source.container.format.name == "avi" and 1 / info.time_base <= _MAX_SLOT_RATE:
             rate = 1 / info.time_base  # an AVI's time base is its exact frame slot (FFmpeg guesses 30 for 45000/1499)
         if self._constant_rate:  # the nearest standard rate (45000/1499 -> 30; a 16 fps silent film -> 24)
@@ -473,7 +475,9 @@ class VideoSink:
         if "crf" not in known:  # a bit-rate encoder (mpeg1/2/4): FFmpeg's default of 200 kb/s would smear the picture
             pixels_per_second = info.width * info.height * float(rate or 25)
             stream.codec_context.bit_rate = max(template.codec_context.bit_rate or 0, round(_BITS_PER_PIXEL * pixels_per_second))
-        if info.rotation:
+        if info.mirrored:  # the whole matrix: a rotation alone would turn a mirrored picture upside down
+            stream.set_display_matrix(info.display_matrix)
+        elif info.rotation:
             stream.set_display_rotation(info.rotation)
         return stream
 
@@ -550,9 +554,11 @@ class VideoSink:
         if codec == "none":  # a container without sound (GIF)
             warnings.warn(f"{self.name}: {kind} holds no sound; dropping the {name} audio", category=VidcolorWarning, stacklevel=3)
             return None
+        if gap is not None and _is_pcm(name) and _has_encoder(name):
+            codec = name  # only the gap stops the copy: lossless sound stays lossless, with silence in the gap
         encoder = av.Codec(codec, "w")
         rate = _MUXER_AUDIO_RATES.get(kind, template.codec_context.sample_rate)
-        if kind in _ZERO_BASED_MUXERS and rate < _AVI_MIN_AUDIO_RATE:
+        if kind in _ZERO_BASED_MUXERS and rate < _AVI_MIN_AUDIO_RATE and not _is_pcm(codec):
             rate = 48000  # the encoder's priming (1,024 samples), which AVI cannot signal, is then 21 ms, not 128
         if encoder.audio_rates and rate not in encoder.audio_rates:
             rate = 48000 if 48000 in encoder.audio_rates else max(encoder.audio_rates)
@@ -565,7 +571,8 @@ class VideoSink:
         if channels != layout:
             change += f", {layout} sound as {channels}"
         warnings.warn(f"{self.name}: {kind} {refusal}; re-encoding it as {codec}{change}", category=VidcolorWarning, stacklevel=3)
-        return ReencodeRoute(template, stream, lead_in, count_samples=self._from_zero)
+        return ReencodeRoute(template, stream, lead_in, count_samples=self._from_zero,
+                             fill_gaps=self._times_by_samples(codec))
 
     def _convert_subtitle(self, template: av.stream.Stream, refusal: str) -> SubtitleRoute | None:
         """A route converting ``template``'s text subtitles to a text codec the container takes, with a warning
@@ -599,12 +606,25 @@ class VideoSink:
                 and template.codec_context.name in _AVI_RETIMED_SOUND)
 
     def _gap(self, template: av.stream.Stream) -> tuple[float, float] | None:
-        """Where and how long (seconds) the first gap in ``template``'s sound is, where the output times sound
-        by its samples (AVI, MXF), so that a copy would close it up; else None. Read from the packets' times
-        (demuxing only) unless the source is timed by its samples too."""
-        if not self._from_zero or template.type != "audio" or self._source_format in _SAMPLE_TIMED_SOURCES:
+        """Where and how long (seconds) the first gap in ``template``'s sound is, where the output times this
+        sound by its samples (see :meth:`_times_by_samples`), so that a copy would close it up; else None. Read
+        from the packets' times (demuxing only) unless the source times it by its samples too."""
+        name = template.codec_context.codec.canonical_name
+        if template.type != "audio" or not self._times_by_samples(name) or self._source_times_by_samples(name):
             return None
         return first_gap(self._source_path, template.index)
+
+    def _times_by_samples(self, codec: str) -> bool:
+        """Whether the output times ``codec`` sound by its samples, so that a gap in it closes up: any sound in
+        AVI and MXF; PCM in MP4 and QuickTime, whose sample table gives each PCM sample one tick (compressed
+        sound keeps each packet's time there)."""
+        return self._from_zero or (self.container.format.name in _SAMPLE_TABLE_MUXERS and _is_pcm(codec))
+
+    def _source_times_by_samples(self, codec: str) -> bool:
+        """Whether the source times its ``codec`` sound by its samples too, so that it holds no gap: AVI and MXF,
+        and PCM in QuickTime or MP4."""
+        return (self._source_format in _SAMPLE_TIMED_SOURCES
+                or (_SAMPLE_TABLE_DEMUXER in self._source_format.split(",") and _is_pcm(codec)))
 
     def _lead_in(self, template: av.stream.Stream) -> float:
         """Seconds the sound starts after the picture (negative: before it) where the container cannot store
@@ -628,6 +648,25 @@ class VideoSink:
 def round_half_up(value: Fraction) -> int:
     """The whole number nearest ``value``, halves up (Python's round() takes halves to the even one)."""
     return math.floor(value + Fraction(1, 2))
+
+
+def _is_pcm(codec: str) -> bool:
+    """Whether ``codec`` is uncompressed PCM (pcm_s16le, pcm_f32be, ...)."""
+    return codec.startswith("pcm_")
+
+
+def _stated_rate(source: VideoSource) -> Fraction | None:
+    """The frame rate an output that keeps each frame's time states (only a hint there): the source's average,
+    else FFmpeg's guess (a variable-rate MPEG-TS states no average)."""
+    return source.info.average_rate or source.video_stream.guessed_rate
+
+
+def _has_encoder(codec: str) -> bool:
+    """Whether this FFmpeg can encode ``codec`` (some PCM variants are read only)."""
+    try:
+        return av.Codec(codec, "w").is_encoder
+    except av.codec.codec.UnknownCodecError:
+        return False
 
 
 def _field_order(source: VideoSource) -> int:
@@ -672,9 +711,9 @@ def _pixel_format(codec: av.Codec, width: int, height: int, rate: Fraction | Non
 
 def _warn_of_what_is_left_out(name: str, source: VideoSource, output: av.container.OutputContainer) -> None:
     """Say what of the source the ``output`` leaves out: transparency, closed captions inside the video
-    stream, a start timecode where the output holds none (AVI, MPEG-TS), cover art, attachments (fonts,
-    images in Matroska) where the output holds none, further video tracks and data tracks (a camera's
-    telemetry). A timecode track, whose start comes back as the video's timecode, and an MP4's chapter
+    stream, a start timecode or a display matrix (a phone's turn or mirror) where the output holds none (AVI,
+    MPEG-TS), cover art, attachments (fonts, images in Matroska) where the output holds none, further video
+    tracks and data tracks (a camera's telemetry). A timecode track, whose start comes back as the video's timecode, and an MP4's chapter
     track, which comes back as its chapters, are not left out."""
     keeps_attachments = holds_attachments(output)
     dropped = []
@@ -691,6 +730,11 @@ def _warn_of_what_is_left_out(name: str, source: VideoSource, output: av.contain
     if (timecode := start_timecode(source)) is not None and not holds_timecode(output):
         dropped.append(f"its start timecode {timecode} ({output.format.name} files hold none; write .mov, .mp4 or "
                        ".mkv to keep it)")
+    info = source.info
+    if (info.rotation or info.mirrored) and not holds_display_matrix(output):
+        turn = "mirror" if info.mirrored else f"{info.rotation}-degree turn"
+        dropped.append(f"its display {turn} ({output.format.name} files hold no display matrix, so players show the "
+                       "picture as stored; write .mov, .mp4 or .mkv to keep it)")
     for stream in source.container.streams:
         if stream is video or stream in source.copy_streams:
             continue

@@ -20,12 +20,13 @@ from pathlib import Path
 
 import io
 import struct
+import threading
 import warnings
 
 import cv2
 import numpy as np
 import tifffile
-from PIL import ExifTags, Image, ImageChops
+from PIL import ExifTags, Image, ImageChops, PngImagePlugin
 
 from vidcolor.errors import InputError, OutputError, VidcolorWarning
 from vidcolor.io.colour_profiles import cmyk_to_srgb, convert_to_srgb
@@ -47,6 +48,8 @@ _ORIENTATION = ExifTags.Base.Orientation
 _ICC_TAG = 34675  # a TIFF's ICC profile
 _MAX_SIDE = {".jpg": 65500, ".jpeg": 65500, ".webp": 16383}  # libjpeg's and libwebp's largest width or height
 _NO_METADATA = ImageMetadata()
+_PNG_CHUNK_LIMIT = 64 << 20  # bytes a PNG's colour profile or text chunk may decompress to
+_PNG_LIMIT_LOCK = threading.Lock()
 
 # EXIF orientation -> how to turn the stored pixels into the displayed image (as Pillow's
 # ImageOps.exif_transpose does), written on arrays so it also serves 16-bit data.
@@ -162,13 +165,35 @@ def read_image(path: Path) -> LoadedImage:
 def _open(path: Path) -> _Source:
     """Decode ``path`` with Pillow, or a TIFF layout Pillow does not know with tifffile or OpenCV."""
     try:
-        image = Image.open(path)
+        image = _pillow_open(path)
     except Image.UnidentifiedImageError:
         if not is_tiff(path):
             raise
         return _open_tiff(path)
     with image:
         return _open_pillow(path, image)
+
+
+def _pillow_open(path: Path) -> Image.Image:
+    """``Image.open``; for a PNG whose colour profile or text before its pixels decompresses to over Pillow's
+    1 MB (profiles with fine tables, Photoshop's XMP), again with a limit of 64 MB, which zlib still stops at."""
+    try:
+        return Image.open(path)
+    except ValueError as e:
+        if "MAX_TEXT_CHUNK" not in str(e):
+            raise
+    with _PNG_LIMIT_LOCK:  # Pillow's limit is a module setting: other threads' reads see it only raised
+        limit = PngImagePlugin.MAX_TEXT_CHUNK
+        PngImagePlugin.MAX_TEXT_CHUNK = max(limit, _PNG_CHUNK_LIMIT)
+        try:
+            return Image.open(path)
+        except ValueError as e:
+            if "MAX_TEXT_CHUNK" not in str(e):
+                raise
+            raise InputError(f"{path} holds a colour profile or text that decompresses to over "
+                             f"{_PNG_CHUNK_LIMIT >> 20} MB, more than is read safely; re-save it without it") from e
+        finally:
+            PngImagePlugin.MAX_TEXT_CHUNK = limit
 
 
 def _open_pillow(path: Path, image: Image.Image) -> _Source:

@@ -77,12 +77,16 @@ def atomic_output(output_path: Path, replace: bool = True) -> Iterator[Path]:
     On any error, Ctrl-C included, the temporary file is removed and ``output_path`` is untouched. The
     temporary file is locked while it is written (see :func:`held_exclusively`), so a second run writing
     the same output at the same time stops with an :class:`OutputError` instead of writing into it.
-    With ``replace=False`` a file that appeared at ``output_path`` while the block ran (checked absent
-    before the work, see :func:`check_output_path`) is kept: see :func:`move_into_place`.
+    With ``replace=False`` a file that appeared at ``output_path`` since it was checked absent (see
+    :func:`check_output_path`) is kept: found when the lock is taken, :class:`OutputDoneError` before any work
+    (another run finished it); found at the end, :class:`OutputAppearedError` (see :func:`move_into_place`).
     """
     temporary = partial_path(output_path)
     with held_exclusively(temporary, output_path):
         try:
+            if not replace and os.path.lexists(output_path):
+                raise OutputDoneError(f"output {output_path} was written by another run meanwhile; it was left alone and "
+                                      "this run did not start")
             yield temporary
             if replace:
                 os.replace(temporary, output_path)
@@ -96,6 +100,10 @@ def atomic_output(output_path: Path, replace: bool = True) -> Iterator[Path]:
             except OSError:  # e.g. a read-only folder where it was never created: keep the first error
                 pass
             raise
+
+
+class OutputDoneError(OutputError):
+    """The output was written by another run between its check and the start of the work; nothing was done."""
 
 
 class OutputAppearedError(OutputError):

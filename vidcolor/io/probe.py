@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -15,7 +16,8 @@ from vidcolor.io.ffmpeg_names import ffmpeg_path
 
 STILL_IMAGE_CODECS = frozenset(
     {"mjpeg", "jpegls", "jpeg2000", "png", "apng", "tiff", "webp", "bmp", "gif", "ppm", "pgm", "pgmyuv",
-     "pbm", "pam", "qoi", "sgi", "targa", "dpx", "exr", "hdr", "jpegxl", "photocd", "pcx", "xbm", "xwd"}
+     "pbm", "pam", "qoi", "sgi", "targa", "dpx", "exr", "hdr", "jpegxl", "photocd", "pcx", "xbm", "xwd",
+     "psd", "dds", "sunrast", "xpm", "pfm", "fits"}
 )
 _ATTACHED_PIC = av.stream.Disposition.attached_pic  # cover art: one picture attached to sound, not video
 # FFmpeg "plays" text files (.txt, .nfo, .diz, .asc, ...) as terminal art: these are text, not pictures
@@ -54,24 +56,53 @@ def _missing(path: Path) -> str:
     return f"{path} is a symbolic link that loops back on itself; fix or remove the link"
 
 
+@dataclass(frozen=True)
+class MediaProbe:
+    """What one opening of a media file tells: its kind (:func:`media_kind`'s answer, or ``None`` with the
+    reason it would refuse the file), whether it holds a moving picture (a video stream that is not cover art)
+    and whether it holds sound."""
+
+    kind: Literal["video", "image"] | None
+    reason: str
+    moving: bool
+    sound: bool
+
+
 def media_kind(path: Path) -> Literal["video", "image"]:
     """'image' for a single still picture, 'video' for a file with a moving-picture stream."""
     with open_media(path) as container:
-        if not container.streams.video:
-            raise InputError(f"{path} has no video stream; pass a video or image file")
-        stream = next(moving_pictures(container), container.streams.video[0])
-        if stream.codec_context is None:
-            raise InputError(f"{path} holds pictures this FFmpeg cannot decode ({container.format.name}); "
-                             "convert it to a common video or image format first")
-        if stream.codec_context.name in TEXT_ART_CODECS:
-            raise InputError(f"{path} is a text file, not a video or image")
-        if stream.codec_context.name not in STILL_IMAGE_CODECS or container.streams.audio:
-            return "video"
-        if stream.frames > 1:
-            return "video"
-        if stream.codec_context.name == "webp":
-            _refuse_animated_webp(path)
-        return "image" if _single_packet(container, stream) else "video"
+        return _container_kind(container, path)
+
+
+def probe_media(path: Path) -> MediaProbe:
+    """Open ``path`` once and tell its kind, moving pictures and sound (see :class:`MediaProbe`); InputError
+    only when it cannot be opened as media (missing, empty, no permission, not media)."""
+    with open_media(path) as container:
+        moving = next(moving_pictures(container), None) is not None
+        sound = bool(container.streams.audio)
+        try:
+            return MediaProbe(_container_kind(container, path), "", moving, sound)
+        except InputError as error:
+            return MediaProbe(None, str(error), moving, sound)
+
+
+def _container_kind(container: av.container.InputContainer, path: Path) -> Literal["video", "image"]:
+    """:func:`media_kind` of an open ``container``."""
+    if not container.streams.video:
+        raise InputError(f"{path} has no video stream; pass a video or image file")
+    stream = next(moving_pictures(container), container.streams.video[0])
+    if stream.codec_context is None:
+        raise InputError(f"{path} holds pictures this FFmpeg cannot decode ({container.format.name}); "
+                         "convert it to a common video or image format first")
+    if stream.codec_context.name in TEXT_ART_CODECS:
+        raise InputError(f"{path} is a text file, not a video or image")
+    if stream.codec_context.name not in STILL_IMAGE_CODECS or container.streams.audio:
+        return "video"
+    if stream.frames > 1:
+        return "video"
+    if stream.codec_context.name == "webp":
+        _refuse_animated_webp(path)
+    return "image" if _single_packet(container, stream) else "video"
 
 
 def picture_stream(container: av.container.InputContainer, path: Path) -> av.VideoStream:

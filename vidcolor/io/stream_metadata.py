@@ -26,6 +26,8 @@ _ATTACHMENT_MUXERS = frozenset({"matroska"})  # muxers that store attached files
 # MPEG-TS/PS, FLV, ASF, GIF and FFmpeg's iPod (.m4v) and 3GP variants of MP4 drop it
 _TIMECODE_MUXERS = frozenset({"mov", "mp4", "matroska", "webm", "mxf", "mxf_d10", "mxf_opatom", "nut", "ogg", "ogv",
                               "dv", "gxf"})
+# muxers that store the video's display matrix (a turn or mirror): QuickTime/MP4 and their variants, Matroska, WebM
+_DISPLAY_MATRIX_MUXERS = frozenset({"mov", "mp4", "ipod", "3gp", "3g2", "ismv", "f4v", "matroska", "webm"})
 # Caption data inside a video stream: ATSC A/53 user data (H.264 and HEVC SEI, MPEG-2 user data), DVD captions
 _CAPTION_MARKERS = (b"GA94\x03", b"\x00\x00\x01\xb2CC\x01")
 _CAPTION_SCAN_PACKETS = 60  # captions come with every frame of a captioned broadcast
@@ -96,6 +98,12 @@ def start_timecode(source: VideoSource) -> str | None:
 def holds_timecode(container: av.container.OutputContainer) -> bool:
     """Whether the output's muxer keeps a start timecode (MP4, QuickTime, Matroska, MXF; not AVI or MPEG-TS)."""
     return container.format.name in _TIMECODE_MUXERS
+
+
+def holds_display_matrix(container: av.container.OutputContainer) -> bool:
+    """Whether the output's muxer keeps the video's display matrix (MP4, QuickTime, Matroska, WebM; not AVI,
+    MPEG-TS/PS, FLV, MXF or GIF)."""
+    return container.format.name in _DISPLAY_MATRIX_MUXERS
 
 
 def holds_attachments(container: av.container.OutputContainer) -> bool:

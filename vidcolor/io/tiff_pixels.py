@@ -17,8 +17,10 @@ import tifffile
 from PIL import ExifTags, Image
 
 from vidcolor.errors import InputError
+from vidcolor.io.image_metadata import xmp_orientation
 
 _ORIENTATION = ExifTags.Base.Orientation
+_XMP_TAG = 700
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic TIFF and BigTIFF, either byte order
 # TIFF colour spaces read outside Pillow -> their colour samples (one more, if there, is taken as alpha)
 _TIFF_COLOURS = {tifffile.PHOTOMETRIC.MINISBLACK: 1, tifffile.PHOTOMETRIC.RGB: 3}
@@ -67,10 +69,14 @@ def orientation_value(value: object) -> int:
 
 
 def tiff_orientation(path: Path) -> int:
-    """The first page's Orientation (1 to 8), 1 when it has none or an invalid one."""
+    """The first page's Orientation (1 to 8): its tag's, or without one its XMP packet's; 1 when it states none
+    or an invalid one."""
     with tifffile.TiffFile(path) as tif:
-        tag = tif.pages[0].tags.get(_ORIENTATION)
-        return orientation_value(tag.value) if tag is not None else 1
+        tags = tif.pages[0].tags
+        if (tag := tags.get(_ORIENTATION)) is not None:
+            return orientation_value(tag.value)
+        xmp = tags.get(_XMP_TAG)
+        return xmp_orientation(xmp.value) if xmp is not None and isinstance(xmp.value, bytes) else 1
 
 
 def read_tiff_pixels(path: Path) -> np.ndarray:
