@@ -22,7 +22,9 @@ from vidcolor.io.decode import LumaFrame, VideoSource, count_frames
 from vidcolor.io.probe import media_kind
 from vidcolor.models import create_generator, save_generator
 from vidcolor.pipeline import colorize_video
+from vidcolor.preview import PreviewSession
 from vidcolor.resume import colorize_video_resumable
+from vidcolor.temporal import TemporalOptions
 from vidcolor.worker import Colorizer
 
 _COVER_SIZE = (32, 16)
@@ -341,17 +343,29 @@ def test_resume_and_preview_see_a_damaged_video_as_the_render_does(tmp_path: Pat
     assert len(warned) == 1, warned
 
 
-def _damage_first_picture(clip: Path, target: Path) -> Path:
-    """A copy of the H.264 MP4 ``clip`` whose first keyframe's picture (its IDR slice, after the encoder's SEI)
-    has its headers flipped."""
+def _idr_slice(payload: bytes) -> int:
+    """Where the NAL header of the first IDR slice of an H.264 ``payload`` is: length-prefixed NAL units (MP4,
+    Matroska) or start codes (AVI)."""
+    if payload.startswith((b"\0\0\1", b"\0\0\0\1")):
+        offset = payload.find(b"\0\0\1") + 3
+        while payload[offset] & 0x1F != 5:
+            offset = payload.find(b"\0\0\1", offset) + 3
+        return offset
+    offset = 0
+    while payload[offset + 4] & 0x1F != 5:
+        offset += 4 + int.from_bytes(payload[offset:offset + 4], "big")
+    return offset + 4
+
+
+def _damage_first_picture(clip: Path, target: Path, *, keep_type: bool = False) -> Path:
+    """A copy of the H.264 ``clip`` whose first keyframe's picture (its IDR slice, after the encoder's SEI)
+    has its headers flipped; ``keep_type``: all but its NAL header, so that an AVI parser still flags the
+    packet a keyframe."""
     data = bytearray(clip.read_bytes())
     with av.open(str(clip)) as container:
         packet = next(packet for packet in container.demux(container.streams.video[0]) if packet.size)
         position, payload = packet.pos, bytes(packet)
-    start, offset = data.find(payload[:32], position), 0
-    while payload[offset + 4] & 0x1F != 5:  # length-prefixed NAL units: find the IDR slice
-        offset += 4 + int.from_bytes(payload[offset:offset + 4], "big")
-    begin = start + offset + 4
+    begin = data.find(payload[:32], position) + _idr_slice(payload) + keep_type
     data[begin:begin + 28] = bytes(byte ^ 0xFF for byte in data[begin:begin + 28])
     target.write_bytes(bytes(data))
     return target
@@ -400,13 +414,15 @@ def test_rotation_is_read_without_opening_the_file_again(tmp_path: Path, monkeyp
         assert all(np.array_equal(frame.y, y) for frame, (_, _, y) in zip(decoded, frames))
 
 
-@pytest.mark.parametrize("ext", ["mp4", "mkv"])
-def test_a_damaged_first_keyframe_counts_every_frame_it_loses(tmp_path: Path, ext: str) -> None:
+@pytest.mark.parametrize(("ext", "keep_type"), [("mp4", False), ("mkv", False), ("avi", False), ("avi", True)])
+def test_a_damaged_first_keyframe_counts_every_frame_it_loses(tmp_path: Path, ext: str, keep_type: bool) -> None:
     """The warning said '1 damaged video frame (at 0.03 s)' where the nine frames before the first decodable one
     were lost (the damaged keyframe is not flagged as one, and the decoder's refusal comes a few packets late).
-    It counts them all and says where they were; the frames kept stay at their places on the timeline."""
+    It counts them all and says where they were; the frames kept stay at their places on the timeline. In AVI
+    (whose packets have decode times only) the first kept frame was numbered 1, not 9, and said to start at
+    0.33 s (its guessed pts), not 0.30 s."""
     clip = make_video(tmp_path / f"clip.{ext}", size=(96, 64), frames=30, gop=10)
-    damaged = _damage_first_picture(clip, tmp_path / f"damaged.{ext}")
+    damaged = _damage_first_picture(clip, tmp_path / f"damaged.{ext}", keep_type=keep_type)
     clean, _, _ = _decoded(clip)
     kept, _, warned = _decoded(damaged)
     lost = sorted({frame.pts for frame in clean} - {frame.pts for frame in kept})
@@ -416,3 +432,56 @@ def test_a_damaged_first_keyframe_counts_every_frame_it_loses(tmp_path: Path, ex
     assert f"first decodable frame, at {_seconds(clip, kept[0].pts)}" in warned[0], warned
     with VideoSource(damaged) as source:
         assert [frame.pts for frame in kept] == [source.timeline().times[frame.index] for frame in kept]
+
+
+@pytest.mark.parametrize("keep_type", [True, False])
+def test_resume_and_preview_see_an_avi_with_a_damaged_first_keyframe_as_the_render_does(
+        tmp_path: Path, weights: Path, keep_type: bool) -> None:
+    """The AVI timeline took the first frame that decodes for frame 0 when it measured the decoder's lag (9 where
+    the first keyframe is lost), so after a seek each frame came under the number of one 9 frames later, and the
+    preview showed other frames than the render at each number. Every frame now has one number, from the start
+    or after a seek, and the render in segments (--resume) gives the frames of the render in one go."""
+    clip = make_video(tmp_path / "clip.avi", size=(96, 64), frames=30, gop=10)
+    damaged = _damage_first_picture(clip, tmp_path / "damaged.avi", keep_type=keep_type)
+    colorizer = Colorizer(create_generator("tiny-unet"), device="cpu", render_size=64)
+    whole, segmented = tmp_path / "whole.mkv", tmp_path / "segmented.mkv"
+    with pytest.warns(VidcolorWarning, match="9 damaged video frames"):
+        colorize_video(damaged, whole, colorizer, progress=False)
+    with pytest.warns(VidcolorWarning, match="9 damaged video frames"):
+        colorize_video_resumable(damaged, segmented, colorizer, progress=False, segment_seconds=0.3)
+    assert sorted(pts for pts, _, _ in read_packets(segmented, "video")) == sorted(
+        pts for pts, _, _ in read_packets(whole, "video"))
+    assert len(read_video_frames(segmented)) == len(read_video_frames(whole)) == 21
+    kept, _, _ = _decoded(damaged)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", VidcolorWarning)
+        with VideoSource(damaged) as source:
+            timeline = source.timeline()
+            assert [frame.pts for frame in kept] == [timeline.times[frame.index] for frame in kept]
+            for wanted in kept[1::4]:
+                found = next(frame for frame in source.frames_from(timeline, wanted.index)
+                             if frame.index >= wanted.index)
+                assert (found.index, found.pts) == (wanted.index, wanted.pts)
+                assert np.array_equal(found.y, wanted.y)
+        by_index = {frame.index: frame.y for frame in kept}
+        with PreviewSession(damaged, colorizer, TemporalOptions(enabled=False)) as session:
+            for index in (20, 3, 12, kept[0].index):
+                shown = session.frame(index)  # a lost frame: the first decodable one, which the render shows there
+                luma = by_index.get(index, kept[0].y)
+                assert shown.index == index
+                assert np.allclose(shown.original[..., 0], np.clip((luma - 16.0) / 219.0, 0, 1), atol=1e-6), index
+
+
+@pytest.mark.parametrize("ext", ["mp4", "avi"])
+def test_the_preview_warns_of_a_damaged_first_keyframe_as_the_render_does(tmp_path: Path, weights: Path,
+                                                                          ext: str) -> None:
+    """The preview warned as soon as it met the damage, counting the frames still being decoded as lost ('11
+    damaged video frames' for 9 in AVI) and listing the times out of order in MP4 ('0.00 s, 0.07 s, 0.03 s')."""
+    clip = make_video(tmp_path / f"clip.{ext}", size=(96, 64), frames=30, gop=10)
+    damaged = _damage_first_picture(clip, tmp_path / f"damaged.{ext}", keep_type=True)
+    _, _, rendered = _decoded(damaged)
+    result, previewed = _run_warned("preview", damaged, "--sheet", tmp_path / "sheet.png", "--weights", weights,
+                                    "--render-size", "64")
+    assert result.exit_code == 0, result.output
+    assert len(rendered) == 1 and "9 damaged video frames" in rendered[0], rendered
+    assert previewed == rendered

@@ -98,8 +98,8 @@ def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, colorizer, monk
         result.coloured / result.seconds)
     assert video_timing(out) == video_timing(reference)
     for resumed, uninterrupted in zip(decoded_planes(out), decoded_planes(reference), strict=True):
-        # Same pictures. libx264 itself is not bit-exact between identical runs here (two encodes
-        # of the same planes differ by ~0.1-0.5 levels on average), so compare within that.
+        # Same pictures. libx264 is not bit-exact between identical runs on CPUs with AVX-512
+        # (its macroblock-tree code; two encodes differ by ~0.1-0.5 levels), so compare within that.
         assert np.abs(resumed.astype(int) - uninterrupted).mean() < 1.0
     assert read_packets(out, "audio") == read_packets(source, "audio")
     before, after = read_video_frames(source), read_video_frames(out)
@@ -441,8 +441,8 @@ def video_durations(path):
 @pytest.mark.parametrize("options", [dict(rate=Fraction(25), audio="mp3"), dict(rate=Fraction(30000, 1001), audio="aac")],
                          ids=["25fps-mp3", "ntsc-aac"])
 def test_an_ogv_render_of_a_source_that_starts_late_resumes(tmp_path, colorizer, options):
-    """Ogg keeps each frame's time, as Matroska does, but its segments were joined as AVI's, counted from a first
-    frame at 0: from a source whose first frame is not at 0 (MPEG-TS, a camcorder's .mts) each segment's first
+    """Ogg keeps each page's time (its frames are on slots counted from it), but its segments were joined as AVI's,
+    counted from a first frame at 0: from a source whose first frame is not at 0 (MPEG-TS, a camcorder's .mts) each segment's first
     frame went back before the frame ahead of it, and the join failed ('Invalid argument') after the whole render."""
     source = make_video(tmp_path / "in.ts", size=(96, 64), frames=30, **options)
     plain, resumable = tmp_path / "plain.ogv", tmp_path / "resumable.ogv"

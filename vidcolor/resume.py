@@ -347,7 +347,8 @@ def _segment_packets(folder: Path, segments: list[dict[str, Any]], video_start: 
 
     Containers may round a segment's start (MP4 keeps it in a millisecond edit list); the exact
     time of each segment's first frame is in the manifest, so the whole segment is shifted back. This
-    holds for outputs on frame slots that keep times too (.m4v, .3gp, Ogg); AVI and MXF count frames
+    holds for outputs on frame slots that keep times too (.m4v, .3gp, and Ogg, which keeps a time per page and counts
+    the frames after it); AVI and MXF count frames
     from a segment's first, at 0, and their slots from the video's first frame (``video_start``, in seconds).
     """
     for segment in segments:

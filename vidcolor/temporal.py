@@ -5,8 +5,10 @@ the warp is reliable: forward-backward consistent, inside the frame and with a s
 Occlusions, disocclusions and scene cuts fall back to the current prediction. Scene cuts are found on
 exposure-matched thumbnails, so flicker, fades and dark shots do not move the measure; frames without
 structure (black, white) keep their prediction and are skipped, so the next frame is compared with, and
-follows, the last frame that had structure. Streaming: the state is one previous L and one previous ab,
-so memory is constant.
+follows, the last frame that had structure. Film grain, new in every frame, is taken out of the cut measure
+(:func:`grain_corrected`), and a single odd frame (a partly blown flash, a stray frame at a splice) counts
+no cut: the frame after it is compared with, and follows, the frame before it. Streaming: the state is
+one previous L and ab, the frame before the last cut and the last pair's measure, so memory is constant.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ _ROUNDING_ALLOWANCE = 0.5
 # limit falls to this fraction of the median line's spread, so that the picture's own lines stay in.
 _BAR_FLATNESS = 2.0
 _BAR_RELATIVE = 0.25
+# Grain floors of the cut measure above this are taken as this: beyond it the grain drowns the picture.
+_GRAIN_FLOOR_LIMIT = 1.0
 
 
 @dataclass(frozen=True)
@@ -52,9 +56,10 @@ class TemporalOptions:
     (0: per-frame output, 1: follow the previous colour). ``cut_threshold`` applies to the cut
     measure of :func:`cut_score`: the mean absolute L warp residual, after matching the previous
     frame's exposure to the current one's, divided by the current frame's mean absolute L deviation,
-    both on thumbnails of the picture inside any letterbox or pillarbox bars (:func:`picture_area`).
-    On the sample videos it is 0.01-0.2 within a shot (up to 0.35 in fast, motion-blurred pans) and
-    0.75-1.5 across a cut, also when they are darkened to Y' codes 16-42 with 15 % flicker.
+    both on thumbnails of the picture inside any letterbox or pillarbox bars (:func:`picture_area`),
+    with the grain floor taken out (:func:`grain_corrected`). On the sample videos it is 0.01-0.2 within
+    a shot (up to 0.35 in fast, motion-blurred pans) and 0.75-1.5 across a cut, also when they are
+    darkened to Y' codes 16-42 with 15 % flicker.
     """
 
     enabled: bool = True
@@ -174,6 +179,30 @@ def cut_score(current: np.ndarray, residual: np.ndarray) -> float:
     return float(np.mean(np.abs(thumbnail(residual)))) / (contrast(thumbnail(current)) + _ROUNDING_ALLOWANCE)
 
 
+def grain_corrected(score: float, floor: float) -> float:
+    """The :func:`cut_score` ``score`` with the grain floor ``floor`` (the score of the pair before) taken out.
+
+    Grain (and noise) new in every frame adds to the residual but not to the picture: where its part of a
+    thumbnail's variance is v, a pair within the shot scores f**2 = 2v and a cut whose grain-free score is
+    c scores c**2 (1 - v) + 2v. So c = sqrt((score**2 - f**2) / (1 - f**2 / 2)), taking the pair before
+    as within the shot: 0 within a grainy shot, the grain-free score across a cut.
+    """
+    floor = min(floor, _GRAIN_FLOOR_LIMIT)
+    return float(np.sqrt(max(score * score - floor * floor, 0.0) / (1.0 - floor * floor / 2)))
+
+
+@dataclass(frozen=True)
+class _Match:
+    """Frame ``previous`` followed onto the current frame: the flow back, its sample maps, the exposure-matched
+    L residual and the cut score."""
+
+    previous: np.ndarray
+    flow_back: np.ndarray
+    maps: tuple[np.ndarray, np.ndarray]
+    residual: np.ndarray
+    score: float
+
+
 class TemporalSmoother:
     """Streaming temporal-consistency filter for (2, h, w) ab predictions; see the module docstring."""
 
@@ -187,12 +216,20 @@ class TemporalSmoother:
         self._flow_forward = create_flow()
         self._previous_luma: np.ndarray | None = None
         self._previous_ab: np.ndarray | None = None  # (h, w, 2) float32, the last output
+        # The frame before the last cut (L, output ab, grain floor), until the frame after the cut is compared.
+        self._before_cut: tuple[np.ndarray, np.ndarray, float] | None = None
+        self._floor: float | None = None  # the last pair's cut score, None before the first pair
 
     def state(self) -> dict[str, np.ndarray]:
         """Everything the next frame depends on, as arrays (to save a render that will be resumed)."""
         state = {"cuts": np.array(self.cuts)}
         if self._previous_luma is not None and self._previous_ab is not None:
             state.update(previous_luma=self._previous_luma, previous_ab=self._previous_ab)
+        if self._before_cut is not None:
+            luma, ab, floor = self._before_cut
+            state.update(before_cut_luma=luma, before_cut_ab=ab, before_cut_floor=np.array(floor))
+        if self._floor is not None:
+            state.update(grain_floor=np.array(self._floor))
         return state
 
     def load_state(self, state: dict[str, np.ndarray]) -> None:
@@ -200,6 +237,11 @@ class TemporalSmoother:
         self.cuts = int(state["cuts"])
         self._previous_luma = state["previous_luma"] if "previous_luma" in state else None
         self._previous_ab = state["previous_ab"] if "previous_ab" in state else None
+        self._before_cut = None
+        if "before_cut_luma" in state:
+            floor = float(state["before_cut_floor"])
+            self._before_cut = (state["before_cut_luma"], state["before_cut_ab"], floor)
+        self._floor = float(state["grain_floor"]) if "grain_floor" in state else None
 
     def __call__(self, lightness: np.ndarray, ab: np.ndarray) -> np.ndarray:
         """Return the temporally smoothed ab (2, h, w) float32 for this frame.
@@ -207,7 +249,8 @@ class TemporalSmoother:
         ``lightness`` is the frame's (h, w) luma at render size, uint8 or float 0..255; ``ab`` is the
         model's (2, h, w) prediction in any linear ab units. The first frame, a frame after a scene cut
         or a change of size, a frame without structure (:func:`is_flat`) and the first one with
-        structure after such frames at the start are returned unchanged.
+        structure after such frames at the start are returned unchanged. The first pair of frames only
+        sets the grain floor: a cut one frame into the stream is not counted.
         """
         luma = as_luma(lightness)
         if ab.shape != (2, *luma.shape):
@@ -222,24 +265,47 @@ class TemporalSmoother:
                 # Nothing to follow or compare: the next frame is compared with the last one that has
                 # structure, so a fade through black counts one cut and a flash frame none.
                 return ab.astype(np.float32, copy=True)
-            output = self._blend(luma, current, previous)
+            output = self._follow(luma, current, previous)
         self._previous_luma = luma
         self._previous_ab = output
         return np.ascontiguousarray(np.moveaxis(output, -1, 0))
 
-    def _blend(self, luma: np.ndarray, current: np.ndarray, previous: np.ndarray) -> np.ndarray:
-        """Blend ``current`` (h, w, 2) with the warped previous output, or count a cut and keep it."""
+    def _follow(self, luma: np.ndarray, current: np.ndarray, previous: np.ndarray) -> np.ndarray:
+        """Blend ``current`` (h, w, 2) with the warped previous output, or count a cut and keep it.
+
+        The frame after a cut is first compared with the frame before it: if they match, the frame between
+        was a single odd frame, its cut is taken back and this frame follows the one before it.
+        """
+        before_cut, self._before_cut = self._before_cut, None
+        if before_cut is not None and before_cut[0].shape == luma.shape:
+            before_luma, before_ab, floor = before_cut
+            match = self._match(luma, before_luma)
+            if grain_corrected(match.score, floor) <= self.options.cut_threshold:
+                self.cuts -= 1
+                self._floor = match.score
+                return self._blend(luma, current, before_ab, match)
+        match = self._match(luma, previous)
+        floor, self._floor = (match.score if self._floor is None else self._floor), match.score
+        if grain_corrected(match.score, floor) > self.options.cut_threshold:
+            self.cuts += 1
+            self._before_cut = (previous, self._previous_ab, floor)
+            return current
+        return self._blend(luma, current, self._previous_ab, match)
+
+    def _match(self, luma: np.ndarray, previous: np.ndarray) -> _Match:
+        """Follow ``previous`` (h, w) onto ``luma`` along the flow back, and score the pair as a cut."""
         flow_back = self._flow_back.calc(luma, previous, None)
         maps = sample_maps(flow_back)
         area = picture_area(luma)
         residual = luma_residual(luma, warp(previous, maps), area)
-        if cut_score(luma[area], residual[area]) > self.options.cut_threshold:
-            self.cuts += 1
-            return current
-        flow_forward = self._flow_forward.calc(previous, luma, None)
-        reliability = consistency_mask(flow_back, flow_forward, maps)
-        reliability *= np.clip((_L_ERROR_HIGH - np.abs(residual)) / (_L_ERROR_HIGH - _L_ERROR_LOW), 0.0, 1.0)
+        return _Match(previous, flow_back, maps, residual, cut_score(luma[area], residual[area]))
+
+    def _blend(self, luma: np.ndarray, current: np.ndarray, previous_ab: np.ndarray, match: _Match) -> np.ndarray:
+        """``current`` (h, w, 2) blended with ``previous_ab`` warped along ``match``, where it is reliable."""
+        flow_forward = self._flow_forward.calc(match.previous, luma, None)
+        reliability = consistency_mask(match.flow_back, flow_forward, match.maps)
+        reliability *= np.clip((_L_ERROR_HIGH - np.abs(match.residual)) / (_L_ERROR_HIGH - _L_ERROR_LOW), 0.0, 1.0)
         kernel = np.ones((2 * _MASK_ERODE + 1,) * 2, np.uint8)
         reliability = cv2.GaussianBlur(cv2.erode(reliability, kernel), (0, 0), _MASK_SIGMA)
         weight = (self.options.strength * reliability)[..., None]
-        return current + weight * (warp(self._previous_ab, maps) - current)
+        return current + weight * (warp(previous_ab, match.maps) - current)

@@ -13,13 +13,18 @@ from vidcolor.io.images import IMAGE_SUFFIXES
 
 _VARIABLE_FPS = 0x0400  # AVFMT_VARIABLE_FPS: the muxer stores any frame timing (AVI does not)
 _NO_TIMESTAMPS = 0x0080  # AVFMT_NOTIMESTAMPS: a bare elementary stream (.h264, .m4v), not a container
+# Ogg times video by counting its frames: a page stores one time (its last frame's granule position) and
+# readers count the frames before it, so a frame must fill every slot of 1/rate
+_FRAME_COUNTING_MUXERS = frozenset({"ogg", "ogv"})
 
 AUTO_CODEC = "auto"  # libx264 where the container takes H.264, else the container's own video codec
 # Muxers without a codec table, for which FFmpeg (and so PyAV's supported_codecs) names only their
 # default codecs: what they carry besides, as `ffmpeg -f mpegts` does.
 _MPEG_PS_CODECS = frozenset({"mpeg1video", "mpeg2video", "mp2", "mp3", "ac3", "dts", "pcm_dvd"})
+_OGG_CODECS = frozenset({"theora", "vp8", "vorbis", "opus", "flac", "speex"})  # as FFmpeg's Ogg muxer takes
 _UNLISTED_CODECS = {"mpegts": frozenset({"h264", "hevc", "aac", "mp3", "mp2", "ac3", "eac3", "opus", "dvb_subtitle"}),
-                    "mpeg": _MPEG_PS_CODECS, "vob": _MPEG_PS_CODECS, "dvd": _MPEG_PS_CODECS}
+                    "mpeg": _MPEG_PS_CODECS, "vob": _MPEG_PS_CODECS, "dvd": _MPEG_PS_CODECS,
+                    "ogg": _OGG_CODECS, "ogv": _OGG_CODECS}
 
 
 def takes(container: av.container.OutputContainer, codec: av.Codec) -> bool:
@@ -66,6 +71,11 @@ def container_format(path: Path) -> str | None:
 def stores_frame_times(format_name: str) -> bool:
     """Whether the muxer keeps each frame's own time; AVI keeps only fixed slots of 1/rate."""
     return bool(av.ContainerFormat(format_name, "w").flags & _VARIABLE_FPS)
+
+
+def counts_frames(format_name: str) -> bool:
+    """Whether the muxer times video by counting its frames (Ogg), so that each slot of 1/rate needs a frame."""
+    return format_name in _FRAME_COUNTING_MUXERS
 
 
 def is_video_output(path: Path) -> bool:

@@ -137,7 +137,10 @@ class _Damage:
     one) give no frame either: where the decoder refused any before the first frame, those before that frame
     are lost too (they are no frames of the timeline, so the frames after them keep their places). Elsewhere
     (AVI, whose pts are guesses; a bare stream) a refused packet is the lost frame, at its dts: with frame
-    threads the decoder refuses a few packets after the damaged one, so that time is a few frames late.
+    threads the decoder refuses a few packets after the damaged one, so that time is a few frames late. There
+    the first frame is the one of the latest keyframe at or before the dts it carries (see
+    :func:`_own_keyframe`): the packets before that keyframe are lost, and where the decoder refused any, the
+    packets before the first keyframe too, as for timed packets.
 
     ``steady``: the frames should come at a steady rate, so that where nine steps in ten between them are the
     shortest one, a step of two or more whole ones holds frames lost with their packets (MPEG-TS: a frame
@@ -150,10 +153,12 @@ class _Damage:
         self._timed = timed
         self._pending: list[int] = []  # sorted pts of packets sent whose frames have not come back
         self._start: int | None = None  # the first keyframe's pts
-        self._leading: list[int] = []  # pts of the packets sent before the first keyframe
+        self._leading: list[int] = []  # times of the packets sent before the first keyframe
+        self._opening: list[tuple[int, bool]] = []  # untimed: (dts, keyframe) of the packets sent before a frame came
         self._keyframe_seen = False
         self._sent = 0  # packets sent from the first keyframe on
         self._returned = 0  # frames returned
+        self._finished = False  # the pass reached the end of the file
         self.first: int | None = None  # the time of the first frame returned
         self._latest: int | None = None  # the pts of the latest frame returned
         self._field_follows = False  # the latest frame was interlaced: its second field may have a packet
@@ -165,9 +170,10 @@ class _Damage:
 
     @property
     def count(self) -> int:
-        """How many frames were lost: at least one per refused packet, and where the decoder refused any, at
-        least as many as it returned fewer frames than it took packets (a refused flush leaves frames in it)."""
-        short = self._sent - self._returned if self.refused else 0
+        """How many frames were lost: at least one per refused packet, and once the pass ended, where the decoder
+        refused any, at least as many as it returned fewer frames than it took packets (a refused flush leaves
+        frames in it; before the end, frames still being decoded are no loss)."""
+        short = self._sent - self._returned if self.refused and self._finished else 0
         return max(self.refused, len(self.lost), short)
 
     def sent(self, packet: av.Packet) -> None:
@@ -175,11 +181,14 @@ class _Damage:
         self._keyframe_seen = self._keyframe_seen or packet.is_keyframe
         if packet.is_discard:
             return
+        time = packet.pts if self._timed else packet.dts
         if not self._keyframe_seen:
-            if self._timed and packet.pts is not None:
-                self._leading.append(packet.pts)
+            if time is not None:
+                self._leading.append(time)
             return
         self._sent += 1
+        if not self._timed and not self._returned and time is not None:
+            self._opening.append((time, packet.is_keyframe))
         if not self._timed or packet.pts is None:
             return
         if self._start is None:
@@ -211,8 +220,7 @@ class _Damage:
         self._returned += 1
         pts = frame.pts
         if self.first is None:
-            self.first = pts
-            self._lose_leading(pts)
+            lost = self._open(frame, lost)
         if not self._timed or pts is None:
             return lost
         if self._latest is not None and pts < self._latest and pts in self.lost:
@@ -230,10 +238,30 @@ class _Damage:
 
     def finish(self) -> None:
         """Note the end of the pass: the packets still waiting gave no frame, and the wide steps hold lost ones."""
+        self._finished = True
         self._lose(self._pending)
         self._pending = []
         self.lost.extend(self._lost_in_steps())
         self.lost.sort()
+
+    def _open(self, frame: av.VideoFrame, unplaced: int) -> int:
+        """Note the first frame, which ``unplaced`` refusals came before; returns how many frames of the
+        timeline were lost before it."""
+        if self._timed:
+            self.first = frame.pts
+            self._lose_leading(frame.pts)
+            return unplaced
+        time = frame.dts if frame.dts is not None else frame.pts
+        own = _own_keyframe([dts for dts, keyframe in self._opening if keyframe], time)
+        self.first = time if own is None else own
+        if own is None:
+            return unplaced  # no times, or a frame before the first keyframe: each refusal is a lost frame
+        # the refusals so far were of these packets (the decoder refuses in decode order, at the latest when it
+        # would have returned the frame), whatever the dts of the packet they came on
+        before = [dts for dts, _ in self._opening if dts < own]
+        self.lost = (self._leading if self.refused else []) + before
+        self._leading, self._opening = [], []
+        return len(before)
 
     def _lose_leading(self, first: int | None) -> None:
         """At the first frame, timed ``first``: where the decoder refused a packet before it, the packets before
@@ -428,6 +456,7 @@ class VideoSource:
         timed: list[tuple[int | None, int]] = []
         leading: list[av.Packet] = []  # the packets before the first keyframe
         first_decoded: int | None = None  # AVI: the time the decoder gives the first frame
+        keyframes: list[int] = []  # AVI: the keyframes' times
         try:
             for packet in self._packets(stream):
                 if self._dts_timed and first_decoded is None:
@@ -436,6 +465,8 @@ class VideoSource:
                     if len(leading) == len(timed) and not packet.is_keyframe:
                         leading.append(packet)
                     timed.append((packet.dts if self._dts_timed else packet.pts, packet.duration or 0))
+                    if packet.is_keyframe and packet.dts is not None:
+                        keyframes.append(packet.dts)
         except av.FFmpegError as e:
             raise self._corrupt(e) from e
         if not timed:
@@ -455,8 +486,7 @@ class VideoSource:
                                  slot, seekable=seekable)
         times = sorted(pts for pts, _ in known)
         end = max([times[-1] + period, *(pts + duration for pts, duration in known)])
-        # AVI: the decoder returns each frame on a later packet, whose dts it then carries
-        lag = _position(times, first_decoded, slot) if first_decoded is not None else 0
+        lag = _decoder_lag(times, first_decoded, keyframes, slot) if first_decoded is not None else 0
         return FrameTimeline(times, end, time_base, slot, lag, seekable)
 
     def _frames_decoded_alone(self, packets: list[av.Packet]) -> int:
@@ -540,7 +570,7 @@ class VideoSource:
         self._damage_reported = True
         stream = self.video_stream
         start = stream.start_time or 0
-        times = [f"{float((pts - start) * stream.time_base):.2f} s" for pts in damage.lost[:_LISTED_TIMES]]
+        times = [f"{float((pts - start) * stream.time_base):.2f} s" for pts in sorted(damage.lost)[:_LISTED_TIMES]]
         if len(damage.lost) > _LISTED_TIMES:
             times.append("...")
         where = f" (at {', '.join(times)})" if times else ""
@@ -759,6 +789,24 @@ def _position(times: list[int], pts: int, slot: int) -> int:
         return len(times) - 1 + round((pts - times[-1]) / slot)
     after = bisect.bisect_left(times, pts)
     return after if after == 0 or times[after] - pts < pts - times[after - 1] else after - 1
+
+
+def _own_keyframe(keyframes: list[int], carried: int | None) -> int | None:
+    """The time of the keyframe a decoder's first frame, which carries the dts ``carried``, comes from: the
+    latest of ``keyframes`` (AVI dts, rising) at or before it, for the decoder returns each frame a few packets
+    after its own (fewer than a GOP). None where there is none, or no time."""
+    if carried is None:
+        return None
+    position = bisect.bisect_right(keyframes, carried)
+    return keyframes[position - 1] if position else None
+
+
+def _decoder_lag(times: list[int], carried: int, keyframes: list[int], slot: int) -> int:
+    """How many packets after its own the decoder returns an AVI frame (whose dts it carries): counted for the
+    first frame from its keyframe, not from the first frame of the timeline, which damage may have lost; from
+    the first where no keyframe comes before it (leading frames of a cut GOP that decode alone)."""
+    own = _own_keyframe(keyframes, carried)
+    return _position(times, carried, slot) - (_position(times, own, slot) if own is not None else 0)
 
 
 def _stream_duration_s(stream: av.VideoStream) -> float | None:

@@ -20,7 +20,9 @@ from vidcolor.io.audio_routes import (
     CopyRoute, ReencodeRoute, Route, SubtitleRoute, add_from_template, block_bit_rate, encodable_layout, first_gap,
     loses_styling, muxer_accepts, ordered_layout, text_subtitle_codec,
 )
-from vidcolor.io.containers import AUTO_CODEC, container_format, resolve_codec, stores_frame_times, takes
+from vidcolor.io.containers import (
+    AUTO_CODEC, container_format, counts_frames, resolve_codec, stores_frame_times, takes,
+)
 from vidcolor.io.decode import VideoSource
 from vidcolor.io.ffmpeg_names import ffmpeg_path
 from vidcolor.io.gif_palette import FramePalette, gif_has_transparency, gif_loop_option
@@ -129,7 +131,7 @@ class VideoSink:
         self._end: int | None = None  # where that frame stops showing, when set by end_video_at()
         self._held: list[av.Packet] = []  # the newest video packets, muxed once more follow
         self._delay: int | None = None  # the encoder's reordering delay (first packet's pts - dts)
-        self._constant_rate = False  # MPEG-1/2: every slot of the stream filled (set by _add_video)
+        self._constant_rate = False  # MPEG-1/2 and Ogg: every slot of the stream filled (set by _add_video)
         self._on_slots = False  # frames go on slots of 1/rate (set by _add_video)
         self._anchor: tuple[Fraction, int] | None = None  # on slots: the first frame's place (in slots) and slot
         self._shift = 0  # stream time base ticks every video packet moves by: the first frame's place in its slot
@@ -142,10 +144,11 @@ class VideoSink:
                 self._video = self._add_video(source, settings)
             else:
                 self._video = self.container.add_stream_from_template(video_template)
-                # the rate the segments were encoded at where their encoder takes only standard rates (MPEG-2
-                # in MXF); else the rate a render in one go states (Matroska would take 1/tick from the H.264
-                # timing info: 30000 fps for a variable-rate MPEG-TS, which states no average rate)
-                fixed = _standard_rates_only(video_template.codec_context.name)
+                # the rate the segments were encoded at where it is their slots (MPEG-2 in MXF, Ogg); else the
+                # rate a render in one go states (Matroska would take 1/tick from the H.264 timing info: 30000
+                # fps for a variable-rate MPEG-TS, which states no average rate)
+                fixed = (_standard_rates_only(video_template.codec_context.name)
+                         or counts_frames(self.container.format.name))
                 rate = video_template.average_rate if fixed else _stated_rate(source)
                 if rate:
                     self._video.codec_context.framerate = rate
@@ -216,9 +219,9 @@ class VideoSink:
     def write_frame(self, y: np.ndarray, u: np.ndarray, v: np.ndarray, pts: int | None) -> None:
         """Encode one frame from 4:2:0 uint8 planes; `pts` is in the source video's time base.
 
-        The pts is kept as is, except where the output has slots of 1/rate (AVI; MPEG-1/2/4 video, see
-        :meth:`_add_video`): there it is rescaled onto them, and MPEG-1/2 repeat or drop frames to fill each.
-        """
+        The pts is kept as is, except where the output has slots of 1/rate (AVI, Ogg; MPEG-1/2/4 video, see
+        :meth:`_add_video`): there it is rescaled onto them, and MPEG-1/2 and Ogg repeat or drop frames to fill
+        each (a frame left out is counted in a warning at the end)."""
         height, width = self._size
         chroma = ((height + 1) // 2, (width + 1) // 2)
         for name, plane, shape in (("y", y, (height, width)), ("u", u, chroma), ("v", v, chroma)):
@@ -240,8 +243,9 @@ class VideoSink:
             place = self._exact_output(pts)
             pts = round_half_up(place)
             if self._last_slot is not None and pts <= self._last_slot:  # two frames rounded onto one slot
-                if self._constant_rate:
-                    return  # the earlier one keeps it: the source is faster than the stream here
+                if self._constant_rate:  # the earlier one keeps it: the source is faster than the stream here
+                    self._dropped += 1
+                    return
                 if place < self._last_slot:  # the next slot would put it over a slot late: drop it, as the
                     self._dropped += 1  # constant-rate encoders do, or a faster stretch drifts from the sound
                     return
@@ -306,7 +310,7 @@ class VideoSink:
             return
         self._closed = True
         if self._dropped:
-            warnings.warn(f"{self.name}: {self._dropped} frame(s) of this variable-rate video were left out where it runs "
+            warnings.warn(f"{self.name}: {self._dropped} frame(s) of this video were left out where it runs "
                           f"faster than the {self.container.format.name} file's {float(1 / self._time_base):g} fps "
                           "slots, which keeps the picture in step with the sound; write .mkv or .mp4 to keep every "
                           "frame", category=VidcolorWarning, stacklevel=2)
@@ -433,20 +437,24 @@ class VideoSink:
         # Slots of a constant-rate container (AVI) are the real frame rate (FFmpeg's guess, which a
         # variable-rate or gappy source's average would not be); elsewhere the rate is only a hint.
         # Encoders of MPEG-1/2 video take only the standard frame rates and show every frame for one
-        # period, so they get constant-rate slots, filled by repeating or dropping frames (as ffmpeg's
-        # -vsync cfr); MPEG-4 part 2 takes no time base finer than 1/65535 (MP4's 1/12800 is fine,
-        # MPEG-TS's 1/90000 is not): it gets slots of 1/rate too.
+        # period, and Ogg counts frames instead of storing their times, so they get constant-rate slots,
+        # filled by repeating or dropping frames (as ffmpeg's -vsync cfr); MPEG-4 part 2 takes no time base
+        # finer than 1/65535 (MP4's 1/12800 is fine, MPEG-TS's 1/90000 is not): it gets slots of 1/rate too.
         codec = av.Codec(settings.codec, "w")
-        self._constant_rate = bool(codec.frame_rates)
+        standard_rates = bool(codec.frame_rates)
+        self._constant_rate = standard_rates or counts_frames(self.container.format.name)
         slotted = self._fixed_slots or self._constant_rate or (
             codec.name in _COARSE_TIME_BASE_ENCODERS and info.time_base.denominator > 65535)
         rate = (template.guessed_rate or info.average_rate) if slotted else _stated_rate(source)
         if slotted and source.container.format.name == "avi" and 1 / info.time_base <= _MAX_SLOT_RATE:
             rate = 1 / info.time_base  # an AVI's time base is its exact frame slot (FFmpeg guesses 30 for 45000/1499)
-        if self._constant_rate:  # the nearest standard rate (45000/1499 -> 30; a 16 fps silent film -> 24)
+        if standard_rates:  # the nearest standard rate (45000/1499 -> 30; a 16 fps silent film -> 24)
             rate = min(_MPEG_FRAME_RATES, key=lambda candidate: abs(candidate - Fraction(rate or 25)))
         pix_fmt = _pixel_format(codec, info.width, info.height, rate)
         stream = self.container.add_stream(settings.codec, rate=rate)
+        # FFmpeg's own default (PyAV opens encoders with slice threads only, which made libx264 cut every
+        # picture into one slice per core: 4.5 % larger and 0.3 dB worse at CRF 18 on 16 cores)
+        stream.codec_context.thread_type = "AUTO"
         stream.width, stream.height, stream.pix_fmt = info.width, info.height, pix_fmt
         self._size = (info.height, info.width)
         self._source_time_base = info.time_base
