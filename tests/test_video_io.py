@@ -1280,3 +1280,30 @@ def test_a_faster_stretch_of_variable_rate_video_in_avi_stays_in_step(tmp_path: 
     assert 40 <= len(shown) < len(times_ms)
     # at most a slot late at the end (counted from the first frame: FFmpeg reads x264 in AVI one slot late)
     assert float(shown[-1] - shown[0]) == pytest.approx(times_ms[-1] / 1000, abs=0.041)
+
+
+@pytest.mark.parametrize(("codec", "ext"), [("ljpeg", "avi"), ("mjpeg", "avi"), ("mjpeg", "mov"), ("mjpeg", "mkv")])
+def test_jpeg_encoders_get_full_range_samples(tmp_path: Path, codec: str, ext: str) -> None:
+    """--codec mjpeg failed to set up ('avcodec_open2 returned 22'): FFmpeg's JPEG encoders take only
+    full-range samples. The limited-range planes are stretched, and the file says it is full range."""
+    src = make_video(tmp_path / "in.mp4", size=(320, 180), frames=6, grey=False)
+    dst = tmp_path / f"out.{ext}"
+    y = np.tile(np.linspace(16, 235, 320).round().astype(np.uint8), (180, 1))
+    u, v = np.full((90, 160), 90, np.uint8), np.full((90, 160), 170, np.uint8)
+    with VideoSource(src) as source, VideoSink(dst, source, EncodeSettings(codec=codec)) as sink:
+        for frame in source.frames():
+            sink.write_frame(y, u, v, frame.pts)
+    with av.open(str(dst)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.color_range == 2  # AVCOL_RANGE_JPEG
+        frames = [frame.to_ndarray(format=frame.format.name) for frame in container.decode(stream)]
+    assert len(frames) == 6
+    planes = frames[0]  # yuvj420p as one (h * 3/2, w) array: Y, then U and V
+    full_y = (y.astype(float) - 16) * 255 / 219
+    full_u, full_v = (np.array([90.0, 170.0]) - 128) * 255 / 224 + 128
+    error = 1 if codec == "ljpeg" else 3  # ljpeg is lossless: only the rounding of the stretch
+    assert np.abs(planes[:180].astype(float) - full_y).mean() <= error
+    assert abs(planes[180:225].mean() - full_u) <= error and abs(planes[225:].mean() - full_v) <= error
+    # ... and read back as the limited-range planes that went in
+    with VideoSource(dst) as again:
+        assert np.abs(next(iter(again.frames())).y.astype(int) - y).mean() <= error

@@ -32,6 +32,7 @@ from vidcolor.io.stream_metadata import (
 )
 
 _MPEG_RANGE, _JPEG_RANGE = 1, 2  # AVCOL_RANGE_MPEG (limited), AVCOL_RANGE_JPEG (full)
+_FULL_RANGE_ENCODERS = frozenset({"mjpeg", "ljpeg"})  # JPEG samples are full range (FFmpeg refuses limited range)
 _BITS_PER_PIXEL = 0.2  # bit rate for encoders without a constant-quality mode: ~20 Mb/s at 1080p25
 _HELD_PACKETS = 32  # video packets kept back so that the last frame's own packet is still at hand at the end
 _MPEG_FRAME_RATES = tuple(Fraction(rate) for rate in ("24000/1001", "24", "25", "30000/1001", "30", "50", "60000/1001", "60"))
@@ -233,10 +234,14 @@ class VideoSink:
             rows[:, : target.width] = values
             target.update(rows)
         ctx = self._video.codec_context
-        frame.color_range, frame.colorspace = ctx.color_range, ctx.colorspace
-        frame.color_primaries, frame.color_trc = ctx.color_primaries, ctx.color_trc
-        if ctx.pix_fmt not in ("yuv420p", "pal8"):
-            frame = frame.reformat(format=ctx.pix_fmt)
+        frame.colorspace, frame.color_primaries, frame.color_trc = ctx.colorspace, ctx.color_primaries, ctx.color_trc
+        if ctx.color_range == _JPEG_RANGE:  # the planes are limited range: stretch them for a JPEG encoder
+            frame.color_range = _MPEG_RANGE
+            frame = frame.reformat(format=ctx.pix_fmt, src_color_range=_MPEG_RANGE, dst_color_range=_JPEG_RANGE)
+        else:
+            frame.color_range = ctx.color_range
+            if ctx.pix_fmt not in ("yuv420p", "pal8"):
+                frame = frame.reformat(format=ctx.pix_fmt)
         if pts is not None and (self._on_slots or self._origin):
             if self._on_slots and self._anchor is None:
                 self._anchor_slots(pts)
@@ -470,7 +475,10 @@ class VideoSink:
         stream.codec_context.time_base = self._time_base
         stream.time_base = self._time_base
         src = template.codec_context
-        stream.codec_context.color_range = _MPEG_RANGE if src.color_range == _JPEG_RANGE else src.color_range
+        if encoder in _FULL_RANGE_ENCODERS:
+            stream.codec_context.color_range = _JPEG_RANGE
+        else:
+            stream.codec_context.color_range = _MPEG_RANGE if src.color_range == _JPEG_RANGE else src.color_range
         stream.codec_context.colorspace = info.matrix  # for RGB sources, the matrix the chroma was made in
         stream.codec_context.color_primaries = src.color_primaries
         stream.codec_context.color_trc = src.color_trc
