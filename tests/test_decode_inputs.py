@@ -317,6 +317,20 @@ def test_a_video_with_every_frame_damaged_fails_in_one_line(tmp_path: Path, weig
     assert {p.name for p in tmp_path.iterdir()} == {"damaged.mp4"}
 
 
+def _render_whole_and_in_segments(damaged: Path, tmp_path: Path, colorizer: Colorizer, *,
+                                  damaged_frames: int) -> tuple[Path, Path]:
+    """Render ``damaged`` in one go and with --resume's segments, each warning of ``damaged_frames``; both give
+    the same video packet times. Returns (whole, segmented)."""
+    whole, segmented = tmp_path / "whole.mkv", tmp_path / "segmented.mkv"
+    with pytest.warns(VidcolorWarning, match=f"{damaged_frames} damaged video frames"):
+        colorize_video(damaged, whole, colorizer, progress=False)
+    with pytest.warns(VidcolorWarning, match=f"{damaged_frames} damaged video frames"):
+        colorize_video_resumable(damaged, segmented, colorizer, progress=False, segment_seconds=0.3)
+    assert sorted(pts for pts, _, _ in read_packets(segmented, "video")) == sorted(
+        pts for pts, _, _ in read_packets(whole, "video"))
+    return whole, segmented
+
+
 def test_resume_and_preview_see_a_damaged_video_as_the_render_does(tmp_path: Path, weights: Path) -> None:
     """A --resume render in segments keeps the same frames at the same times as a render in one go, and the
     preview finds each frame at its place on the video's timeline (it counts the packets, damaged ones too):
@@ -324,13 +338,7 @@ def test_resume_and_preview_see_a_damaged_video_as_the_render_does(tmp_path: Pat
     clip = make_video(tmp_path / "clip.mp4", size=(96, 64), frames=30, gop=10)
     damaged = damage_packets(clip, tmp_path / "damaged.mp4", [5, 15])
     colorizer = Colorizer(create_generator("tiny-unet"), device="cpu", render_size=64)
-    whole, segmented = tmp_path / "whole.mkv", tmp_path / "segmented.mkv"
-    with pytest.warns(VidcolorWarning, match="2 damaged video frames"):
-        colorize_video(damaged, whole, colorizer, progress=False)
-    with pytest.warns(VidcolorWarning, match="2 damaged video frames"):
-        colorize_video_resumable(damaged, segmented, colorizer, progress=False, segment_seconds=0.3)
-    assert sorted(pts for pts, _, _ in read_packets(segmented, "video")) == sorted(
-        pts for pts, _, _ in read_packets(whole, "video"))
+    whole, segmented = _render_whole_and_in_segments(damaged, tmp_path, colorizer, damaged_frames=2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", VidcolorWarning)
         with VideoSource(damaged) as source:
@@ -444,13 +452,7 @@ def test_resume_and_preview_see_an_avi_with_a_damaged_first_keyframe_as_the_rend
     clip = make_video(tmp_path / "clip.avi", size=(96, 64), frames=30, gop=10)
     damaged = _damage_first_picture(clip, tmp_path / "damaged.avi", keep_type=keep_type)
     colorizer = Colorizer(create_generator("tiny-unet"), device="cpu", render_size=64)
-    whole, segmented = tmp_path / "whole.mkv", tmp_path / "segmented.mkv"
-    with pytest.warns(VidcolorWarning, match="9 damaged video frames"):
-        colorize_video(damaged, whole, colorizer, progress=False)
-    with pytest.warns(VidcolorWarning, match="9 damaged video frames"):
-        colorize_video_resumable(damaged, segmented, colorizer, progress=False, segment_seconds=0.3)
-    assert sorted(pts for pts, _, _ in read_packets(segmented, "video")) == sorted(
-        pts for pts, _, _ in read_packets(whole, "video"))
+    whole, segmented = _render_whole_and_in_segments(damaged, tmp_path, colorizer, damaged_frames=9)
     assert len(read_video_frames(segmented)) == len(read_video_frames(whole)) == 21
     kept, _, _ = _decoded(damaged)
     with warnings.catch_warnings():
