@@ -1307,3 +1307,43 @@ def test_jpeg_encoders_get_full_range_samples(tmp_path: Path, codec: str, ext: s
     # ... and read back as the limited-range planes that went in
     with VideoSource(dst) as again:
         assert np.abs(next(iter(again.frames())).y.astype(int) - y).mean() <= error
+
+
+@pytest.mark.parametrize("ext", ["mov", "avi"])
+def test_jpeg_output_copies_the_sound(tmp_path: Path, ext: str) -> None:
+    """Whether the muxer takes the copied sound was tried beside a limited-range MJPEG encoder, which failed,
+    so AAC into an MJPEG .mov or .avi was re-encoded, with a warning."""
+    src = make_video(tmp_path / "in.mp4", size=(64, 48), frames=12, audio="aac")
+    dst = tmp_path / f"out.{ext}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        round_trip(src, dst, EncodeSettings(codec="mjpeg"))
+    assert [data for _, _, data in read_packets(dst)] == [data for _, _, data in read_packets(src)]
+
+
+@pytest.mark.parametrize("codec", ["libx265", "libsvtav1"])
+def test_encoders_print_no_log_of_their_own(tmp_path: Path, capfd: pytest.CaptureFixture[str], codec: str) -> None:
+    """libx265 printed its set-up (twenty 'x265 [info]' lines) and 'encoded N frames', SVT-AV1 twenty
+    'Svt[info]' lines, to stderr past FFmpeg's log level: into every render's output, -q or not, and logs."""
+    if codec not in av.codecs_available:
+        pytest.skip(f"this FFmpeg has no {codec}")
+    src = make_video(tmp_path / "in.mp4", size=(64, 48), frames=6, audio="aac")
+    capfd.readouterr()
+    round_trip(src, tmp_path / "out.mkv", EncodeSettings(codec=codec))
+    out, err = capfd.readouterr()
+    assert (out, err) == ("", "")
+    assert len(read_video_frames(tmp_path / "out.mkv")) == 6
+
+
+def test_a_numbered_preset_takes_a_number(tmp_path: Path) -> None:
+    """SVT-AV1's preset is a number (-2 to 13): the default --preset medium failed to set it up ('avcodec_open2
+    returned 22'). The default now leaves the encoder's own, a number is passed, and a name is refused."""
+    if "libsvtav1" not in av.codecs_available:
+        pytest.skip("this FFmpeg has no libsvtav1")
+    src = make_video(tmp_path / "in.mp4", size=(64, 48), frames=4)
+    for preset in ("medium", "12"):
+        round_trip(src, tmp_path / f"{preset}.mkv", EncodeSettings(codec="libsvtav1", preset=preset))
+        assert len(read_video_frames(tmp_path / f"{preset}.mkv")) == 4
+    with pytest.raises(OutputError, match="^--preset slow is not a libsvtav1 preset; use a number from -2 to 13$"):
+        round_trip(src, tmp_path / "slow.mkv", EncodeSettings(codec="libsvtav1", preset="slow"))
+    assert not (tmp_path / "slow.mkv").exists()

@@ -103,7 +103,7 @@ def video_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="Video encoder (FFmpeg name); auto: libx264, or the container's own codec where it takes no H.264 (VP9 for .webm, MPEG-1 for .mpg, MPEG-2 for .vob)."),
         click.option("--crf", type=click.IntRange(0, 51), default=18, show_default=True,
                      help="Constant rate factor where the encoder has one (libx264/libx265, VP9); lower is better quality."),
-        click.option("--preset", default="medium", show_default=True, help="Encoder speed preset where the encoder has presets (libx264/libx265)."),
+        click.option("--preset", default="medium", show_default=True, help="Encoder speed preset: a libx264/libx265 name, or a number where presets are numbered (libsvtav1: -2 to 13; medium leaves those at their default)."),
     ]
     for option in reversed(options):
         command = option(command)

@@ -351,6 +351,8 @@ def muxer_accepts(format_name: str, template: av.stream.Stream, layout: str | No
     try:
         picture = probe.add_stream(video.codec_context.name, rate=video.codec_context.framerate)
         picture.width, picture.height, picture.pix_fmt = video.width, video.height, video.pix_fmt
+        picture.codec_context.color_range = video.codec_context.color_range  # JPEG encoders take only full range
+        picture.options = dict(video.options)  # as the output's encoder is set up (libx265's log level too)
         add_from_template(probe, template, layout)
         probe.start_encoding()
     except (av.FFmpegError, ValueError):

@@ -68,6 +68,9 @@ _AVI_MIN_AUDIO_RATE = 44100
 _UNWRITABLE = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT})  # opening the file failed
 _X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
 _ENCODER_PRESETS = {"libx264": _X26X_PRESETS, "libx264rgb": _X26X_PRESETS, "libx265": _X26X_PRESETS}
+_NUMBERED_OPTION_TYPES = frozenset({"INT", "INT64", "UINT", "UINT64"})
+# encoders that print their own log to stderr, past FFmpeg's log level: errors only
+_QUIET_ENCODER_OPTIONS = {"libx265": {"x265-params": "log-level=error"}}
 _COARSE_TIME_BASE_ENCODERS = frozenset({"mpeg4", "msmpeg4", "msmpeg4v2", "h263", "h263p"})  # at most 1/65535
 
 
@@ -485,8 +488,10 @@ class VideoSink:
         if template.sample_aspect_ratio:
             stream.sample_aspect_ratio = template.sample_aspect_ratio
         field_options = self._keep_fields(stream, _field_order(source), encoder, info.height)
-        known = {option.name for option in stream.codec_context.supported_options.private}
-        options = {"crf": str(settings.crf), "preset": settings.preset, **field_options}
+        private = {option.name: option for option in stream.codec_context.supported_options.private}
+        known = set(private)
+        options = {"crf": str(settings.crf), **_preset_option(private.get("preset"), settings.preset, encoder),
+                   **field_options, **_quiet_encoder_log(encoder)}
         stream.options = {key: value for key, value in options.items() if key in known}
         if "crf" not in known:  # a bit-rate encoder (mpeg1/2/4): FFmpeg's default of 200 kb/s would smear the picture
             pixels_per_second = info.width * info.height * float(rate or 25)
@@ -664,6 +669,30 @@ class VideoSink:
 def round_half_up(value: Fraction) -> int:
     """The whole number nearest ``value``, halves up (Python's round() takes halves to the even one)."""
     return math.floor(value + Fraction(1, 2))
+
+
+def _quiet_encoder_log(encoder: str) -> dict[str, str]:
+    """The options that keep an encoder's own log, which it prints past FFmpeg's log level, to its errors (as
+    FFmpeg's log is kept). SVT-AV1 reads its level from the environment once, at its first use in the
+    process: SVT_LOG is set for it unless the user has set it."""
+    if encoder == "libsvtav1":
+        os.environ.setdefault("SVT_LOG", "1")
+    return _QUIET_ENCODER_OPTIONS.get(encoder, {})
+
+
+def _preset_option(option: av.codec.context.CodecOption | None, preset: str, encoder: str) -> dict[str, str]:
+    """The encoder option for ``--preset``: named presets (x264/x265, checked before) are passed as they are;
+    a numbered one (SVT-AV1: -2 to 13) takes a number, and the default, ``medium``, leaves such an encoder
+    at its own default. ``option`` is the encoder's ``preset`` option, None where it has none."""
+    if option is None:
+        return {}
+    if option.type.name not in _NUMBERED_OPTION_TYPES or option.choices:
+        return {"preset": preset}
+    if preset.lstrip("-").isdigit() and option.min <= int(preset) <= option.max:
+        return {"preset": preset}
+    if preset == EncodeSettings.preset:
+        return {}
+    raise OutputError(f"--preset {preset} is not a {encoder} preset; use a number from {option.min:g} to {option.max:g}")
 
 
 def _is_pcm(codec: str) -> bool:
