@@ -283,3 +283,49 @@ def test_an_hdr_source_is_named_as_coloured_with_sdr_maths(tmp_path: Path, purpl
     hdr = [str(warning.message) for warning in caught if "HDR" in str(warning.message)]
     assert len(hdr) == (0 if named is None else 1), hdr
     assert named is None or f"HDR video ({named}" in hdr[0]
+
+
+def _picture_then_long_sound(path: Path, seconds: int) -> Path:
+    """An MKV with two grey pictures at the start and ``seconds`` of PCM sound: a tape whose picture ends first."""
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        sound = container.add_stream("pcm_s16le", rate=48000, layout="stereo")
+        for index in range(2):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64), 100, np.uint8), format="gray").reformat(format="yuv420p")
+            frame.pts = index
+            container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+        noise = np.random.default_rng(0).integers(-3000, 3000, (1, 2 * 4800)).astype(np.int16)
+        for start in range(0, seconds * 48000, 4800):
+            samples = av.AudioFrame.from_ndarray(noise, format="s16", layout="stereo")
+            samples.sample_rate, samples.pts = 48000, start
+            container.mux(sound.encode(samples))
+        container.mux(sound.encode(None))
+    return path
+
+
+def test_sound_after_the_last_picture_streams_through_in_small_batches(tmp_path: Path, purple: Colorizer,
+                                                                      monkeypatch) -> None:
+    """Packets rode in the batch of the frames before them until batch_size more frames came: all the sound after
+    the last picture (a song over one still, a tape whose picture ends first) was held in memory at once, 130 MB
+    for 10 minutes of PCM, and Ctrl-C waited for the rest of the file to be demuxed."""
+    import vidcolor.pipeline as pipeline
+
+    source = _picture_then_long_sound(tmp_path / "tape.mkv", seconds=5)
+    monkeypatch.setattr(pipeline, "BATCH_PACKET_BYTES", 64 * 1024)
+    run_stages, held = pipeline.run_stages, []
+
+    def measured(batches, *args):
+        def measure():
+            for batch in batches:
+                held.append(sum(packet.size for packet in batch.packets))
+                yield batch
+        return run_stages(measure(), *args)
+
+    monkeypatch.setattr(pipeline, "run_stages", measured)
+    out = tmp_path / "colour.mkv"
+    assert colorize_video(source, out, purple, progress=False).frames == 2
+    largest_packet = max(len(payload) for _, _, payload in read_packets(source, "audio"))
+    assert len(held) > 10 and max(held) < 64 * 1024 + largest_packet
+    assert read_packets(out, "audio") == read_packets(source, "audio")

@@ -104,3 +104,47 @@ def test_a_photo_coloured_in_row_bands_is_the_photo_coloured_whole(monkeypatch, 
     assert np.abs(colorizer.colorize_rgb(rgb) - whole).max() < 1e-5  # float rounding of other kernel sizes only
     with pytest.raises(ValueError, match="shape"):
         colorizer.colorize_rgb(rgb[..., :2])
+
+
+def test_one_colorizer_called_from_two_threads_at_once_gives_each_thread_its_own_colours() -> None:
+    """fastai's DynamicUnet keeps each call's encoder activations on the module (hooks): two threads calling
+    one model at once got each other's activations, so a frame took colour from another video's frame (about
+    a third of the calls), or the call failed on mismatched sizes."""
+    import threading
+
+    torch.manual_seed(0)
+    model = create_generator("tiny-unet")
+    last_conv = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+    with torch.no_grad():
+        last_conv.weight.mul_(300)  # it starts near zero (grey): make each frame's colour its own
+    colorizer = Colorizer(model, device="cpu", render_size=64)
+    twin = Colorizer(model, device="cpu", render_size=64, saturation=2.0)  # a second wrapper of the same model
+    lightness = [torch.rand(4, 1, 64, 64) * 100 for _ in range(2)]
+    expected = [colorizer.predict_ab(lightness[0]), twin.predict_ab(lightness[1])]
+    wrong = [0, 0]
+
+    def call(index: int) -> None:
+        for _ in range(40):
+            ab = (colorizer, twin)[index].predict_ab(lightness[index])
+            wrong[index] += not torch.equal(ab, expected[index])
+
+    threads = [threading.Thread(target=call, args=(index,)) for index in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wrong == [0, 0]
+
+
+def test_a_read_only_array_is_coloured_without_torchs_warning_about_it() -> None:
+    """Arrays from ``np.load(mmap_mode="r")``, ``np.frombuffer`` or another library are often read-only: colorize_rgb
+    handed them to torch as they were and torch warned that writing to them is undefined behaviour."""
+    import warnings
+
+    colorizer = Colorizer(ConstantColour(0.2, -0.1), device="cpu", render_size=64)
+    rgb = np.random.default_rng(0).random((20, 30, 3)).astype(np.float32)
+    expected = colorizer.colorize_rgb(rgb)
+    rgb.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(colorizer.colorize_rgb(rgb), expected)

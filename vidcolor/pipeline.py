@@ -35,6 +35,9 @@ from .temporal import TemporalOptions, TemporalSmoother
 from .worker import Colorizer, check_photo_memory, resize
 
 QUEUE_BATCHES = 3
+# A batch goes on once the packets riding in it hold this many bytes, however few frames it has: sound after
+# the last picture (a song over one still, a tape whose picture ends first) streams instead of piling up.
+BATCH_PACKET_BYTES = 4 << 20
 _END = object()
 
 
@@ -95,16 +98,18 @@ def source_yuv_format(source: VideoSource) -> YuvFormat:
 
 
 def batch_items(items: Iterable[LumaFrame | Any], batch_size: int) -> Iterator[FrameBatch]:
-    """Group the decoder's items into batches of ``batch_size`` frames, packets riding along in order."""
-    batch = FrameBatch()
+    """Group the decoder's items into batches of ``batch_size`` frames, packets riding along in order; a batch
+    whose packets reach :data:`BATCH_PACKET_BYTES` goes on with fewer frames."""
+    batch, packet_bytes = FrameBatch(), 0
     for item in items:
         if isinstance(item, LumaFrame):
             batch.frames.append(item)
-            if len(batch.frames) == batch_size:
-                yield batch
-                batch = FrameBatch()
         else:
             batch.packets.append(item)
+            packet_bytes += item.size
+        if len(batch.frames) == batch_size or packet_bytes >= BATCH_PACKET_BYTES:
+            yield batch
+            batch, packet_bytes = FrameBatch(), 0
     if batch.frames or batch.packets:
         yield batch
 

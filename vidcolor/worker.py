@@ -8,6 +8,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +61,17 @@ PHOTO_BYTES_PER_PIXEL = 80
 BAND_PIXELS = 1 << 21  # rows of a photo converted to and from Lab at a time (2 MP: ~100 MB of temporaries)
 
 
+_MODEL_LOCKS: weakref.WeakKeyDictionary[nn.Module, threading.Lock] = weakref.WeakKeyDictionary()
+_MODEL_LOCKS_GUARD = threading.Lock()
+
+
+def model_lock(model: nn.Module) -> threading.Lock:
+    """The lock that lets one thread at a time call ``model``: fastai's DynamicUnet keeps each call's encoder
+    activations on the module (hooks), so two threads calling it at once would colour with each other's."""
+    with _MODEL_LOCKS_GUARD:
+        return _MODEL_LOCKS.setdefault(model, threading.Lock())
+
+
 def use_all_cores() -> None:
     """Let torch use every core this process may run on, unless ``OMP_NUM_THREADS`` sets the count."""
     if os.environ.get("OMP_NUM_THREADS"):
@@ -88,6 +101,7 @@ class Colorizer:
 
     A CPU Colorizer raises torch's thread count (``torch.set_num_threads``, process-wide) to the cores
     this process may use, unless ``OMP_NUM_THREADS`` is set: set it to share the cores with other work.
+    Any number of threads may use one Colorizer (or several wrapping one model): the model runs one call at a time.
     """
 
     def __init__(self, model: nn.Module, device: str | torch.device = "auto", render_size: int = 256,
@@ -104,6 +118,7 @@ class Colorizer:
         check_finite_weights(model.state_dict())
         self.metadata = metadata or {}
         self.model = model.eval().to(self.device, memory_format=torch.channels_last)
+        self._model_lock = model_lock(self.model)
         if self.device.type == "cuda":
             self._autocast_dtype = autocast_dtype(self.device)
         else:
@@ -128,7 +143,8 @@ class Colorizer:
             calibration = finite_number("inference.saturation", scale, minimum=0)
         except (TypeError, ArgumentError) as error:
             raise WeightsError(f"{path}: its colour scale (inference.saturation = {scale!r}) is not a number from "
-                               "0 up; recalibrate it (python -m training.calibrate) or pass calibrated=False") from error
+                               "0 up; recalibrate it (python -m training.calibrate; from Python, "
+                               "Colorizer.from_weights(..., calibrated=False) ignores it)") from error
         return cls(model, saturation=saturation, calibration=calibration, metadata=metadata, **options)
 
     @torch.inference_mode()
@@ -137,13 +153,17 @@ class Colorizer:
         size = (self.render_size, self.render_size)
         l_small = resize(lightness.to(self.device, torch.float32), size)
         l_norm = normalize_l(l_small).contiguous(memory_format=torch.channels_last)
+        with self._model_lock:
+            ab_norm = self._run_model(l_norm)
+        return denormalize_ab(ab_norm.float()) * (self.calibration * self.saturation)
+
+    def _run_model(self, l_norm: torch.Tensor) -> torch.Tensor:
+        """Normalised ab for normalised L: one autocast call on CUDA, calls of a few frames on the CPU."""
         if self.device.type == "cuda":
             with torch.autocast("cuda", dtype=self._autocast_dtype):
-                ab_norm = self.model(l_norm)
-        else:
-            frames_per_call = max(1, CPU_PIXELS_PER_CALL // (self.render_size * self.render_size))
-            ab_norm = torch.cat([self.model(chunk) for chunk in l_norm.split(frames_per_call)])
-        return denormalize_ab(ab_norm.float()) * (self.calibration * self.saturation)
+                return self.model(l_norm)
+        frames_per_call = max(1, CPU_PIXELS_PER_CALL // (self.render_size * self.render_size))
+        return torch.cat([self.model(chunk) for chunk in l_norm.split(frames_per_call)])
 
     @torch.inference_mode()
     def predict_full_size(self, rgb: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -212,12 +232,14 @@ def _checked_rgb(rgb: np.ndarray) -> np.ndarray:
 
 
 def _unit_rgb(rgb: np.ndarray) -> np.ndarray:
-    """``rgb`` (checked by :func:`_checked_rgb`) as contiguous float32 in [0, 1]: floats as they are,
-    uint8 / 255, uint16 / 65535."""
+    """``rgb`` (checked by :func:`_checked_rgb`) as contiguous, writable float32 in [0, 1]: floats as they are
+    (copied when read-only, which torch warns of), uint8 / 255, uint16 / 65535."""
     scale = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}.get(rgb.dtype)
     values = np.ascontiguousarray(rgb, dtype=np.float32)
     if scale:
         return values / np.float32(scale)
+    if not values.flags.writeable:
+        values = values.copy()
     if values.size and not (np.isfinite(values).all() and values.min() >= -1e-3 and values.max() <= 1 + 1e-3):
         raise ValueError("expected float values in [0, 1] (divide 8-bit values by 255), got "
                          f"{np.nanmin(values):g} to {np.nanmax(values):g}")

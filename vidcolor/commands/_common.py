@@ -81,7 +81,7 @@ device_option = click.option(
 def model_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """--weights, --device, --render-size, --saturation, --batch-size."""
     options = [
-        click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=None,
+        click.option("--weights", type=click.Path(path_type=Path), default=None,
                      help="Generator weights (.safetensors). Default: the bundled model."),
         device_option,
         click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,11 @@ NORMALIZATION = {"l": "L/50-1", "ab": "ab/110", "output": "tanh"}
 # sides the generator is built at: the model runs a dummy input of this size through its encoder
 MIN_INPUT_SIZE, MAX_INPUT_SIZE = 32, 1024
 DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "default.safetensors"
+EXPORT_HINT = "pass a .safetensors file written by vidcolor train (--export or --snapshots)"
+RUN_CHECKPOINT = "checkpoint.pt"  # what vidcolor train keeps in its run folder (torch.save)
+ZIP_MAGIC = b"PK\x03\x04"  # a zip archive, as torch.save writes since PyTorch 1.6
+GIT_LFS_POINTER = b"version https://git-lfs."  # what a clone without Git LFS holds instead of the file
+HEAD_BYTES = len(GIT_LFS_POINTER)  # enough to tell these, and safetensors (8 bytes of length, then "{")
 
 
 def save_generator(
@@ -70,17 +76,16 @@ def _write_weights(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     """The validated metadata block of a weights file; ``WeightsError`` if it is not ours."""
     path = Path(path)
-    if path.is_dir():
-        raise WeightsError(f"{path} is a folder, not a weights file (.safetensors written by vidcolor train)")
-    if not path.is_file():
-        raise WeightsError(f"weights file not found: {path}")
+    _check_weights_file(path)
     try:
         with safe_open(str(path), framework="pt") as handle:
             raw = (handle.metadata() or {}).get(METADATA_KEY)
     except (SafetensorError, OSError, ValueError) as error:
-        raise WeightsError(f"{path} is not a readable safetensors weights file ({error})") from error
+        raise WeightsError(f"{path} is not a readable safetensors weights file ({error}); it is damaged, cut short or "
+                           f"of another format: {EXPORT_HINT}") from error
     if raw is None:
-        raise WeightsError(f"{path} has no vidcolor metadata; it was not saved by vidcolor")
+        raise WeightsError(f"{path} has no vidcolor metadata; it was not saved by vidcolor, which loads only "
+                           f"generators it exported, not weights of other tools: {EXPORT_HINT}")
     metadata = _parse_metadata(path, raw)
     _check_format(path, metadata)
     if metadata.get("architecture") not in list_generators():
@@ -92,6 +97,73 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
         raise WeightsError(f"{path} uses normalisation {metadata.get('normalization')}, expected {NORMALIZATION}")
     _check_input_size(path, metadata.get("input_size"))
     return metadata
+
+
+def _check_weights_file(path: Path) -> None:
+    """``WeightsError`` naming what ``path`` is when it cannot be a weights file: a folder (a training run's?),
+    missing, a broken link, a pipe or device, unreadable, or a file of another kind (:func:`_check_file_head`).
+    Checked before safetensors opens it: that reports a file without read permission as missing, and a
+    checkpoint as a header too large."""
+    if path.is_dir():
+        raise WeightsError(_folder_message(path))
+    if not path.exists():
+        if path.is_symlink():
+            raise WeightsError(f"{path} is a broken link to {os.readlink(path)}, which does not exist")
+        raise WeightsError(f"weights file not found: {path}")
+    if not path.is_file():
+        raise WeightsError(f"{path} is not a regular file (a pipe or device?); save the weights to a file and "
+                           "pass that")
+    _check_file_head(path, _file_head(path))
+
+
+def _folder_message(path: Path) -> str:
+    """Why the folder ``path`` is no weights file, and which file to pass instead."""
+    if (path / RUN_CHECKPOINT).is_file():
+        return (f"{path} is a vidcolor train run folder, not a weights file; pass the weights it exported, or export "
+                f"them with vidcolor train --resume {path} --export FILE.safetensors")
+    return f"{path} is a folder, not a weights file (.safetensors written by vidcolor train)"
+
+
+def _file_head(path: Path) -> bytes:
+    """The first :data:`HEAD_BYTES` of ``path``; ``WeightsError`` when it cannot be read."""
+    try:
+        with path.open("rb") as handle:
+            return handle.read(HEAD_BYTES)
+    except OSError as error:
+        hint = "; check the file's permissions" if isinstance(error, PermissionError) else ""
+        raise WeightsError(f"cannot read {path} ({error.strerror or first_line(error)}){hint}") from error
+
+
+def _check_file_head(path: Path, head: bytes) -> None:
+    """``WeightsError`` for a file that starts as no safetensors file does: empty, a pickle, a zip archive or a
+    Git LFS pointer."""
+    if not head:
+        raise WeightsError(f"{path} is empty (0 bytes; a copy or download cut short?); copy the weights file again")
+    if head[8:9] == b"{":
+        return
+    if _is_pickle(head) or head.startswith(ZIP_MAGIC) and _is_torch_zip(path):
+        run = path.parent if path.name == RUN_CHECKPOINT else "RUN_DIR"
+        raise WeightsError(f"{path} is a PyTorch checkpoint (pickle), not exported weights; vidcolor loads "
+                           f".safetensors files: a training run's checkpoint.pt gives them with vidcolor train "
+                           f"--resume {run} --export FILE.safetensors")
+    if head.startswith(ZIP_MAGIC):
+        raise WeightsError(f"{path} is a zip archive; unpack it and pass the .safetensors file inside")
+    if head == GIT_LFS_POINTER:
+        raise WeightsError(f"{path} is a Git LFS pointer, not the weights themselves; fetch them with git lfs pull")
+
+
+def _is_pickle(head: bytes) -> bool:
+    """Whether ``head`` starts a pickle (protocol 2 to 5), as ``torch.save`` wrote before PyTorch 1.6."""
+    return len(head) > 2 and head[0] == 0x80 and 2 <= head[1] <= 5 and head[2] != 0
+
+
+def _is_torch_zip(path: Path) -> bool:
+    """Whether the zip archive ``path`` is PyTorch's ``torch.save`` format (it holds ``ARCHIVE/data.pkl``)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(name.endswith("/data.pkl") or name == "data.pkl" for name in archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
 
 
 def _parse_metadata(path: Path, raw: str) -> dict[str, Any]:
@@ -153,12 +225,19 @@ def load_generator(path: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]:
         check_finite_weights(state)
     except WeightsError as error:
         raise WeightsError(f"{path}: {error}") from error
+    _load_state(model, state, path, metadata["architecture"])
+    return model.eval(), metadata
+
+
+def _load_state(model: nn.Module, state: dict[str, torch.Tensor], path: str | os.PathLike, architecture: str) -> None:
+    """Load ``state`` into ``model`` strictly; ``WeightsError`` saying how they differ otherwise."""
+    mismatch = _mismatch(model.state_dict(), state)
+    if mismatch:
+        raise WeightsError(f"{path} does not match architecture {architecture!r} ({mismatch})")
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as error:
-        mismatch = _mismatch(model.state_dict(), state) or first_line(error)
-        raise WeightsError(f"{path} does not match architecture {metadata['architecture']!r} ({mismatch})") from error
-    return model.eval(), metadata
+        raise WeightsError(f"{path} does not match architecture {architecture!r} ({first_line(error)})") from error
 
 
 def _mismatch(expected: dict[str, torch.Tensor], given: dict[str, torch.Tensor]) -> str:
@@ -167,6 +246,9 @@ def _mismatch(expected: dict[str, torch.Tensor], given: dict[str, torch.Tensor])
     missing = [name for name in expected if name not in given and not name.endswith("num_batches_tracked")]
     unexpected = [name for name in given if name not in expected]
     reshaped = [name for name in expected if name in given and given[name].shape != expected[name].shape]
+    # load_state_dict casts silently: integer tensors (a quantised export) would become garbage float weights
+    retyped = [name for name in expected if name in given and expected[name].is_floating_point()
+               and not given[name].is_floating_point()]
     parts = []
     if missing:
         parts.append(f"{len(missing)} tensors missing, such as {missing[0]!r}")
@@ -176,6 +258,10 @@ def _mismatch(expected: dict[str, torch.Tensor], given: dict[str, torch.Tensor])
         name = reshaped[0]
         parts.append(f"{len(reshaped)} of another shape, such as {name!r}: {tuple(given[name].shape)} "
                      f"instead of {tuple(expected[name].shape)}")
+    if retyped:
+        name = retyped[0]
+        parts.append(f"{len(retyped)} not floating point, such as {name!r} "
+                     f"({str(given[name].dtype).removeprefix('torch.')}; a quantised export?)")
     return "; ".join(parts)
 
 
