@@ -1347,3 +1347,18 @@ def test_a_numbered_preset_takes_a_number(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match="^--preset slow is not a libsvtav1 preset; use a number from -2 to 13$"):
         round_trip(src, tmp_path / "slow.mkv", EncodeSettings(codec="libsvtav1", preset="slow"))
     assert not (tmp_path / "slow.mkv").exists()
+
+
+def test_a_failed_render_is_closed_without_flushing_or_warnings(tmp_path: Path) -> None:
+    """After an error or Ctrl-C the sink still flushed its encoders and warned of the frames its slots left out,
+    for a file about to be thrown away: Ctrl-C waited for x264's lookahead, and the failure came with warnings."""
+    src = make_video(tmp_path / "in.mp4", size=(64, 48), frames=4, rate=Fraction(25))
+    y, chroma = np.full((48, 64), 100, np.uint8), np.full((24, 32), 128, np.uint8)
+    with warnings.catch_warnings(record=True) as caught, VideoSource(src) as source:
+        warnings.simplefilter("always")
+        with pytest.raises(KeyboardInterrupt):
+            with VideoSink(tmp_path / "out.mpg", source, EncodeSettings(codec="mpeg1video")) as sink:
+                sink.write_frame(y, chroma, chroma, 0)
+                sink.write_frame(y, chroma, chroma, 0)  # a second frame for the same slot: left out
+                raise KeyboardInterrupt
+    assert [str(warning.message) for warning in caught] == []

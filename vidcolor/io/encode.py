@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import math
@@ -195,11 +196,15 @@ class VideoSink:
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         if exc_type is None:
             self.close()
-            return
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 - the file is thrown away: report what stopped the render (Ctrl-C)
-            pass  # e.g. MXF, whose trailer fails when no frame was written
+        else:
+            self._abandon()
+
+    def _abandon(self) -> None:
+        """Close the file without flushing the encoders or warning of what they left out: it is thrown away
+        (an error or Ctrl-C is on its way out, and an encoder's lookahead at 1080p takes seconds to flush)."""
+        self._closed = True
+        with contextlib.suppress(av.FFmpegError, OSError):  # e.g. MXF, whose trailer fails when no frame was written
+            self.container.close()
 
     def write_packet(self, packet: av.Packet) -> None:
         """Mux a packet of one of the source's copy streams (re-encoding it where needed)."""
