@@ -1,4 +1,4 @@
-"""Animated GIF and APNG sources: a GIF output plays as often as its source, and transparency that an
+"""Animated GIF and APNG sources and outputs: a GIF or APNG output plays as often as its source, and transparency that an
 output leaves out is named."""
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ import pytest
 from PIL import Image
 
 from tests.helpers import ConstantColour
+from tests.media import make_video
 from vidcolor.io.gif_palette import gif_has_transparency, gif_loop_option
+from vidcolor.io.encode import EncodeSettings
 from vidcolor.pipeline import colorize_video
 from vidcolor.worker import Colorizer
 
@@ -144,3 +146,37 @@ def test_an_opaque_gif_is_coloured_without_a_transparency_warning(tmp_path: Path
                    save_gif_keeping_pixels(tmp_path / "optimised.gif")):
         messages = colour(source, tmp_path / f"{source.stem}_colour.gif", colorizer)
         assert not any("transparency" in message for message in messages), messages
+
+
+def apng_plays(path: Path) -> int:
+    """How many times an APNG plays (0: forever)."""
+    with Image.open(path) as image:
+        return image.info["loop"]
+
+
+@pytest.mark.parametrize(("name", "options", "expected"), [
+    ("once.gif", {}, 1), ("forever.gif", {"loop": 0}, 0), ("four_times.gif", {"loop": 3}, 4),
+    ("twice.png", {"loop": 2}, 2)])
+def test_a_coloured_apng_plays_as_often_as_its_source(tmp_path: Path, colorizer: Colorizer, name: str,
+                                                       options: dict[str, int], expected: int) -> None:
+    source = save_animation(tmp_path / name, grey_frames(), **options)
+    colour(source, tmp_path / "out.apng", colorizer)
+    assert apng_plays(tmp_path / "out.apng") == expected
+
+
+def test_a_video_coloured_into_an_apng_keeps_its_colours(tmp_path: Path, colorizer: Colorizer) -> None:
+    """APNG (and PNG or QuickTime Animation in .mov) were given GIF's 256-colour palette per frame, which the
+    APNG encoder refused ('Operation not permitted: avcodec_send_frame()', a bare unexpected error); they take
+    RGB, so they get it, every colour kept, and play once as a video does."""
+    source = make_video(tmp_path / "clip.mp4", size=SIZE, frames=3, audio="aac")
+    warned = colour(source, tmp_path / "out.apng", colorizer)
+    assert warned == [f"{tmp_path / 'out.apng'}: apng holds no sound; dropping the aac audio"]
+    assert apng_plays(tmp_path / "out.apng") == 1
+    with av.open(str(tmp_path / "out.apng")) as container:
+        frames = [frame for frame in container.decode(video=0)]
+    assert len(frames) == 3 and frames[0].format.name == "rgb24"
+    lossless = tmp_path / "lossless.mkv"
+    colorize_video(source, lossless, colorizer, settings=EncodeSettings(codec="ffv1"), progress=False)
+    with av.open(str(lossless)) as container:
+        expected = next(container.decode(video=0)).to_ndarray(format="rgb24").astype(int)
+    assert np.abs(frames[0].to_ndarray().astype(int) - expected).max() <= 2

@@ -26,7 +26,7 @@ from vidcolor.io.containers import (
 )
 from vidcolor.io.decode import VideoSource
 from vidcolor.io.ffmpeg_names import ffmpeg_path
-from vidcolor.io.gif_palette import FramePalette, gif_has_transparency, gif_loop_option
+from vidcolor.io.gif_palette import FramePalette, apng_plays_option, gif_has_transparency, gif_loop_option
 from vidcolor.io.stream_metadata import (
     carries_closed_captions, copy_attachments, copy_metadata, holds_attachments, holds_display_matrix, holds_timecode,
     start_timecode, track_handler_name,
@@ -171,8 +171,7 @@ class VideoSink:
             if copy_streams:
                 copy_attachments(source, self.container)
             copy_metadata(source, self.container, self._video, self._routes)
-            if self.container.format.name == "gif" and (loop := gif_loop_option(source.path)) is not None:
-                self.container.options["loop"] = loop  # as often as the source plays (FFmpeg's default: forever)
+            self._play_as_often_as(source.path)
             self.container.start_encoding()
         except (av.FFmpegError, ValueError) as e:
             self.container.close()
@@ -189,6 +188,14 @@ class VideoSink:
         except BaseException:
             self.container.close()
             raise
+
+    def _play_as_often_as(self, source: Path) -> None:
+        """An animated GIF or APNG output plays as often as an animated GIF or APNG ``source`` does; from other
+        sources a GIF plays forever and an APNG once (FFmpeg's defaults)."""
+        muxer = self.container.format.name
+        option = {"gif": ("loop", gif_loop_option), "apng": ("plays", apng_plays_option)}.get(muxer)
+        if option is not None and (value := option[1](source)) is not None:
+            self.container.options[option[0]] = value
 
     def __enter__(self) -> VideoSink:
         return self
@@ -744,8 +751,8 @@ def _standard_rates_only(codec_name: str) -> bool:
 
 
 def _pixel_format(codec: av.Codec, width: int, height: int, rate: Fraction | None) -> str:
-    """The pixel format the 4:2:0 planes are encoded in: yuv420p, else the encoder's first format, or for
-    palette formats (GIF) pal8, a palette made for each frame. DV takes the format of its standard (NTSC
+    """The pixel format the 4:2:0 planes are encoded in: yuv420p, else the encoder's first format (RGB for
+    PNG and APNG: a palette would cost them colours), or for GIF pal8, a palette made for each frame. DV takes the format of its standard (NTSC
     or PAL) for the frame size and rate, and refuses others."""
     if codec.name == "dvvideo":
         dv_format = _DV_FORMATS.get((width, height, Fraction(rate or 0)))
@@ -756,7 +763,7 @@ def _pixel_format(codec: av.Codec, width: int, height: int, rate: Fraction | Non
     formats = [pixel_format.name for pixel_format in codec.video_formats or ()]
     if not formats or "yuv420p" in formats:
         return "yuv420p"
-    return "pal8" if "pal8" in formats else formats[0]
+    return "pal8" if "pal8" in formats and codec.name == "gif" else formats[0]
 
 
 def _warn_of_what_is_left_out(name: str, source: VideoSource, output: av.container.OutputContainer) -> None:

@@ -49,6 +49,13 @@ def gif_loop_option(source: Path) -> str | None:
     return "-1" if plays == 1 else str(plays - 1)
 
 
+def apng_plays_option(source: Path) -> str | None:
+    """FFmpeg's APNG muxer ``plays`` option that plays the output as often as the animated GIF or APNG ``source``
+    plays ("0" forever, "N" N times); None for any other source, which gets the muxer's default (once)."""
+    plays = _animation_plays(source)
+    return None if plays is None else str(plays)
+
+
 def _animation_plays(source: Path) -> int | None:
     """How many times the animated GIF or APNG ``source`` plays (0: forever), None for other files. A GIF
     stores the repeats after the first play (no loop extension: it plays once), an APNG the plays."""
