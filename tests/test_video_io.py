@@ -1362,3 +1362,19 @@ def test_a_failed_render_is_closed_without_flushing_or_warnings(tmp_path: Path) 
                 sink.write_frame(y, chroma, chroma, 0)  # a second frame for the same slot: left out
                 raise KeyboardInterrupt
     assert [str(warning.message) for warning in caught] == []
+
+
+@pytest.mark.parametrize(("codec", "ext"), [("dnxhd", "mov"), ("dnxhd", "mxf"), ("prores_ks", "mxf"), ("ffv1", "mxf")])
+def test_editing_intermediates_are_written(tmp_path: Path, codec: str, ext: str) -> None:
+    """--codec dnxhd failed to set up at every size but DNxHD's few (1080p and 720p at set bit rates): it is
+    written as DNxHR HQ, which takes any size; and .mxf refused DNxHD, ProRes and FFV1, which FFmpeg's MXF
+    muxer writes (it lists only MPEG-2)."""
+    src = make_video(tmp_path / "in.mp4", size=(320, 180), frames=6)
+    dst = tmp_path / f"out.{ext}"
+    round_trip(src, dst, EncodeSettings(codec=codec))
+    before, after = read_video_frames(src), read_video_frames(dst)
+    assert len(after) == len(before) == 6
+    assert min(psnr(a[2], b[2]) for a, b in zip(before, after)) >= 40
+    if codec == "dnxhd":
+        with av.open(str(dst)) as container:
+            assert container.streams.video[0].codec_context.profile == "DNXHR HQ"

@@ -24,7 +24,9 @@ _MPEG_PS_CODECS = frozenset({"mpeg1video", "mpeg2video", "mp2", "mp3", "ac3", "d
 _OGG_CODECS = frozenset({"theora", "vp8", "vorbis", "opus", "flac", "speex"})  # as FFmpeg's Ogg muxer takes
 _UNLISTED_CODECS = {"mpegts": frozenset({"h264", "hevc", "aac", "mp3", "mp2", "ac3", "eac3", "opus", "dvb_subtitle"}),
                     "mpeg": _MPEG_PS_CODECS, "vob": _MPEG_PS_CODECS, "dvd": _MPEG_PS_CODECS,
-                    "ogg": _OGG_CODECS, "ogv": _OGG_CODECS}
+                    "ogg": _OGG_CODECS, "ogv": _OGG_CODECS,
+                    # MXF for editing and broadcast: DNxHD/DNxHR, ProRes, DV, FFV1, JPEG 2000 beside MPEG-2
+                    "mxf": frozenset({"dnxhd", "prores", "dvvideo", "ffv1", "jpeg2000"})}
 
 
 def takes(container: av.container.OutputContainer, codec: av.Codec) -> bool:

@@ -70,8 +70,9 @@ _UNWRITABLE = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT}) 
 _X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
 _ENCODER_PRESETS = {"libx264": _X26X_PRESETS, "libx264rgb": _X26X_PRESETS, "libx265": _X26X_PRESETS}
 _NUMBERED_OPTION_TYPES = frozenset({"INT", "INT64", "UINT", "UINT64"})
-# encoders that print their own log to stderr, past FFmpeg's log level: errors only
-_QUIET_ENCODER_OPTIONS = {"libx265": {"x265-params": "log-level=error"}}
+# options of particular encoders: libx265 prints its own log past FFmpeg's log level (errors only, then); DNxHD's
+# own profiles take only a few sizes and bit rates, DNxHR HQ (8-bit 4:2:2, for editing) any size from 256x120
+_ENCODER_OPTIONS = {"libx265": {"x265-params": "log-level=error"}, "dnxhd": {"profile": "dnxhr_hq"}}
 _COARSE_TIME_BASE_ENCODERS = frozenset({"mpeg4", "msmpeg4", "msmpeg4v2", "h263", "h263p"})  # at most 1/65535
 
 
@@ -503,7 +504,7 @@ class VideoSink:
         private = {option.name: option for option in stream.codec_context.supported_options.private}
         known = set(private)
         options = {"crf": str(settings.crf), **_preset_option(private.get("preset"), settings.preset, encoder),
-                   **field_options, **_quiet_encoder_log(encoder)}
+                   **field_options, **_encoder_options(encoder)}
         stream.options = {key: value for key, value in options.items() if key in known}
         if "crf" not in known:  # a bit-rate encoder (mpeg1/2/4): FFmpeg's default of 200 kb/s would smear the picture
             pixels_per_second = info.width * info.height * float(rate or 25)
@@ -683,13 +684,13 @@ def round_half_up(value: Fraction) -> int:
     return math.floor(value + Fraction(1, 2))
 
 
-def _quiet_encoder_log(encoder: str) -> dict[str, str]:
-    """The options that keep an encoder's own log, which it prints past FFmpeg's log level, to its errors (as
-    FFmpeg's log is kept). SVT-AV1 reads its level from the environment once, at its first use in the
-    process: SVT_LOG is set for it unless the user has set it."""
+def _encoder_options(encoder: str) -> dict[str, str]:
+    """The options ``encoder`` needs here (:data:`_ENCODER_OPTIONS`). An encoder's own log, printed past
+    FFmpeg's log level, is kept to its errors, as FFmpeg's is; SVT-AV1 reads its level from the environment
+    once, at its first use in the process: SVT_LOG is set for it unless the user has set it."""
     if encoder == "libsvtav1":
         os.environ.setdefault("SVT_LOG", "1")
-    return _QUIET_ENCODER_OPTIONS.get(encoder, {})
+    return _ENCODER_OPTIONS.get(encoder, {})
 
 
 def _preset_option(option: av.codec.context.CodecOption | None, preset: str, encoder: str) -> dict[str, str]:
