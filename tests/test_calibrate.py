@@ -140,3 +140,53 @@ def test_a_plot_name_matplotlib_cannot_write_is_refused_before_scoring(tmp_path,
         calibrate_main()
     assert stopped.value.code == 2 and "--plot" in capsys.readouterr().err
     assert "inference" not in read_metadata(weights)
+
+
+def test_weights_in_a_read_only_folder_are_refused_before_the_scoring(tmp_path, monkeypatch, capsys):
+    """The scale could not be stored: a traceback came after minutes of scoring, and the scores were lost."""
+    import training.calibrate as calibrate_module
+
+    weights = tmp_path / "tiny.safetensors"
+    save_generator(create_generator("tiny-unet"), weights, "tiny-unet")
+    _flat_photos(tmp_path)
+    writable = calibrate_module.os.access
+    monkeypatch.setattr(calibrate_module.os, "access",
+                        lambda path, mode: False if str(path) == str(tmp_path) else writable(path, mode))
+
+    def never(*args, **kwargs):
+        raise AssertionError("scored photos for weights it cannot update")
+
+    monkeypatch.setattr(calibrate_module, "calibrate", never)
+    monkeypatch.setattr("sys.argv", ["calibrate", "--weights", str(weights), "--data", str(tmp_path), "--device", "cpu"])
+    with pytest.raises(SystemExit) as stopped:
+        calibrate_main()
+    assert stopped.value.code == 1
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 1 and errors[0].startswith(f"Error: cannot store the scale in {weights}")
+
+
+@pytest.mark.parametrize("failure", [KeyboardInterrupt, OSError(28, "No space left on device")])
+def test_ctrl_c_or_a_full_disk_while_storing_the_scale_is_one_line_and_keeps_the_weights(tmp_path, monkeypatch, capsys,
+                                                                                       failure):
+    """Ctrl-C during the scoring or the rewrite, or a disk that filled up, ended in a traceback."""
+    from vidcolor.models import checkpoint
+
+    weights = tmp_path / "tiny.safetensors"
+    save_generator(create_generator("tiny-unet"), weights, "tiny-unet")
+    before = weights.read_bytes()
+    _flat_photos(tmp_path)
+
+    def fail(*args, **kwargs):
+        raise failure
+
+    monkeypatch.setattr(checkpoint, "save_file", fail)
+    monkeypatch.setattr("sys.argv", ["calibrate", "--weights", str(weights), "--data", str(tmp_path), "--device", "cpu"])
+    with pytest.raises(SystemExit) as stopped:
+        calibrate_main()
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("Error")]
+    if failure is KeyboardInterrupt:
+        assert stopped.value.code == 130 and errors == ["Error: interrupted"]
+    else:
+        assert stopped.value.code == 1 and len(errors) == 1 and "No space left on device" in errors[0]
+    assert weights.read_bytes() == before
+    assert [path.name for path in tmp_path.iterdir() if "partial" in path.name] == []

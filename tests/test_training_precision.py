@@ -16,7 +16,15 @@ from training_photos import CROP, tiny_config
 from training import trainer as trainer_module
 from training.config import StageBudget
 from training.data import random_crops, to_model_pair
-from training.trainer import Precision, Trainer, TrainingDiverged, device_precision, resume_trainer, training_precision
+from training.trainer import (
+    Precision,
+    Trainer,
+    TrainingDiverged,
+    device_precision,
+    divergence_message,
+    resume_trainer,
+    training_precision,
+)
 
 FP16 = Precision("cpu", torch.float16, scaled=True)  # what a GPU before Ampere gets, on the CPU
 
@@ -119,8 +127,22 @@ def test_a_step_whose_fp16_gradients_overflow_is_skipped_for_both_nets_not_repor
 def test_a_genuinely_nan_loss_still_stops_an_fp16_run(photo_dir: Path, bank, tmp_path: Path, fp16_training) -> None:
     trainer = Trainer(tiny_config(photo_dir, pretrain=StageBudget(), gan=StageBudget(epochs=3), gan_lr=1e6), tmp_path,
                       torch.device("cpu"), bank=bank)
-    with pytest.raises(TrainingDiverged, match=r"training diverged at step \d+ \(gan stage\).*lower --gan-lr"):
+    with pytest.raises(TrainingDiverged, match=r"training diverged at step \d+ \(gan stage\).*lower --gan-lr") as caught:
         trainer.run(progress=False)
+    assert "overflowing fp16's range" in str(caught.value) and "--device cpu" in str(caught.value)
+
+
+def test_an_fp16_nan_loss_is_named_as_a_possible_fp16_overflow_and_a_float32_one_is_not() -> None:
+    """An fp16 forward pass that overflows gives the same NaN loss as divergence, but a lower learning rate may
+    not cure it: the message told fp16 users only to lower the learning rate."""
+    nan = {"l1": float("nan")}
+    fp16 = divergence_message("pretrain", 7, nan, FP16)
+    assert fp16.startswith("training diverged at step 7 (pretrain stage): the l1 loss is nan")
+    assert "lower --pretrain-lr" in fp16 and "overflowing fp16's range" in fp16 and "bf16" in fp16
+    for precision in (Precision("cpu"), Precision("cuda", torch.bfloat16)):
+        message = divergence_message("gan", 3, {"gan_d": float("inf")}, precision)
+        assert message == ("training diverged at step 3 (gan stage): the gan_d loss is inf; start a new run "
+                           "(another --out) with a lower --gan-lr")
 
 
 def test_a_resumed_fp16_run_keeps_its_gradient_scale_and_continues_exactly(photo_dir: Path, bank, tmp_path: Path,

@@ -160,14 +160,18 @@ def test_a_git_lfs_pointer_says_to_fetch_the_weights(tmp_path):
         load_generator(path)
 
 
-def test_a_run_folder_given_as_weights_says_how_to_export_it(tmp_path):
+@pytest.mark.parametrize("command", ["colorize", "evaluate"])
+def test_a_run_folder_given_as_weights_says_how_to_export_it(tmp_path, command):
     """click refused the folder itself ('File ... is a directory.'), before the message that says what to do."""
     run = tmp_path / "run1"
     run.mkdir()
     torch.save({"generator": create_generator("tiny-unet").state_dict()}, run / "checkpoint.pt")
-    photo = tmp_path / "photo.png"
-    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(photo)
-    result = CliRunner().invoke(main, [str(photo), "-o", str(tmp_path / "out.png"), "--weights", str(run)])
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (32, 32, 3), np.uint8)).save(photos / "photo.png")
+    arguments = {"colorize": [photos / "photo.png", "-o", tmp_path / "out.png"],
+                 "evaluate": ["--data", photos, "--out", tmp_path / "out.png"]}[command]
+    result = CliRunner().invoke(main, [command, *map(str, arguments), "--weights", str(run)])
     assert result.exit_code == 1, result.output
     assert result.stderr.strip() == (f"Error: {run} is a vidcolor train run folder, not a weights file; pass the weights "
                                      f"it exported, or export them with vidcolor train --resume {run} --export "

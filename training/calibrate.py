@@ -14,6 +14,7 @@ user's ``--saturation`` multiplies it. Calibrate on training photos, never on th
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +23,7 @@ import torch
 from tqdm import tqdm
 
 from vidcolor.color import lab_to_rgb
-from vidcolor.errors import InputError, VidcolorError
+from vidcolor.errors import InputError, OutputError, VidcolorError
 from vidcolor.models import update_metadata
 from vidcolor.worker import Colorizer
 
@@ -93,6 +94,15 @@ def spread(paths: list[Path], count: int) -> list[Path]:
     return [paths[int(index)] for index in np.linspace(0, len(paths) - 1, count)]
 
 
+def check_writable(weights: Path) -> None:
+    """:class:`OutputError` when the scale could not be stored in ``weights``, which is rewritten through a
+    temporary file in its folder: checked before the scoring, which takes minutes."""
+    folder = weights.absolute().parent
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot store the scale in {weights}: its folder {folder} is read-only or not yours; "
+                          "copy the weights into a writable folder and calibrate the copy")
+
+
 def report(calibration: Calibration, chosen: ScaleScore) -> str:
     """One line per scale (PSNR, colourfulness and its ratio to the truth), the chosen one marked."""
     truth = calibration.truth_colourfulness
@@ -118,7 +128,16 @@ def main() -> None:
     if args.plot is not None and args.plot.suffix.lower() not in PLOT_SUFFIXES:
         parser.error(f"--plot {args.plot} needs one of {', '.join(sorted(PLOT_SUFFIXES))}")
     try:
+        _calibrate_and_store(args, parser)
+    except KeyboardInterrupt:  # the weights are rewritten through a temporary file: whole, with or without the scale
+        parser.exit(130, "Error: interrupted\n")
+
+
+def _calibrate_and_store(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """Score the scales, print them, store the chosen one and draw the plot; errors end in one line."""
+    try:
         colorizer = Colorizer.from_weights(args.weights, device=args.device, saturation=1.0, calibrated=False)
+        check_writable(args.weights)
         calibration = calibrate(colorizer, spread(find_images(args.data), args.count))
     except (OSError, VidcolorError) as error:
         parser.exit(1, f"Error: {error}\n")
@@ -128,8 +147,11 @@ def main() -> None:
         if chosen is None:
             parser.exit(1, f"Error: no candidate scale reaches {args.colour_ratio} x the truth's colourfulness\n")
     print(report(calibration, chosen))
-    update_metadata(args.weights, {"inference": {"saturation": chosen.scale,
-                                                 "calibrated_on": f"{calibration.photos} photos of {args.data}"}})
+    try:
+        update_metadata(args.weights, {"inference": {"saturation": chosen.scale,
+                                                     "calibrated_on": f"{calibration.photos} photos of {args.data}"}})
+    except VidcolorError as error:  # a full disk, say
+        parser.exit(1, f"Error: {error}\n")
     print(f"{args.weights}: inference saturation set to {chosen.scale:.2f}")
     if args.plot is not None:  # after the scale is stored: a plot that cannot be written must not lose it
         try:

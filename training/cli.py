@@ -8,7 +8,7 @@ import shutil
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +18,12 @@ from click.core import ParameterSource
 from tqdm import tqdm
 
 from vidcolor.commands._common import FiniteFloatRange, Interrupted, device_option, one_line_errors
-from vidcolor.errors import InputError, WeightsError, first_line
+from vidcolor.errors import InputError, OutputBusyError, WeightsError, first_line
+from vidcolor.io.output import held_exclusively
 from vidcolor.models import list_generators
 from vidcolor.worker import resolve_device
 
-from .config import CHECKPOINT_NAME, StageBudget, TrainConfig
+from .config import CHECKPOINT_NAME, GAN, StageBudget, TrainConfig
 
 
 class _ProgressBarSafeHandler(logging.Handler):
@@ -82,6 +83,33 @@ def _refuse_options_a_resume_cannot_change(ctx: click.Context) -> None:
         if param.name not in _RESUME_OPTIONS and source in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT):
             raise click.BadParameter("a resumed run keeps the settings it started with; to change it, start a new run "
                                      "from its exported weights with --init-weights", param_hint=param.opts[0])
+
+
+# options that only act on the L1 stage, which a run cannot go back to once its GAN stage has trained
+_L1_STAGE_OPTIONS = ("pretrain_epochs", "pretrain_minutes", "patience")
+
+
+def _refuse_l1_options_a_resume_would_ignore(ctx: click.Context, state: dict[str, Any], config: TrainConfig) -> None:
+    """A usage error for an L1-stage budget or ``--patience`` given again where the L1 stage cannot train on: the
+    GAN stage has trained on top of it, or it ended early on ``--patience`` scorings that a budget alone does not
+    undo. The run would start, do nothing of what was asked, and exit 0."""
+    given = [param for param in ctx.command.params
+             if param.name in _L1_STAGE_OPTIONS and ctx.get_parameter_source(param.name) == ParameterSource.COMMANDLINE]
+    if not given:
+        return
+    try:
+        gan_steps = state["progress"]["stage_steps"][GAN]
+        stale = state["best_weights"]["stale"]
+    except (KeyError, TypeError) as error:
+        raise click.BadParameter(f"{CHECKPOINT_NAME} is not a vidcolor training checkpoint ({error!r})",
+                                 param_hint="--resume") from error
+    if gan_steps:
+        raise click.BadParameter(f"the run's GAN stage has trained ({gan_steps} steps), so its L1 stage is over and "
+                                 "cannot train on; give --gan-epochs or --gan-minutes, or fine-tune its export in a new "
+                                 "run (--init-weights)", param_hint=given[0].opts[0])
+    if config.patience is not None and stale >= config.patience:
+        raise click.BadParameter(f"the run's L1 stage ended early, after {stale} held-out scorings without a gain; "
+                                 f"give --patience above {stale} with it to train on", param_hint=given[0].opts[0])
 
 
 def _check_init_weights(weights: Path, arch: str) -> None:
@@ -200,6 +228,7 @@ def train_command(data: tuple[str, ...], out: Path | None, resume: Path | None, 
                                  StageBudget(gan_epochs, gan_minutes), holdout, patience, snapshots,
                                  checkpoint_minutes if given("checkpoint_minutes") else None,
                                  fp16 if given("fp16") else None)
+        _refuse_l1_options_a_resume_would_ignore(ctx, state, config)
     else:
         if (out / CHECKPOINT_NAME).is_file():
             raise click.BadParameter(f"{out} already holds a run; continue it with --resume {out}", param_hint="--out")
@@ -227,27 +256,44 @@ def train_command(data: tuple[str, ...], out: Path | None, resume: Path | None, 
     run_dir = resume or out
     log = logging.getLogger(__name__)
     created = not run_dir.exists()
-    try:
-        with _logging_to(run_dir):
-            try:
-                if resume is not None:
-                    trainer = resume_trainer(resume, torch_device, config, state=state)
-                    log.info("resumed %s at step %d (stage %s)", resume, trainer.step, trainer.stage)
-                else:
-                    trainer = Trainer(config, run_dir, torch_device)
-                    if init_weights is not None:
-                        trainer.start_from(init_weights)
-                log.info("config: %s; device %s, %d threads", config.to_dict(), torch_device, torch.get_num_threads())
-                trainer.run()
-                if export is not None:
-                    trainer.export(export)
-            except KeyboardInterrupt:
-                if not (run_dir / CHECKPOINT_NAME).is_file():
-                    raise Interrupted("interrupted before the first checkpoint; nothing to resume: start the run again") from None
-                raise Interrupted(f"interrupted; continue from the last checkpoint with --resume {run_dir}") from None
-    except BaseException as error:
-        _close_failed_run(run_dir, created, error)
-        raise
+    with _held_run_folder(run_dir):
+        try:
+            with _logging_to(run_dir):
+                try:
+                    if resume is not None:
+                        trainer = resume_trainer(resume, torch_device, config, state=state)
+                        log.info("resumed %s at step %d (stage %s)", resume, trainer.step, trainer.stage)
+                    else:
+                        trainer = Trainer(config, run_dir, torch_device)
+                        if init_weights is not None:
+                            trainer.start_from(init_weights)
+                    log.info("config: %s; device %s, %d threads", config.to_dict(), torch_device, torch.get_num_threads())
+                    trainer.run()
+                    if export is not None:
+                        trainer.export(export)
+                except KeyboardInterrupt:
+                    if not (run_dir / CHECKPOINT_NAME).is_file():
+                        raise Interrupted("interrupted before the first checkpoint; nothing to resume: start the run "
+                                          "again") from None
+                    raise Interrupted(f"interrupted; continue from the last checkpoint with --resume {run_dir}") from None
+        except BaseException as error:
+            _close_failed_run(run_dir, created, error)
+            raise
+
+
+@contextmanager
+def _held_run_folder(run_dir: Path) -> Iterator[None]:
+    """Make ``run_dir`` and hold a lock on its ``train.log`` while the run trains (see
+    :func:`vidcolor.io.output.held_exclusively`): a second ``vidcolor train`` on the same folder (a resume started
+    twice, a new run given the same ``--out``) interleaved its loss rows, sheets and checkpoints with this run's."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(held_exclusively(run_dir / "train.log", run_dir))
+        except OutputBusyError:
+            raise OutputBusyError(f"{run_dir} is being trained by another run right now (its train.log is locked); "
+                                  "wait for that run to end, or stop it first") from None
+        yield
 
 
 def _close_failed_run(run_dir: Path, created: bool, error: BaseException) -> None:
@@ -264,7 +310,7 @@ def _close_failed_run(run_dir: Path, created: bool, error: BaseException) -> Non
 
 @click.command("evaluate")
 @click.option("--data", "data", required=True, type=click.Path(file_okay=False, exists=True, path_type=Path), help="Folder of colour photos; each sub-folder is scored separately.")
-@click.option("--weights", type=click.Path(dir_okay=False, exists=True, path_type=Path), help="Generator .safetensors file (default: the bundled model).")
+@click.option("--weights", type=click.Path(exists=True, path_type=Path), help="Generator .safetensors file (default: the bundled model).")
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), help="Write evaluation.csv/.md/.png and samples.png here.")
 @click.option("--render-size", type=click.IntRange(32), default=256, show_default=True, help="Side the model sees (a multiple of 32).")
 @device_option

@@ -281,17 +281,16 @@ class Trainer:
                     saved = True
                 if saved:
                     last_checkpoint = time.monotonic()
+        if not steps_done and self.stage is None:
+            log.info("nothing to train: every stage has spent its budget, which counts the whole run, not this resume "
+                     "(give a larger one, such as --gan-epochs or --gan-minutes, to train on)")
         self.save_checkpoint()
 
     def _check_finite(self, stage: str, losses: dict[str, float]) -> None:
         """Raise :class:`TrainingDiverged` when a loss of the step about to be counted is NaN or infinite."""
         broken = {name: value for name, value in losses.items() if not math.isfinite(value)}
         if broken:
-            option = "--pretrain-lr" if stage == PRETRAIN else "--gan-lr"
-            raise TrainingDiverged(
-                f"training diverged at step {self.step + 1} ({stage} stage): "
-                + ", ".join(f"the {name} loss is {value}" for name, value in broken.items())
-                + f"; start a new run (another --out) with a lower {option}")
+            raise TrainingDiverged(divergence_message(stage, self.step + 1, broken, self.precision))
 
     def _finish_epoch(self) -> bool:
         """Close an epoch; draw its outputs and checkpoint every ``outputs_every`` epochs. True if it checkpointed."""
@@ -516,6 +515,20 @@ class Trainer:
                 # so that its optimiser state fits and a longer budget trains as if given at the start
                 self.generator.load_state_dict(self.unrewound)
                 self.unrewound = None
+
+
+def divergence_message(stage: str, step: int, broken: dict[str, float], precision: Precision) -> str:
+    """What to tell the user when the losses in ``broken`` of ``step`` are NaN or infinite. Under fp16 autocast
+    (GPUs before Ampere) that is also what a forward pass overflowing fp16's range (65504) gives, which a lower
+    learning rate may not cure but bf16 or float32 does."""
+    option = "--pretrain-lr" if stage == PRETRAIN else "--gan-lr"
+    losses = ", ".join(f"the {name} loss is {value}" for name, value in broken.items())
+    advice = f"start a new run (another --out) with a lower {option}"
+    if precision.dtype == torch.float16:
+        return (f"training diverged at step {step} ({stage} stage): {losses}, which in fp16 (this GPU's training "
+                "precision) may also be the forward pass overflowing fp16's range (65504); "
+                f"{advice}, or train on a GPU with bf16 (Ampere or newer) or on the CPU (--device cpu, float32)")
+    return f"training diverged at step {step} ({stage} stage): {losses}; {advice}"
 
 
 def photos_fingerprint(sources: list[str]) -> str:
