@@ -505,6 +505,15 @@ def test_a_run_folder_inside_its_data_is_refused(photo_dir: Path, tmp_path: Path
     assert not (data / "run").exists()
 
 
+def test_a_run_folder_inside_its_val_folder_is_refused(photo_dir: Path, tmp_path: Path) -> None:
+    """The run's sample sheets became val photos: shown on the next sheets and scored by evaluate."""
+    val = tmp_path / "val"
+    shutil.copytree(photo_dir, val)
+    result = CliRunner().invoke(train_command, _tiny_run_arguments(photo_dir, val / "run", "--val", str(val)))
+    assert result.exit_code == 2 and f"is inside --val {val.resolve()}" in result.output
+    assert not (val / "run").exists()
+
+
 def test_pack_refuses_a_folder_that_already_holds_files(photo_dir: Path, tmp_path: Path) -> None:
     """A second pack into the same folder mixed two sets of photos without a word."""
     from training.pack import pack
@@ -569,6 +578,19 @@ def test_a_resume_on_other_photos_of_the_same_count_is_refused(photo_dir: Path, 
     swapped = next(path for path in sorted(data.rglob("*.png")) if "grey" not in path.name)
     swapped.rename(swapped.with_name("zz_" + swapped.name))
     with pytest.raises(InputError, match="changed since the run started"):
+        resume_trainer(tmp_path / "run", torch.device("cpu"))
+
+
+def test_a_resume_on_more_photos_says_how_to_go_on(photo_dir: Path, tmp_path: Path) -> None:
+    """'the checkpoint was trained on N photos but the data now has M' left the user to guess what to do."""
+    data = tmp_path / "photos"
+    shutil.copytree(photo_dir, data)
+    trainer = Trainer(tiny_config(data), tmp_path / "run", torch.device("cpu"))
+    trainer.run(max_steps=1, progress=False)
+    added = next(path for path in sorted(data.rglob("*.png")) if "grey" not in path.name)
+    shutil.copy(added, added.with_name("copy_" + added.name))
+    with pytest.raises(InputError, match=f"trained on {len(trainer.bank)} photos but the data now has "
+                                         f"{len(trainer.bank) + 1}; put the folders back .* new run \\(--init-weights\\)$"):
         resume_trainer(tmp_path / "run", torch.device("cpu"))
 
 

@@ -246,10 +246,12 @@ def train_command(data: tuple[str, ...], out: Path | None, resume: Path | None, 
             raise click.UsageError("give a budget: --pretrain-epochs/--pretrain-minutes and/or --gan-epochs/--gan-minutes")
         if init_weights is not None:
             _check_init_weights(init_weights, arch)
-        for folder in map(Path, config.data):
-            if folder == out.resolve() or folder in out.resolve().parents:
-                raise click.BadParameter(f"{out} is inside --data {folder}: the run's own pictures would become "
-                                         "training photos; choose a run folder outside it", param_hint="--out")
+        watched = [("--data", folder, "training photos") for folder in config.data]
+        watched += [("--val", config.val, "the photos it shows and scores")] if config.val else []
+        for option, folder, role in watched:
+            if Path(folder) == out.resolve() or Path(folder) in out.resolve().parents:
+                raise click.BadParameter(f"{out} is inside {option} {folder}: the run's own pictures would become "
+                                         f"{role}; choose a run folder outside it", param_hint="--out")
     if export is not None and config.init_weights and export.resolve() == Path(config.init_weights):
         raise click.BadParameter(f"{export} is the run's --init-weights, which it would overwrite; export elsewhere",
                                  param_hint="--export")

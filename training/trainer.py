@@ -475,7 +475,9 @@ class Trainer:
     def _restore(self, state: dict[str, Any]) -> None:
         progress = state["progress"]
         if progress["photos"] != len(self.bank):
-            raise InputError(f"the checkpoint was trained on {progress['photos']} photos but the data now has {len(self.bank)}")
+            raise InputError(f"the checkpoint was trained on {progress['photos']} photos but the data now has "
+                             f"{len(self.bank)}; put the folders back as they were to resume, or fine-tune its export "
+                             "on the new photos in a new run (--init-weights)")
         if self.config.holdout and progress.get("photos_sha256", self.photos_fingerprint) != self.photos_fingerprint:
             raise InputError("the photos under --data changed since the run started (as many, but other files): "
                              "its held-out split would now hold photos it trained on; start a new run")
