@@ -155,11 +155,12 @@ class ReencodeRoute:
             return None
         if cut == 0:
             return frame
-        values = frame.to_ndarray()
-        per_sample = 1 if frame.format.is_planar else frame.layout.nb_channels  # packed: channels interleaved
-        rest = av.AudioFrame.from_ndarray(values[:, cut * per_sample:], format=frame.format.name,
+        packed = _converted(frame, frame.format.packed.name)  # one plane: channels interleaved
+        values = packed.to_ndarray()
+        rest = av.AudioFrame.from_ndarray(values[:, cut * frame.layout.nb_channels:], format=packed.format.name,
                                           layout=frame.layout.name)
         rest.sample_rate = frame.sample_rate
+        rest = _converted(rest, frame.format.name)
         rest.time_base = frame.time_base
         if frame.pts is not None and frame.time_base:
             rest.pts = frame.pts + round(Fraction(cut, frame.sample_rate) / frame.time_base)
@@ -299,13 +300,26 @@ def _silence_before(frame: av.AudioFrame, seconds: float) -> list[av.AudioFrame]
 
 
 def _silent_frame(sample_format: str, layout: str, rate: int, samples: int) -> av.AudioFrame:
-    """``samples`` samples of silence (unsigned 8-bit PCM is silent at 128, every other format at 0)."""
-    silence = av.AudioFrame(format=sample_format, layout=layout, samples=samples)
-    quiet = b"\x80" if sample_format in ("u8", "u8p") else b"\x00"
-    for plane in silence.planes:
-        plane.update(quiet * plane.buffer_size)
+    """``samples`` samples of silence (unsigned 8-bit PCM is silent at 128, every other format at 0), made in
+    the packed form of ``sample_format`` (see :func:`_converted`)."""
+    packed = av.AudioFormat(sample_format).packed.name
+    silence = av.AudioFrame(format=packed, layout=layout, samples=samples)
+    quiet = b"\x80" if packed == "u8" else b"\x00"
+    plane = silence.planes[0]
+    plane.update(quiet * plane.buffer_size)
     silence.sample_rate = rate
-    return silence
+    return _converted(silence, sample_format)
+
+
+def _converted(frame: av.AudioFrame, sample_format: str) -> av.AudioFrame:
+    """``frame`` in ``sample_format``, converted by FFmpeg. Samples are read and written here in packed formats
+    only (one plane): from 8 planar channels on (7.1) PyAV's ``planes`` list one plane too many, and filling
+    or reading it crashed the process."""
+    if frame.format.name == sample_format:
+        return frame
+    converter = av.AudioResampler(format=sample_format, layout=frame.layout.name, rate=frame.sample_rate)
+    (converted,) = converter.resample(frame)  # a change of sample format keeps the frame whole
+    return converted
 
 
 def ordered_layout(template: av.AudioStream) -> str:

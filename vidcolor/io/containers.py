@@ -29,6 +29,24 @@ _UNLISTED_CODECS = {"mpegts": frozenset({"h264", "hevc", "aac", "mp3", "mp2", "a
                     "mxf": frozenset({"dnxhd", "prores", "dvvideo", "ffv1", "jpeg2000"})}
 
 
+# Sample rates muxers can state (others are refused, or in FLV written as 5,512 Hz, so that the sound plays slow):
+# FFmpeg's MXF takes 48 kHz only; SWF's MP3 and FLV's sound (but AAC and Speex, which state their own rate, and
+# MP3 at 48 kHz) have a field for 11.025, 22.05 and 44.1 kHz alone
+_MUXER_AUDIO_RATES = {"mxf": (48000,), "mxf_d10": (48000,), "mxf_opatom": (48000,),
+                      "swf": (11025, 22050, 44100), "flv": (11025, 22050, 44100)}
+_OWN_RATE_IN_FLV = frozenset({"aac", "speex"})
+
+
+def audio_rates(format_name: str, codec: str) -> tuple[int, ...] | None:
+    """The sample rates muxer ``format_name`` can state for ``codec`` sound; None where it states any."""
+    if format_name == "flv" and codec in _OWN_RATE_IN_FLV:
+        return None
+    rates = _MUXER_AUDIO_RATES.get(format_name)
+    if format_name == "flv" and codec == "mp3":
+        return (*rates, 48000)
+    return rates
+
+
 def takes(container: av.container.OutputContainer, codec: av.Codec) -> bool:
     """Whether the container can hold ``codec``'s bitstream. PyAV lists a muxer's codecs by the names of their
     encoders and decoders, which are not always the codec's own (DVD subtitles: dvdsub; Blu-ray's PGS: pgssub;

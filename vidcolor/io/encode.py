@@ -22,7 +22,7 @@ from vidcolor.io.audio_routes import (
     loses_styling, muxer_accepts, ordered_layout, text_subtitle_codec,
 )
 from vidcolor.io.containers import (
-    AUTO_CODEC, container_format, counts_frames, resolve_codec, stores_frame_times, takes,
+    AUTO_CODEC, audio_rates, container_format, counts_frames, resolve_codec, stores_frame_times, takes,
 )
 from vidcolor.io.decode import VideoSource
 from vidcolor.io.ffmpeg_names import ffmpeg_path
@@ -41,6 +41,8 @@ _ZERO_BASED_MUXERS = frozenset({"avi", "mxf"})  # every stream starts at 0: soun
 _SOUND_TO_THE_END_MUXERS = frozenset({"mxf"})  # pictures after the end of the sound are dropped: pad it
 # ... and sound after the end of the picture too (FFmpeg's MXF muxer writes only whole edit units): hold the picture
 _PICTURE_TO_THE_END_MUXERS = frozenset({"mxf"})
+# FFmpeg reads FLAC in Ogg from 0 s, whatever start its first page states (the picture keeps its own time)
+_FLAC_FROM_ZERO_MUXERS = frozenset({"ogg", "ogv"})
 _MAX_SLOT_RATE = 240  # a source AVI's time base finer than this is not a frame slot
 # sound that FFmpeg's AVI muxer cannot copy from an AVI with its times (see VideoSink._loses_times_in_avi)
 _AVI_RETIMED_SOUND = frozenset({"aac", "ac3"})
@@ -62,8 +64,6 @@ _FULL_DISK_REASONS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk 
                       errno.EFBIG: "the file grew past the largest size allowed here (file system or ulimit -f)"}
 # ISO base media files (MP4, QuickTime, 3GP): a track ends at its last sample's dts + duration
 _SAMPLE_TABLE_MUXERS = frozenset({"mp4", "mov", "3gp", "3g2", "ipod", "psp", "ismv", "f4v"})
-# muxers that take one sample rate only (FFmpeg's MXF: "only 48khz is implemented")
-_MUXER_AUDIO_RATES = {"mxf": 48000, "mxf_d10": 48000, "mxf_opatom": 48000}
 # re-encoded sound in AVI plays late by the encoder's priming; below this rate it is resampled to 48 kHz
 _AVI_MIN_AUDIO_RATE = 44100
 _UNWRITABLE = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT})  # opening the file failed
@@ -562,7 +562,8 @@ class VideoSink:
         listed = takes(self.container, template.codec_context.codec)
         short = self._ends_early(template)
         retimed = self._loses_times_in_avi(template)
-        copyable = (listed and not lead_in and not short and not retimed
+        unstated = self._unstated_rate(template, name)
+        copyable = (listed and not lead_in and not short and not retimed and not unstated
                     and muxer_accepts(self.container.format.name, template, layout, self._video))
         gap = self._gap(template) if copyable else None
         if copyable and gap is None:
@@ -570,12 +571,18 @@ class VideoSink:
         kind = self.container.format.name
         # e.g. AAC from MPEG-TS, which carries no setup data, into AVI: the codec is listed, this stream is not taken
         refusal = f"does not take this {name} {template.type} as it is" if listed else f"cannot hold {name} {template.type}"
-        if lead_in > 0:
+        if lead_in > 0 and not self._from_zero:
+            refusal = f"plays FLAC from 0 s, so this sound starting at {lead_in:.2f} s would play early"
+        elif lead_in > 0:
             refusal = f"cannot start sound {lead_in:.2f} s after the picture (it would play early)"
+        elif lead_in < 0 and not self._from_zero:
+            refusal = f"plays FLAC from 0 s, so the {-lead_in:.2f} s of this sound before 0 s are left out"
         elif lead_in < 0:
             refusal = f"cannot start sound {-lead_in:.2f} s before the picture (it would play late)"
         elif short and listed:
             refusal = "drops the picture where the sound ends (this sound may end first): padding it with silence"
+        elif unstated and listed:
+            refusal = f"cannot state the {template.codec_context.sample_rate} Hz of this {name} sound"
         elif retimed:
             refusal = (f"would lose the timing of this {name} sound copied from an AVI (FFmpeg's AVI muxer keeps "
                        "its block size and every packet then reads back at 0)")
@@ -590,12 +597,7 @@ class VideoSink:
             return None
         if gap is not None and _is_pcm(name) and _has_encoder(name):
             codec = name  # only the gap stops the copy: lossless sound stays lossless, with silence in the gap
-        encoder = av.Codec(codec, "w")
-        rate = _MUXER_AUDIO_RATES.get(kind, template.codec_context.sample_rate)
-        if kind in _ZERO_BASED_MUXERS and rate < _AVI_MIN_AUDIO_RATE and not _is_pcm(codec):
-            rate = 48000  # the encoder's priming (1,024 samples), which AVI cannot signal, is then 21 ms, not 128
-        if encoder.audio_rates and rate not in encoder.audio_rates:
-            rate = 48000 if 48000 in encoder.audio_rates else max(encoder.audio_rates)
+        rate = self._encoding_rate(codec, template.codec_context.sample_rate)
         channels = encodable_layout(codec, rate, layout)
         stream = self.container.add_stream(codec, rate=rate, layout=channels)
         stream.time_base = Fraction(1, rate)
@@ -604,9 +606,36 @@ class VideoSink:
             change = " with silence in its gaps"
         if channels != layout:
             change += f", {layout} sound as {channels}"
+        if rate != template.codec_context.sample_rate:
+            change += f", {template.codec_context.sample_rate} Hz sound at {rate} Hz"
         warnings.warn(f"{self.name}: {kind} {refusal}; re-encoding it as {codec}{change}", category=VidcolorWarning, stacklevel=3)
-        return ReencodeRoute(template, stream, lead_in, count_samples=self._from_zero,
+        return ReencodeRoute(template, stream, lead_in, count_samples=self._sound_from_zero(template),
                              fill_gaps=self._times_by_samples(codec))
+
+    def _encoding_rate(self, codec: str, source_rate: int) -> int:
+        """The sample rate to encode ``codec`` sound at: the source's where the encoder and the muxer take it; else,
+        where the muxer states few rates, the next one up that both take (or the highest: 48 kHz MP3 as 44.1 kHz
+        in SWF), and otherwise the encoder's 48 kHz (or its highest)."""
+        rate = source_rate
+        kind = self.container.format.name
+        if kind in _ZERO_BASED_MUXERS and rate < _AVI_MIN_AUDIO_RATE and not _is_pcm(codec):
+            rate = 48000  # the encoder's priming (1,024 samples), which AVI cannot signal, is then 21 ms, not 128
+        encoder_rates = av.Codec(codec, "w").audio_rates
+        muxer_rates = audio_rates(kind, codec)
+        if muxer_rates is None:
+            if encoder_rates and rate not in encoder_rates:
+                return 48000 if 48000 in encoder_rates else max(encoder_rates)
+            return rate
+        candidates = [each for each in muxer_rates if not encoder_rates or each in encoder_rates] or list(muxer_rates)
+        if rate in candidates:
+            return rate
+        return min((each for each in candidates if each > rate), default=max(candidates))
+
+    def _unstated_rate(self, template: av.stream.Stream, name: str) -> bool:
+        """Whether the muxer cannot state the sample rate of ``template``'s sound (SWF's and FLV's few rates: a
+        copy of 8 kHz PCM into FLV was written as 5,512 Hz and played slow)."""
+        rates = audio_rates(self.container.format.name, name) if template.type == "audio" else None
+        return rates is not None and template.codec_context.sample_rate not in rates
 
     def _convert_subtitle(self, template: av.stream.Stream, refusal: str) -> SubtitleRoute | None:
         """A route converting ``template``'s text subtitles to a text codec the container takes, with a warning
@@ -662,11 +691,26 @@ class VideoSink:
 
     def _lead_in(self, template: av.stream.Stream) -> float:
         """Seconds the sound starts after the picture (negative: before it) where the container cannot store
-        that (AVI starts every stream at 0), else 0. Up to 20 ms after and 45 ms before is left as it is."""
-        if not self._from_zero or template.type != "audio" or template.start_time is None:
+        that (AVI starts every stream at 0), or after 0 s where it plays this sound from there (FLAC in Ogg),
+        else 0. Up to 20 ms after and 45 ms before is left as it is."""
+        if template.type != "audio" or template.start_time is None or not self._sound_from_zero(template):
             return 0.0
-        late = float(template.start_time * template.time_base) - self._video_start
+        origin = self._video_start if self._from_zero else 0.0
+        late = float(template.start_time * template.time_base) - origin
         return late if late > _SYNC_TOLERANCE_S or late < -_LAG_TOLERANCE_S else 0.0
+
+    def _sound_from_zero(self, template: av.stream.Stream) -> bool:
+        """Whether the output plays ``template``'s sound from 0 s, whatever time it starts at: in AVI and MXF, which
+        start the picture there too, and as FLAC in Ogg (FLAC copied, or the sound Ogg cannot hold, re-encoded as
+        FLAC, its default), which FFmpeg-based players read from 0 s while the picture keeps its time: the sound
+        of an MPEG-PS or -TS source, which start later, played early by that much."""
+        if self._from_zero:
+            return True
+        if self.container.format.name not in _FLAC_FROM_ZERO_MUXERS or template.type != "audio":
+            return False
+        codec = template.codec_context.codec
+        return codec.canonical_name == "flac" or (not takes(self.container, codec)
+                                                  and self.container.default_audio_codec == "flac")
 
     def _ends_early(self, template: av.stream.Stream) -> bool:
         """True where the muxer drops the picture after the end of the sound (MXF) and this sound is not
