@@ -38,6 +38,9 @@ _PEEK_BYTES = 128 << 20  # packets kept while looking for the first frame's disp
 _LISTED_TIMES = 5  # damaged frames whose times a warning lists
 _STEADY_DEMUXERS = frozenset({"mpegts"})  # broadcast and camcorder streams: frames at a steady rate
 _STEADY_STEPS, _STEADY_GAPS = 64, 1000  # a stream with more kinds of step between frames, or wide steps, is variable-rate
+# how decoders refuse a damaged packet: invalid data; EPERM, the bare -1 of older decoders (DV: a frame cut short);
+# EINVAL (raw video: a packet shorter than a frame); an external library's error (PNG: zlib on damaged data)
+_DAMAGE_ERRORS = (av.error.InvalidDataError, av.error.PermissionError, av.error.ArgumentError, av.error.ExternalError)
 
 
 @dataclass(frozen=True)
@@ -559,7 +562,7 @@ class VideoSource:
         (a refusal in the flush ends it: PyAV cannot take the frames after it)."""
         try:
             return self.video_stream.decode(packet)
-        except av.error.InvalidDataError as e:
+        except _DAMAGE_ERRORS as e:
             damage.refuse(packet, e)
             return []
 

@@ -19,6 +19,9 @@ STILL_IMAGE_CODECS = frozenset(
      "pbm", "pam", "qoi", "sgi", "targa", "dpx", "exr", "hdr", "jpegxl", "photocd", "pcx", "xbm", "xwd",
      "psd", "dds", "sunrast", "xpm", "pfm", "fits"}
 )
+# demuxers of picture files (``*_pipe`` too): one picture in them is a photo, while one in a video container (AVI,
+# QuickTime, MXF, Matroska) is a one-frame video, which only the video path can read
+_PICTURE_DEMUXERS = frozenset({"image2", "image2pipe", "gif", "apng", "webp", "ico", "fits", "jpegxl_anim"})
 _ATTACHED_PIC = av.stream.Disposition.attached_pic  # cover art: one picture attached to sound, not video
 # FFmpeg "plays" text files (.txt, .nfo, .diz, .asc, ...) as terminal art: these are text, not pictures
 TEXT_ART_CODECS = frozenset({"ansi", "bintext", "xbin", "idf"})
@@ -96,13 +99,19 @@ def _container_kind(container: av.container.InputContainer, path: Path) -> Liter
                          "convert it to a common video or image format first")
     if stream.codec_context.name in TEXT_ART_CODECS:
         raise InputError(f"{path} is a text file, not a video or image")
-    if stream.codec_context.name not in STILL_IMAGE_CODECS or container.streams.audio:
+    if stream.codec_context.name not in STILL_IMAGE_CODECS or container.streams.audio or not _picture_file(container):
         return "video"
     if stream.frames > 1:
         return "video"
     if stream.codec_context.name == "webp":
         _refuse_animated_webp(path)
     return "image" if _single_packet(container, stream) else "video"
+
+
+def _picture_file(container: av.container.InputContainer) -> bool:
+    """Whether FFmpeg reads ``container`` as a picture file (JPEG, PNG, TIFF, GIF, ...), not a video container."""
+    name = container.format.name
+    return name in _PICTURE_DEMUXERS or name.endswith("_pipe")
 
 
 def picture_stream(container: av.container.InputContainer, path: Path) -> av.VideoStream:
