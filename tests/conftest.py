@@ -33,3 +33,16 @@ def bank(photo_dir: Path):
     from training.data import build_bank, collect_images
 
     return build_bank(collect_images([photo_dir]), CROP, progress=False)
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny generator's weights file (random, seeded), for renders through the CLI."""
+    import torch
+
+    from vidcolor.models import create_generator, save_generator
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
+    save_generator(create_generator("tiny-unet"), path, "tiny-unet", input_size=64)
+    return path

@@ -25,7 +25,7 @@ import vidcolor.batch as batch_module
 import vidcolor.io.output as output_module
 from vidcolor.batch import BatchInterrupted, colorize_tree, report_paths, walk_tree
 from vidcolor.commands.batch import batch_command
-from vidcolor.models import create_generator, save_generator
+from vidcolor.models import create_generator
 from vidcolor.worker import Colorizer
 
 IMAGES = {"a.png": (40, 30), "photos/b.jpg": (96, 64), "photos/deep/c.tif": (50, 34)}
@@ -44,13 +44,6 @@ EXPECTED = {
 @pytest.fixture(scope="module")
 def colorizer() -> Colorizer:
     return Colorizer(create_generator("tiny-unet"), device="cpu", render_size=64)
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
-    save_generator(create_generator("tiny-unet"), path, "tiny-unet", input_size=64)
-    return path
 
 
 def make_tree(src: Path) -> Path:

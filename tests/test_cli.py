@@ -23,14 +23,6 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def weights(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
-    save_generator(create_generator("tiny-unet"), path, "tiny-unet", input_size=64)
-    return path
-
-
-@pytest.fixture(scope="module")
 def clip(tmp_path_factory) -> Path:
     return make_video(tmp_path_factory.mktemp("clip") / "grey.mp4", size=(96, 64), frames=8, audio="aac")
 
