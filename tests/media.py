@@ -184,6 +184,27 @@ def make_rgb_video(path: str | Path, *, size: tuple[int, int], frames: int = 2, 
     return path
 
 
+def make_oriented_clip(path: str | Path, size: tuple[int, int], *, rotation: int = 0, hflip: bool = False,
+                       vflip: bool = False, aspect: Fraction | None = None) -> Path:
+    """A 3-frame grey clip of ``size`` (w, h; the pattern has no two corners alike) whose display matrix turns
+    and/or mirrors it and whose pixels are ``aspect`` times as wide as tall (DV, DVD)."""
+    width, height = size
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        if aspect is not None:
+            stream.codec_context.sample_aspect_ratio = aspect
+        if rotation or hflip or vflip:
+            stream.set_display_rotation(rotation, hflip=hflip, vflip=vflip)
+        for index in range(3):
+            frame = av.VideoFrame.from_ndarray(pattern_planes(width, height, index)[0], format="gray")
+            frame = frame.reformat(format="yuv420p")
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return Path(path)
+
+
 def make_slideshow(path: str | Path, *, frames: int = 25, last_seconds: float = 3.0, b_frames: bool = True) -> Path:
     """A 25 fps 64x48 clip whose last picture stays up for ``last_seconds``, stored as muxers do: the
     long duration on the last frame's packet and, for MP4/QuickTime, on the last packet in decode order."""

@@ -11,7 +11,6 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-import torch
 from click.testing import CliRunner, Result
 from PIL import Image
 
@@ -20,7 +19,7 @@ from tests.media import make_video, read_packets, read_video_frames, tone_frame
 from vidcolor.errors import InputError, VidcolorWarning
 from vidcolor.io.decode import LumaFrame, VideoSource, count_frames
 from vidcolor.io.probe import media_kind
-from vidcolor.models import create_generator, save_generator
+from vidcolor.models import create_generator
 from vidcolor.pipeline import colorize_video
 from vidcolor.preview import PreviewSession
 from vidcolor.resume import colorize_video_resumable
@@ -28,14 +27,6 @@ from vidcolor.temporal import TemporalOptions
 from vidcolor.worker import Colorizer
 
 _COVER_SIZE = (32, 16)
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
-    save_generator(create_generator("tiny-unet"), path, "tiny-unet", input_size=64)
-    return path
 
 
 def _run(*args: object) -> Result:
@@ -422,6 +413,43 @@ def test_rotation_is_read_without_opening_the_file_again(tmp_path: Path, monkeyp
         assert all(np.array_equal(frame.y, y) for frame, (_, _, y) in zip(decoded, frames))
 
 
+def _still_with_sound(path: Path, seconds: float) -> Path:
+    """One turned picture (H.264, which frame threads return only when the decoder is flushed) before
+    ``seconds`` of PCM sound: the picture decodes only once the whole file is read."""
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 96, 64, "yuv420p"
+        video.set_display_rotation(90)
+        sound = container.add_stream("pcm_s16le", rate=44100, layout="stereo")
+        frame = av.VideoFrame.from_ndarray(np.full((64, 96), 120, dtype=np.uint8), format="gray").reformat(
+            format="yuv420p")
+        frame.pts = 0
+        container.mux(video.encode(frame))
+        for start in range(0, int(seconds * 44100), 1024):
+            container.mux(sound.encode(tone_frame(sound, start, 1024)))
+        container.mux(sound.encode(None))
+        container.mux(video.encode(None))
+    return path
+
+
+def test_a_picture_that_decodes_late_is_turned_without_keeping_the_whole_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every packet read before the first picture decoded was kept for the display matrix: a still picture with
+    10 minutes of PCM sound held ~130 MB, and past that bound the turn was dropped (the picture came out on its
+    side). Past the bound no packet is kept, the turn is still read, and the first pass still has every packet."""
+    bound = 64 << 10
+    monkeypatch.setattr("vidcolor.io.decode._PEEK_BYTES", bound)
+    clip = _still_with_sound(tmp_path / "still.mkv", 3.0)
+    sound = [payload for _, _, payload in read_packets(clip)]
+    assert sum(len(payload) for payload in sound) > 4 * bound
+    with VideoSource(clip) as source:
+        assert source.info.rotation == 90
+        assert sum(packet.size for packet in source._peeked) <= bound
+        items = list(source.items())
+    assert [bytes(item) for item in items if isinstance(item, av.Packet)] == sound
+    assert len([item for item in items if isinstance(item, LumaFrame)]) == 1
+
+
 @pytest.mark.parametrize(("ext", "keep_type"), [("mp4", False), ("mkv", False), ("avi", False), ("avi", True)])
 def test_a_damaged_first_keyframe_counts_every_frame_it_loses(tmp_path: Path, ext: str, keep_type: bool) -> None:
     """The warning said '1 damaged video frame (at 0.03 s)' where the nine frames before the first decodable one
@@ -487,3 +515,18 @@ def test_the_preview_warns_of_a_damaged_first_keyframe_as_the_render_does(tmp_pa
     assert result.exit_code == 0, result.output
     assert len(rendered) == 1 and "9 damaged video frames" in rendered[0], rendered
     assert previewed == rendered
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.8])
+def test_an_avi_cut_short_is_refused_as_truncated(tmp_path: Path, keep: float) -> None:
+    """An AVI cut short (a copy interrupted) was coloured without a word: FFmpeg shortens its duration to the
+    frames it finds, so decoding seemed to reach the end. Its header's frame count says how long it was."""
+    clip = make_video(tmp_path / "clip.avi", size=(96, 64), frames=120, audio="pcm_s16le")
+    with VideoSource(clip) as source:
+        assert len(list(source.items())) > 120  # the whole file passes
+    data = clip.read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[: int(len(data) * keep)])
+    with pytest.raises(InputError, match=r"cut.avi is truncated or corrupt: video stops at .* of 4\.00 s"):
+        with VideoSource(cut) as source:
+            list(source.items())

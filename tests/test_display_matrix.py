@@ -10,15 +10,13 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-import torch
 from av.sidedata.sidedata import Type as SideDataType
 from click.testing import CliRunner
 from PIL import Image
 
 from cli import main
-from tests.media import pattern_planes
+from tests.media import make_oriented_clip
 from vidcolor.io.decode import VideoSource
-from vidcolor.models import create_generator, save_generator
 from vidcolor.preview import preview_frames, write_contact_sheet
 from vidcolor.temporal import TemporalOptions
 from vidcolor.worker import Colorizer
@@ -29,27 +27,9 @@ ORIENTATIONS = {"turned": (90, False, False), "hflip": (0, True, False), "turned
                 "vflip": (0, False, True), "turned-back-hflip": (270, True, False)}
 
 
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
-    save_generator(create_generator("tiny-unet"), path, "tiny-unet", input_size=64)
-    return path
-
-
 def mirrored_clip(path: Path, rotation: int, hflip: bool, vflip: bool) -> Path:
     """A 3-frame WIDTH x HEIGHT clip (no two corners alike) whose display matrix turns and/or mirrors it."""
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        stream.set_display_rotation(rotation, hflip=hflip, vflip=vflip)
-        for index in range(3):
-            frame = av.VideoFrame.from_ndarray(pattern_planes(WIDTH, HEIGHT, index)[0], format="gray")
-            frame = frame.reformat(format="yuv420p")
-            frame.pts = index
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
-    return path
+    return make_oriented_clip(path, (WIDTH, HEIGHT), rotation=rotation, hflip=hflip, vflip=vflip)
 
 
 def display_matrix(path: Path) -> tuple[int, ...] | None:

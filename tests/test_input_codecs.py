@@ -11,25 +11,16 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-import torch
 from click.testing import CliRunner
 from PIL import Image
 
 from cli import main
 from tests.helpers import ConstantColour
-from tests.media import rgb_pattern
+from tests.media import make_video, rgb_pattern
+from vidcolor.io.decode import VideoSource, count_frames
 from vidcolor.io.probe import media_kind
-from vidcolor.models import create_generator, save_generator
 from vidcolor.pipeline import colorize_video
 from vidcolor.worker import Colorizer
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
-    save_generator(create_generator("tiny-unet"), path, "tiny-unet", input_size=64)
-    return path
 
 
 def encode_clip(path: Path, codec: str, pix_fmt: str, size: tuple[int, int], frames: int,
@@ -113,3 +104,13 @@ def test_a_damaged_frame_refused_with_any_decoder_error_is_left_out(tmp_path, co
                        progress=False)
     assert decoded_frames(output) == 5
     assert any("1 damaged video frame could not be decoded" in str(warning.message) for warning in caught)
+
+
+@pytest.mark.parametrize("codec", ["ffv1", "libx264"])
+@pytest.mark.parametrize("rate", [Fraction(25), Fraction(30000, 1001)])
+def test_a_nut_source_counts_every_frame(tmp_path: Path, codec: str, rate: Fraction) -> None:
+    """NUT states no frame count, and its duration is when the last frame starts: duration x rate gave an FFV1
+    clip one frame too few (and a B-framed H.264 one a frame too many), so the progress bar's total was wrong."""
+    clip = make_video(tmp_path / "clip.nut", size=(96, 64), frames=24, codec=codec, rate=rate)
+    with VideoSource(clip) as source:
+        assert source.info.frame_count == count_frames(clip) == 24

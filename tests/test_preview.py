@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from media import drop_first_packets, make_video, pattern_planes
+from media import drop_first_packets, make_oriented_clip, make_video, pattern_planes
 from test_decode_inputs import damage_packets
 
 import vidcolor.preview as preview_module
@@ -474,19 +474,7 @@ def test_a_photo_sheet_too_large_for_its_format_is_refused_before_it_is_coloured
 
 def anamorphic_clip(path: Path, aspect: Fraction, rotation: int = 0) -> Path:
     """A 3-frame WIDTH x HEIGHT clip whose pixels are ``aspect`` times as wide as they are tall (DV, DVD)."""
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        stream.codec_context.sample_aspect_ratio = aspect
-        if rotation:
-            stream.set_display_rotation(rotation)
-        for index in range(3):
-            frame = av.VideoFrame.from_ndarray(pattern_planes(WIDTH, HEIGHT, index)[0], format="gray")
-            frame = frame.reformat(format="yuv420p")
-            frame.pts = index
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
-    return path
+    return make_oriented_clip(path, (WIDTH, HEIGHT), rotation=rotation, aspect=aspect)
 
 
 @pytest.mark.parametrize(("aspect", "rotation"), [(Fraction(32, 27), 0), (Fraction(8, 9), 0), (Fraction(32, 27), 90)],

@@ -34,7 +34,10 @@ _SWSCALE_NAMES = {colour_matrices.BT709: "ITU709", colour_matrices.SMPTE170M: "I
 _SWSCALE_MATRICES = frozenset({0, 1, 2, 4, 5, 6, 7, 9})  # the codes swscale converts; it refuses frames of others
 _DTS_TIMED = frozenset({"avi"})  # demuxers that store no pts: their frame pts are guesses, dts are real
 _PROGRAM_STREAM_DEMUXERS = frozenset({"mpeg", "mpegvideo", "vob"})  # .mpg/.vob/.mod and bare MPEG-1/2 video
-_PEEK_BYTES = 128 << 20  # packets kept while looking for the first frame's display matrix; past it, none is taken
+# packets kept while looking for the first frame's display matrix; past it, none is kept and the file is opened
+# again (a still picture that frame threads return only at the end of a long sound track)
+_PEEK_BYTES = 16 << 20
+_LAST_START_DEMUXERS = frozenset({"nut"})  # whose file duration is when the last frame starts
 _LISTED_TIMES = 5  # damaged frames whose times a warning lists
 _STEADY_DEMUXERS = frozenset({"mpegts"})  # broadcast and camcorder streams: frames at a steady rate
 _STEADY_STEPS, _STEADY_GAPS = 64, 1000  # a stream with more kinds of step between frames, or wide steps, is variable-rate
@@ -672,7 +675,7 @@ class VideoSource:
         announced one when decoding reached it (a slideshow's long last picture), else the latest frame's
         pts + duration; None when no frame has a time.
         """
-        announced = self._stream_duration_s
+        announced = self._announced_s()
         if announced is not None and last is None:
             raise InputError(f"{self.path} is truncated or corrupt (no frame decodes); pass a complete file")
         if last is None or last.pts is None or end is None:
@@ -700,6 +703,15 @@ class VideoSource:
             f"{announced:.2f} s; pass a complete file"
         )
 
+    def _announced_s(self) -> float | None:
+        """The video's duration the container states; for AVI, the longer of it and its header's frame count
+        at the frame rate, for FFmpeg shortens the duration of an AVI cut short to the frames it finds."""
+        stated, frames = self._stream_duration_s, self.video_stream.frames
+        if not self._dts_timed or not frames:
+            return stated
+        counted = float(frames / self._frame_rate())
+        return counted if stated is None else max(stated, counted)
+
     def _corrupt(self, e: Exception) -> InputError:
         return InputError(f"{self.path} is truncated or corrupt ({e}); pass a complete file")
 
@@ -709,6 +721,9 @@ class VideoSource:
         if not ctx.width or not ctx.height:
             raise InputError(f"{self.path} has a video stream but no decodable frames (no picture size is found "
                              "near its start); pass a complete file")
+        rotation, display_matrix = self._orientation()  # may open the file again: take the stream after it
+        stream = self.video_stream
+        ctx = stream.codec_context
         rate = stream.average_rate or None
         if rate is not None and rate > _MAX_FRAME_RATE:
             rate = stream.guessed_rate if stream.guessed_rate and stream.guessed_rate <= _MAX_FRAME_RATE else None
@@ -717,8 +732,7 @@ class VideoSource:
             duration_s = self.container.duration / av.time_base
         frame_count = stream.frames or None
         if frame_count is None and duration_s is not None and rate is not None:
-            frame_count = round(duration_s * rate)
-        rotation, display_matrix = self._orientation()
+            frame_count = self._estimated_count(duration_s, rate)
         return VideoInfo(
             width=ctx.width,
             height=ctx.height,
@@ -731,6 +745,15 @@ class VideoSource:
             matrix=self._rgb_matrix[0] if self._rgb_matrix else stated_matrix(int(ctx.colorspace), ctx.height),
             display_matrix=display_matrix,
         )
+
+    def _estimated_count(self, duration_s: float, rate: Fraction) -> int:
+        """How many frames ``duration_s`` at ``rate`` holds. NUT's file duration is the time its last frame
+        starts, counted from 0, not from the first frame: the frames from the first to that one."""
+        stream = self.video_stream
+        if self.container.format.name in _LAST_START_DEMUXERS and self._stream_duration_s is None:
+            start_s = float((stream.start_time or 0) * stream.time_base)
+            return round((duration_s - start_s) * rate) + 1
+        return round(duration_s * rate)
 
     def _matrix_for_rgb(self) -> tuple[int, str] | None:
         """For a stream of R'G'B' pixels (PNG, QuickTime Animation, libx264rgb), the Y'CbCr matrix to
@@ -746,37 +769,39 @@ class VideoSource:
         """Degrees counter-clockwise from the display matrix (else 0), and the matrix itself (None without
         one). PyAV shows no stream side data, so the matrix is read off the first frame that decodes; the
         packets read for it are kept for the first pass (:meth:`_packets`), and the decoder starts that pass
-        afresh. An old file's ``rotate`` tag gives the rotation alone."""
+        afresh; past ``_PEEK_BYTES`` of them the file is opened again instead. An old file's ``rotate`` tag gives
+        the rotation alone."""
         tag = self.video_stream.metadata.get("rotate")
         if tag is not None:
             return -int(float(tag)) % 360, None
         try:
-            frame = self._first_frame()
+            frame, read = self._first_frame()
         except av.FFmpegError as e:
             raise self._corrupt(e) from e
         finally:
             self.video_stream.codec_context.flush_buffers()
-        if frame is None:
-            return 0, None
-        side_data = frame.side_data.get(SideDataType.DISPLAYMATRIX)
-        matrix = struct.unpack("9i", bytes(side_data)) if side_data is not None else None
-        return round(frame.rotation) % 360, matrix
+        orientation = _frame_orientation(frame) if frame is not None else (0, None)
+        if read > _PEEK_BYTES:
+            self._reopen()  # the packets read were not kept: the first pass reads them again
+        return orientation
 
-    def _first_frame(self) -> av.VideoFrame | None:
-        """The first frame the file decodes (damaged packets are passed over), reading its packets into
-        ``_peeked``; None where none decodes within ``_PEEK_BYTES`` of packets."""
+    def _first_frame(self) -> tuple[av.VideoFrame | None, int]:
+        """The first frame the file decodes (damaged packets are passed over; None where none does), and how
+        many bytes of packets were read for it. They are kept in ``_peeked`` up to ``_PEEK_BYTES``; past that,
+        none is."""
         read = 0
         for packet in self.container.demux():
             if not packet.size:
                 continue  # the end of the file: the decoder's flush below
-            self._peeked.append(packet)
             read += packet.size
+            if read <= _PEEK_BYTES:
+                self._peeked.append(packet)
+            else:
+                self._peeked = []
             frames = self._decode(packet, _Damage()) if packet.stream is self.video_stream else []
             if frames:
-                return frames[0]
-            if read > _PEEK_BYTES:
-                return None
-        return next(iter(self._decode(None, _Damage())), None)
+                return frames[0], read
+        return next(iter(self._decode(None, _Damage())), None), read
 
     def _packets(self, *streams: av.stream.Stream) -> Iterator[av.Packet]:
         """The packets of ``streams`` from where the file was left: first those :meth:`_orientation` read ahead."""
@@ -784,6 +809,13 @@ class VideoSource:
         indices = {stream.index for stream in streams}
         yield from (packet for packet in peeked if packet.stream.index in indices)
         yield from self.container.demux(*streams)
+
+
+def _frame_orientation(frame: av.VideoFrame) -> tuple[int, tuple[int, ...] | None]:
+    """Degrees counter-clockwise a player turns ``frame``, and its display matrix (None without one)."""
+    side_data = frame.side_data.get(SideDataType.DISPLAYMATRIX)
+    matrix = struct.unpack("9i", bytes(side_data)) if side_data is not None else None
+    return round(frame.rotation) % 360, matrix
 
 
 def _position(times: list[int], pts: int, slot: int) -> int:
