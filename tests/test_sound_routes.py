@@ -160,3 +160,34 @@ def test_flac_starting_with_the_picture_is_still_copied_into_ogg(tmp_path: Path)
         warnings.simplefilter("error")
         round_trip(src, dst)
     assert [data for _, _, data in read_packets(dst)] == [data for _, _, data in read_packets(src)]
+
+
+@pytest.mark.parametrize(("rate", "out"), [(8000, "mkv"), (8000, "ts"), (22050, "mkv")])
+def test_aac_priming_is_kept_at_low_rates_out_of_an_mp4(tmp_path: Path, rate: int, out: str) -> None:
+    """An MP4 hides AAC's priming packet (1,024 samples) with its edit list; copied elsewhere, only hidden
+    packets up to 45 ms before the first shown one were kept, shorter than one packet at 22.05 kHz or less
+    (46 ms; 128 ms at 8 kHz), so the decoder lost its priming and the sound faded in late (58 ms at 8 kHz)."""
+    src = _clip(tmp_path / "in.mp4", "aac", rate=rate, layout="mono")
+    dst = tmp_path / f"out.{out}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        round_trip(src, dst)
+    source_start, source_end = _sound(src)[2:]
+    start, end = _sound(dst)[2:]
+    assert start == pytest.approx(source_start, abs=0.002)
+    assert end == pytest.approx(source_end, abs=0.002)
+
+
+@pytest.mark.parametrize(("audio", "out"), [("ac3", "3gp"), ("libmp3lame", "3gp"), ("ac3", "webm")])
+def test_sound_re_encoded_out_of_an_avi_keeps_rising_times(tmp_path: Path, audio: str, out: str) -> None:
+    """An AVI times its AC-3 or MP3 by one tick a frame (1,536 or 1,152 samples); the resampler cut them into
+    the new encoder's smaller frames and gave two of them the same time, so re-encoding into a container that
+    cannot take the codec (.3gp, .webm) failed: 'non monotonically increasing dts'."""
+    src = _clip(tmp_path / "in.avi", audio, rate=44100, vcodec="mpeg4")
+    dst = tmp_path / f"out.{out}"
+    with pytest.warns(UserWarning, match=rf"cannot hold {'mp3' if audio == 'libmp3lame' else audio} audio; re-encoding"):
+        round_trip(src, dst)
+    source_start, source_end = _sound(src)[2:]
+    start, end = _sound(dst)[2:]
+    assert start == pytest.approx(source_start, abs=0.002)
+    assert end - start == pytest.approx(source_end - source_start, abs=0.002)

@@ -15,7 +15,7 @@ from vidcolor.io.containers import takes
 from vidcolor.io.probe import open_media
 
 # hidden packets this close before the first shown one are kept: the encoder's priming, which the decoder
-# needs (AAC: 1,024 samples, 21 ms at 48 kHz)
+# needs (AAC: 1,024 samples, 21 ms at 48 kHz); one whole packet of it is kept at any rate (128 ms at 8 kHz)
 _PRIMING_S = 0.045
 # sound whose next packet starts this much after the last one ends has a gap (a capture that dropped sound)
 GAP_S = 0.02
@@ -28,10 +28,13 @@ _TEXT_SUBTITLE_ENCODERS = ("subrip", "mov_text", "webvtt", "ass")  # tried in th
 class CopyRoute:
     """A source stream muxed packet for packet."""
 
-    def __init__(self, stream: av.stream.Stream, keeps_edit_lists: bool = False) -> None:
-        """``keeps_edit_lists``: the output hides what the source hides (MP4, QuickTime), so every packet goes."""
+    def __init__(self, stream: av.stream.Stream, keeps_edit_lists: bool = False, from_zero: bool = False) -> None:
+        """``keeps_edit_lists``: the output hides what the source hides (MP4, QuickTime), so every packet goes;
+        ``from_zero``: the output plays the sound from 0 s sample after sample (AVI, MXF), so priming kept plays
+        as a delay there: only up to 45 ms of it is kept, not a whole packet at a low rate (128 ms at 8 kHz)."""
         self.stream = stream
         self.keeps_edit_lists = keeps_edit_lists
+        self.from_zero = from_zero
         self._hidden: list[av.Packet] = []  # packets the source hides, waiting for the next shown one
 
     def packets(self, packet: av.Packet) -> list[av.Packet]:
@@ -41,7 +44,8 @@ class CopyRoute:
         if packet.is_discard and not self.keeps_edit_lists:
             self._hidden.append(packet)
             return []
-        out = [hidden for hidden in self._hidden if _seconds_between(hidden, packet) <= _PRIMING_S] + [packet]
+        out = [hidden for hidden in self._hidden if _is_priming(hidden, packet, whole_packet=not self.from_zero)]
+        out.append(packet)
         self._hidden = []
         for each in out:
             each.stream = self.stream
@@ -71,6 +75,7 @@ class ReencodeRoute:
         self._fill_gaps = fill_gaps
         self._resampler: av.AudioResampler | None = None
         self._sound_end: Fraction | None = None  # where the last decoded frame ends (source seconds)
+        self._next_pts: int | None = None  # where the last frame given to the encoder ends (samples)
 
     def packets(self, packet: av.Packet) -> list[av.Packet]:
         return self._timed(self._encode(self.source.decode(packet)))
@@ -123,8 +128,22 @@ class ReencodeRoute:
                     frames_first = [frame]
                 for each in frames_first:
                     for resampled in self._resampler.resample(each):
-                        out += self.stream.encode(resampled)
+                        out += self.stream.encode(self._in_order(resampled))
         return out
+
+    def _in_order(self, frame: av.AudioFrame) -> av.AudioFrame:
+        """The resampled ``frame`` timed in samples, no earlier than where the frame before it ends. The
+        resampler times the pieces it cuts in the source's time base, which can be coarse (an AVI's: one tick
+        per AC-3 or MP3 frame), so that pieces got the same time, and the muxer refused the file (non
+        monotonically increasing dts); a later time is kept (a gap in the sound)."""
+        rate = frame.sample_rate
+        pts = round(frame.pts * frame.time_base * rate) if frame.pts is not None and frame.time_base else None
+        if self._next_pts is not None:
+            pts = self._next_pts if pts is None else max(pts, self._next_pts)
+        if pts is not None:
+            frame.pts, frame.time_base = pts, Fraction(1, rate)
+            self._next_pts = pts + frame.samples
+        return frame
 
     def _gap_filled(self, frame: av.AudioFrame | None) -> list[av.AudioFrame | None]:
         """``frame``, after silence as long as the gap before it where the source's sound has one (a capture
@@ -414,6 +433,15 @@ def block_bit_rate(path: Path, index: int) -> int | None:
     if not samples or not rate:
         return None
     return math.ceil(Fraction(packet.size * 8 * rate, samples))
+
+
+def _is_priming(hidden: av.Packet, shown: av.Packet, whole_packet: bool) -> bool:
+    """Whether ``hidden`` starts close enough before ``shown`` to be the encoder's priming: within
+    :data:`_PRIMING_S`, or with ``whole_packet`` within its own length, so that the packet just before is kept
+    whatever the rate (an AAC packet at 22.05 kHz or less lasts longer than 45 ms; without it the sound fades
+    in late)."""
+    length = float(hidden.duration * hidden.time_base) if hidden.duration and hidden.time_base and whole_packet else 0.0
+    return _seconds_between(hidden, shown) <= max(_PRIMING_S, length)
 
 
 def _seconds_between(earlier: av.Packet, later: av.Packet) -> float:

@@ -659,7 +659,8 @@ class VideoSink:
         stream = add_from_template(self.container, template, layout)
         if self.container.format.name == "avi" and template.codec_context.name.startswith("adpcm_") and not template.codec_context.frame_size:
             stream.codec_context.bit_rate = block_bit_rate(self._source_path, template.index) or stream.codec_context.bit_rate
-        return CopyRoute(stream, keeps_edit_lists=self.container.format.name in _SAMPLE_TABLE_MUXERS)
+        return CopyRoute(stream, keeps_edit_lists=self.container.format.name in _SAMPLE_TABLE_MUXERS,
+                         from_zero=self._from_zero)
 
     def _loses_times_in_avi(self, template: av.stream.Stream) -> bool:
         """Whether copying ``template`` from an AVI into an AVI would lose its times: AAC and AC-3 keep the
