@@ -796,8 +796,8 @@ class VideoSource:
             read += packet.size
             if read <= _PEEK_BYTES:
                 self._peeked.append(packet)
-            else:
-                self._peeked = []
+            elif self._peeked:
+                self._peeked = []  # past the bound: none is kept, and the file is opened again
             frames = self._decode(packet, _Damage()) if packet.stream is self.video_stream else []
             if frames:
                 return frames[0], read

@@ -502,11 +502,10 @@ class VideoSink:
             stream.sample_aspect_ratio = template.sample_aspect_ratio
         field_options = self._keep_fields(stream, _field_order(source), encoder, info.height)
         private = {option.name: option for option in stream.codec_context.supported_options.private}
-        known = set(private)
         options = {"crf": str(settings.crf), **_preset_option(private.get("preset"), settings.preset, encoder),
                    **field_options, **_encoder_options(encoder)}
-        stream.options = {key: value for key, value in options.items() if key in known}
-        if "crf" not in known:  # a bit-rate encoder (mpeg1/2/4): FFmpeg's default of 200 kb/s would smear the picture
+        stream.options = {key: value for key, value in options.items() if key in private}
+        if "crf" not in private:  # a bit-rate encoder (mpeg1/2/4): FFmpeg's default of 200 kb/s would smear the picture
             pixels_per_second = info.width * info.height * float(rate or 25)
             stream.codec_context.bit_rate = max(template.codec_context.bit_rate or 0, round(_BITS_PER_PIXEL * pixels_per_second))
         if info.mirrored:  # the whole matrix: a rotation alone would turn a mirrored picture upside down
