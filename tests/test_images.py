@@ -75,7 +75,8 @@ def test_jpeg_exif_orientation_6_is_rotated_clockwise(tmp_path: Path) -> None:
     rotated = read_image(make_image(tmp_path / "rot.jpg", exif_orientation=6))
     assert rotated.rgb.shape == (SHAPE[1], SHAPE[0], 3)
     np.testing.assert_array_equal(rotated.rgb, np.rot90(plain.rgb, -1))
-    np.testing.assert_array_equal(rotated.grey, np.rot90(plain.grey, -1))
+    # float32 maths may differ in the last bit where numpy's SIMD and scalar paths meet (AVX-512)
+    np.testing.assert_allclose(rotated.grey, np.rot90(plain.grey, -1), rtol=0, atol=1e-6)
     # the red rectangle, stored top-left, is displayed top-right
     assert rotated.rgb[2, -2, 0] > 0.8 and rotated.rgb[2, 1, 0] < 0.5
 
