@@ -8,6 +8,7 @@ carries on where the last run stopped. A file that fails is recorded and the bat
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import os
 import secrets
@@ -386,6 +387,9 @@ def _colorize_file(
             output = _renamed(source, output, name, ".mkv")  # `clip`, `clip.mod`: no muxer of that name
         if output.is_dir():
             raise OutputError(f"output {output} is a folder; move it away to colourise {name}")
+        if output.is_symlink() and not output.exists():  # not a finished output, and never written through
+            raise OutputError(f"output {output} is a link to nothing ({os.readlink(output)}); remove it to "
+                              f"colourise {name}")
         if output.exists():
             _claim(output, name, claimed)
             return FileResult(name, kind, "skipped")
@@ -394,6 +398,9 @@ def _colorize_file(
         except (FileExistsError, NotADirectoryError):
             raise OutputError(f"a file is in the way of the output folder {output.parent}; move it away "
                               f"to colourise {name}") from None
+        except OSError as error:  # a read-only or full drive, a name the drive refuses (`a:b` on exFAT)
+            raise OutputError(f"output folder {output.parent} cannot be made ({error.strerror or error}); fix that "
+                              f"drive or choose another output folder to colourise {name}") from error
         if kind == "image":
             colorize_image(source, output, colorizer)
             frames = 1
@@ -414,14 +421,19 @@ def _colorize_file(
         return FileResult(name, kind, "skipped", None, time.perf_counter() - started,
                           "coloured by another run meanwhile")
     except Exception as error:  # noqa: BLE001 - a batch goes on past any failed file
-        return FileResult(name, kind, "failed", None, time.perf_counter() - started, _failure_message(error))
+        return FileResult(name, kind, "failed", None, time.perf_counter() - started,
+                          _failure_message(error, name))
 
 
-def _failure_message(error: Exception) -> str:
-    """A failed file's error on one line, as a report row and a log line need: a library error in full, any
-    other (a bug) as its type and first line, its traceback printed to stderr when ``VIDCOLOR_DEBUG`` is set."""
+def _failure_message(error: Exception, name: str) -> str:
+    """A failed file's error on one line, as a report row and a log line need: a library error in full, an
+    output path over the file system's limit (a deep tree mirrored into a longer folder) as that, any other
+    (a bug) as its type and first line, its traceback printed to stderr when ``VIDCOLOR_DEBUG`` is set."""
     if isinstance(error, VidcolorError):
         return joined_lines(str(error))
+    if isinstance(error, OSError) and error.errno == errno.ENAMETOOLONG:
+        return (f"the output path of {name} is too long for the file system ({error.strerror}); choose an output "
+                "folder with a shorter path, or shorten the source's folder names")
     if debug_enabled():
         tqdm.write("".join(traceback.format_exception(error)).rstrip("\n"), file=sys.stderr)
     return described(error)
