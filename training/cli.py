@@ -311,7 +311,7 @@ def _close_failed_run(run_dir: Path, created: bool, error: BaseException) -> Non
 
 
 @click.command("evaluate")
-@click.option("--data", "data", required=True, type=click.Path(file_okay=False, exists=True, path_type=Path), help="Folder of colour photos; each sub-folder is scored separately.")
+@click.option("--data", "data_folders", required=True, multiple=True, type=click.Path(file_okay=False, exists=True, path_type=Path), help="Folder of colour photos; each sub-folder is scored separately.")
 @click.option("--weights", type=click.Path(exists=True, path_type=Path), help="Generator .safetensors file (default: the bundled model).")
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), help="Write evaluation.csv/.md/.png and samples.png here.")
 @click.option("--render-size", type=click.IntRange(32), default=256, show_default=True, help="Side the model sees (a multiple of 32).")
@@ -320,17 +320,23 @@ def _close_failed_run(run_dir: Path, created: bool, error: BaseException) -> Non
               help="Multiply the model's colour strength, as vidcolor --saturation does.")
 @click.option("--samples", type=click.IntRange(0), default=6, show_default=True, help="Photos on the sample sheet (with --out).")
 @one_line_errors
-def evaluate_command(
-    data: Path, weights: Path | None, out: Path | None, render_size: int, device: str, saturation: float, samples: int
-) -> None:
+def evaluate_command(data_folders: tuple[Path, ...], weights: Path | None, out: Path | None, render_size: int,
+                     device: str, saturation: float, samples: int) -> None:
     """Score a model against the truth and the grey baseline: PSNR, SSIM, colourfulness."""
-    from .evaluate import output_folder
+    from .evaluate import check_saved_names, output_folder
 
+    if len(data_folders) > 1:  # click would keep the last one alone, without a word
+        raise click.BadParameter(f"given {len(data_folders)} times, but evaluate scores one folder (a row per "
+                                 "sub-folder); to score several together, put them, or links to them, in one folder",
+                                 param_hint="--data")
+    data = data_folders[0]
     if render_size % 32:
         raise click.BadParameter("must be a multiple of 32", param_hint="--render-size")
     if out is not None and (out.resolve() == data.resolve() or data.resolve() in out.resolve().parents):
         raise click.BadParameter(f"{out} is inside --data {data}: its pictures would be scored next time; "
                                  "choose a folder outside it", param_hint="--out")
+    if out is not None:
+        check_saved_names(out)
     # made before the work, so that a bad --out wastes no evaluation; removed again if the evaluation fails
     with output_folder(out) if out is not None else nullcontext():
         _evaluate_and_save(data, weights, out, render_size, device, saturation, samples)
@@ -345,28 +351,27 @@ def _evaluate_and_save(data: Path, weights: Path | None, out: Path | None, rende
     from vidcolor.worker import Colorizer
 
     from .data import find_images
-    from .evaluate import evaluate, markdown_table, sample_sheet, save_table
+    from .evaluate import evaluate, markdown_table, sample_rows, save_table, shown
 
     weights = weights or default_weights_path()
     colorizer = Colorizer.from_weights(weights, device=device, render_size=render_size, saturation=saturation)
     skip_log = logging.getLogger("training.evaluate")
-    handler = logging.StreamHandler()  # the count of skipped grey and unreadable photos
+    handler = _ProgressBarSafeHandler()  # skipped photos: the count, and any that failed in an unforeseen way
     skip_log.addHandler(handler)
     skip_log.setLevel(logging.INFO)
     try:
         rows = evaluate(data, colorizer)
     finally:
         skip_log.removeHandler(handler)
-    title = f"{weights.name} on {data}" + (f", --saturation {saturation:g}" if saturation != 1.0 else "")
+    title = shown(f"{weights.name} on {data}") + (f", --saturation {saturation:g}" if saturation != 1.0 else "")
     click.echo(markdown_table(rows, title))
     if out is not None:
-        written = save_table(rows, out, title)
         photos = find_images(data)
-        sheet = out / "samples.png"
-        sheet.unlink(missing_ok=True)  # a sheet of an earlier evaluation must not stand beside this table
+        sheet_rows = []
         if samples and photos:
             picks = [photos[int(i)] for i in np.linspace(0, len(photos) - 1, min(samples, len(photos)))]
             spares = [path for path in photos if path not in set(picks)]  # stand in for unreadable picks
-            if sample_sheet(picks + spares, colorizer, sheet, count=samples):
-                written.append(sheet)
+            sheet_rows = sample_rows(picks + spares, colorizer, count=samples)
+        # all files at once, after the slow sheet rows: Ctrl-C leaves an earlier evaluation's files whole
+        written = save_table(rows, out, title, sheet_rows)
         click.echo("wrote " + ", ".join(map(str, written)))

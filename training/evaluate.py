@@ -10,7 +10,7 @@ import csv
 import logging
 import os
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 
@@ -19,7 +19,7 @@ import torch
 from tqdm import tqdm
 
 from vidcolor.color import lab_to_rgb, rgb_to_lab
-from vidcolor.errors import InputError, OutputError
+from vidcolor.errors import InputError, OutputError, first_line
 from vidcolor.io.images import read_image
 from vidcolor.io.output import atomic_output
 from vidcolor.worker import Colorizer
@@ -31,6 +31,8 @@ from .metrics import DATA_RANGE, colourfulness, psnr, ssim
 log = logging.getLogger(__name__)
 
 OVERALL = "overall"
+SHEET_COLUMNS = ["grey", "colourised", "truth"]
+SAVED_NAMES = ("evaluation.csv", "evaluation.md", "evaluation.png", "samples.png")  # by save_table
 
 
 @dataclass
@@ -56,6 +58,25 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
     return read_image(Path(path)).rgb
 
 
+def readable_rgb(path: str | os.PathLike) -> np.ndarray | None:
+    """:func:`read_rgb`, or ``None`` for a file that cannot be read as a photo. A damaged file can make an image
+    library fail in any way (a corrupt TIFF tag: ``AttributeError``, ``IndexError``), so one bad file never stops
+    an evaluation; such an unforeseen failure is logged with the file's name."""
+    try:
+        return read_rgb(path)
+    except UNREADABLE:
+        return None
+    except Exception as error:  # noqa: BLE001 - an evaluation goes on past any damaged file
+        log.warning("skipped %s: %s: %s", shown(str(path)), type(error).__name__, first_line(error))
+        return None
+
+
+def shown(text: str) -> str:
+    """``text`` (a file or folder name) as a table, a log or a UTF-8 file can hold it: bytes that are no UTF-8
+    (names from old Latin-1 archives, kept by Python as surrogates) shown as ``\\xe9``."""
+    return os.fsencode(text).decode("utf-8", "backslashreplace")
+
+
 def is_grey_photo(rgb: np.ndarray) -> bool:
     """:func:`training.data.is_grey` for a float RGB photo in [0, 1], as :func:`read_rgb` returns it."""
     return is_grey((rgb * 255).round().astype(np.uint8))
@@ -73,12 +94,10 @@ def colour_photos(paths: Iterable[Path], skipped: SkippedPhotos, min_side: int =
     """``(path, rgb)`` for each photo with colour truth, ``rgb`` as :func:`read_rgb` gives it; grey,
     unreadable and photos under ``min_side`` px on a side are counted in ``skipped`` instead."""
     for path in paths:
-        try:
-            rgb = read_rgb(path)
-        except UNREADABLE:
+        rgb = readable_rgb(path)
+        if rgb is None:
             skipped.unreadable += 1
-            continue
-        if is_grey_photo(rgb):
+        elif is_grey_photo(rgb):
             skipped.grey += 1
         elif min(rgb.shape[:2]) < min_side:
             skipped.unreadable += 1
@@ -95,11 +114,12 @@ def grey_baseline(rgb: np.ndarray) -> np.ndarray:
 
 def _group_of(path: Path, root: Path) -> str:
     """The table row of a photo: its top-level sub-folder, ``FOLDER/`` for photos directly in ``root`` (so a
-    sub-folder of the same name stays its own row), ``overall/`` for a sub-folder named like the total."""
+    sub-folder of the same name stays its own row), ``overall/`` for a sub-folder named like the total; see
+    :func:`shown` for names that are no UTF-8."""
     parts = path.relative_to(root).parts
     if len(parts) == 1:
-        return f"{root.resolve().name}/"
-    return f"{parts[0]}/" if parts[0] == OVERALL else parts[0]
+        return shown(f"{root.resolve().name}/")
+    return shown(f"{parts[0]}/" if parts[0] == OVERALL else parts[0])
 
 
 def _mean_row(group: str, scores: list[tuple[float, ...]]) -> ScoreRow:
@@ -142,23 +162,49 @@ def markdown_table(rows: list[ScoreRow], title: str) -> str:
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         values = astuple(row)
-        cells = [values[0], str(values[1])] + [f"{values[2]:.2f}", f"{values[3]:.2f}", f"{values[4]:.4f}",
-                                               f"{values[5]:.4f}", f"{values[6]:.1f}", f"{values[7]:.1f}", f"{values[8]:.1f}"]
+        group = values[0].replace("|", "\\|")  # a folder named a|b stays one cell
+        cells = [group, str(values[1])] + [f"{values[2]:.2f}", f"{values[3]:.2f}", f"{values[4]:.4f}",
+                                           f"{values[5]:.4f}", f"{values[6]:.1f}", f"{values[7]:.1f}", f"{values[8]:.1f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
-def save_table(rows: list[ScoreRow], out_dir: str | os.PathLike, title: str = "Evaluation") -> list[Path]:
-    """Write ``evaluation.csv``, ``evaluation.md`` and the bar chart ``evaluation.png``; returns their paths."""
+def save_table(rows: list[ScoreRow], out_dir: str | os.PathLike, title: str = "Evaluation",
+               samples: list[list[np.ndarray | None]] | None = None) -> list[Path]:
+    """Write ``evaluation.csv``, ``evaluation.md``, the bar chart ``evaluation.png`` and, given ``samples`` rows
+    (:func:`sample_rows`), the sheet ``samples.png``; returns their paths. Each goes to a temporary file first;
+    all are renamed into place together at the end, and an earlier evaluation's sheet is removed then when there
+    are no ``samples``, so a failure or Ctrl-C leaves the earlier evaluation's files as they were, never a mix."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = [out / "evaluation.csv", out / "evaluation.md", out / "evaluation.png"]
-    with atomic_output(paths[0]) as temporary, open(temporary, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow([field.name for field in fields(ScoreRow)])
-        writer.writerows(astuple(row) for row in rows)
-    with atomic_output(paths[1]) as temporary:
-        temporary.write_text(markdown_table(rows, title))
+    *paths, sheet = (out / name for name in SAVED_NAMES)
+    with ExitStack() as stack:
+        csv_file, markdown_file, chart_file = (stack.enter_context(atomic_output(path)) for path in paths)
+        with open(csv_file, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow([field.name for field in fields(ScoreRow)])
+            writer.writerows(astuple(row) for row in rows)
+        markdown_file.write_text(markdown_table(rows, title), encoding="utf-8")
+        _metric_chart(rows, chart_file)
+        if samples:
+            plots.image_sheet(samples, SHEET_COLUMNS, stack.enter_context(atomic_output(sheet)))
+    if samples:
+        paths.append(sheet)
+    else:
+        sheet.unlink(missing_ok=True)
+    return paths
+
+
+def check_saved_names(out_dir: Path) -> None:
+    """Refuse, before any work, an ``out_dir`` where a folder stands at the name of a file :func:`save_table` writes."""
+    for name in SAVED_NAMES:
+        if (Path(out_dir) / name).is_dir():
+            raise OutputError(f"{Path(out_dir) / name} is a folder, so the evaluation cannot be saved there; move it "
+                              "or choose another output folder")
+
+
+def _metric_chart(rows: list[ScoreRow], out_png: Path) -> None:
+    """The bar chart of the rows' scores, model beside grey (and truth for colourfulness), one group of bars a row."""
     groups = [row.group for row in rows]
     series = {
         "PSNR (dB)": {"model": [row.psnr_model for row in rows], "grey": [row.psnr_grey for row in rows]},
@@ -167,8 +213,7 @@ def save_table(rows: list[ScoreRow], out_dir: str | os.PathLike, title: str = "E
                           "grey": [row.colourfulness_grey for row in rows],
                           "truth": [row.colourfulness_truth for row in rows]},
     }
-    plots.metric_bars(groups, series, paths[2])
-    return paths
+    plots.metric_bars(groups, series, out_png)
 
 
 @contextmanager
@@ -208,9 +253,8 @@ def sample_rows(paths: list[str | os.PathLike], colorizer: Colorizer,
     for path in paths:
         if count is not None and len(rows) == count:
             break
-        try:
-            rgb = read_rgb(path)
-        except UNREADABLE:
+        rgb = readable_rgb(path)
+        if rgb is None:
             continue
         has_colour = not is_grey_photo(rgb)
         rows.append([grey_baseline(rgb), colorizer.colorize_rgb(rgb), rgb if has_colour else None])
@@ -223,5 +267,5 @@ def sample_sheet(paths: list[str | os.PathLike], colorizer: Colorizer, out_png: 
     colourised | truth (truth only for colour photos). Returns the number of rows; with none, no file is written."""
     rows = sample_rows(paths, colorizer, count)
     if rows:
-        plots.image_sheet(rows, ["grey", "colourised", "truth"], out_png)
+        plots.image_sheet(rows, SHEET_COLUMNS, out_png)
     return len(rows)
