@@ -168,6 +168,13 @@ def test_output_problems(tmp_path, weights, clip):
     assert result.exit_code == 0 and existing.stat().st_size > 1000
 
 
+@pytest.mark.parametrize("output", [".", "./", "/", ""])
+def test_an_output_that_names_a_folder_without_a_name_is_one_line(tmp_path, weights, clip, output, monkeypatch):
+    """`-o .` (the current folder) ended in "ValueError: Path('.') has an empty name", a bug's report."""
+    monkeypatch.chdir(tmp_path)
+    assert_one_line_error(run(clip, "-o", output, "--weights", weights), "is a folder; give a file name")
+
+
 def test_an_unwritable_output_folder_is_named_before_the_model_loads(tmp_path, clip, monkeypatch):
     """It was blamed on the codec ('cannot be set up for libx264 video ... check --codec'), after the model loaded."""
     real_access = os.access

@@ -293,6 +293,8 @@ def test_read_errors_are_one_line_input_errors(tmp_path: Path, make, words: str)
     assert words in message and str(path) in message and "\n" not in message
     if words in ("not a readable image", "truncated"):
         assert caught.value.__cause__ is not None
+    if words == "not a readable image":  # a .jpg that is not one is called damaged, not told to be a .jpg
+        assert "(damaged, or a format vidcolor cannot read); re-export it as one of" in message
 
 
 def test_is_image_suffix() -> None:

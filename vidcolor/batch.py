@@ -28,7 +28,7 @@ from .errors import (
 from .io.containers import is_video_output
 from .io.encode import EncodeSettings
 from .io.images import IMAGE_SUFFIXES, is_image_suffix
-from .io.output import OutputDoneError, longest_name
+from .io.output import PARTIAL_NAME, OutputDoneError, longest_name, partial_path, remove_stale_partial
 from .io.probe import probe_media
 from .pipeline import check_render_arguments, colorize_image, colorize_video
 from .temporal import TemporalOptions
@@ -277,6 +277,7 @@ def colorize_tree(
             if on_file is not None:
                 on_file(result)
             bar.update(1)
+        _remove_stale_partials(src_dir, dst_dir)
     except KeyboardInterrupt as interrupt:
         report.interrupted = True
         _add_unfinished_rows(report, sources, reached, unreadable, interrupt)
@@ -307,16 +308,46 @@ def _make_output_folder(src_dir: Path, dst_dir: Path) -> None:
 def _warn_of_other_source(src_dir: Path, dst_dir: Path) -> None:
     """Warn when ``dst_dir`` was made by a folder run from another source folder (two camera cards into one
     folder): a file whose output name is already there is skipped as done, though it is another photo."""
-    try:
-        marked = (dst_dir / OUTPUT_MARK).read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return
-    _, found, source = marked.partition(f"\n{MARKED_SOURCE}")
-    source = source.removesuffix("\n")
-    if found and source != str(src_dir.resolve()):
+    source = _marked_source(dst_dir)
+    if source is not None and source != str(src_dir.resolve()):
         warnings.warn(f"{dst_dir} holds the output of a folder run from {source}: a file of {src_dir} whose output "
                       "name is already there is skipped, not coloured; give another DST_DIR to colour this folder "
                       "in full", VidcolorWarning, stacklevel=2)
+
+
+def _marked_source(dst_dir: Path) -> str | None:
+    """The source folder that :data:`OUTPUT_MARK` in ``dst_dir`` names; None without a readable mark."""
+    try:
+        marked = (dst_dir / OUTPUT_MARK).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    _, found, source = marked.partition(f"\n{MARKED_SOURCE}")
+    return source.removesuffix("\n") if found else None
+
+
+def _remove_stale_partials(src_dir: Path, dst_dir: Path) -> None:
+    """Remove the working files (``.NAME.partial.EXT``) that a killed run (power loss, SIGKILL) left in
+    ``dst_dir`` and this run did not write over, as when their source was deleted meanwhile, and warn naming them.
+
+    Only in an output folder whose :data:`OUTPUT_MARK` names ``src_dir``, only outside hidden and housekeeping
+    folders, and only a working file whose output is not there (a finished result kept beside an output that
+    appeared meanwhile stays) and that no run holds locked (see :func:`remove_stale_partial`).
+    """
+    if _marked_source(dst_dir) != str(src_dir.resolve()):
+        return
+    removed = []
+    for root, folders, files in os.walk(dst_dir):
+        folder = Path(root)
+        stale = [name for name in files if PARTIAL_NAME.fullmatch(name)]
+        if stale:
+            working = {partial_path(folder / name).name for name in (*folders, *files)}
+            removed.extend(report_name((folder / name).relative_to(dst_dir)) for name in stale
+                           if name not in working and remove_stale_partial(folder / name))
+        folders[:] = [name for name in folders if not _is_hidden_folder(name)]
+    if removed:
+        shown = ", ".join(removed[:3]) + (f" and {len(removed) - 3} more" if len(removed) > 3 else "")
+        warnings.warn(f"removed {len(removed)} unfinished working file{'s' * (len(removed) > 1)} that an earlier run, "
+                      f"stopped before it finished them, left in {dst_dir}: {shown}", VidcolorWarning, stacklevel=2)
 
 
 def _write_final_report(report: BatchReport) -> None:
@@ -429,11 +460,13 @@ def _failure_message(error: Exception, name: str) -> str:
     """A failed file's error on one line, as a report row and a log line need: a library error in full, an
     output path over the file system's limit (a deep tree mirrored into a longer folder) as that, any other
     (a bug) as its type and first line, its traceback printed to stderr when ``VIDCOLOR_DEBUG`` is set."""
+    too_long = next((cause for cause in (error, error.__cause__)
+                     if isinstance(cause, OSError) and cause.errno == errno.ENAMETOOLONG), None)
+    if too_long is not None:  # raised as it is, or by the output checks as an OutputError
+        return (f"the output path of {name} is too long for the file system ({too_long.strerror}); choose an output "
+                "folder with a shorter path, or shorten the source's folder names")
     if isinstance(error, VidcolorError):
         return joined_lines(str(error))
-    if isinstance(error, OSError) and error.errno == errno.ENAMETOOLONG:
-        return (f"the output path of {name} is too long for the file system ({error.strerror}); choose an output "
-                "folder with a shorter path, or shorten the source's folder names")
     if debug_enabled():
         tqdm.write("".join(traceback.format_exception(error)).rstrip("\n"), file=sys.stderr)
     return described(error)

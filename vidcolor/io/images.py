@@ -128,7 +128,8 @@ def read_image(path: Path) -> LoadedImage:
             warnings.simplefilter("always")
             source = _open(path)
     except Image.UnidentifiedImageError as e:
-        raise InputError(f"not a readable image: {path}; use one of {', '.join(IMAGE_SUFFIXES)}") from e
+        raise InputError(f"not a readable image: {path} (damaged, or a format vidcolor cannot read); re-export it "
+                         f"as one of {', '.join(IMAGE_SUFFIXES)}") from e
     except Image.DecompressionBombError as e:
         raise InputError(f"image too large to decode safely: {path}; downscale it first ({e})") from e
     except (OSError, ValueError, SyntaxError, cv2.error, tifffile.TiffFileError) as e:

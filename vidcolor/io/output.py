@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import re
+import stat
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -17,10 +20,27 @@ except ImportError:  # Windows
 
 
 def check_output_path(input_path: Path, output_path: Path, overwrite: bool) -> None:
-    """Refuse an output that equals the input (or whose temporary file would be the input), whose
-    temporary file's name is too long, that sits in a missing or unwritable folder, or exists without
+    """Refuse an output that equals the input (or whose temporary file would be the input), whose name,
+    temporary file's name or path is too long, that sits in a missing or unwritable folder, or exists without
     ``overwrite``."""
+    if not output_path.name:  # `-o .`, `-o /`: a folder, and no name to give the working file
+        raise OutputError(f"output {output_path} is a folder; give a file name")
+    longest = longest_name(output_path.parent)
+    if len(os.fsencode(output_path.name)) > longest:
+        raise OutputError(f"output name {output_path.name!r} is over the {longest} bytes a file name may have here; "
+                          "choose a shorter name")
     check_name_length(partial_path(output_path), output_path)
+    try:
+        _check_output_place(input_path, output_path, overwrite)
+    except OSError as error:
+        if error.errno != errno.ENAMETOOLONG:
+            raise
+        raise OutputError(f"output {output_path.name!r} cannot be written: its path is too long for the file system "
+                          f"({error.strerror}); choose an output folder with a shorter path") from error
+
+
+def _check_output_place(input_path: Path, output_path: Path, overwrite: bool) -> None:
+    """The checks of :func:`check_output_path` that look at the file system (an ``OSError`` for a path too long)."""
     for written in (output_path, partial_path(output_path)):
         same_file = written.exists() and input_path.exists() and written.samefile(input_path)
         if written.resolve() == input_path.resolve() or same_file:
@@ -68,6 +88,32 @@ def partial_path(output_path: Path) -> Path:
     digest = hashlib.sha256(stem).hexdigest()[:8]
     kept = stem[: max(len(stem) + room - len(digest) - 1, 0)].decode("utf-8", "ignore")
     return output_path.with_name(f".{kept}~{digest}.partial{output_path.suffix}")
+
+
+# the name :func:`partial_path` gives: ``.NAME.partial.EXT``, ``.NAME.partial`` without a suffix
+PARTIAL_NAME = re.compile(r"\..+\.partial(\.[^.]+)?", re.DOTALL)
+
+
+def remove_stale_partial(path: Path) -> bool:
+    """Remove ``path``, a working file left by a killed run, when it is a regular file no process holds locked;
+    whether it was removed. A file another run is writing (locked), a link, and any file where locks cannot be
+    taken (Windows, file systems without locks: no telling whether another run writes it) are left alone."""
+    if fcntl is None:
+        return False
+    try:  # O_NONBLOCK: a pipe of that name must not block the open
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return False
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            return False
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held until the name is gone
+        os.unlink(path)
+    except OSError:  # locked by a run writing it, no locks here, or the folder is read-only
+        return False
+    finally:
+        os.close(descriptor)
+    return True
 
 
 @contextmanager
