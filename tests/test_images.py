@@ -1087,3 +1087,36 @@ def test_a_tiff_too_large_to_decode_safely_is_refused_whatever_reads_it(
                      extrasamples="unassalpha" if layout == "grey with alpha" else None)
     with pytest.raises(InputError, match=r"image too large to decode safely: .*huge\.tif"):
         read_image(tmp_path / "huge.tif")
+
+
+def _damaged_tiff(tmp_path: Path, damage: str) -> Path:
+    """A small grey TIFF with its first directory's offset zeroed (no pages), or its photometric tag set to 99."""
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, np.zeros((8, 8), np.uint8))
+    data = bytearray(buffer.getvalue())
+    if damage == "no pages":
+        data[4:8] = struct.pack("<I", 0)
+    else:
+        directory = struct.unpack("<I", data[4:8])[0]
+        for entry in range(struct.unpack("<H", data[directory:directory + 2])[0]):
+            start = directory + 2 + 12 * entry
+            if struct.unpack("<H", data[start:start + 2])[0] == 262:
+                data[start + 8:start + 10] = struct.pack("<H", 99)
+    path = tmp_path / "damaged.tif"
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize(("damage", "words"), [
+    ("no pages", "image is truncated or corrupt: {path}; its TIFF directory is damaged (IndexError"),
+    ("photometric 99", "{path} is a 8-bit unsigned integer photometric 99 (1 sample per pixel) TIFF, a layout"),
+])
+def test_a_damaged_tiff_is_an_input_error_not_a_library_exception(tmp_path: Path, damage: str, words: str,
+                                                                    capfd) -> None:
+    """Such TIFFs (fuzzed scans) raised IndexError, AttributeError or TypeError from tifffile's objects, which a
+    folder run reports as a bug, and tifffile logged its own lines beside the error."""
+    path = _damaged_tiff(tmp_path, damage)
+    with pytest.raises(InputError) as caught:
+        read_image(path)
+    assert str(caught.value).startswith(words.format(path=path))
+    assert "tifffile" not in capfd.readouterr().err

@@ -28,7 +28,7 @@ import numpy as np
 import tifffile
 from PIL import ExifTags, Image, ImageChops, PngImagePlugin
 
-from vidcolor.errors import InputError, OutputError, VidcolorWarning
+from vidcolor.errors import InputError, OutputError, VidcolorWarning, first_line
 from vidcolor.io.colour_profiles import cmyk_to_srgb, convert_to_srgb
 from vidcolor.io.image_metadata import (
     ImageMetadata, pillow_save_options, read_pillow_metadata, read_tiff_metadata, tiff_metadata_tags, with_png_metadata,
@@ -170,7 +170,11 @@ def _open(path: Path) -> _Source:
     except Image.UnidentifiedImageError:
         if not is_tiff(path):
             raise
-        return _open_tiff(path)
+        try:
+            return _open_tiff(path)
+        except (IndexError, KeyError, TypeError) as e:  # tifffile on a damaged directory: no pages, odd tag types
+            raise InputError(f"image is truncated or corrupt: {path}; its TIFF directory is damaged "
+                             f"({type(e).__name__}: {first_line(e)}); re-export it") from e
     with image:
         return _open_pillow(path, image)
 

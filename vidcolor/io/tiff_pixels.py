@@ -7,17 +7,22 @@ tag themselves, so they are given its bytes with the tag set to 1 and the pixels
 
 from __future__ import annotations
 
-from pathlib import Path
-
+import logging
 import struct
+from pathlib import Path
 
 import cv2
 import numpy as np
 import tifffile
 from PIL import ExifTags, Image
 
-from vidcolor.errors import InputError
+from vidcolor.errors import InputError, debug_enabled
 from vidcolor.io.image_metadata import xmp_orientation
+
+# tifffile logs what it meets in a damaged file as reprs of its objects (`<tifffile.TiffFile 'a.tif'> contains no
+# pages`), stray lines beside our one-line error; they are shown with VIDCOLOR_DEBUG only
+if not debug_enabled():
+    logging.getLogger("tifffile").setLevel(logging.CRITICAL)
 
 _ORIENTATION = ExifTags.Base.Orientation
 _XMP_TAG = 700
@@ -116,7 +121,8 @@ def _layout(page: tifffile.TiffPage) -> str:
     """A TIFF page's pixels in words, such as '16-bit unsigned integer MINISBLACK (2 samples per pixel)'."""
     kind = {"u": "unsigned integer", "i": "signed integer", "f": "float"}.get(getattr(page.dtype, "kind", ""), "")
     samples = f"{page.samplesperpixel} sample{'s' if page.samplesperpixel > 1 else ''} per pixel"
-    words = " ".join(part for part in (f"{page.bitspersample}-bit", kind, page.photometric.name) if part)
+    photometric = getattr(page.photometric, "name", f"photometric {page.photometric}")  # a value TIFF does not define
+    words = " ".join(part for part in (f"{page.bitspersample}-bit", kind, photometric) if part)
     return f"{words} ({samples})"
 
 
