@@ -8,7 +8,7 @@ import shutil
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from click.core import ParameterSource
 from tqdm import tqdm
 
 from vidcolor.commands._common import FiniteFloatRange, Interrupted, device_option, one_line_errors
-from vidcolor.errors import InputError, OutputBusyError, WeightsError, first_line
+from vidcolor.errors import InputError, OutputBusyError, OutputError, WeightsError, first_line
 from vidcolor.io.output import held_exclusively
 from vidcolor.models import list_generators
 from vidcolor.worker import resolve_device
@@ -43,7 +43,7 @@ def _logging_to(run_dir: Path) -> Iterator[None]:
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     root = logging.getLogger()
     previous_level = root.level
-    handlers = [logging.FileHandler(run_dir / "train.log"), _ProgressBarSafeHandler()]
+    handlers = [_QuietFileHandler(run_dir / "train.log"), _ProgressBarSafeHandler()]
     root.setLevel(logging.INFO)
     for handler in handlers:
         handler.setFormatter(formatter)
@@ -55,6 +55,19 @@ def _logging_to(run_dir: Path) -> Iterator[None]:
             root.removeHandler(handler)
             handler.close()
         root.setLevel(previous_level)
+
+
+class _QuietFileHandler(logging.FileHandler):
+    """The run's ``train.log``: a line it cannot write (a full disk) is left out without logging's traceback on
+    stderr, where the same line is shown anyway; the run's own writes report the full disk in one line."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        """Leave the line out."""
+
+    def close(self) -> None:
+        """Close the file; lines it could not take on a full disk are dropped, not raised over the run's error."""
+        with suppress(OSError):
+            super().close()
 
 
 def _data_folders(data: tuple[str, ...]) -> list[str]:
@@ -288,7 +301,11 @@ def _held_run_folder(run_dir: Path) -> Iterator[None]:
     """Make ``run_dir`` and hold a lock on its ``train.log`` while the run trains (see
     :func:`vidcolor.io.output.held_exclusively`): a second ``vidcolor train`` on the same folder (a resume started
     twice, a new run given the same ``--out``) interleaved its loss rows, sheets and checkpoints with this run's."""
-    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:  # a read-only drive, a file in the way
+        raise OutputError(f"cannot create the run folder {run_dir} ({error.strerror or error}); choose another "
+                          "--out") from error
     with ExitStack() as stack:
         try:
             stack.enter_context(held_exclusively(run_dir / "train.log", run_dir))
@@ -306,8 +323,9 @@ def _close_failed_run(run_dir: Path, created: bool, error: BaseException) -> Non
     if created and not exported and not (run_dir / CHECKPOINT_NAME).is_file():
         shutil.rmtree(run_dir, ignore_errors=True)
     elif run_dir.is_dir():
-        with open(run_dir / "train.log", "a", encoding="utf-8") as log_file:
-            log_file.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} ERROR the run stopped: {first_line(error)}\n")
+        with suppress(OSError):  # a full disk: the reason is on stderr, and must not give way to this error
+            with open(run_dir / "train.log", "a", encoding="utf-8") as log_file:
+                log_file.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} ERROR the run stopped: {first_line(error)}\n")
 
 
 @click.command("evaluate")

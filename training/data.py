@@ -205,7 +205,8 @@ def build_bank(paths: list[Path], crop: int, workers: int | None = None, progres
     grey: list[str] = []
     corrupt: list[str] = []
     upscaled: list[str] = []
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
         results = pool.map(lambda path: square_or_reason(path, side), paths)
         for path, result in tqdm(zip(paths, results), total=len(paths), desc="decoding", disable=not progress):
             if isinstance(result, str):
@@ -215,6 +216,8 @@ def build_bank(paths: list[Path], crop: int, workers: int | None = None, progres
                 upscaled.append(str(path))
             images[len(sources)] = result.pixels
             sources.append(str(path))
+    finally:  # on Ctrl-C or an error, the photos still queued are dropped, not decoded first
+        pool.shutdown(cancel_futures=True)
     log.info("decoded %d photos at %dx%d (%d of them upscaled, smaller than the %d px crop); "
              "skipped %d grey and %d unreadable", len(sources), side, side, len(upscaled), crop, len(grey), len(corrupt))
     if not sources:

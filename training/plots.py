@@ -11,6 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from vidcolor.io.output import atomic_output  # noqa: E402
 
@@ -45,12 +46,14 @@ def loss_curve(csv_path: str | os.PathLike, out_png: str | os.PathLike, window: 
             steps, values = map(np.array, zip(*points))
             smooth = _smooth(values, window)
             axis.plot(steps, values, alpha=0.25, color="tab:blue")
-            axis.plot(steps[len(steps) - len(smooth) :], smooth, color="tab:blue")
+            # a single step (a run of one, or the first of a stage) is a line of one point: mark it
+            axis.plot(steps[len(steps) - len(smooth) :], smooth, color="tab:blue", marker="o" if len(steps) == 1 else "")
         for row_a, row_b in zip(rows, rows[1:]):
             if row_a["stage"] != row_b["stage"]:
                 axis.axvline(int(row_b["step"]), color="grey", linestyle="--", linewidth=0.8)
         axis.set_title(title)
         axis.set_xlabel("step")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     figure.tight_layout()
     save_figure(figure, out_png)
 
@@ -72,13 +75,16 @@ def holdout_curve(csv_path: str | os.PathLike, out_png: str | os.PathLike) -> No
             axis.scatter([int(best["step"])], [float(best["psnr"])], marker="*", s=200, color="tab:green", zorder=3,
                          label="best L1-stage weights")
         for label, column in lines.items():
-            style = {"marker": "o"} if label == "model" else {"linestyle": "--", "color": "grey"}
+            # the first scoring (step 0) alone is a line of one point: mark the baselines' points too
+            style = {"marker": "o"} if label == "model" else {"linestyle": "--", "color": "grey",
+                                                               "marker": "o" if len(rows) == 1 else ""}
             axis.plot(steps, [float(row[column]) for row in rows], label=label, **style)
         for row_a, row_b in zip(rows, rows[1:]):
             if row_a["stage"] != row_b["stage"]:
                 axis.axvline(int(row_b["step"]), color="grey", linestyle=":", linewidth=0.8)
         axis.set_title(title)
         axis.set_xlabel("step")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
         axis.legend(fontsize=8)
     figure.tight_layout()
     save_figure(figure, out_png)

@@ -18,17 +18,26 @@ import math
 import platform
 import random
 import time
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from vidcolor.errors import InputError, VidcolorError, WeightsError, first_line
-from vidcolor.models import PatchDiscriminator, create_generator, generator_spec, load_generator, read_metadata, save_generator
+from vidcolor.errors import InputError, OutputError, VidcolorError, WeightsError, first_line
+from vidcolor.models import (
+    PatchDiscriminator,
+    create_generator,
+    generator_spec,
+    list_generators,
+    load_generator,
+    read_metadata,
+    save_generator,
+)
 from vidcolor.worker import autocast_dtype
 
 from . import plots
@@ -252,7 +261,8 @@ class Trainer:
                     self._finish_stage()
                     continue
                 if self.step == 0 and self.holdout is not None and not self.holdout_log.has_rows():
-                    self.evaluate_holdout()  # the starting weights: where the held-out curves begin
+                    with self._writing(self.holdout_log.path):
+                        self.evaluate_holdout()  # the starting weights: where the held-out curves begin
                 started = time.monotonic()
                 rgb = self._next_batch()
                 l_norm, ab_norm = to_model_pair(rgb)
@@ -266,7 +276,8 @@ class Trainer:
                 self.stage_steps[stage] += 1
                 self.stage_seconds[stage] += seconds
                 images_per_second = rgb.shape[0] / max(seconds, 1e-9)
-                self.history.append(stage, self.epoch, self.step, self.stage_seconds[stage], images_per_second, losses)
+                with self._writing(self.history.path):
+                    self.history.append(stage, self.epoch, self.step, self.stage_seconds[stage], images_per_second, losses)
                 bar.update(1)
                 bar.set_description(f"{stage} epoch {self.epoch + 1}")
                 bar.set_postfix({name: f"{value:.4f}" for name, value in losses.items()} | {"img/s": f"{images_per_second:.1f}"})
@@ -344,12 +355,13 @@ class Trainer:
 
     def write_outputs(self, tag: str) -> None:
         """Everything an output epoch writes: figures, the held-out scoring, a snapshot if asked for."""
-        self.write_figures(tag)
-        if self.holdout is not None:
-            self.evaluate_holdout()
-        if self.config.snapshots:
-            (self.run_dir / "snapshots").mkdir(exist_ok=True)
-            self.export(self.run_dir / "snapshots" / f"{tag}.safetensors")
+        with self._writing():
+            self.write_figures(tag)
+            if self.holdout is not None:
+                self.evaluate_holdout()
+            if self.config.snapshots:
+                (self.run_dir / "snapshots").mkdir(exist_ok=True)
+                self.export(self.run_dir / "snapshots" / f"{tag}.safetensors")
 
     def write_figures(self, tag: str) -> None:
         """Sample sheet (grey | predicted | truth) for ``tag`` and the loss curve so far."""
@@ -456,13 +468,28 @@ class Trainer:
         }
         path = self.run_dir / CHECKPOINT_NAME
         temporary = path.with_name(path.name + ".tmp")
-        try:
-            torch.save(state, temporary)
-            temporary.replace(path)
-        except BaseException:  # a full disk or Ctrl-C: the last good checkpoint stays, no .tmp beside it
-            temporary.unlink(missing_ok=True)
-            raise
+        with self._writing(path):
+            try:
+                with open(temporary, "wb") as handle:
+                    _save_through(state, _FileWrites(handle))
+                temporary.replace(path)
+            except BaseException:  # a full disk or Ctrl-C: the last good checkpoint stays, no .tmp beside it
+                with suppress(OSError):  # a folder turned read-only, where it was never made: keep the first error
+                    temporary.unlink(missing_ok=True)
+                raise
         return path
+
+    @contextmanager
+    def _writing(self, path: Path | None = None) -> Iterator[None]:
+        """Turn a failed write into the run folder (a full disk, a folder made read-only) into an
+        :class:`OutputError` that names ``path`` (default: the file that failed) and says where the run stands."""
+        try:
+            yield
+        except OSError as error:
+            resume = (f"continue from its last checkpoint with --resume {self.run_dir}"
+                      if (self.run_dir / CHECKPOINT_NAME).is_file() else "start the run again")
+            raise OutputError(f"cannot write {path or error.filename or self.run_dir} ({error.strerror or error}); "
+                              f"free some space or make {self.run_dir} writable, then {resume}") from error
 
     def load_checkpoint(self, state: dict[str, Any]) -> None:
         """Restore everything :meth:`save_checkpoint` wrote; ``InputError`` if the state does not fit this run."""
@@ -519,6 +546,35 @@ class Trainer:
                 self.unrewound = None
 
 
+class _FileWrites:
+    """The target of :func:`torch.save` that keeps what interrupted a write to ``handle`` (a full disk, Ctrl-C):
+    torch swallows it and raises a RuntimeError of its own (``unexpected pos``), without the reason."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self.handle = handle
+        self.failure: BaseException | None = None
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self.handle.write(data)
+        except BaseException as error:
+            self.failure = error
+            raise
+
+    def flush(self) -> None:
+        self.handle.flush()
+
+
+def _save_through(state: dict[str, Any], target: _FileWrites) -> None:
+    """:func:`torch.save` of ``state`` into ``target``, raising what interrupted its writes, not torch's RuntimeError."""
+    try:
+        torch.save(state, target)
+    except RuntimeError as error:
+        if target.failure is None:
+            raise
+        raise target.failure from error
+
+
 def divergence_message(stage: str, step: int, broken: dict[str, float], precision: Precision) -> str:
     """What to tell the user when the losses in ``broken`` of ``step`` are NaN or infinite. Under fp16 autocast
     (GPUs before Ampere) that is also what a forward pass overflowing fp16's range (65504) gives, which a lower
@@ -549,6 +605,9 @@ def check_init_weights(weights: str | Path, arch: str) -> None:
 
 def val_preview_batch(config: TrainConfig) -> torch.Tensor:
     """The centre crops of the ``config.val`` photos shown on the per-epoch sample sheet."""
+    if not Path(config.val).is_dir():  # moved since the run started (a new run's --val is checked by the command)
+        raise InputError(f"--val folder not found: {config.val}; the run shows the photos it started with, "
+                         "so put the folder back where it was")
     return centre_crops(preview_photos(config.val, config.preview_count, config.crop), config.crop)
 
 
@@ -624,6 +683,10 @@ def read_checkpoint(run_dir: str | Path) -> dict[str, Any]:
     if missing:
         raise InputError(f"{path} is not a vidcolor training checkpoint (it lacks {', '.join(sorted(missing))}); "
                          "start a new run")
+    arch = state["config"].get("arch") if isinstance(state["config"], dict) else None
+    if isinstance(arch, str) and arch not in list_generators():
+        raise InputError(f"{path} was trained with --arch {arch}, which this version of vidcolor does not have; "
+                         "resume it with the version that started it")
     return state
 
 
