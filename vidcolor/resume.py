@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from .arguments import finite_number
-from .errors import InputError, OutputError, VidcolorWarning
+from .errors import InputError, OutputBusyError, OutputError, VidcolorWarning
 from .io.decode import VideoSource
 from .io.containers import check_video_output, container_format
 from .io.encode import EncodeSettings, VideoSink, round_half_up
@@ -58,6 +58,11 @@ from .pipeline import (
 from .temporal import TemporalOptions
 from .worker import Colorizer
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+
 SEGMENT_SECONDS = 10.0
 MANIFEST_VERSION = 1
 _UNJOINABLE_MUXERS = frozenset({"gif", "mpeg", "vob", "dvd", "svcd", "vcd"})
@@ -74,7 +79,8 @@ _OWN_FILE = re.compile(r"(manifest\.json(\.tmp)?|(segment|state)-\d{5}\..+|\.seg
 
 def check_resume_folder(folder: Path) -> None:
     """Refuse a path in the way of the resume folder that is not one: a file, or a folder holding
-    anything but a resumable render's own files (it is emptied when the render starts over)."""
+    anything but a resumable render's own files (it is emptied when the render starts over); and a
+    resume folder that cannot be written in (its next segment would be lost when it is renamed into it)."""
     if not folder.exists() and not folder.is_symlink():
         return
     if folder.is_symlink() or not folder.is_dir():
@@ -83,17 +89,49 @@ def check_resume_folder(folder: Path) -> None:
     if strangers:
         raise OutputError(f"{folder} holds files that are not vidcolor's ({', '.join(sorted(strangers)[:3])}); "
                           "move them away, or render without --resume")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"the --resume folder {folder} is not writable (read-only or no permission); make it "
+                          "writable, then run the same command again to continue")
 
 
 def _start_afresh(folder: Path) -> None:
-    """Empty the resume folder (checked to be vidcolor's own), or make it."""
+    """Empty the resume folder (checked to be vidcolor's own); the folder itself stays, with its lock."""
     try:
-        if folder.exists():
-            shutil.rmtree(folder)
-        folder.mkdir()
+        for entry in folder.iterdir():
+            entry.unlink()
     except OSError as error:
         raise OutputError(f"cannot prepare the --resume folder {folder} ({error.strerror}); "
                           "check the output folder is writable") from error
+
+
+@contextmanager
+def _held(folder: Path, output_path: Path) -> Iterator[None]:
+    """Make the resume folder if missing and hold an exclusive lock on it for the whole render: a second
+    ``--resume`` run into the same output (which, with other settings, would empty the folder under this
+    one) stops with :class:`OutputBusyError` instead. Without ``flock`` (Windows, some network mounts) the
+    folder is not locked."""
+    try:
+        folder.mkdir(exist_ok=True)
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError as error:
+        raise OutputError(f"cannot prepare the --resume folder {folder} ({error.strerror}); "
+                          "check the output folder is writable") from error
+    try:
+        if fcntl is not None:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                busy = True
+            except OSError:  # a file system without locks
+                busy = False
+            else:  # or removed meanwhile by a run that finished
+                busy = not folder.is_dir() or not os.path.samestat(os.fstat(descriptor), folder.stat())
+            if busy:
+                raise OutputBusyError(f"output {output_path} is being rendered by another --resume run right now (its "
+                                      f"folder {folder.name} is locked); wait for that run or choose another output")
+        yield
+    finally:
+        os.close(descriptor)
 
 
 def _input_identity(path: Path) -> dict[str, Any]:
@@ -268,7 +306,7 @@ def colorize_video_resumable(
     check_input_kind(input_path, "video")
     started = time.perf_counter()
     folder = resume_folder(output_path)
-    with VideoSource(input_path) as source:
+    with VideoSource(input_path) as source, _held(folder, output_path):
         rate = source.info.average_rate or 25
         expected = {
             "version": MANIFEST_VERSION,
@@ -288,7 +326,7 @@ def colorize_video_resumable(
             raise InputError(f"{input_path} has a video stream but no decodable frames")
         with atomic_output(output_path, replace=overwrite) as temporary:
             _join_segments(source, manifest, temporary, settings, name=str(output_path))
-    shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)
     return VideoResult(output_path, frames, time.perf_counter() - started, frame_colorizer.cuts,
                        frames - rendered_before if rendered_before else None)
 
