@@ -1,6 +1,8 @@
 """Safetensors checkpoints: round trip, fp16 storage, and clear errors for wrong or corrupt files."""
 
 import json
+import os
+import stat
 
 import pytest
 import torch
@@ -28,6 +30,18 @@ def test_round_trip_gives_identical_outputs(tmp_path, tiny_model):
     assert metadata["architecture"] == "tiny-unet" and metadata["metrics"]["psnr"] == 23.4
     assert read_metadata(path)["normalization"] == {"l": "L/50-1", "ab": "ab/110", "output": "tanh"}
     assert sorted(tmp_path.iterdir()) == [path]  # no temporary file left beside it
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+def test_exported_weights_are_readable_by_all_as_other_new_files_are(tmp_path, tiny_model):
+    """safetensors' save_file makes its files 0600: a model exported on a shared server was unreadable to others."""
+    path = tmp_path / "tiny.safetensors"
+    umask = os.umask(0o022)
+    try:
+        save_generator(tiny_model, path, "tiny-unet")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
 
 
 def test_fp16_storage_loads_as_float32(tmp_path, tiny_model):

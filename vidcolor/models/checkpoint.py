@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch import nn
 
 from ..errors import OutputError, WeightsError, first_line
@@ -68,7 +68,9 @@ def _write_weights(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[
     :func:`vidcolor.io.output.atomic_output`); ``OutputError`` when it cannot be written."""
     try:
         with atomic_output(path) as temporary:
-            save_file(tensors, str(temporary), metadata={METADATA_KEY: json.dumps(metadata)})
+            # bytes written into the working file as made (mode 0666 less the umask): safetensors' save_file makes
+            # its files readable by their owner alone, so a model shared on a server was unreadable to the team
+            temporary.write_bytes(save(tensors, metadata={METADATA_KEY: json.dumps(metadata)}))
     except (SafetensorError, OSError) as error:
         raise OutputError(f"cannot write weights to {path} ({error}); check the folder exists and is writable") from error
 
