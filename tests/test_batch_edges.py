@@ -187,3 +187,24 @@ def test_working_files_in_an_output_folder_another_source_made_are_left_alone(
         colorize_tree(second, dst, colorizer, batch_size=4, progress=False)
 
     assert (dst / ".gone.partial.jpg").read_bytes() == b"half a file"
+
+
+def test_a_broken_link_without_a_media_name_says_so_and_one_to_a_media_name_fails(tmp_path: Path,
+                                                                                  colorizer: Colorizer) -> None:
+    """Such links were listed as 'not an image or video', though nothing could be read; a link named `tape` to an
+    unmounted `tape.mov` (a video, by its target's name) was ignored instead of failed."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "notes").symlink_to(tmp_path / "gone" / "notes.txt")
+    (src / "tape").symlink_to(tmp_path / "unmounted" / "tape.mov")
+    (src / "loop").symlink_to(src / "loop")
+
+    report = colorize_tree(src, tmp_path / "dst", colorizer, batch_size=4, progress=False)
+
+    rows = {result.file: result for result in report.files}
+    assert {name: row.status for name, row in rows.items()} == {"loop": "ignored", "notes": "ignored",
+                                                                 "tape": "failed"}
+    assert rows["notes"].error == (f"{src / 'notes'} is a symbolic link to {tmp_path / 'gone' / 'notes.txt'}, "
+                                   "which does not exist; fix or remove the link")
+    assert rows["loop"].error.endswith("is a symbolic link that loops back on itself; fix or remove the link")
+    assert "unmounted/tape.mov, which does not exist" in rows["tape"].error

@@ -409,9 +409,12 @@ def _colorize_file(
     try:
         kind, reason = classify(source)
         if not kind:
-            if source.suffix.lower() in MEDIA_EXTENSIONS and reason != SOUND_ONLY:
+            broken_link = source.is_symlink() and not source.exists()  # to nothing, or a loop
+            if reason != SOUND_ONLY and (source.suffix.lower() in MEDIA_EXTENSIONS
+                                         or broken_link and _links_to_a_media_name(source)):
                 return FileResult(name, "", "failed", error=joined_lines(reason))
-            return FileResult(name, "", "ignored", error=reason if reason == SOUND_ONLY else "not an image or video")
+            shown = reason if reason == SOUND_ONLY or broken_link else "not an image or video"
+            return FileResult(name, "", "ignored", error=joined_lines(shown))
         if kind == "image" and not is_image_suffix(output):
             output = _renamed(source, output, name, ".png")  # a GIF, or a photo without extension
         elif kind == "video" and not is_video_output(output):
@@ -454,6 +457,14 @@ def _colorize_file(
     except Exception as error:  # noqa: BLE001 - a batch goes on past any failed file
         return FileResult(name, kind, "failed", None, time.perf_counter() - started,
                           _failure_message(error, name))
+
+
+def _links_to_a_media_name(link: Path) -> bool:
+    """Whether the symbolic link ``link`` points at a name with a media extension (`tape -> /mnt/old/tape.mov`)."""
+    try:
+        return Path(os.readlink(link)).suffix.lower() in MEDIA_EXTENSIONS
+    except OSError:
+        return False
 
 
 def _failure_message(error: Exception, name: str) -> str:
