@@ -77,16 +77,22 @@ def test_ctrl_c_inside_a_checkpoint_write_is_still_ctrl_c(photo_dir: Path, bank,
     assert list(tmp_path.iterdir()) == [tmp_path / "losses.csv"]
 
 
+def _full_disk(*args, **kwargs) -> None:
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def _train_one_tiny_epoch(photo_dir: Path, run: Path):
+    """`vidcolor train` of a tiny model for one L1 epoch on ``photo_dir`` into ``run``; click's result."""
+    return CliRunner().invoke(train_command, ["--data", str(photo_dir), "--out", str(run), "--arch", "tiny-unet",
+                                              "--no-pretrained", "--crop", "32", "--batch-size", "4",
+                                              "--pretrain-epochs", "1", "--device", "cpu"])
+
+
 def test_a_loss_row_on_a_full_disk_is_one_line_that_says_where_the_run_stands(photo_dir: Path, tmp_path: Path,
                                                                               monkeypatch) -> None:
-    def full_disk(self, *args) -> None:
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(LossHistory, "append", full_disk)
+    monkeypatch.setattr(LossHistory, "append", _full_disk)
     run = tmp_path / "run"
-    result = CliRunner().invoke(train_command, ["--data", str(photo_dir), "--out", str(run), "--arch", "tiny-unet",
-                                                "--no-pretrained", "--crop", "32", "--batch-size", "4",
-                                                "--pretrain-epochs", "1", "--device", "cpu"])
+    result = _train_one_tiny_epoch(photo_dir, run)
     assert result.exit_code == 1
     assert f"Error: cannot write {run / 'losses.csv'} (No space left on device); free some space" in result.output
     assert "VIDCOLOR_DEBUG" not in result.output and "start the run again" in result.output
@@ -195,16 +201,11 @@ def test_a_full_disk_that_train_log_meets_too_leaves_the_one_line_error(photo_di
         def __exit__(self, *exc_info) -> None:
             self.close()
 
-    def full_disk(*args, **kwargs):
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(LossHistory, "append", full_disk)
+    monkeypatch.setattr(LossHistory, "append", _full_disk)
     monkeypatch.setattr(_QuietFileHandler, "_open", lambda self: FullDiskFile())
     monkeypatch.setattr("training.cli.open", lambda *args, **kwargs: FullDiskFile(), raising=False)
     run = tmp_path / "run"
-    result = CliRunner().invoke(train_command, ["--data", str(photo_dir), "--out", str(run), "--arch", "tiny-unet",
-                                                "--no-pretrained", "--crop", "32", "--batch-size", "4",
-                                                "--pretrain-epochs", "1", "--device", "cpu"])
+    result = _train_one_tiny_epoch(photo_dir, run)
     assert result.exit_code == 1
     assert f"Error: cannot write {run / 'losses.csv'} (No space left on device)" in result.output
     assert "Logging error" not in result.output and "Traceback" not in result.output
