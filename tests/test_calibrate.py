@@ -179,7 +179,7 @@ def test_ctrl_c_or_a_full_disk_while_storing_the_scale_is_one_line_and_keeps_the
     def fail(*args, **kwargs):
         raise failure
 
-    monkeypatch.setattr(checkpoint, "save_file", fail)
+    monkeypatch.setattr(checkpoint, "save", fail)
     monkeypatch.setattr("sys.argv", ["calibrate", "--weights", str(weights), "--data", str(tmp_path), "--device", "cpu"])
     with pytest.raises(SystemExit) as stopped:
         calibrate_main()

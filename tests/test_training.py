@@ -558,11 +558,10 @@ def test_transparent_parts_of_training_photos_are_laid_over_grey(tmp_path: Path,
 def test_a_checkpoint_or_export_cut_by_ctrl_c_leaves_no_temporary_file(tmp_path: Path, monkeypatch) -> None:
     import vidcolor.models.checkpoint as checkpoint
 
-    def interrupted(tensors, filename, metadata=None):
-        Path(filename).write_bytes(b"half")
+    def interrupted(tensors, metadata=None):  # the working file is there already, made and locked
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(checkpoint, "save_file", interrupted)
+    monkeypatch.setattr(checkpoint, "save", interrupted)
     with pytest.raises(KeyboardInterrupt):
         save_generator(create_generator("tiny-unet"), tmp_path / "model.safetensors", "tiny-unet")
     assert list(tmp_path.iterdir()) == []
