@@ -27,16 +27,27 @@ def check_distinct_names(inputs: list[Path]) -> None:
         seen[path.name] = path
 
 
+def check_outputs(inputs: list[Path], out: Path, overwrite: bool) -> None:
+    """Refuse an ``out`` that is a file, or an output there that exists without ``overwrite``, before any work."""
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out} is a file, not a folder; choose a folder for the colour versions")
+    for path in inputs:
+        if (out / path.name).exists() and not overwrite:
+            raise OutputError(f"output {out / path.name} already exists; pass --overwrite to replace it")
+
+
 def colorize_all(inputs: list[Path], out: Path, overwrite: bool) -> None:
-    """Colour every input into ``out``, loading the model once."""
+    """Colour every input into ``out``, loading the model once; every input and output is checked first."""
     check_distinct_names(inputs)
+    kinds = [media_kind(path) for path in inputs]  # a missing or unreadable input is named before any work
+    check_outputs(inputs, out, overwrite)
     out.mkdir(parents=True, exist_ok=True)
     colorizer = Colorizer.from_weights(saturation=1.2)  # bundled model, 20 % more colour
     settings = EncodeSettings(codec="libx264", crf=20, preset="slow")
     steady = TemporalOptions(strength=0.85)  # hold colour a little more firmly than the default
-    for path in inputs:
+    for path, kind in zip(inputs, kinds):
         target = out / path.name
-        if media_kind(path) == "image":
+        if kind == "image":
             result = colorize_image(path, target, colorizer, overwrite=overwrite)
             print(f"{result.output}: {result.width}x{result.height}")
         else:

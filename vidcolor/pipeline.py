@@ -10,6 +10,7 @@ The model runs in the calling thread so Ctrl-C lands where it can stop the other
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
@@ -213,8 +214,9 @@ def colorize_video(
     The output is written to a hidden temporary file beside ``output_path`` and renamed at the end;
     on any error (or Ctrl-C) nothing is left at ``output_path``.
     """
-    input_path, output_path = Path(input_path), Path(output_path)
+    input_path, output_path = checked_paths(input_path, output_path)
     check_render_arguments(colorizer, settings, temporal, batch_size)
+    check_switches(overwrite=overwrite, progress=progress)
     check_output_path(input_path, output_path, overwrite)
     check_video_output(output_path)
     check_input_kind(input_path, "video")
@@ -238,6 +240,19 @@ def check_render_arguments(colorizer: Colorizer, settings: EncodeSettings, tempo
     check_type("settings", settings, EncodeSettings)
     check_type("temporal", temporal, TemporalOptions)
     whole_number("batch_size", batch_size, minimum=1)
+
+
+def checked_paths(input_path: str | os.PathLike, output_path: str | os.PathLike) -> tuple[Path, Path]:
+    """``input_path`` and ``output_path`` as paths; ``TypeError`` naming either when it is not a str or a path."""
+    check_type("input_path", input_path, (str, os.PathLike))
+    check_type("output_path", output_path, (str, os.PathLike))
+    return Path(input_path), Path(output_path)
+
+
+def check_switches(**switches: Any) -> None:
+    """``TypeError`` for an on/off argument that is not a bool: ``overwrite="no"`` would otherwise be true."""
+    for name, value in switches.items():
+        check_type(name, value, bool)
 
 
 def check_input_kind(input_path: Path, expected: str) -> None:
@@ -329,8 +344,9 @@ def colorize_image(
     overwrite: bool = False,
 ) -> ImageResult:
     """Colourise one photo at full resolution; format from the output extension, alpha and 16-bit kept."""
-    input_path, output_path = Path(input_path), Path(output_path)
+    input_path, output_path = checked_paths(input_path, output_path)
     check_type("colorizer", colorizer, Colorizer)
+    check_switches(overwrite=overwrite)
     check_output_path(input_path, output_path, overwrite)
     check_image_output(output_path)
     check_input_kind(input_path, "image")

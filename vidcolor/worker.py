@@ -133,6 +133,8 @@ class Colorizer:
         ``saturation`` multiplies the colour strength calibrated for the model (``inference.saturation``
         in its metadata, see ``training/calibrate.py``); ``calibrated=False`` ignores the calibration.
         """
+        check_type("weights", weights, (str, os.PathLike, type(None)))
+        check_type("calibrated", calibrated, bool)
         path = Path(weights) if weights is not None else default_weights_path()
         model, metadata = load_generator(path)
         inference = metadata.get("inference", {})
@@ -166,10 +168,12 @@ class Colorizer:
         return torch.cat([self.model(chunk) for chunk in l_norm.split(frames_per_call)])
 
     @torch.inference_mode()
-    def predict_full_size(self, rgb: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        """For one ``(H,W,3)`` image (float in [0, 1], or uint8/uint16): its own Lab L ``(1,1,H,W)`` and the
-        predicted ab upsampled to it ``(1,2,H,W)``, on the model's device. ``ValueError`` for another shape or type."""
-        height, width = _checked_rgb(rgb).shape[:2]
+    def predict_full_size(self, rgb: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """For one ``(H,W,3)`` image (float in [0, 1], or uint8/uint16; an array, or a torch tensor on any device):
+        its own Lab L ``(1,1,H,W)`` and the predicted ab upsampled to it ``(1,2,H,W)``, on the model's device.
+        ``ValueError`` for another shape or type."""
+        rgb = _checked_rgb(rgb)
+        height, width = rgb.shape[:2]
         lightness = torch.empty((1, 1, height, width), device=self.device)
         for band in row_bands(height, width):  # float copies of one band at a time, not of a whole 100 MP scan
             image = torch.from_numpy(_unit_rgb(rgb[band])).permute(2, 0, 1)[None].to(self.device)
@@ -177,9 +181,9 @@ class Colorizer:
         return lightness, resize(self.predict_ab(lightness), (height, width))
 
     @torch.inference_mode()
-    def colorize_rgb(self, rgb: np.ndarray) -> np.ndarray:
-        """Colourise one ``(H,W,3)`` image (float in [0, 1], or uint8/uint16) into float RGB in [0, 1]; its
-        own Lab L is kept at full resolution."""
+    def colorize_rgb(self, rgb: np.ndarray | torch.Tensor) -> np.ndarray:
+        """Colourise one ``(H,W,3)`` image (float in [0, 1], or uint8/uint16; an array or a torch tensor) into
+        float RGB in [0, 1]; its own Lab L is kept at full resolution."""
         lightness, ab = self.predict_full_size(rgb)
         height, width = lightness.shape[-2:]
         colour = np.empty((height, width, 3), np.float32)
@@ -219,28 +223,37 @@ def row_bands(height: int, width: int) -> list[slice]:
     return [slice(top, min(top + rows, height)) for top in range(0, height, rows)]
 
 
-def _checked_rgb(rgb: np.ndarray) -> np.ndarray:
-    """``rgb`` as an array, after checking it is one ``(H,W,3)`` image of floats, uint8 or uint16."""
-    rgb = np.asarray(rgb)
-    if rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError(f"expected one RGB image of shape (H, W, 3), got shape {rgb.shape}")
-    if not rgb.size:
-        raise ValueError(f"expected an image of at least 1x1 pixels, got shape {rgb.shape}")
-    if rgb.dtype not in (np.uint8, np.uint16) and not np.issubdtype(rgb.dtype, np.floating):
-        raise ValueError(f"expected float values in [0, 1] or uint8/uint16, got {rgb.dtype}")
-    return rgb
+def _checked_rgb(rgb: Any) -> np.ndarray:
+    """``rgb`` as a numpy array (a torch tensor copied to the CPU, bfloat16 as float32), after checking it is one
+    ``(H,W,3)`` image of floats, or of uint8/uint16 in either byte order."""
+    if isinstance(rgb, torch.Tensor):
+        rgb = rgb.detach().cpu()
+        rgb = (rgb.float() if rgb.dtype == torch.bfloat16 else rgb).numpy()
+    array = np.asarray(rgb)
+    if array.dtype == object:
+        found = "an array of Python objects" if isinstance(rgb, np.ndarray) else type(rgb).__name__
+        raise TypeError(f"expected an RGB image array of shape (H, W, 3), got {found}")
+    if array.ndim != 3 or array.shape[2] != 3:
+        raise ValueError(f"expected one RGB image of shape (H, W, 3), got shape {array.shape}")
+    if not array.size:
+        raise ValueError(f"expected an image of at least 1x1 pixels, got shape {array.shape}")
+    if not (array.dtype.kind == "u" and array.dtype.itemsize <= 2) and array.dtype.kind != "f":
+        raise ValueError(f"expected float values in [0, 1] or uint8/uint16, got {array.dtype}")
+    return array
 
 
 def _unit_rgb(rgb: np.ndarray) -> np.ndarray:
     """``rgb`` (checked by :func:`_checked_rgb`) as contiguous, writable float32 in [0, 1]: floats as they are
     (copied when read-only, which torch warns of), uint8 / 255, uint16 / 65535."""
-    scale = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}.get(rgb.dtype)
     values = np.ascontiguousarray(rgb, dtype=np.float32)
-    if scale:
-        return values / np.float32(scale)
+    if rgb.dtype.kind == "u":
+        return values / np.float32(2 ** (8 * rgb.dtype.itemsize) - 1)
     if not values.flags.writeable:
         values = values.copy()
-    if values.size and not (np.isfinite(values).all() and values.min() >= -1e-3 and values.max() <= 1 + 1e-3):
+    if not np.isfinite(values).all():
+        found = "NaN" if np.isnan(values).any() else "infinite"
+        raise ValueError(f"expected float values in [0, 1], got {found} values")
+    if values.min() < -1e-3 or values.max() > 1 + 1e-3:
         raise ValueError("expected float values in [0, 1] (divide 8-bit values by 255), got "
-                         f"{np.nanmin(values):g} to {np.nanmax(values):g}")
+                         f"{values.min():g} to {values.max():g}")
     return values
