@@ -15,6 +15,7 @@ from tests.helpers import ConstantColour
 from tests.image_media import make_image
 from tests.media import make_video
 from vidcolor import Colorizer, colorize_image, colorize_video
+from vidcolor.batch import colorize_tree
 from vidcolor.models import create_generator, save_generator
 
 REPO = Path(__file__).resolve().parents[1]
@@ -114,6 +115,23 @@ def test_renders_name_a_path_of_the_wrong_type(tmp_path, clip, colorizer, render
     with pytest.raises(TypeError, match="input_path must be str or PathLike, not Colorizer"):
         render(colorizer, clip, tmp_path / "out.mp4")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_run_names_a_wrong_argument_before_any_work(tmp_path, colorizer):
+    """`colorize_tree(b"src", ...)` was pathlib's TypeError, `progress="no"` drew a bar and `on_file="log.txt"`
+    failed after the first file was coloured."""
+    src = tmp_path / "src"
+    src.mkdir()
+    make_image(src / "a.png", size=(32, 24), mode="L")
+    with pytest.raises(TypeError, match="src_dir must be str or PathLike, not bytes"):
+        colorize_tree(bytes(src), tmp_path / "dst", colorizer)
+    with pytest.raises(TypeError, match="dst_dir must be str or PathLike, not NoneType"):
+        colorize_tree(src, None, colorizer)
+    with pytest.raises(TypeError, match="progress must be bool, not str"):
+        colorize_tree(src, tmp_path / "dst", colorizer, progress="no")
+    with pytest.raises(TypeError, match="on_file must be a function taking each file's result, not str"):
+        colorize_tree(src, tmp_path / "dst", colorizer, on_file="log.txt")
+    assert not (tmp_path / "dst").exists()
 
 
 def load_example():

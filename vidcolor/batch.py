@@ -30,7 +30,7 @@ from .io.encode import EncodeSettings
 from .io.images import IMAGE_SUFFIXES, is_image_suffix
 from .io.output import PARTIAL_NAME, OutputDoneError, longest_name, partial_path, remove_stale_partial
 from .io.probe import probe_media
-from .pipeline import check_render_arguments, colorize_image, colorize_video
+from .pipeline import check_render_arguments, check_switches, checked_paths, colorize_image, colorize_video
 from .temporal import TemporalOptions
 from .worker import Colorizer
 
@@ -247,8 +247,11 @@ def colorize_tree(
     If ``dst_dir`` lies inside ``src_dir`` it is not walked. Ctrl-C stops after removing the current
     file's temporary output and raises :class:`BatchInterrupted` carrying the report so far.
     """
-    src_dir, dst_dir = Path(src_dir), Path(dst_dir)
+    src_dir, dst_dir = checked_paths(src_dir=src_dir, dst_dir=dst_dir)
     check_render_arguments(colorizer, settings, temporal, batch_size)
+    check_switches(progress=progress)
+    if on_file is not None and not callable(on_file):
+        raise TypeError(f"on_file must be a function taking each file's result, not {type(on_file).__name__}")
     check_folders(src_dir, dst_dir)
     started = time.perf_counter()
     _make_output_folder(src_dir, dst_dir)

@@ -214,7 +214,7 @@ def colorize_video(
     The output is written to a hidden temporary file beside ``output_path`` and renamed at the end;
     on any error (or Ctrl-C) nothing is left at ``output_path``.
     """
-    input_path, output_path = checked_paths(input_path, output_path)
+    input_path, output_path = checked_paths(input_path=input_path, output_path=output_path)
     check_render_arguments(colorizer, settings, temporal, batch_size)
     check_switches(overwrite=overwrite, progress=progress)
     check_output_path(input_path, output_path, overwrite)
@@ -242,11 +242,12 @@ def check_render_arguments(colorizer: Colorizer, settings: EncodeSettings, tempo
     whole_number("batch_size", batch_size, minimum=1)
 
 
-def checked_paths(input_path: str | os.PathLike, output_path: str | os.PathLike) -> tuple[Path, Path]:
-    """``input_path`` and ``output_path`` as paths; ``TypeError`` naming either when it is not a str or a path."""
-    check_type("input_path", input_path, (str, os.PathLike))
-    check_type("output_path", output_path, (str, os.PathLike))
-    return Path(input_path), Path(output_path)
+def checked_paths(**paths: Any) -> tuple[Path, ...]:
+    """The path arguments ``paths`` (``input_path=...``) as paths, in order; ``TypeError`` naming one that is not a
+    str or a path (bytes, None, a colorizer passed first)."""
+    for name, value in paths.items():
+        check_type(name, value, (str, os.PathLike))
+    return tuple(Path(value) for value in paths.values())
 
 
 def check_switches(**switches: Any) -> None:
@@ -344,7 +345,7 @@ def colorize_image(
     overwrite: bool = False,
 ) -> ImageResult:
     """Colourise one photo at full resolution; format from the output extension, alpha and 16-bit kept."""
-    input_path, output_path = checked_paths(input_path, output_path)
+    input_path, output_path = checked_paths(input_path=input_path, output_path=output_path)
     check_type("colorizer", colorizer, Colorizer)
     check_switches(overwrite=overwrite)
     check_output_path(input_path, output_path, overwrite)
