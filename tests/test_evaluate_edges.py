@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+import training.evaluate as evaluate_module
 import training.plots
 from training.cli import evaluate_command
 from training.evaluate import ScoreRow, markdown_table
@@ -61,9 +62,29 @@ def test_a_damaged_tiff_is_skipped_and_named_not_the_end_of_the_evaluation(tmp_p
     result = _evaluate(data, weights, "--out", str(tmp_path / "eval"), "--samples", "2")
     assert result.exit_code == 0, result.output
     assert "| overall | 1 |" in result.output
-    assert f"skipped {data / 'b.tif'}: IndexError" in result.output
-    assert "skipped 0 grey and 1 unreadable or tiny photos" in result.output
+    assert "skipped 0 grey and 1 unreadable or tiny photos" in result.output and "IndexError" not in result.output
     assert (tmp_path / "eval" / "samples.png").is_file()
+
+
+def test_a_photo_that_fails_in_an_unforeseen_way_is_skipped_and_named(tmp_path: Path, weights: Path,
+                                                                       monkeypatch) -> None:
+    """A reader failing with something other than an input error (a library's AttributeError on a damaged file)
+    stopped the whole evaluation."""
+    data = tmp_path / "data"
+    _photo(data / "a.png")
+    _photo(data / "b.png")
+    read_rgb = evaluate_module.read_rgb
+
+    def fails_on_b(path):
+        if Path(path).name == "b.png":
+            raise AttributeError("'int' object has no attribute 'name'")
+        return read_rgb(path)
+
+    monkeypatch.setattr(evaluate_module, "read_rgb", fails_on_b)
+    result = _evaluate(data, weights)
+    assert result.exit_code == 0, result.output
+    assert "| overall | 1 |" in result.output
+    assert f"skipped {data / 'b.png'}: AttributeError: 'int' object has no attribute 'name'" in result.output
 
 
 @pytest.mark.parametrize("interrupted", ["metric_bars", "image_sheet"])

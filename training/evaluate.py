@@ -22,7 +22,7 @@ from vidcolor.color import lab_to_rgb, rgb_to_lab
 from vidcolor.errors import InputError, OutputError, first_line
 from vidcolor.io.images import read_image
 from vidcolor.io.output import atomic_output
-from vidcolor.worker import Colorizer
+from vidcolor.worker import Colorizer, row_bands
 
 from . import plots
 from .data import UNREADABLE, find_images, is_grey
@@ -106,10 +106,14 @@ def colour_photos(paths: Iterable[Path], skipped: SkippedPhotos, min_side: int =
 
 
 def grey_baseline(rgb: np.ndarray) -> np.ndarray:
-    """The photo's own Lab L with ab = 0, back in RGB: what an uncoloured grey photo looks like."""
-    lab = rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1).double())
-    lab[1:] = 0.0
-    return lab_to_rgb(lab).permute(1, 2, 0).numpy().astype(np.float32)
+    """The photo's own Lab L with ab = 0, back in RGB: what an uncoloured grey photo looks like. Worked out in
+    bands of rows (the maths is per pixel), so a big scan's float64 temporaries stay small."""
+    grey = np.empty(rgb.shape, np.float32)
+    for band in row_bands(*rgb.shape[:2]):
+        lab = rgb_to_lab(torch.from_numpy(rgb[band]).permute(2, 0, 1).double())
+        lab[1:] = 0.0
+        grey[band] = lab_to_rgb(lab).permute(1, 2, 0).numpy()
+    return grey
 
 
 def _group_of(path: Path, root: Path) -> str:

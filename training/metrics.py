@@ -34,8 +34,10 @@ def ssim(truth: np.ndarray, image: np.ndarray) -> float:
     if side < 3:
         raise ValueError(f"a {truth.shape[1]}x{truth.shape[0]} photo is too small for SSIM (3 px a side at least)")
     window = min(7, side if side % 2 else side - 1)
-    return float(structural_similarity(truth.astype(np.float64), image.astype(np.float64),
-                                       data_range=DATA_RANGE, channel_axis=2, win_size=window))
+    # channel by channel and averaged, as skimage's channel_axis does, with one channel's float64 temporaries
+    return float(np.mean([structural_similarity(truth[..., channel].astype(np.float64),
+                                                image[..., channel].astype(np.float64),
+                                                data_range=DATA_RANGE, win_size=window) for channel in range(3)]))
 
 
 def colourfulness(rgb: np.ndarray) -> float:
