@@ -39,7 +39,7 @@ import torch
 
 from .arguments import finite_number
 from .errors import InputError, OutputBusyError, OutputError, VidcolorWarning
-from .io.decode import VideoSource
+from .io.decode import LumaFrame, VideoSource
 from .io.containers import check_video_output, container_format
 from .io.encode import EncodeSettings, VideoSink, round_half_up
 from .io.ffmpeg_names import ffmpeg_path
@@ -64,7 +64,7 @@ except ImportError:  # Windows
     fcntl = None
 
 SEGMENT_SECONDS = 10.0
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: segments on the frame slots of the whole video, with their first frame's output time
 _UNJOINABLE_MUXERS = frozenset({"gif", "mpeg", "vob", "dvd", "svcd", "vcd"})
 _FIRST_FRAME_AT_ZERO = frozenset({"avi", "mxf"})  # muxers that count frames from the first (at 0)
 
@@ -216,8 +216,12 @@ class _Manifest:
     def segments(self) -> list[dict[str, Any]]:
         return self.data["segments"]
 
-    def add_segment(self, file_name: str, frames: int, first_seconds: str | None) -> None:
-        self.segments.append({"file": file_name, "frames": frames, "first_seconds": first_seconds})
+    def add_segment(self, file_name: str, frames: int, first_seconds: str | None, sink: VideoSink) -> None:
+        """Record a finished segment: its first frame's time in the source, where it went in the output (seconds),
+        and the frame slot of its last frame (outputs on slots)."""
+        output_seconds = None if sink.first_frame_time is None else str(sink.first_frame_time)
+        self.segments.append({"file": file_name, "frames": frames, "first_seconds": first_seconds,
+                              "output_seconds": output_seconds, "last_slot": sink.last_slot})
         self.save()
 
     def save(self) -> None:
@@ -351,6 +355,7 @@ def _render_segments(
             frame_colorizer.smoother.load_state(dict(state))
     with progress_bar(source, progress, done) as bar:
         following = next(frames, None)
+        anchor = _slot_anchor(source, manifest, following)
         for number in itertools.count(len(manifest.segments)):
             first = following
             if first is None:
@@ -358,7 +363,9 @@ def _render_segments(
             segment_frames = itertools.chain([first], itertools.islice(frames, manifest.data["segment_frames"] - 1))
             file_name = f"segment-{number:05d}{suffix}"
             with atomic_output(manifest.folder / file_name) as temporary:
-                with VideoSink(temporary, source, settings, copy_streams=False, name=file_name) as sink:
+                after = manifest.segments[-1]["last_slot"] if manifest.segments else None
+                with VideoSink(temporary, source, settings, copy_streams=False, name=file_name, slot_anchor=anchor,
+                               after_slot=after) as sink:
                     written = run_stages(batch_items(segment_frames, batch_size), sink_writer(sink), frame_colorizer, bar)
                     # the segment's last frame shows until the next segment's first, as in a render in one go:
                     # constant-rate encoders (MPEG-2 in MXF) repeat it to fill the slots up to there
@@ -370,7 +377,17 @@ def _render_segments(
                 with _saving_progress(manifest.folder):
                     np.savez(manifest.folder / f"state-{number:05d}.npz", **frame_colorizer.smoother.state())
             first_seconds = None if first.pts is None else str(first.pts * source.info.time_base)
-            manifest.add_segment(file_name, written, first_seconds)
+            manifest.add_segment(file_name, written, first_seconds, sink)
+
+
+def _slot_anchor(source: VideoSource, manifest: _Manifest, first: LumaFrame | None) -> int | None:
+    """The pts of the video's first frame (``first`` when no segment is finished yet): every segment counts its
+    frame slots from it, as a render in one go does (from its own first frame, a segment put frames up to
+    half a slot off theirs in a render in one go, .m4v and .3gp from a variable-rate source)."""
+    if not manifest.segments:
+        return None if first is None else first.pts
+    seconds = manifest.segments[0]["first_seconds"]
+    return None if seconds is None else round(Fraction(seconds) / source.info.time_base)
 
 
 def _timed(packets: Iterator[av.Packet]) -> Iterator[tuple[float, int, av.Packet]]:
@@ -380,24 +397,23 @@ def _timed(packets: Iterator[av.Packet]) -> Iterator[tuple[float, int, av.Packet
         yield (float(stamp * packet.time_base) if stamp is not None else 0.0), order, packet
 
 
-def _segment_packets(folder: Path, segments: list[dict[str, Any]], video_start: Fraction) -> Iterator[av.Packet]:
+def _segment_packets(folder: Path, segments: list[dict[str, Any]]) -> Iterator[av.Packet]:
     """The segments' video packets in order, each segment's times put back exactly where they were.
 
     Containers may round a segment's start (MP4 keeps it in a millisecond edit list); the exact
-    time of each segment's first frame is in the manifest, so the whole segment is shifted back. This
+    output time of each segment's first frame is in the manifest, so the whole segment is shifted back. This
     holds for outputs on frame slots that keep times too (.m4v, .3gp, and Ogg, which keeps a time per page and counts
-    the frames after it); AVI and MXF count frames
-    from a segment's first, at 0, and their slots from the video's first frame (``video_start``, in seconds).
+    the frames after it); AVI and MXF count frames from a segment's first, at 0.
     """
     for segment in segments:
         path = folder / segment["file"]
-        expected = None if segment["first_seconds"] is None else Fraction(segment["first_seconds"])
+        expected = None if segment["output_seconds"] is None else Fraction(segment["output_seconds"])
         with av.open(ffmpeg_path(path)) as container:
             packets = _as_encoded(container.demux(container.streams.video[0]))
             if container_format(path) not in _FIRST_FRAME_AT_ZERO:
                 yield from _shifted(packets, expected)
             else:
-                yield from _slotted(packets, None if expected is None else expected - video_start)
+                yield from _slotted(packets, expected)
 
 
 def _as_encoded(packets: Iterator[av.Packet]) -> Iterator[av.Packet]:
@@ -429,17 +445,18 @@ def _shifted(packets: Iterator[av.Packet], first_seconds: Fraction | None) -> It
         yield packet
 
 
-def _slotted(packets: Iterator[av.Packet], first_seconds: Fraction | None) -> Iterator[av.Packet]:
+def _slotted(packets: Iterator[av.Packet], output_seconds: Fraction | None) -> Iterator[av.Packet]:
     """Packets of a constant-rate container (AVI), each on its frame slot.
 
     Such segments were encoded without B-frames, in slots counted from the start of the video. The
     AVI muxer stores a first frame in slot 0 whatever its time, and pads the gap before the second;
-    so the first frame's slot comes from the manifest, the others' from their dts.
+    so the first frame's slot comes from the manifest (its output time, ``output_seconds``), the others' from
+    their dts.
     """
     for number, packet in enumerate(packets):
         slot = packet.dts
-        if number == 0 and first_seconds is not None:
-            slot = round_half_up(first_seconds / packet.time_base)  # as the sink placed it
+        if number == 0 and output_seconds is not None:
+            slot = round_half_up(output_seconds / packet.time_base)
         packet.pts = packet.dts = slot
         yield packet
 
@@ -447,11 +464,10 @@ def _slotted(packets: Iterator[av.Packet], first_seconds: Fraction | None) -> It
 def _join_segments(source: VideoSource, manifest: _Manifest, output: Path, settings: EncodeSettings, name: str) -> None:
     """Mux the segments' video packets and the source's copied streams into ``output``, in time order."""
     segments = manifest.segments
-    video_start = (source.video_stream.start_time or 0) * Fraction(source.video_stream.time_base)
     try:
         with av.open(ffmpeg_path(manifest.folder / segments[0]["file"])) as first:
             with VideoSink(output, source, settings, video_template=first.streams.video[0], name=name) as sink:
-                video = ((time_, 0, order, packet, True) for time_, order, packet in _timed(_segment_packets(manifest.folder, segments, video_start)))
+                video = ((time_, 0, order, packet, True) for time_, order, packet in _timed(_segment_packets(manifest.folder, segments)))
                 other = ((time_, 1, order, packet, False) for time_, order, packet in _timed(source.copy_packets()))
                 for _, _, _, packet, is_video in heapq.merge(video, other, key=lambda item: item[:3]):
                     if is_video:

@@ -103,12 +103,18 @@ class VideoSink:
         copy_streams: bool = True,
         video_template: av.VideoStream | None = None,
         name: str | None = None,
+        slot_anchor: int | None = None,
+        after_slot: int | None = None,
     ) -> None:
         """Open ``path`` for writing.
 
         ``copy_streams=False`` writes the video alone. With ``video_template`` the video is not
         encoded: already encoded packets of that stream are muxed with :meth:`write_video_packet`.
         ``name`` is how messages call the file (the final output, when ``path`` is its temporary file).
+        ``slot_anchor`` is the source pts that frame slots are counted from: a segment of a longer render
+        gives its video's first frame's, so that its frames land where a render in one go puts them; by
+        default the first frame's. ``after_slot`` is the slot of the frame before the first (a segment's: the
+        previous segment's last, :attr:`last_slot`): a first frame rounded onto it moves on or is left out.
         """
         self.path = Path(path)
         self.name = name or self.path.name
@@ -140,6 +146,9 @@ class VideoSink:
         self._constant_rate = False  # MPEG-1/2 and Ogg: every slot of the stream filled (set by _add_video)
         self._on_slots = False  # frames go on slots of 1/rate (set by _add_video)
         self._anchor: tuple[Fraction, int] | None = None  # on slots: the first frame's place (in slots) and slot
+        self._slot_anchor = slot_anchor
+        self._last_slot: int | None = after_slot  # on slots: the latest frame's slot
+        self._first_time: Fraction | None = None  # where the first frame is in the output, in seconds
         self._shift = 0  # stream time base ticks every video packet moves by: the first frame's place in its slot
         self._dropped = 0  # frames of a variable-rate source that a fixed-slot output had no slot for
         self._source_path, self._source_format = source.path, source.container.format.name
@@ -260,7 +269,7 @@ class VideoSink:
                 frame = frame.reformat(format=ctx.pix_fmt)
         if pts is not None and (self._on_slots or self._origin):
             if self._on_slots and self._anchor is None:
-                self._anchor_slots(pts)
+                self._anchor_slots(pts if self._slot_anchor is None else self._slot_anchor)
             place = self._exact_output(pts)
             pts = round_half_up(place)
             if self._last_slot is not None and pts <= self._last_slot:  # two frames rounded onto one slot
@@ -274,7 +283,20 @@ class VideoSink:
             if self._constant_rate:
                 self._repeat_last_frame(until=pts)  # the source held its frame for longer than a slot
             self._last_slot = pts
+        if self._first_time is None and pts is not None:
+            self._first_time = pts * self._time_base + self._shift * Fraction(self._video.time_base)
         self._encode_frame(frame, pts)
+
+    @property
+    def last_slot(self) -> int | None:
+        """The slot of the last frame written (repeats included), where frames go on slots; else None."""
+        return self._last_slot if self._on_slots else None
+
+    @property
+    def first_frame_time(self) -> Fraction | None:
+        """Where the first frame written is in the output, in seconds (on slots: its slot, moved as the video
+        is); None before one with a time is written."""
+        return self._first_time
 
     def _encode_frame(self, frame: av.VideoFrame, pts: int | None) -> None:
         frame.pts = pts
@@ -306,7 +328,7 @@ class VideoSink:
         return round_half_up(self._exact_output(pts))
 
     def _exact_output(self, pts: int) -> Fraction:
-        """A source video pts in the output stream's time base, exact; on slots, relative to the first frame's."""
+        """A source video pts in the output stream's time base, exact; on slots, relative to the slot anchor's."""
         place = self._place(pts)
         if self._anchor is None:
             return place
@@ -318,8 +340,9 @@ class VideoSink:
         return (pts - self._origin) * self._source_time_base / self._time_base
 
     def _anchor_slots(self, pts: int) -> None:
-        """Put the first frame (source ``pts``) on its nearest slot, and move the video by its distance from
-        that slot where the stream's time base is finer than a slot: the slots start at the first frame."""
+        """Put the slot anchor (source ``pts``: the first frame's, or the video's first frame's for a segment) on
+        its nearest slot, and move the video by its distance from that slot where the stream's time base is
+        finer than a slot: the slots start at the anchor."""
         place = self._place(pts)
         slot = round_half_up(place)
         self._anchor = (place, slot)
@@ -480,7 +503,6 @@ class VideoSink:
         self._size = (info.height, info.width)
         self._source_time_base = info.time_base
         self._time_base = info.time_base
-        self._last_slot: int | None = None
         self._last_frame: av.VideoFrame | None = None
         if rate and slotted:
             self._time_base = 1 / Fraction(rate)
