@@ -16,6 +16,7 @@ from tests.image_media import make_image
 from tests.media import make_video
 from vidcolor import Colorizer, colorize_image, colorize_video
 from vidcolor.batch import colorize_tree
+from vidcolor.resume import colorize_video_resumable
 from vidcolor.models import create_generator, save_generator
 
 REPO = Path(__file__).resolve().parents[1]
@@ -93,7 +94,8 @@ def clip(tmp_path_factory) -> Path:
 def test_a_string_overwrite_never_replaces_an_existing_output(tmp_path, clip, colorizer):
     """overwrite="no" (or "false" from a config file) is true, and replaced the earlier output."""
     photo = make_image(tmp_path / "photo.png", size=(32, 24))
-    for source, name, render in [(clip, "out.mp4", colorize_video), (photo, "out.png", colorize_image)]:
+    for source, name, render in [(clip, "out.mp4", colorize_video), (photo, "out.png", colorize_image),
+                                 (clip, "out.mp4", colorize_video_resumable)]:
         earlier = tmp_path / name
         earlier.write_bytes(b"an earlier colour version")
         with pytest.raises(TypeError, match="overwrite must be bool, not str"):
@@ -104,7 +106,7 @@ def test_a_string_overwrite_never_replaces_an_existing_output(tmp_path, clip, co
     assert sorted(path.name for path in tmp_path.iterdir()) == ["out.mp4", "out.png", "photo.png"]
 
 
-@pytest.mark.parametrize("render", [colorize_video, colorize_image])
+@pytest.mark.parametrize("render", [colorize_video, colorize_image, colorize_video_resumable])
 def test_renders_name_a_path_of_the_wrong_type(tmp_path, clip, colorizer, render):
     """bytes, None or the colorizer first (arguments swapped) were pathlib's 'expected str, bytes or
     os.PathLike object' without saying which argument."""

@@ -50,6 +50,8 @@ from .pipeline import (
     batch_items,
     check_input_kind,
     check_render_arguments,
+    check_switches,
+    checked_paths,
     progress_bar,
     run_stages,
     sink_writer,
@@ -301,8 +303,9 @@ def colorize_video_resumable(
     segment_seconds: float = SEGMENT_SECONDS,
 ) -> VideoResult:
     """Like :func:`vidcolor.pipeline.colorize_video`, but an interrupted run continues where it stopped."""
-    input_path, output_path = Path(input_path), Path(output_path)
+    input_path, output_path = checked_paths(input_path=input_path, output_path=output_path)
     check_render_arguments(colorizer, settings, temporal, batch_size)
+    check_switches(overwrite=overwrite, progress=progress)
     finite_number("segment_seconds", segment_seconds, above=0)
     check_output_path(input_path, output_path, overwrite)
     check_video_output(output_path)
