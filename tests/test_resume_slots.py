@@ -1,6 +1,7 @@
 """--resume into outputs on frame slots (.m4v, .3gp, AVI): every segment counts its slots from the video's first
 frame, as a render in one go does."""
 
+import json
 from fractions import Fraction
 from pathlib import Path
 
@@ -80,3 +81,19 @@ def test_a_segment_whose_first_frame_rounds_onto_the_slot_before_joins_as_a_rend
     colorize_video(source, plain, colorizer, progress=False)
     colorize_video_resumable(source, resumed, colorizer, progress=False, segment_seconds=0.3)
     assert frame_times(resumed) == frame_times(plain) and len(frame_times(plain)) == 30
+
+
+def test_a_segment_that_left_out_a_frame_is_kept_when_the_render_resumes(tmp_path, colorizer, monkeypatch):
+    """Three frames 1 ms apart have two slots in .m4v, and the last is left out; the segment holding it then had
+    fewer packets than frames coloured, was taken for damaged and was rendered again on every resume."""
+    times = [index * 3000 for index in range(5)] + [12090, 12180] + [18000 + index * 3000 for index in range(23)]
+    source = timed_clip(tmp_path / "in.mp4", times)
+    out = tmp_path / "out.m4v"
+    render = dict(progress=False, segment_seconds=0.3)
+    with pytest.warns(UserWarning, match=r"^out\.m4v \(segment 1\): 1 frame\(s\) of this video were left out"):
+        folder = interrupted_render(monkeypatch, source, out, colorizer, render, limit=22)
+    finished = [segment["frames"] for segment in json.loads((folder / "manifest.json").read_text())["segments"]]
+    assert finished[0] == 9 and len(finished) >= 2  # the first segment coloured 9 frames and wrote 8
+    result = colorize_video_resumable(source, out, colorizer, **render)  # its warning was given when it was made
+    assert result.coloured == 30 - sum(finished)
+    assert len(frame_times(out)) == 29

@@ -212,7 +212,7 @@ class _Manifest:
                     _ = [state[name] for name in state.files]  # reads every array: a damaged file fails here
         except (OSError, ValueError, IndexError, KeyError, zipfile.BadZipFile, av.FFmpegError):
             return False
-        return packets >= segment["frames"]  # MPEG-1/2 encoders may repeat frames
+        return packets >= segment["frames"] - segment["dropped"]  # MPEG-1/2 encoders may repeat frames
 
     @property
     def segments(self) -> list[dict[str, Any]]:
@@ -220,10 +220,10 @@ class _Manifest:
 
     def add_segment(self, file_name: str, frames: int, first_seconds: str | None, sink: VideoSink) -> None:
         """Record a finished segment: its first frame's time in the source, where it went in the output (seconds),
-        and the frame slot of its last frame (outputs on slots)."""
+        the frame slot of its last frame (outputs on slots) and the frames it left out (no slot for them)."""
         output_seconds = None if sink.first_frame_time is None else str(sink.first_frame_time)
         self.segments.append({"file": file_name, "frames": frames, "first_seconds": first_seconds,
-                              "output_seconds": output_seconds, "last_slot": sink.last_slot})
+                              "output_seconds": output_seconds, "last_slot": sink.last_slot, "dropped": sink.dropped})
         self.save()
 
     def save(self) -> None:
@@ -327,7 +327,7 @@ def colorize_video_resumable(
             _start_afresh(folder)
             manifest.save()
         rendered_before = sum(segment["frames"] for segment in manifest.segments)
-        _render_segments(source, output_path.suffix, manifest, frame_colorizer, batch_size, settings, progress)
+        _render_segments(source, output_path, manifest, frame_colorizer, batch_size, settings, progress)
         frames = sum(segment["frames"] for segment in manifest.segments)
         if frames == 0:
             raise InputError(f"{input_path} has a video stream but no decodable frames")
@@ -340,7 +340,7 @@ def colorize_video_resumable(
 
 def _render_segments(
     source: VideoSource,
-    suffix: str,
+    output_path: Path,
     manifest: _Manifest,
     frame_colorizer: FrameColorizer,
     batch_size: int,
@@ -364,11 +364,11 @@ def _render_segments(
             if first is None:
                 return
             segment_frames = itertools.chain([first], itertools.islice(frames, manifest.data["segment_frames"] - 1))
-            file_name = f"segment-{number:05d}{suffix}"
+            file_name = f"segment-{number:05d}{output_path.suffix}"
             with atomic_output(manifest.folder / file_name) as temporary:
                 after = manifest.segments[-1]["last_slot"] if manifest.segments else None
-                with VideoSink(temporary, source, settings, copy_streams=False, name=file_name, slot_anchor=anchor,
-                               after_slot=after) as sink:
+                with VideoSink(temporary, source, settings, copy_streams=False, slot_anchor=anchor, after_slot=after,
+                               name=f"{output_path.name} (segment {number + 1})") as sink:
                     written = run_stages(batch_items(segment_frames, batch_size), sink_writer(sink), frame_colorizer, bar)
                     # the segment's last frame shows until the next segment's first, as in a render in one go:
                     # constant-rate encoders (MPEG-2 in MXF) repeat it to fill the slots up to there

@@ -293,6 +293,11 @@ class VideoSink:
         return self._last_slot if self._on_slots else None
 
     @property
+    def dropped(self) -> int:
+        """Frames left out so far: a variable-rate source's frames that a fixed-slot output had no slot for."""
+        return self._dropped
+
+    @property
     def first_frame_time(self) -> Fraction | None:
         """Where the first frame written is in the output, in seconds (on slots: its slot, moved as the video
         is); None before one with a time is written."""
