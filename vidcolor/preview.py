@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import bisect
 import time
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
@@ -588,7 +588,9 @@ class PreviewSession:
             if self._frames is not None:
                 self._frames.close()
             renderer.reset()
-            self._frames = self._decode_from(first)
+            # from the keyframe before: the frames before ``first`` are not rendered, but one may have to be held
+            # in the place of a damaged frame
+            self._frames = self.source.frames_from(self.timeline, first)
         result: PreviewFrame | None = None
         before = renderer.last_index  # the latest frame decoded before ``index``
         for luma in self._frames:
@@ -632,10 +634,3 @@ class PreviewSession:
         if moved == index and seconds:
             moved += 1 if seconds > 0 else -1
         return min(max(moved, 0), self.frame_count - 1)
-
-    def _decode_from(self, index: int) -> Iterator[LumaFrame]:
-        """Luma frames from ``index`` on: keyframe seek before it (from the start where seeks cannot be
-        trusted: bare streams, MPEG program streams), then decode forward."""
-        for frame in self.source.frames_from(self.timeline, index):
-            if frame.index >= index:
-                yield frame

@@ -14,7 +14,7 @@ import numpy as np
 from .errors import VidcolorError
 from .io.decode import VideoSource
 from .io.images import read_image, write_image
-from .io.output import atomic_output
+from .io.output import atomic_output, longest_name
 from .io.probe import media_kind
 from .preview import PreviewFrame, PreviewSession, describe, photo_preview, sheet_row
 from .temporal import TemporalOptions
@@ -118,17 +118,28 @@ def _window_closed() -> bool:
 def _save_pair(frame: PreviewFrame, text: str, stem: str, save_dir: Path) -> str:
     """Save the pair as a new PNG in ``save_dir``; what happened, for the window title (a failure such as a
     read-only folder is reported there, and the window stays open)."""
-    path = save_dir / f"{stem}_frame{frame.index:06d}.png"
-    number = 1
-    while path.exists():
-        path = save_dir / f"{stem}_frame{frame.index:06d}-{number}.png"
-        number += 1
+    path = _free_pair_path(save_dir, stem, frame.index)
     try:
         with atomic_output(path, replace=False) as temporary:
             write_image(temporary, sheet_row(frame, text), format_suffix=".png")
     except (VidcolorError, OSError) as error:
         return f"  not saved: {error}"
     return f"  saved {path.name}"
+
+
+def _free_pair_path(save_dir: Path, stem: str, index: int) -> Path:
+    """``<stem>_frame<N>.png`` in ``save_dir``, or ``-1``, ``-2``... before ``.png`` where a file or link has that
+    name; the stem cut short where the name would pass the longest name the folder takes."""
+    longest, encoded = longest_name(save_dir), os.fsencode(stem)
+    number = 0
+    while True:
+        tail = f"_frame{index:06d}{f'-{number}' if number else ''}.png"
+        room = max(longest - len(os.fsencode(tail)), 0)
+        kept = stem if len(encoded) <= room else encoded[:room].decode("utf-8", "ignore")
+        path = save_dir / f"{kept}{tail}"
+        if not os.path.lexists(path):
+            return path
+        number += 1
 
 
 def _show_image(input_path: Path, colorizer: Colorizer, save_dir: Path) -> None:
