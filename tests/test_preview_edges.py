@@ -14,6 +14,7 @@ from test_decode_inputs import damage_packets
 from test_preview import fake_window
 
 from vidcolor import viewer
+from vidcolor.errors import VidcolorWarning
 from vidcolor.io.decode import VideoSource
 from vidcolor.preview import PreviewSession, preview_frames
 from vidcolor.temporal import TemporalOptions
@@ -62,7 +63,8 @@ def test_the_window_holds_the_frame_before_a_damaged_one_with_smoothing_off(weig
     model = tiny_colorizer(weights)
     with VideoSource(damaged) as source:
         frame_count = len(source.timeline())
-    sheet = {frame.index: frame for frame in preview_frames(damaged, model, range(frame_count), temporal=off)}
+    with pytest.warns(VidcolorWarning, match="could not be decoded.*; each shows the frame before it instead"):
+        sheet = {frame.index: frame for frame in preview_frames(damaged, model, range(frame_count), temporal=off)}
     lost = [index for index, frame in sheet.items() if frame.shows is not None]
     assert lost, "the damage costs frames"
     for index in lost:
