@@ -90,6 +90,11 @@ class EncodeSettings:
         check_type("preset", self.preset, str)
 
 
+# muxers that give each file random IDs (Matroska/WebM segment and track UIDs, Ogg stream serial numbers) unless
+# told to be bit-exact
+_RANDOM_ID_MUXERS = frozenset({"matroska", "webm", "ogg", "ogv"})
+
+
 class VideoSink:
     """An output file being written; use as a context manager so it is flushed and closed."""
 
@@ -121,6 +126,8 @@ class VideoSink:
         self._closed = False
         try:  # the muxer of the name the file will have (a temporary name would leave FFmpeg to guess)
             self.container = av.open(ffmpeg_path(self.path), "w", format=format or container_format(Path(self.name)))
+            if self.container.format.name in _RANDOM_ID_MUXERS:  # the same render gives the same file
+                self.container.flags |= av.container.Flags.bitexact.value
         except (av.FFmpegError, OSError, ValueError) as e:
             raise OutputError(f"{self.name} cannot be created ({e}); check the folder and the file name") from e
         try:
