@@ -152,7 +152,7 @@ class _Damage:
     shortest one, a step of two or more whole ones holds frames lost with their packets (MPEG-TS: a frame
     whose start code is damaged is merged into the packet before)."""
 
-    def __init__(self, timed: bool = True, steady: bool = False) -> None:
+    def __init__(self, timed: bool = True, steady: bool = False, reorders: bool = True) -> None:
         self.refused = 0
         self.first_error: av.FFmpegError | None = None
         self.lost: list[int] = []
@@ -167,9 +167,12 @@ class _Damage:
         self._finished = False  # the pass reached the end of the file
         self.first: int | None = None  # the time of the first frame returned
         self._latest: int | None = None  # the pts of the latest frame returned
+        self._order: dict[int, int] = {}  # timed: the number (in sending order) of the packet sent at each pts
+        self._latest_order: int | None = None  # the number of the latest frame's packet
         self._field_follows = False  # the latest frame was interlaced: its second field may have a packet
         self._unplaced = 0  # frames lost since the latest frame returned, by refusal
         self._steady = steady
+        self._reorders = reorders  # the decoder may return frames out of decoding order (B-frames)
         self._spacing: int | None = None  # the shortest step between consecutive frames
         self._steps: dict[int, int] = {}  # how often each step occurs
         self._wide_steps: list[tuple[int, int]] = []  # (time, step) of the steps that may hold lost frames
@@ -201,6 +204,7 @@ class _Damage:
             self._start = packet.pts
         if packet.pts >= self._start:
             bisect.insort(self._pending, packet.pts)
+            self._order[packet.pts] = self._sent
 
     def refuse(self, packet: av.Packet | None, error: av.FFmpegError) -> None:
         """Note a packet the decoder refused; where its time does not find it (before the first keyframe once
@@ -219,9 +223,12 @@ class _Damage:
         if not timed:
             self._unplaced += 1  # a frame of the timeline: the frames after it keep their places
 
-    def returned(self, frame: av.VideoFrame) -> int:
+    def returned(self, frame: av.VideoFrame) -> int | None:
         """Note a decoded frame; returns how many frames were lost since the one before (so that the frames
-        after them keep their places)."""
+        after them keep their places), or None for a frame that comes back after its place has passed: damage
+        upset the decoder's reordering, and a frame whose packet came later was returned first, which counted
+        this one lost. It is left out, as lost (it would show out of order, and number the frames after it one
+        too high)."""
         lost, self._unplaced = self._unplaced, 0
         self._returned += 1
         pts = frame.pts
@@ -230,16 +237,26 @@ class _Damage:
         if not self._timed or pts is None:
             return lost
         if self._latest is not None and pts < self._latest and pts in self.lost:
-            self.lost.remove(pts)  # frames come out of order (damaged times): this one was not lost
+            order, latest_order = self._order.get(pts), self._latest_order
+            if order is not None and latest_order is not None and order < latest_order:
+                del self._order[pts]
+                return None
+            self.lost.remove(pts)  # its packet came after the latest frame's (damaged times): it was not lost
         before = bisect.bisect_left(self._pending, pts)
         own = before < len(self._pending) and self._pending[before] == pts
+        order = self._order.pop(pts, None) if own else None
         earlier = self._pending[:before]
-        del self._pending[:before + own]
-        lost += self._lose(earlier)
+        # a decoder that returns frames in decoding order has not reached the packets sent after this frame's,
+        # whatever their times (a damaged source's times going back)
+        waiting = [] if self._reorders or order is None else [
+            time for time in earlier if self._order.get(time, -1) > order]
+        self._pending[:before + own] = waiting
+        lost += self._lose([time for time in earlier if time not in waiting])
         self._field_follows = frame.interlaced_frame
         if self._steady:
             self._step_to(pts)
-        self._latest = pts if self._latest is None else max(self._latest, pts)
+        if self._latest is None or pts >= self._latest:
+            self._latest, self._latest_order = pts, order
         return lost
 
     def finish(self) -> None:
@@ -416,7 +433,7 @@ class VideoSource:
         # AVI frames the decoder returns at the end carry no dts: they follow the last packet, as from the start
         self._previous_pts = timeline.times[-1]
         keyframe_seen = False
-        damage = self._damage = _Damage(not self._dts_timed)
+        damage = self._damage = _Damage(not self._dts_timed, reorders=self.video_stream.codec_context.has_b_frames)
         self._peeked = []
         try:
             self.container.seek(target, stream=self.video_stream, backward=True, any_frame=False)
@@ -426,7 +443,8 @@ class VideoSource:
             for packet in self.container.demux(self.video_stream):
                 damage.sent(packet)
                 for frame in self._decode(packet, damage):
-                    damage.returned(frame)
+                    if damage.returned(frame) is None:
+                        continue  # its place has passed: left out, as lost
                     keyframe_seen = keyframe_seen or frame.key_frame
                     if not keyframe_seen:
                         continue
@@ -516,7 +534,8 @@ class VideoSource:
         self._rewind = True
         self._previous_pts = None
         self._times_mended = False
-        damage = self._damage = _Damage(not self._dts_timed, self.container.format.name in _STEADY_DEMUXERS)
+        damage = self._damage = _Damage(not self._dts_timed, self.container.format.name in _STEADY_DEMUXERS,
+                                        self.video_stream.codec_context.has_b_frames)
         index = 0
         last: LumaFrame | None = None
         end: int | None = None  # the latest pts + duration: with B-frames in MP4 not the last frame's own
@@ -525,7 +544,10 @@ class VideoSource:
                 if isinstance(item, av.Packet):
                     yield item
                     continue
-                index += damage.returned(item)  # a lost frame keeps its place: those after it keep theirs
+                lost = damage.returned(item)
+                if lost is None:
+                    continue  # its place has passed: left out, as lost
+                index += lost  # a lost frame keeps its place: those after it keep theirs
                 previous, last = last, self._luma(item, index)
                 previous_pts = previous.pts if previous is not None else None
                 if last.pts is not None and previous_pts is not None and last.pts <= previous_pts:
