@@ -18,7 +18,7 @@ from click.core import ParameterSource
 from tqdm import tqdm
 
 from vidcolor.commands._common import FiniteFloatRange, Interrupted, device_option, one_line_errors
-from vidcolor.errors import InputError, OutputBusyError, OutputError, WeightsError, first_line
+from vidcolor.errors import InputError, OutputBusyError, OutputError, WeightsError, first_line, shown_name
 from vidcolor.io.output import held_exclusively
 from vidcolor.models import list_generators
 from vidcolor.worker import resolve_device
@@ -369,7 +369,7 @@ def _evaluate_and_save(data: Path, weights: Path | None, out: Path | None, rende
     from vidcolor.worker import Colorizer
 
     from .data import find_images
-    from .evaluate import evaluate, markdown_table, sample_rows, save_table, shown
+    from .evaluate import evaluate, markdown_table, sample_rows, save_table
 
     weights = weights or default_weights_path()
     colorizer = Colorizer.from_weights(weights, device=device, render_size=render_size, saturation=saturation)
@@ -381,7 +381,7 @@ def _evaluate_and_save(data: Path, weights: Path | None, out: Path | None, rende
         rows = evaluate(data, colorizer)
     finally:
         skip_log.removeHandler(handler)
-    title = shown(f"{weights.name} on {data}") + (f", --saturation {saturation:g}" if saturation != 1.0 else "")
+    title = shown_name(f"{weights.name} on {data}") + (f", --saturation {saturation:g}" if saturation != 1.0 else "")
     click.echo(markdown_table(rows, title))
     if out is not None:
         photos = find_images(data)

@@ -19,7 +19,7 @@ import torch
 from tqdm import tqdm
 
 from vidcolor.color import lab_to_rgb, rgb_to_lab
-from vidcolor.errors import InputError, OutputError, first_line
+from vidcolor.errors import InputError, OutputError, first_line, shown_name
 from vidcolor.io.images import read_image
 from vidcolor.io.output import atomic_output
 from vidcolor.worker import Colorizer, row_bands
@@ -67,14 +67,8 @@ def readable_rgb(path: str | os.PathLike) -> np.ndarray | None:
     except UNREADABLE:
         return None
     except Exception as error:  # noqa: BLE001 - an evaluation goes on past any damaged file
-        log.warning("skipped %s: %s: %s", shown(str(path)), type(error).__name__, first_line(error))
+        log.warning("skipped %s: %s: %s", shown_name(str(path)), type(error).__name__, first_line(error))
         return None
-
-
-def shown(text: str) -> str:
-    """``text`` (a file or folder name) as a table, a log or a UTF-8 file can hold it: bytes that are no UTF-8
-    (names from old Latin-1 archives, kept by Python as surrogates) shown as ``\\xe9``."""
-    return os.fsencode(text).decode("utf-8", "backslashreplace")
 
 
 def is_grey_photo(rgb: np.ndarray) -> bool:
@@ -119,11 +113,11 @@ def grey_baseline(rgb: np.ndarray) -> np.ndarray:
 def _group_of(path: Path, root: Path) -> str:
     """The table row of a photo: its top-level sub-folder, ``FOLDER/`` for photos directly in ``root`` (so a
     sub-folder of the same name stays its own row), ``overall/`` for a sub-folder named like the total; see
-    :func:`shown` for names that are no UTF-8."""
+    :func:`vidcolor.errors.shown_name` for names that are no UTF-8."""
     parts = path.relative_to(root).parts
     if len(parts) == 1:
-        return shown(f"{root.resolve().name}/")
-    return shown(f"{parts[0]}/" if parts[0] == OVERALL else parts[0])
+        return shown_name(f"{root.resolve().name}/")
+    return shown_name(f"{parts[0]}/" if parts[0] == OVERALL else parts[0])
 
 
 def _mean_row(group: str, scores: list[tuple[float, ...]]) -> ScoreRow:

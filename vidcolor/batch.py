@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from .errors import (
     InputError, OutputBusyError, OutputError, VidcolorError, VidcolorWarning, debug_enabled, described, joined_lines,
+    shown_name,
 )
 from .io.containers import is_video_output
 from .io.encode import EncodeSettings
@@ -388,7 +389,7 @@ def _row_name(source: Path, src_dir: Path, unreadable: dict[Path, str]) -> str:
 def report_name(relative: Path) -> str:
     """A file's relative path for the report and messages: POSIX form, with bytes that are not UTF-8 (names
     from old Latin-1 archives, kept by Python as surrogates that no UTF-8 file can hold) shown as ``\\xe9``."""
-    return os.fsencode(relative.as_posix()).decode("utf-8", "backslashreplace")
+    return shown_name(relative.as_posix())
 
 
 def _colorize_file(

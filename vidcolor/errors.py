@@ -52,6 +52,12 @@ def joined_lines(message: str) -> str:
     return " ".join(line.strip() for line in message.splitlines() if line.strip())
 
 
+def shown_name(text: str) -> str:
+    """``text`` (a file or folder name) as a message, a table or a UTF-8 file can hold it: bytes that are not UTF-8
+    (names from old Latin-1 archives, kept by Python as surrogates) shown as ``\\xe9``."""
+    return os.fsencode(text).decode("utf-8", "backslashreplace")
+
+
 def described(error: Exception) -> str:
     """An unexpected error's type and the first line of its message (OpenCV's end in a line break, PyTorch's
     state-dict errors run to many lines: the rest is in the traceback)."""
