@@ -38,6 +38,7 @@ _BITS_PER_PIXEL = 0.2  # bit rate for encoders without a constant-quality mode: 
 _HELD_PACKETS = 32  # video packets kept back so that the last frame's own packet is still at hand at the end
 _MPEG_FRAME_RATES = tuple(Fraction(rate) for rate in ("24000/1001", "24", "25", "30000/1001", "30", "50", "60000/1001", "60"))
 _ZERO_BASED_MUXERS = frozenset({"avi", "mxf"})  # every stream starts at 0: sound is shifted, padded or trimmed
+_SHORTEST_FRAME = {"gif": Fraction(1, 50)}  # seconds a frame must show for (browsers slow GIF's 1/100 s)
 _SOUND_TO_THE_END_MUXERS = frozenset({"mxf"})  # pictures after the end of the sound are dropped: pad it
 # ... and sound after the end of the picture too (FFmpeg's MXF muxer writes only whole edit units): hold the picture
 _PICTURE_TO_THE_END_MUXERS = frozenset({"mxf"})
@@ -190,6 +191,10 @@ class VideoSink:
             copy_metadata(source, self.container, self._video, self._routes)
             self._play_as_often_as(source.path)
             self.container.start_encoding()
+            # the time steps of the muxer (set by start_encoding) that a frame shows for at least: one, or two of
+            # a GIF's 1/100 s, since browsers show a frame given less for 1/10 s
+            self._shortest_ticks = max(1, math.ceil(_SHORTEST_FRAME.get(self.container.format.name, 0)
+                                                    / Fraction(self._video.time_base)))
         except (av.FFmpegError, ValueError) as e:
             self.container.close()
             # FFmpeg's muxers also return a bare -1, read as EPERM, for streams they refuse: EPERM is a
@@ -290,9 +295,29 @@ class VideoSink:
             if self._constant_rate:
                 self._repeat_last_frame(until=pts)  # the source held its frame for longer than a slot
             self._last_slot = pts
+        elif pts is not None and self._last_pts is not None:
+            pts = self._after_last_tick(pts)
+            if pts is None:
+                self._dropped += 1
+                return
         if self._first_time is None and pts is not None:
             self._first_time = pts * self._time_base + self._shift * Fraction(self._video.time_base)
         self._encode_frame(frame, pts)
+
+    def _after_last_tick(self, pts: int) -> int | None:
+        """``pts`` (encoder time base) where the muxer's coarser time base would put it less than the shortest
+        frame after the last frame (GIF's 1/100 s ticks, of which browsers show a frame for two at least; Matroska's
+        1/1000 s: a 240 fps source into GIF failed, a damaged source's time mended one 1/60000 tick on showed two
+        frames at one millisecond in Matroska): moved to the first tick allowed when it is at most half a tick
+        late there, else None (left out, as the slots do and as FFmpeg's -vsync vfr does)."""
+        scale = self._time_base / Fraction(self._video.time_base)
+        allowed = round_half_up(self._last_pts * scale) + self._shortest_ticks
+        place = pts * scale
+        if round_half_up(place) >= allowed:
+            return pts
+        if place < allowed - 1:
+            return None
+        return math.ceil((allowed - Fraction(1, 2)) / scale)  # the first pts that rounds to the allowed tick
 
     @property
     def last_slot(self) -> int | None:
@@ -366,10 +391,7 @@ class VideoSink:
             return
         self._closed = True
         if self._dropped:
-            warnings.warn(f"{self.name}: {self._dropped} frame(s) of this video were left out where it runs "
-                          f"faster than the {self.container.format.name} file's {float(1 / self._time_base):g} fps "
-                          "slots, which keeps the picture in step with the sound; write .mkv or .mp4 to keep every "
-                          "frame", category=VidcolorWarning, stacklevel=2)
+            warnings.warn(self._dropped_message(), category=VidcolorWarning, stacklevel=2)
         try:
             self._hold_picture_for_the_sound()
             if self._constant_rate and self._end is not None:
@@ -391,6 +413,18 @@ class VideoSink:
             if isinstance(route, SubtitleRoute) and route.skipped:
                 warnings.warn(f"{self.name}: {route.skipped} event(s) of subtitle track {index} could not be read and "
                               "were left out", category=VidcolorWarning, stacklevel=3)
+
+    def _dropped_message(self) -> str:
+        """The warning for the frames left out: where the source ran faster than the slots or the time steps."""
+        muxer = self.container.format.name
+        if self._on_slots:
+            return (f"{self.name}: {self._dropped} frame(s) of this video were left out where it runs faster than the "
+                    f"{muxer} file's {float(1 / self._time_base):g} fps slots, which keeps the picture in step with "
+                    "the sound; write .mkv or .mp4 to keep every frame")
+        shortest = self._shortest_ticks * Fraction(self._video.time_base)
+        return (f"{self.name}: {self._dropped} frame(s) of this video were left out that came less than {shortest} s "
+                f"after the frame before, the shortest a {muxer} file shows a frame; write .mp4 or .mov to keep every "
+                "frame")
 
     def _hold_picture_for_the_sound(self) -> None:
         """Where the muxer cuts the sound at the end of the picture (MXF) and the sound runs on after it (by
