@@ -11,14 +11,16 @@ import csv
 import errno
 import json
 import os
+import re
 import secrets
 import sys
 import time
 import traceback
 import warnings
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Literal, TextIO
+from typing import Callable, Iterator, Literal, TextIO
 
 from tqdm import tqdm
 
@@ -29,7 +31,9 @@ from .errors import (
 from .io.containers import is_video_output
 from .io.encode import EncodeSettings
 from .io.images import IMAGE_SUFFIXES, is_image_suffix
-from .io.output import PARTIAL_NAME, OutputDoneError, longest_name, partial_path, remove_stale_partial
+from .io.output import (
+    PARTIAL_NAME, OutputDoneError, longest_name, partial_path, remove_stale_working_file, try_lock,
+)
 from .io.probe import probe_media
 from .pipeline import check_render_arguments, check_switches, checked_paths, colorize_image, colorize_video
 from .temporal import TemporalOptions
@@ -58,6 +62,8 @@ HOUSEKEEPING_FOLDERS = frozenset(
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CSV_TEXT_FIELDS = ("file", "error")
 REPORT_STEM = "vidcolor-report"
+# the hidden file a report is written through (see _locked_temporary): `.vidcolor-report.csv.0123456789ab.tmp`
+REPORT_TEMPORARY = re.compile(rf"\.{REPORT_STEM}\.(csv|json)\.[0-9a-f]{{12}}\.tmp")
 # a hidden file made in DST_DIR before any output: a folder run's own output folder, even when it was killed
 # (power loss, SIGKILL) before its report was written
 OUTPUT_MARK = ".vidcolor-output"
@@ -335,7 +341,7 @@ def _remove_stale_partials(src_dir: Path, dst_dir: Path) -> None:
 
     Only in an output folder whose :data:`OUTPUT_MARK` names ``src_dir``, only outside hidden and housekeeping
     folders, and only a working file whose output is not there (a finished result kept beside an output that
-    appeared meanwhile stays) and that no run holds locked (see :func:`remove_stale_partial`).
+    appeared meanwhile stays) and that no run holds locked (see :func:`remove_stale_working_file`).
     """
     if _marked_source(dst_dir) != str(src_dir.resolve()):
         return
@@ -346,7 +352,7 @@ def _remove_stale_partials(src_dir: Path, dst_dir: Path) -> None:
         if stale:
             working = {partial_path(folder / name).name for name in (*folders, *files)}
             removed.extend(report_name((folder / name).relative_to(dst_dir)) for name in stale
-                           if name not in working and remove_stale_partial(folder / name))
+                           if name not in working and remove_stale_working_file(folder / name))
         folders[:] = [name for name in folders if not _is_hidden_folder(name)]
     if removed:
         shown = ", ".join(removed[:3]) + (f" and {len(removed) - 3} more" if len(removed) > 3 else "")
@@ -521,9 +527,11 @@ def report_paths(dst_dir: str | os.PathLike) -> tuple[Path, Path]:
 
 
 def write_report(report: BatchReport) -> tuple[Path, Path]:
-    """Write ``vidcolor-report.csv`` and ``vidcolor-report.json`` into the report's output folder; an
+    """Write ``vidcolor-report.csv`` and ``vidcolor-report.json`` into the report's output folder, first removing
+    the temporary files of reports that killed runs left there (see :func:`_remove_stale_report_temporaries`); an
     :class:`OutputError` with the run's summary when they cannot be written (the drive full or gone)."""
     csv_path, json_path = report_paths(report.dst_dir)
+    _remove_stale_report_temporaries(report.dst_dir)
     try:
         write_report_csv(report, csv_path)
         write_report_json(report, json_path)
@@ -573,20 +581,55 @@ def write_report_json(report: BatchReport, path: Path) -> None:
     _write_replacing(path, lambda stream: stream.write(json.dumps(document, indent=2) + "\n"), "utf-8")
 
 
+def _remove_stale_report_temporaries(dst_dir: Path) -> None:
+    """Remove the temporary files of reports (:data:`REPORT_TEMPORARY`) that runs killed while writing their report
+    (SIGKILL, power loss) left in ``dst_dir``; the one another run is writing right now is locked and stays."""
+    try:
+        names = os.listdir(dst_dir)
+    except OSError:  # the folder is gone or unreadable: writing the report says so
+        return
+    for name in names:
+        if REPORT_TEMPORARY.fullmatch(name):
+            remove_stale_working_file(dst_dir / name)
+
+
 def _write_replacing(path: Path, write: Callable[[TextIO], object], encoding: str) -> None:
     """Write ``path`` through a hidden temporary file renamed over it, so that a report is never half
     written; the temporary file is removed when writing fails. Its name is new for each write, so that two
-    runs into one folder finishing at once each rename a whole report of their own (the last one stays)."""
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        # names are readable already (report_name); an error message may still quote a raw one.
-        # "x": never a file of another run; the mode follows the umask, as the report's did
-        with open(temporary, "x", newline="", encoding=encoding, errors="backslashreplace") as stream:
-            write(stream)
-        os.replace(temporary, path)
-    except BaseException:
+    runs into one folder finishing at once each rename a whole report of their own (the last one stays), and it
+    is locked until then, so that another run's cleanup leaves it alone (see :func:`_locked_temporary`)."""
+    with _locked_temporary(path) as temporary:
         try:
-            temporary.unlink(missing_ok=True)
-        except OSError:  # the folder is gone or read-only: keep the first error
-            pass
-        raise
+            # names are readable already (report_name); an error message may still quote a raw one
+            with open(temporary, "w", newline="", encoding=encoding, errors="backslashreplace") as stream:
+                write(stream)
+            os.replace(temporary, path)
+        except BaseException:
+            try:
+                temporary.unlink(missing_ok=True)
+            except OSError:  # the folder is gone or read-only: keep the first error
+                pass
+            raise
+
+
+@contextmanager
+def _locked_temporary(path: Path) -> Iterator[Path]:
+    """Create a new hidden file ``.NAME.HEX.tmp`` beside ``path`` (never a file of another run; its mode follows the
+    umask, as the report's did) and yield its name, locked until the block ends, so that another run's cleanup
+    (:func:`_remove_stale_report_temporaries`) leaves it alone. A name that such a cleanup took between the file's
+    creation and the lock is given up for a new one. Where locks cannot be taken nothing is held (and a file held
+    open could not be renamed on Windows)."""
+    while True:
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        descriptor = os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+        locked = try_lock(descriptor)
+        if locked is None or locked and os.fstat(descriptor).st_nlink:  # not removed by a cleanup before the lock
+            break
+        os.close(descriptor)
+    if locked is None:
+        os.close(descriptor)
+    try:
+        yield temporary
+    finally:
+        if locked:
+            os.close(descriptor)

@@ -43,7 +43,7 @@ from .io.decode import LumaFrame, VideoSource
 from .io.containers import check_video_output, container_format
 from .io.encode import EncodeSettings, VideoSink, round_half_up
 from .io.ffmpeg_names import ffmpeg_path
-from .io.output import atomic_output, check_name_length, check_output_path
+from .io.output import atomic_output, check_name_length, check_output_path, try_lock
 from .pipeline import (
     FrameColorizer,
     VideoResult,
@@ -59,11 +59,6 @@ from .pipeline import (
 )
 from .temporal import TemporalOptions
 from .worker import Colorizer
-
-try:
-    import fcntl
-except ImportError:  # Windows
-    fcntl = None
 
 SEGMENT_SECONDS = 10.0
 MANIFEST_VERSION = 2  # 2: segments on the frame slots of the whole video, with their first frame's output time
@@ -119,18 +114,11 @@ def _held(folder: Path, output_path: Path) -> Iterator[None]:
         raise OutputError(f"cannot prepare the --resume folder {folder} ({error.strerror}); "
                           "check the output folder is writable") from error
     try:
-        if fcntl is not None:
-            try:
-                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                busy = True
-            except OSError:  # a file system without locks
-                busy = False
-            else:  # or removed meanwhile by a run that finished
-                busy = not folder.is_dir() or not os.path.samestat(os.fstat(descriptor), folder.stat())
-            if busy:
-                raise OutputBusyError(f"output {output_path} is being rendered by another --resume run right now (its "
-                                      f"folder {folder.name} is locked); wait for that run or choose another output")
+        locked = try_lock(descriptor)  # None: no locks here
+        gone = locked and (not folder.is_dir() or not os.path.samestat(os.fstat(descriptor), folder.stat()))
+        if locked is False or gone:  # held by another run, or removed meanwhile by a run that finished
+            raise OutputBusyError(f"output {output_path} is being rendered by another --resume run right now (its "
+                                  f"folder {folder.name} is locked); wait for that run or choose another output")
         yield
     finally:
         os.close(descriptor)

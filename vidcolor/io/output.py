@@ -94,25 +94,39 @@ def partial_path(output_path: Path) -> Path:
 PARTIAL_NAME = re.compile(r"\..+\.partial(\.[^.]+)?", re.DOTALL)
 
 
-def remove_stale_partial(path: Path) -> bool:
+def remove_stale_working_file(path: Path) -> bool:
     """Remove ``path``, a working file left by a killed run, when it is a regular file no process holds locked;
     whether it was removed. A file another run is writing (locked), a link, and any file where locks cannot be
     taken (Windows, file systems without locks: no telling whether another run writes it) are left alone."""
-    if fcntl is None:
+    if fcntl is None:  # and no O_NOFOLLOW either
         return False
     try:  # O_NONBLOCK: a pipe of that name must not block the open
         descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return False
     try:
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode) or not try_lock(descriptor):  # a run writes it, or no locks
             return False
-        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held until the name is gone
-        os.unlink(path)
-    except OSError:  # locked by a run writing it, no locks here, or the folder is read-only
+        os.unlink(path)  # the lock is held until the name is gone
+    except OSError:  # the folder is read-only
         return False
     finally:
         os.close(descriptor)
+    return True
+
+
+def try_lock(descriptor: int) -> bool | None:
+    """Take an exclusive lock on the open file or folder ``descriptor`` without waiting, held until it is closed:
+    True when taken, False when another process holds it, None where locks cannot be taken (Windows has no
+    ``flock``; some network and FUSE mounts refuse it)."""
+    if fcntl is None:
+        return None
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError:  # a file system without locks
+        return None
     return True
 
 
@@ -195,13 +209,9 @@ def held_exclusively(temporary: Path, output_path: Path) -> Iterator[None]:
     except OSError as error:
         raise OutputError(f"cannot write {temporary} ({error.strerror}); choose another output folder") from error
     try:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if try_lock(descriptor) is False:  # None: a file system without locks (some network and FUSE mounts)
             raise OutputBusyError(f"output {output_path} is being written by another run right now (its working file "
-                              f"{temporary.name} is locked); wait for that run or choose another output") from None
-        except OSError:  # a file system without locks (some network and FUSE mounts): write unlocked
-            pass
+                                  f"{temporary.name} is locked); wait for that run or choose another output")
         yield
     finally:
         os.close(descriptor)
