@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import os
 from pathlib import Path
 
@@ -11,9 +12,37 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib import font_manager  # noqa: E402
+from matplotlib.ft2font import FT2Font  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from vidcolor.io.output import atomic_output  # noqa: E402
+
+
+# fonts with Chinese, Japanese and Korean glyphs, which DejaVu Sans lacks: folder names fall back on those installed
+FALLBACK_FAMILIES = ("Noto Sans CJK JP", "Noto Sans CJK SC", "Noto Sans CJK TC", "Noto Sans CJK KR", "Source Han Sans",
+                     "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "Droid Sans Fallback", "IPAGothic", "IPAexGothic",
+                     "TakaoGothic", "NanumGothic", "AR PL UMing CN", "Microsoft YaHei", "Yu Gothic", "Malgun Gothic")
+
+
+@functools.cache
+def label_fonts() -> tuple[tuple[str, ...], frozenset[int]]:
+    """The font families for labels (DejaVu Sans, then the installed :data:`FALLBACK_FAMILIES`, which matplotlib
+    falls back along character by character) and the code points they have glyphs for together."""
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    families = ("DejaVu Sans", *(family for family in FALLBACK_FAMILIES if family in installed))
+    covered: set[int] = set()
+    for family in families:
+        path = font_manager.findfont(font_manager.FontProperties(family=family), fallback_to_default=False)
+        covered.update(FT2Font(path).get_charmap())
+    return families, frozenset(covered)
+
+
+def readable_label(text: str) -> str:
+    """``text`` with each character no label font has a glyph for written as its ``\\uXXXX`` escape: a readable
+    name instead of a box, and no "Glyph missing from font" warning."""
+    covered = label_fonts()[1]
+    return "".join(char if ord(char) in covered else ascii(char)[1:-1] for char in text)
 
 
 def save_figure(figure: plt.Figure, out_png: str | os.PathLike) -> None:
@@ -121,7 +150,8 @@ def metric_bars(
         for index, (label, values) in enumerate(bars.items()):
             container = axis.bar(positions + (index - (len(bars) - 1) / 2) * width, values, width, label=label)
             axis.bar_label(container, fmt="%.3g", fontsize=7)
-        axis.set_xticks(positions, groups, rotation=30, ha="right")
+        axis.set_xticks(positions, [readable_label(group) for group in groups], rotation=30, ha="right",
+                        fontfamily=list(label_fonts()[0]))
         axis.set_title(metric)
         axis.legend(fontsize=8)
     figure.tight_layout()

@@ -58,6 +58,8 @@ def resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 CPU_PIXELS_PER_CALL = 2 * 256 * 256
 # a photo's peak over the loaded model, benchmarks/memory.py --photo: 71 at 24 MP, rounded up for other formats
 PHOTO_BYTES_PER_PIXEL = 80
+# colorize_rgb's peak over the model and the array it is given: 35-47 measured (uint8, uint16, float), rounded up
+ARRAY_BYTES_PER_PIXEL = 50
 BAND_PIXELS = 1 << 21  # rows of a photo converted to and from Lab at a time (2 MP: ~100 MB of temporaries)
 
 
@@ -183,7 +185,11 @@ class Colorizer:
     @torch.inference_mode()
     def colorize_rgb(self, rgb: np.ndarray | torch.Tensor) -> np.ndarray:
         """Colourise one ``(H,W,3)`` image (float in [0, 1], or uint8/uint16; an array or a torch tensor) into
-        float RGB in [0, 1]; its own Lab L is kept at full resolution."""
+        float RGB in [0, 1]; its own Lab L is kept at full resolution. On the CPU, an :class:`InputError` for an
+        image that needs more memory than is free (about :data:`ARRAY_BYTES_PER_PIXEL` a pixel)."""
+        rgb = _checked_rgb(rgb)
+        if self.device.type == "cpu":
+            check_free_memory("the array", rgb.shape[1], rgb.shape[0], ARRAY_BYTES_PER_PIXEL)
         lightness, ab = self.predict_full_size(rgb)
         height, width = lightness.shape[-2:]
         colour = np.empty((height, width, 3), np.float32)
@@ -195,15 +201,23 @@ class Colorizer:
 
 def check_photo_memory(colorizer: Colorizer, path: Path, width: int, height: int) -> None:
     """:class:`InputError` when colouring a ``width`` x ``height`` photo on the CPU needs more memory than the
-    system has free (RAM and swap, where the system says): a huge scan would otherwise be killed by the
-    system half-way, without a word. About :data:`PHOTO_BYTES_PER_PIXEL` a pixel."""
+    system has free: a huge scan would otherwise be killed by the system half-way, without a word. About
+    :data:`PHOTO_BYTES_PER_PIXEL` a pixel."""
+    if colorizer.device.type == "cpu":
+        check_free_memory(path, width, height, PHOTO_BYTES_PER_PIXEL)
+
+
+def check_free_memory(name: str | os.PathLike, width: int, height: int, bytes_per_pixel: int,
+                      work: str = "colouring") -> None:
+    """:class:`InputError` naming ``name`` when ``work`` on a ``width`` x ``height`` picture, at ``bytes_per_pixel``,
+    needs more memory than the system has free (RAM and swap, where the system says)."""
     free = free_memory_bytes()
-    needed = PHOTO_BYTES_PER_PIXEL * width * height
-    if colorizer.device.type != "cpu" or free is None or needed <= free:
+    needed = bytes_per_pixel * width * height
+    if free is None or needed <= free:
         return
-    raise InputError(f"{path} is {width}x{height} ({width * height / 1e6:.0f} MP): colouring it needs about "
+    raise InputError(f"{os.fspath(name)} is {width}x{height} ({width * height / 1e6:.0f} MP): {work} it needs about "
                      f"{needed / 2**30:.1f} GB of memory and {free / 2**30:.1f} GB is free; close other programs "
-                     "or colour a smaller copy of the scan")
+                     "or use a smaller copy of it")
 
 
 def free_memory_bytes() -> int | None:
