@@ -360,6 +360,18 @@ def test_image_input_gives_one_row(weights, tmp_path) -> None:
     assert np.abs(colour - read_rgb(colour_file)).max() <= 1
 
 
+def test_a_photo_too_big_for_the_free_memory_is_named_in_one_line(weights, tmp_path, monkeypatch) -> None:
+    """The sheet of a huge scan was refused as "the array is ..." (colorize_rgb's words), not by the file's name."""
+    photo = tmp_path / "scan.png"
+    cv2.imwrite(str(photo), np.full((HEIGHT, WIDTH), 90, np.uint8))
+    monkeypatch.setattr("vidcolor.worker.free_memory_bytes", lambda: WIDTH * HEIGHT * 10)
+    result = cli(str(photo), "--sheet", str(tmp_path / "sheet.png"), "--weights", str(weights), "--device", "cpu",
+                 "--render-size", str(RENDER))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"Error: {photo} is {WIDTH}x{HEIGHT} (0 MP): colouring it needs about" in result.output, result.output
+    assert not (tmp_path / "sheet.png").exists()
+
+
 def fake_window(monkeypatch: pytest.MonkeyPatch, keys: list[int]) -> list[str]:
     """Stand-ins for cv2's window calls (the installed OpenCV is headless) that press ``keys`` in turn;
     returns the list the window titles are collected in."""

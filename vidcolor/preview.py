@@ -36,7 +36,7 @@ from .io.probe import media_kind
 from .merge import YuvFormat
 from .pipeline import FrameColorizer, source_yuv_format
 from .temporal import TemporalOptions
-from .worker import Colorizer
+from .worker import Colorizer, check_photo_memory
 
 WARMUP_TOLERANCE = 1e-3
 DEFAULT_SHEET_FRAMES = 8
@@ -445,9 +445,11 @@ def contact_sheet(frames: Sequence[PreviewFrame]) -> np.ndarray:
     return np.concatenate([sheet_row(frame, text, row_width) for frame, text in zip(frames, texts)], axis=0)
 
 
-def photo_preview(image: LoadedImage, colorizer: Colorizer) -> PreviewFrame:
-    """A photo (from :func:`vidcolor.io.images.read_image`) and its colour, exactly as
-    :func:`vidcolor.pipeline.colorize_image` makes it (alpha aside)."""
+def photo_preview(image: LoadedImage, colorizer: Colorizer, path: Path) -> PreviewFrame:
+    """A photo (from :func:`vidcolor.io.images.read_image` of ``path``) and its colour, exactly as
+    :func:`vidcolor.pipeline.colorize_image` makes it (alpha aside); an :class:`InputError` naming ``path`` when
+    it would need more memory than is free."""
+    check_photo_memory(colorizer, path, image.grey.shape[1], image.grey.shape[0])
     grey = np.repeat(image.grey[..., None], 3, axis=2)
     return PreviewFrame(index=0, seconds=0.0, original=image.rgb, colour=colorizer.colorize_rgb(grey))
 
@@ -482,7 +484,7 @@ def write_contact_sheet(
     elif media_kind(input_path) == "image":
         image = read_image(input_path)
         check_sheet_size(output_path.suffix, image.rgb.shape[1], image.rgb.shape[0], [(0, 0.0)], None)
-        shown = [photo_preview(image, colorizer)]
+        shown = [photo_preview(image, colorizer, input_path)]
     else:
         with VideoSource(input_path) as opened:
             shown = _sheet_frames(opened, output_path.suffix, colorizer, frames, temporal, batch_size, start_seconds)

@@ -148,7 +148,7 @@ def _show_image(input_path: Path, colorizer: Colorizer, save_dir: Path) -> None:
     saved = ""
     while True:
         if frame is None:  # coloured again only when the saturation changes
-            frame = photo_preview(image, colorizer)
+            frame = photo_preview(image, colorizer, input_path)
         text = f"saturation {colorizer.saturation:.2f}"
         _display(sheet_row(frame, text), f"{input_path.name}  {text}{saved}  |  +/-: saturation  s: save  q: quit")
         saved = ""
