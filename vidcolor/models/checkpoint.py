@@ -6,6 +6,7 @@ what the weights were trained on and how well they did.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import zipfile
@@ -29,6 +30,9 @@ NORMALIZATION = {"l": "L/50-1", "ab": "ab/110", "output": "tanh"}
 # sides the generator is built at: the model runs a dummy input of this size through its encoder
 MIN_INPUT_SIZE, MAX_INPUT_SIZE = 32, 1024
 DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "default.safetensors"
+# sha256sum of the bundled default model, checked whenever it is loaded: update it with the file
+DEFAULT_WEIGHTS_SHA256 = "d31a9610ad782f058f47068e8ab96e9d839c6a0ed209edbefc2a6f27e02a7ec8"
+CHUNK_BYTES = 1 << 20  # files are hashed and scanned a chunk at a time
 EXPORT_HINT = "pass a .safetensors file written by vidcolor train (--export or --snapshots)"
 RUN_CHECKPOINT = "checkpoint.pt"  # what vidcolor train keeps in its run folder (torch.save)
 ZIP_MAGIC = b"PK\x03\x04"  # a zip archive, as torch.save writes since PyTorch 1.6
@@ -65,14 +69,30 @@ def save_generator(
 
 def _write_weights(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, Any]) -> None:
     """Write a safetensors file through a locked temporary file renamed into place (see
-    :func:`vidcolor.io.output.atomic_output`); ``OutputError`` when it cannot be written."""
+    :func:`vidcolor.io.output.atomic_output`); ``OutputError`` when it cannot be written.
+
+    The metadata gains the SHA-256 and length of the tensor data (the bytes after the header, laid out
+    the same whatever the metadata), which :func:`load_generator` checks."""
     try:
+        metadata = metadata | _data_checksum(save(tensors))
         with atomic_output(path) as temporary:
             # bytes written into the working file as made (mode 0666 less the umask): safetensors' save_file makes
             # its files readable by their owner alone, so a model shared on a server was unreadable to the team
             temporary.write_bytes(save(tensors, metadata={METADATA_KEY: json.dumps(metadata)}))
     except (SafetensorError, OSError) as error:
         raise OutputError(f"cannot write weights to {path} ({error}); check the folder exists and is writable") from error
+
+
+def _data_checksum(blob: bytes) -> dict[str, Any]:
+    """The metadata entries that let a load check the tensor data of the safetensors file ``blob``."""
+    data = memoryview(blob)[_data_start(blob):]
+    return {"data_sha256": hashlib.sha256(data).hexdigest(), "data_bytes": len(data)}
+
+
+def _data_start(head: bytes) -> int:
+    """Where the tensor data starts in a safetensors file that begins with ``head``: after the header's
+    length (8 bytes, little-endian) and the header."""
+    return 8 + int.from_bytes(head[:8], "little")
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
@@ -223,12 +243,82 @@ def load_generator(path: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]:
     except (SafetensorError, OSError, ValueError) as error:
         raise WeightsError(f"{path} is corrupt ({error})") from error
     state = {key: value.float() if value.is_floating_point() else value for key, value in state.items()}
+    # how tensors another tool changed differ is said first: the checksum would only call them damaged
+    _load_state(model, state, path, metadata["architecture"])
+    _check_integrity(Path(path), metadata)
     try:
         check_finite_weights(state)
     except WeightsError as error:
         raise WeightsError(f"{path}: {error}") from error
-    _load_state(model, state, path, metadata["architecture"])
     return model.eval(), metadata
+
+
+def _check_integrity(path: Path, metadata: dict[str, Any]) -> None:
+    """``WeightsError`` when the well-formed weights file ``path`` holds damaged tensor data: the bundled
+    default model against its known SHA-256, an export against the checksum written into ``metadata``
+    (unless another tool stored other tensors since: their data has another length), any other file
+    for a tail of zero bytes, as a copy or write cut short leaves in a pre-allocated file."""
+    try:
+        if DEFAULT_WEIGHTS.is_file() and os.path.samefile(path, DEFAULT_WEIGHTS):
+            if _sha256(path, 0) != DEFAULT_WEIGHTS_SHA256:
+                raise WeightsError(f"the bundled default model {path} is damaged: its SHA-256 does not match the one "
+                                   "this vidcolor was released with; reinstall vidcolor")
+            return
+        with path.open("rb") as handle:
+            start = _data_start(handle.read(8))
+        size = path.stat().st_size
+        expected = metadata.get("data_sha256")
+        if isinstance(expected, str) and metadata.get("data_bytes") == size - start:
+            if _sha256(path, start) != expected:
+                raise WeightsError(f"{path} is damaged: its tensor data does not match the checksum written with it; "
+                                   "export it again or copy it again")
+            return
+        _check_zero_tail(path, start, size)
+    except OSError as error:
+        raise WeightsError(f"cannot read {path} ({error.strerror or first_line(error)})") from error
+
+
+def _sha256(path: Path, start: int) -> str:
+    """The SHA-256 of ``path`` from byte ``start`` to its end, read a chunk at a time."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        handle.seek(start)
+        while chunk := handle.read(CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _check_zero_tail(path: Path, start: int, size: int) -> None:
+    """``WeightsError`` when the zero bytes that end ``path`` (tensor data from ``start`` to ``size``) cover a
+    whole weight tensor (2 or more dimensions): never all zeros in a generator, trained or not, while a
+    BatchNorm bias or step counter may be."""
+    zeros_from = _zero_tail_start(path, start, size)
+    if zeros_from == size:
+        return
+    with path.open("rb") as handle:
+        header = json.loads(handle.read(start)[8:])  # well-formed: safetensors has read it
+    header.pop("__metadata__", None)
+    blanked = sorted((entry["data_offsets"][0], name) for name, entry in header.items() if len(entry["shape"]) >= 2
+                     and entry["data_offsets"][0] < entry["data_offsets"][1]
+                     and start + entry["data_offsets"][0] >= zeros_from)
+    if blanked:
+        raise WeightsError(f"{path} is damaged: its last {size - zeros_from} bytes are zeros, blanking {len(blanked)} "
+                           f"weight tensors such as {blanked[0][1]!r} (a copy or write cut short?); copy it again "
+                           "or export it again")
+
+
+def _zero_tail_start(path: Path, start: int, size: int) -> int:
+    """Where the zero bytes that end ``path`` begin (``size`` when its last byte is not zero), not before ``start``."""
+    end = size
+    with path.open("rb") as handle:
+        while end > start:
+            begin = max(start, end - CHUNK_BYTES)
+            handle.seek(begin)
+            kept = len(handle.read(end - begin).rstrip(b"\0"))
+            if kept:
+                return begin + kept
+            end = begin
+    return start
 
 
 def _load_state(model: nn.Module, state: dict[str, torch.Tensor], path: str | os.PathLike, architecture: str) -> None:
@@ -269,7 +359,9 @@ def _mismatch(expected: dict[str, torch.Tensor], given: dict[str, torch.Tensor])
 
 def update_metadata(path: str | os.PathLike, changes: dict[str, Any]) -> None:
     """Merge ``changes`` into the metadata block of ``path``, keeping the tensors as stored."""
-    metadata = read_metadata(path) | changes
+    metadata = read_metadata(path)
+    _check_integrity(Path(path), metadata)  # else the checksum written below would vouch for damaged tensors
+    metadata |= changes
     tensors = load_file(str(path), device="cpu")
     _write_weights(Path(path), tensors, metadata)
 
