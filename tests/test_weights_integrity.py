@@ -5,6 +5,7 @@ import hashlib
 import json
 import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,8 +17,7 @@ from safetensors.torch import load_file, save_file
 
 from cli import main
 from vidcolor.errors import WeightsError
-from vidcolor.models import (create_generator, default_weights_path, load_generator, read_metadata, save_generator,
-                             update_metadata)
+from vidcolor.models import (default_weights_path, load_generator, read_metadata, update_metadata)
 from vidcolor.models import checkpoint
 from vidcolor.worker import Colorizer
 
@@ -25,11 +25,9 @@ DAMAGED = "is damaged: its tensor data does not match the checksum written with 
 
 
 @pytest.fixture
-def weights(tmp_path):
-    torch.manual_seed(0)
-    path = tmp_path / "tiny.safetensors"
-    save_generator(create_generator("tiny-unet").eval(), path, "tiny-unet")
-    return path
+def weights(weights, tmp_path):
+    """A copy of the tiny weights (tests/conftest.py) that a test may damage."""
+    return Path(shutil.copy(weights, tmp_path / "tiny.safetensors"))
 
 
 def _zero_tail(path, fraction=0.5):
