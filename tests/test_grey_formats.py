@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from tests.helpers import ConstantColour
-from vidcolor.io.decode import VideoSource, _limited_grey_luma
+from vidcolor.io.decode import VideoSource
+from vidcolor.io.luma_planes import limited_grey_luma
 from vidcolor.pipeline import colorize_video
 from vidcolor.worker import Colorizer
 
@@ -68,6 +69,6 @@ def test_a_grey_frame_of_another_size_is_scaled_to_the_stream_size():
     samples = np.full((64, 96), 235 << 2, np.uint16)
     samples[:, :48] = 16 << 2
     frame = av.VideoFrame.from_ndarray(samples, format="gray10le")
-    luma = _limited_grey_luma(frame, 48, 32)
+    luma = limited_grey_luma(frame, 48, 32)
     assert luma.shape == (32, 48) and luma.dtype == np.uint8
     assert (luma[:, :20] == 16).all() and (luma[:, 28:] == 235).all()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
 import itertools
 import struct
 import warnings
@@ -12,38 +11,25 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
-import cv2
 import numpy as np
 from av.sidedata.sidedata import Type as SideDataType
 
 from vidcolor.errors import InputError, VidcolorWarning
-from vidcolor.io import colour_matrices
 from vidcolor.io.colour_matrices import stated_matrix
+from vidcolor.io.damaged_frames import DAMAGE_ERRORS, DamagedFrames
 from vidcolor.io.ffmpeg_names import ffmpeg_path
+from vidcolor.io.frame_timeline import FrameTimeline, decoder_lag
+from vidcolor.io.luma_planes import luma_plane, matrix_for_rgb
 from vidcolor.io.probe import open_media, picture_stream
 
 _MAX_FRAME_RATE = 1000  # an "average rate" above this is a time base read as a rate (DV: 60000)
-_JPEG_RANGE = 2  # AVCOL_RANGE_JPEG: full-range samples
-_MPEG_RANGE = 1  # AVCOL_RANGE_MPEG: limited-range samples (16-235 at 8 bits)
-# one-plane grey formats: swscale takes them as full range whatever their tag (see _limited_grey_luma)
-_GREY_FORMATS = frozenset({"gray", "gray9le", "gray9be", "gray10le", "gray10be", "gray12le", "gray12be", "gray14le",
-                           "gray14be", "gray16le", "gray16be"})
-# swscale's names of the matrices players assume by frame height (colour_matrices.assumed_matrix), which an
-# RGB source's frames are converted with
-_SWSCALE_NAMES = {colour_matrices.BT709: "ITU709", colour_matrices.SMPTE170M: "ITU601"}
-_SWSCALE_MATRICES = frozenset({0, 1, 2, 4, 5, 6, 7, 9})  # the codes swscale converts; it refuses frames of others
 _DTS_TIMED = frozenset({"avi"})  # demuxers that store no pts: their frame pts are guesses, dts are real
 _PROGRAM_STREAM_DEMUXERS = frozenset({"mpeg", "mpegvideo", "vob"})  # .mpg/.vob/.mod and bare MPEG-1/2 video
 # packets kept while looking for the first frame's display matrix; past it, none is kept and the file is opened
 # again (a still picture that frame threads return only at the end of a long sound track)
 _PEEK_BYTES = 16 << 20
 _LAST_START_DEMUXERS = frozenset({"nut"})  # whose file duration is when the last frame starts
-_LISTED_TIMES = 5  # damaged frames whose times a warning lists
 _STEADY_DEMUXERS = frozenset({"mpegts"})  # broadcast and camcorder streams: frames at a steady rate
-_STEADY_STEPS, _STEADY_GAPS = 64, 1000  # a stream with more kinds of step between frames, or wide steps, is variable-rate
-# how decoders refuse a damaged packet: invalid data; EPERM, the bare -1 of older decoders (DV: a frame cut short);
-# EINVAL (raw video: a packet shorter than a frame); an external library's error (PNG: zlib on damaged data)
-_DAMAGE_ERRORS = (av.error.InvalidDataError, av.error.PermissionError, av.error.ArgumentError, av.error.ExternalError)
 
 
 @dataclass(frozen=True)
@@ -80,253 +66,6 @@ class LumaFrame:
     y: np.ndarray
 
 
-@dataclass(frozen=True)
-class FrameTimeline:
-    """When each frame of a video shows, from its packets: ``times[i]`` is frame i's time (stream time
-    base, sorted) and ``end`` where the last frame stops showing (its duration, or one frame period).
-
-    ``slot`` is one frame period. ``lag``: decoded AVI frames carry the dts of the packet the decoder
-    returned them on, ``lag`` packets after their own (its reordering delay). ``seekable`` is False where
-    a seek cannot be trusted to say which frame it reached: a bare stream without times (given one slot
-    per packet) and MPEG program streams (FFmpeg's times after a seek there can be a frame off).
-    """
-
-    times: list[int]
-    end: Fraction | int
-    time_base: Fraction
-    slot: int = 1
-    lag: int = 0
-    seekable: bool = True
-
-    def __len__(self) -> int:
-        return len(self.times)
-
-    def index_at(self, seconds: float) -> int | None:
-        """The frame shown ``seconds`` after the first frame starts; None at or past the end."""
-        if not self.times:
-            return None
-        exact = Fraction(seconds).limit_denominator(1_000_000)  # 0.3, not 0.29999...: frames start on it
-        target = self.times[0] + exact / self.time_base
-        if target >= self.end:
-            return None
-        return max(bisect.bisect_right(self.times, target) - 1, 0)
-
-    def index_of(self, pts: int) -> int:
-        """The index of a decoded frame timed ``pts``: the nearest time on the timeline (frames the decoder
-        returns after the last packet follow it slot by slot), less the decoder's ``lag``."""
-        return max(_position(self.times, pts, self.slot) - self.lag, 0)
-
-    def holds(self, pts: int) -> bool:
-        """Whether ``pts`` is (within a quarter frame) one of the times: after a seek into an MPEG program
-        stream the decoder can give times half a frame off, which do not say which frame it is."""
-        position = _position(self.times, pts, self.slot)
-        return position >= len(self.times) or abs(self.times[position] - pts) <= self.slot / 4
-
-    def seconds_of(self, index: int) -> float:
-        """When frame ``index`` starts, in seconds after the first frame (0 for an empty timeline)."""
-        if not self.times:
-            return 0.0
-        last = len(self.times) - 1
-        start = self.times[min(index, last)] + max(index - last, 0) * self.slot
-        return float((start - self.times[0]) * self.time_base)
-
-
-class _Damage:
-    """The frames one decoding pass loses to damage: packets the decoder refuses (``refused``), and packets it
-    takes but returns no frame for (``lost``, their times).
-
-    ``timed``: the container stores each packet's pts, which the decoder gives its frame, so the times of
-    packets sent from the first keyframe on that never come back on a frame are the lost ones (earlier times
-    are an open GOP's leading frames, which need the GOP before; a packet between an interlaced frame and the
-    next is taken as that frame's second field, as in H.264 PAFF, a packet per field). Packets before the
-    first keyframe (a recording cut inside a GOP, or a first keyframe so damaged that it is not flagged as
-    one) give no frame either: where the decoder refused any before the first frame, those before that frame
-    are lost too (they are no frames of the timeline, so the frames after them keep their places). Elsewhere
-    (AVI, whose pts are guesses; a bare stream) a refused packet is the lost frame, at its dts: with frame
-    threads the decoder refuses a few packets after the damaged one, so that time is a few frames late. There
-    the first frame is the one of the latest keyframe at or before the dts it carries (see
-    :func:`_own_keyframe`): the packets before that keyframe are lost, and where the decoder refused any, the
-    packets before the first keyframe too, as for timed packets.
-
-    ``steady``: the frames should come at a steady rate, so that where nine steps in ten between them are the
-    shortest one, a step of two or more whole ones holds frames lost with their packets (MPEG-TS: a frame
-    whose start code is damaged is merged into the packet before)."""
-
-    def __init__(self, timed: bool = True, steady: bool = False, reorders: bool = True) -> None:
-        self.refused = 0
-        self.first_error: av.FFmpegError | None = None
-        self.lost: list[int] = []
-        self._timed = timed
-        self._pending: list[int] = []  # sorted pts of packets sent whose frames have not come back
-        self._start: int | None = None  # the first keyframe's pts
-        self._leading: list[int] = []  # times of the packets sent before the first keyframe
-        self._opening: list[tuple[int, bool]] = []  # untimed: (dts, keyframe) of the packets sent before a frame came
-        self._keyframe_seen = False
-        self._sent = 0  # packets sent from the first keyframe on
-        self._returned = 0  # frames returned
-        self._finished = False  # the pass reached the end of the file
-        self.first: int | None = None  # the time of the first frame returned
-        self._latest: int | None = None  # the pts of the latest frame returned
-        self._order: dict[int, int] = {}  # timed: the number (in sending order) of the packet sent at each pts
-        self._latest_order: int | None = None  # the number of the latest frame's packet
-        self._field_follows = False  # the latest frame was interlaced: its second field may have a packet
-        self._unplaced = 0  # frames lost since the latest frame returned, by refusal
-        self._steady = steady
-        self._reorders = reorders  # the decoder may return frames out of decoding order (B-frames)
-        self._spacing: int | None = None  # the shortest step between consecutive frames
-        self._steps: dict[int, int] = {}  # how often each step occurs
-        self._wide_steps: list[tuple[int, int]] = []  # (time, step) of the steps that may hold lost frames
-
-    @property
-    def count(self) -> int:
-        """How many frames were lost: at least one per refused packet, and once the pass ended, where the decoder
-        refused any, at least as many as it returned fewer frames than it took packets (a refused flush leaves
-        frames in it; before the end, frames still being decoded are no loss)."""
-        short = self._sent - self._returned if self.refused and self._finished else 0
-        return max(self.refused, len(self.lost), short)
-
-    def sent(self, packet: av.Packet) -> None:
-        """Note a video packet given to the decoder."""
-        self._keyframe_seen = self._keyframe_seen or packet.is_keyframe
-        if packet.is_discard:
-            return
-        time = packet.pts if self._timed else packet.dts
-        if not self._keyframe_seen:
-            if time is not None:
-                self._leading.append(time)
-            return
-        self._sent += 1
-        if not self._timed and not self._returned and time is not None:
-            self._opening.append((time, packet.is_keyframe))
-        if not self._timed or packet.pts is None:
-            return
-        if self._start is None:
-            self._start = packet.pts
-        if packet.pts >= self._start:
-            bisect.insort(self._pending, packet.pts)
-            self._order[packet.pts] = self._sent
-
-    def refuse(self, packet: av.Packet | None, error: av.FFmpegError) -> None:
-        """Note a packet the decoder refused; where its time does not find it (before the first keyframe once
-        a frame came, or not timed), it is the lost frame. None: the flush, which leaves the frames still in the
-        decoder lost (their times find them)."""
-        self.refused += 1
-        self.first_error = self.first_error or error
-        if packet is None:
-            return
-        timed = self._timed and packet.pts is not None
-        if timed and (self.first is None or (self._start is not None and packet.pts >= self._start)):
-            return  # found by the times of the frames that come back (see returned)
-        time = packet.pts if timed else packet.dts if packet.dts is not None else packet.pts
-        if time is not None:
-            self.lost.append(time)
-        if not timed:
-            self._unplaced += 1  # a frame of the timeline: the frames after it keep their places
-
-    def returned(self, frame: av.VideoFrame) -> int | None:
-        """Note a decoded frame; returns how many frames were lost since the one before (so that the frames
-        after them keep their places), or None for a frame that comes back after its place has passed: damage
-        upset the decoder's reordering, and a frame whose packet came later was returned first, which counted
-        this one lost. It is left out, as lost (it would show out of order, and number the frames after it one
-        too high)."""
-        lost, self._unplaced = self._unplaced, 0
-        self._returned += 1
-        pts = frame.pts
-        if self.first is None:
-            lost = self._open(frame, lost)
-        if not self._timed or pts is None:
-            return lost
-        if self._latest is not None and pts < self._latest and pts in self.lost:
-            order, latest_order = self._order.get(pts), self._latest_order
-            if order is not None and latest_order is not None and order < latest_order:
-                del self._order[pts]
-                return None
-            self.lost.remove(pts)  # its packet came after the latest frame's (damaged times): it was not lost
-        before = bisect.bisect_left(self._pending, pts)
-        own = before < len(self._pending) and self._pending[before] == pts
-        order = self._order.pop(pts, None) if own else None
-        earlier = self._pending[:before]
-        # a decoder that returns frames in decoding order has not reached the packets sent after this frame's,
-        # whatever their times (a damaged source's times going back)
-        waiting = [] if self._reorders or order is None else [
-            time for time in earlier if self._order.get(time, -1) > order]
-        self._pending[:before + own] = waiting
-        lost += self._lose([time for time in earlier if time not in waiting])
-        self._field_follows = frame.interlaced_frame
-        if self._steady:
-            self._step_to(pts)
-        if self._latest is None or pts >= self._latest:
-            self._latest, self._latest_order = pts, order
-        return lost
-
-    def finish(self) -> None:
-        """Note the end of the pass: the packets still waiting gave no frame, and the wide steps hold lost ones."""
-        self._finished = True
-        self._lose(self._pending)
-        self._pending = []
-        self.lost.extend(self._lost_in_steps())
-        self.lost.sort()
-
-    def _open(self, frame: av.VideoFrame, unplaced: int) -> int:
-        """Note the first frame, which ``unplaced`` refusals came before; returns how many frames of the
-        timeline were lost before it."""
-        if self._timed:
-            self.first = frame.pts
-            self._lose_leading(frame.pts)
-            return unplaced
-        time = frame.dts if frame.dts is not None else frame.pts
-        own = _own_keyframe([dts for dts, keyframe in self._opening if keyframe], time)
-        self.first = time if own is None else own
-        if own is None:
-            return unplaced  # no times, or a frame before the first keyframe: each refusal is a lost frame
-        # the refusals so far were of these packets (the decoder refuses in decode order, at the latest when it
-        # would have returned the frame), whatever the dts of the packet they came on
-        before = [dts for dts, _ in self._opening if dts < own]
-        self.lost = (self._leading if self.refused else []) + before
-        self._leading, self._opening = [], []
-        return len(before)
-
-    def _lose_leading(self, first: int | None) -> None:
-        """At the first frame, timed ``first``: where the decoder refused a packet before it, the packets before
-        the first keyframe that come before it gave no frame for damage, not for a cut: they are lost."""
-        if self.refused and self._timed and first is not None:
-            self.lost += [time for time in self._leading if time < first]
-        self._leading = []
-
-    def _lose(self, times: list[int]) -> int:
-        lost = times[1:] if self._field_follows else times
-        self.lost += lost
-        return len(lost)
-
-    def _step_to(self, time: int) -> None:
-        """Note the step from the latest frame to one at ``time``, where it may hold lost frames (the first
-        steps too: the shortest is not known yet)."""
-        last = self._latest
-        if last is None or time <= last:
-            return
-        step = time - last
-        if sum(self._steps.values()) < 2 or step >= 1.75 * self._spacing:
-            self._wide_steps.append((last, step))
-        self._steps[step] = self._steps.get(step, 0) + 1
-        self._spacing = step if self._spacing is None else min(self._spacing, step)
-        if len(self._steps) > _STEADY_STEPS or len(self._wide_steps) > _STEADY_GAPS:  # variable rate
-            self._steady, self._steps, self._wide_steps = False, {}, []
-
-    def _lost_in_steps(self) -> list[int]:
-        """The times of the frames missing in steps of two or more whole frames, but for those already lost."""
-        spacing, found = self._spacing, []
-        if not self._steady or spacing is None:
-            return []
-        regular = sum(count for step, count in self._steps.items() if abs(step - spacing) <= spacing / 4)
-        if regular < 0.9 * sum(self._steps.values()):
-            return []
-        for start, step in self._wide_steps:
-            frames = round(step / spacing)
-            if frames >= 2 and abs(step - frames * spacing) <= spacing / 4:
-                found += [start + i * spacing for i in range(1, frames)]
-        return [time for time in found if all(abs(time - lost) > spacing / 2 for lost in self.lost)]
-
-
 class VideoSource:
     """An opened video file; iterate `items()` once per pass, use as a context manager."""
 
@@ -346,7 +85,7 @@ class VideoSource:
         self._duration_tagged = _duration_tag(self.video_stream) is not None
         self._dts_timed = self.container.format.name in _DTS_TIMED
         self._reformatter = av.video.reformatter.VideoReformatter()
-        self._rgb_matrix = self._matrix_for_rgb()
+        self._rgb_matrix = matrix_for_rgb(self.video_stream.codec_context)
         self._peeked: list[av.Packet] = []  # packets read ahead from the start, which the first pass takes
         try:
             self.info = self._read_info()
@@ -357,7 +96,7 @@ class VideoSource:
         self._size_change_seen = False  # warned once that frames of another size are scaled
         self._times_mended = False  # warned once this pass that frame times going back were moved forward
         self._previous_pts: int | None = None  # the last frame's time, for AVI frames without one
-        self._damage = _Damage()  # the frames the latest pass lost to damage
+        self._damage = DamagedFrames()  # the frames the latest pass lost to damage
         self._damage_reported = False  # warned once of damaged frames
         # after a full pass: where the video stops showing (stream time base), which a long last frame
         # (slideshow) puts well past the last pts; None before, or when the frames have no times
@@ -433,7 +172,8 @@ class VideoSource:
         # AVI frames the decoder returns at the end carry no dts: they follow the last packet, as from the start
         self._previous_pts = timeline.times[-1]
         keyframe_seen = False
-        damage = self._damage = _Damage(not self._dts_timed, reorders=self.video_stream.codec_context.has_b_frames)
+        damage = self._damage = DamagedFrames(not self._dts_timed,
+                                              reorders=self.video_stream.codec_context.has_b_frames)
         self._peeked = []
         try:
             self.container.seek(target, stream=self.video_stream, backward=True, any_frame=False)
@@ -484,7 +224,7 @@ class VideoSource:
         try:
             for packet in self._packets(stream):
                 if self._dts_timed and first_decoded is None:
-                    first_decoded = next((self._pts(frame, 0) for frame in self._decode(packet, _Damage())), None)
+                    first_decoded = next((self._pts(frame, 0) for frame in self._decode(packet, DamagedFrames())), None)
                 if packet.size and not packet.is_discard:
                     if len(leading) == len(timed) and not packet.is_keyframe:
                         leading.append(packet)
@@ -510,7 +250,7 @@ class VideoSource:
                                  slot, seekable=seekable)
         times = sorted(pts for pts, _ in known)
         end = max([times[-1] + period, *(pts + duration for pts, duration in known)])
-        lag = _decoder_lag(times, first_decoded, keyframes, slot) if first_decoded is not None else 0
+        lag = decoder_lag(times, first_decoded, keyframes, slot) if first_decoded is not None else 0
         return FrameTimeline(times, end, time_base, slot, lag, seekable)
 
     def _frames_decoded_alone(self, packets: list[av.Packet]) -> int:
@@ -534,8 +274,8 @@ class VideoSource:
         self._rewind = True
         self._previous_pts = None
         self._times_mended = False
-        damage = self._damage = _Damage(not self._dts_timed, self.container.format.name in _STEADY_DEMUXERS,
-                                        self.video_stream.codec_context.has_b_frames)
+        damage = self._damage = DamagedFrames(not self._dts_timed, self.container.format.name in _STEADY_DEMUXERS,
+                                              self.video_stream.codec_context.has_b_frames)
         index = 0
         last: LumaFrame | None = None
         end: int | None = None  # the latest pts + duration: with B-frames in MP4 not the last frame's own
@@ -565,7 +305,8 @@ class VideoSource:
         self.video_end = self._checked_end(last, end)
         self._report(damage)
 
-    def _decoded(self, streams: tuple[av.stream.Stream, ...], damage: _Damage) -> Iterator[av.VideoFrame | av.Packet]:
+    def _decoded(self, streams: tuple[av.stream.Stream, ...],
+                 damage: DamagedFrames) -> Iterator[av.VideoFrame | av.Packet]:
         """Decoded video frames (the decoder flushed at the end) and the other streams' packets, in file order.
         Packets the decoder refuses as damaged are left out and noted in ``damage``."""
         video = self.video_stream
@@ -580,36 +321,25 @@ class VideoSource:
         yield from self._decode(None, damage)
         damage.finish()
 
-    def _decode(self, packet: av.Packet | None, damage: _Damage) -> list[av.VideoFrame]:
+    def _decode(self, packet: av.Packet | None, damage: DamagedFrames) -> list[av.VideoFrame]:
         """The frames the decoder returns for ``packet`` (None: the flush); none where it refuses the data as
         damaged (noted in ``damage``), so that decoding carries on, as FFmpeg's command line does. With frame
         threads the refusal comes a few packets after the damaged one: ``damage`` finds that one by its time
         (a refusal in the flush ends it: PyAV cannot take the frames after it)."""
         try:
             return self.video_stream.decode(packet)
-        except _DAMAGE_ERRORS as e:
+        except DAMAGE_ERRORS as e:
             damage.refuse(packet, e)
             return []
 
-    def _report(self, damage: _Damage) -> None:
+    def _report(self, damage: DamagedFrames) -> None:
         """Warn, once for this file, of the frames ``damage`` lost, with their times."""
         if not damage.count or self._damage_reported:
             return
         self._damage_reported = True
         stream = self.video_stream
-        start = stream.start_time or 0
-        times = [f"{float((pts - start) * stream.time_base):.2f} s" for pts in sorted(damage.lost)[:_LISTED_TIMES]]
-        if len(damage.lost) > _LISTED_TIMES:
-            times.append("...")
-        where = f" (at {', '.join(times)})" if times else ""
-        count = "1 damaged video frame" if damage.count == 1 else f"{damage.count} damaged video frames"
-        first = damage.first
-        opening = ""
-        if first is not None and any(pts < first for pts in damage.lost):
-            opening = (f"; the video starts with its first decodable frame, at "
-                       f"{float((first - start) * stream.time_base):.2f} s")
-        warnings.warn(f"{self.path}: {count} could not be decoded{where}; each shows the frame before it "
-                      f"instead{opening}", category=VidcolorWarning, stacklevel=3)
+        warnings.warn(damage.warning(self.path, stream.start_time or 0, stream.time_base), category=VidcolorWarning,
+                      stacklevel=3)
 
     def _seek_start(self) -> None:
         """Back to the first packet; files that refuse that seek (an AVI whose first packets are not
@@ -672,23 +402,7 @@ class VideoSource:
             when = f"{float(pts * self.video_stream.time_base):.3f} s" if pts is not None else f"frame {index}"
             warnings.warn(f"{self.path} changes its picture size at {when} ({frame.width}x{frame.height} "
                           f"after {width}x{height}); such frames are scaled to {width}x{height}", category=VidcolorWarning, stacklevel=2)
-        if frame.color_range == _MPEG_RANGE and frame.format.name in _GREY_FORMATS:
-            return LumaFrame(index=index, pts=pts, y=_limited_grey_luma(frame, width, height))
-        if resized or frame.format.name != "yuv420p" or frame.color_range == _JPEG_RANGE:
-            # R'G'B' is converted with the matrix its chroma will be made in; Y'CbCr keeps its Y plane, whatever
-            # its matrix: one swscale has no table for (YCgCo, BT.2020 constant luminance) is stated as BT.709
-            src_matrix, dst_matrix = None, None
-            if self._rgb_matrix and frame.format.is_rgb:
-                dst_matrix = self._rgb_matrix[1]
-            elif int(frame.colorspace) not in _SWSCALE_MATRICES:
-                src_matrix, dst_matrix = "ITU709", "ITU709"
-            frame = self._reformatter.reformat(
-                frame, width=width, height=height, format="yuv420p", src_color_range=frame.color_range or None,
-                dst_color_range="MPEG", src_colorspace=src_matrix, dst_colorspace=dst_matrix,
-            )
-        plane = frame.planes[0]
-        rows = np.frombuffer(plane, dtype=np.uint8).reshape(plane.height, plane.line_size)
-        return LumaFrame(index=index, pts=pts, y=rows[:, : plane.width].copy())
+        return LumaFrame(index=index, pts=pts, y=luma_plane(frame, width, height, self._reformatter, self._rgb_matrix))
 
     def _checked_end(self, last: LumaFrame | None, end: int | None) -> int | None:
         """Where the video stops showing (stream time base), after checking that decoding got there.
@@ -777,16 +491,6 @@ class VideoSource:
             return round((duration_s - start_s) * rate) + 1
         return round(duration_s * rate)
 
-    def _matrix_for_rgb(self) -> tuple[int, str] | None:
-        """For a stream of R'G'B' pixels (PNG, QuickTime Animation, libx264rgb), the Y'CbCr matrix to
-        convert them with: the one players assume for the frame height. None for Y'CbCr streams."""
-        ctx = self.video_stream.codec_context
-        is_rgb = ctx.format is not None and ctx.format.is_rgb
-        if not is_rgb and int(ctx.colorspace) != colour_matrices.RGB:
-            return None
-        code = colour_matrices.assumed_matrix(ctx.height)
-        return code, _SWSCALE_NAMES[code]
-
     def _orientation(self) -> tuple[int, tuple[int, ...] | None]:
         """Degrees counter-clockwise from the display matrix (else 0), and the matrix itself (None without
         one). PyAV shows no stream side data, so the matrix is read off the first frame that decodes; the
@@ -820,10 +524,10 @@ class VideoSource:
                 self._peeked.append(packet)
             elif self._peeked:
                 self._peeked = []  # past the bound: none is kept, and the file is opened again
-            frames = self._decode(packet, _Damage()) if packet.stream is self.video_stream else []
+            frames = self._decode(packet, DamagedFrames()) if packet.stream is self.video_stream else []
             if frames:
                 return frames[0], read
-        return next(iter(self._decode(None, _Damage())), None), read
+        return next(iter(self._decode(None, DamagedFrames())), None), read
 
     def _packets(self, *streams: av.stream.Stream) -> Iterator[av.Packet]:
         """The packets of ``streams`` from where the file was left: first those :meth:`_orientation` read ahead."""
@@ -838,32 +542,6 @@ def _frame_orientation(frame: av.VideoFrame) -> tuple[int, tuple[int, ...] | Non
     side_data = frame.side_data.get(SideDataType.DISPLAYMATRIX)
     matrix = struct.unpack("9i", bytes(side_data)) if side_data is not None else None
     return round(frame.rotation) % 360, matrix
-
-
-def _position(times: list[int], pts: int, slot: int) -> int:
-    """Where ``pts`` falls on the sorted ``times``: the nearest one, or past the last by whole slots."""
-    if pts > times[-1]:
-        return len(times) - 1 + round((pts - times[-1]) / slot)
-    after = bisect.bisect_left(times, pts)
-    return after if after == 0 or times[after] - pts < pts - times[after - 1] else after - 1
-
-
-def _own_keyframe(keyframes: list[int], carried: int | None) -> int | None:
-    """The time of the keyframe a decoder's first frame, which carries the dts ``carried``, comes from: the
-    latest of ``keyframes`` (AVI dts, rising) at or before it, for the decoder returns each frame a few packets
-    after its own (fewer than a GOP). None where there is none, or no time."""
-    if carried is None:
-        return None
-    position = bisect.bisect_right(keyframes, carried)
-    return keyframes[position - 1] if position else None
-
-
-def _decoder_lag(times: list[int], carried: int, keyframes: list[int], slot: int) -> int:
-    """How many packets after its own the decoder returns an AVI frame (whose dts it carries): counted for the
-    first frame from its keyframe, not from the first frame of the timeline, which damage may have lost; from
-    the first where no keyframe comes before it (leading frames of a cut GOP that decode alone)."""
-    own = _own_keyframe(keyframes, carried)
-    return _position(times, carried, slot) - (_position(times, own, slot) if own is not None else 0)
 
 
 def _stream_duration_s(stream: av.VideoStream) -> float | None:
@@ -898,19 +576,3 @@ def count_frames(path: Path) -> int:
     except av.FFmpegError as e:
         raise InputError(f"{path} is truncated or corrupt ({e}); pass a complete file") from e
 
-
-def _limited_grey_luma(frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
-    """The 8-bit Y of a limited-range grey frame (monochrome HEVC, FFV1 ``gray10le``), scaled to
-    ``width`` x ``height``. swscale converts every grey format as full range, whatever the frame's tag, and
-    would squeeze limited-range black and white (16/235) a second time, to 30/218; limited range at more
-    bits is the same scale shifted left, so shifting back keeps it."""
-    plane = frame.planes[0]
-    bits = frame.format.components[0].bits
-    dtype = np.dtype(np.uint8) if bits == 8 else np.dtype(">u2" if frame.format.name.endswith("be") else "<u2")
-    rows = np.frombuffer(plane, dtype=dtype).reshape(plane.height, plane.line_size // dtype.itemsize)
-    samples = rows[:, : plane.width]
-    luma = samples.copy() if bits == 8 else np.clip(np.rint(samples / (1 << (bits - 8))), 0, 255).astype(np.uint8)
-    if (plane.width, plane.height) != (width, height):
-        shrinking = width < plane.width or height < plane.height
-        luma = cv2.resize(luma, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
-    return luma
