@@ -10,7 +10,7 @@ import click
 
 from ..errors import InputError, VidcolorWarning
 from ..io.decode import VideoSource
-from ..io.encode import check_even_size
+from ..io.video_stream import check_even_size
 from ..io.images import IMAGE_SUFFIXES, is_image_suffix
 from ..io.output import check_output_path
 from ..io.probe import media_kind
