@@ -29,20 +29,10 @@ from vidcolor.io.encode import EncodeSettings
 from vidcolor.merge import YuvFormat
 from vidcolor.models import create_generator, save_generator
 from vidcolor.pipeline import colorize_image, colorize_video, source_yuv_format
-from vidcolor.preview import (
-    PreviewFrame,
-    PreviewSession,
-    describe,
-    label_height,
-    label_text,
-    layout_label,
-    planes_to_rgb,
-    preview_frames,
-    row_size,
-    sheet_row,
-    warmup_frames,
-    write_contact_sheet,
-)
+from vidcolor.frame_display import PreviewFrame, planes_to_rgb
+from vidcolor.preview import PreviewSession, preview_frames, warmup_frames, write_contact_sheet
+from vidcolor.sheet_drawing import (check_sheet_size, describe, label_height, label_text, layout_label, row_size, sheet_row,
+                                    sheet_size)
 from vidcolor.temporal import TemporalOptions
 from vidcolor.worker import Colorizer
 
@@ -766,7 +756,7 @@ def test_a_sheet_that_passes_the_size_check_fits_whichever_frames_are_damaged(we
     with VideoSource(damaged) as source:
         timeline = source.timeline()
     rows = [(index, timeline.seconds_of(index)) for index in range(count)]
-    allowed = preview_module.sheet_size(WIDTH, HEIGHT, rows, last=count - 1)
+    allowed = sheet_size(WIDTH, HEIGHT, rows, last=count - 1)
     monkeypatch.setitem(images._MAX_SIDE, ".webp", max(allowed))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", VidcolorWarning)
@@ -775,10 +765,10 @@ def test_a_sheet_that_passes_the_size_check_fits_whichever_frames_are_damaged(we
     assert result.frames == list(range(count))
     assert result.width <= allowed[0] and result.height <= allowed[1]
     wide = 640
-    clean = preview_module.sheet_size(wide, HEIGHT, rows, last=None)
-    assert preview_module.sheet_size(wide, HEIGHT, rows, last=count - 1) == clean
+    clean = sheet_size(wide, HEIGHT, rows, last=None)
+    assert sheet_size(wide, HEIGHT, rows, last=count - 1) == clean
     monkeypatch.setitem(images._MAX_SIDE, ".webp", max(clean))
-    preview_module.check_sheet_size(".webp", wide, HEIGHT, rows, last=count - 1)
+    check_sheet_size(".webp", wide, HEIGHT, rows, last=count - 1)
 
 
 def test_the_label_font_draws_every_digit_equally_wide() -> None:

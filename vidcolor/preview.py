@@ -13,6 +13,9 @@ a fresh smoother up on the :func:`warmup_frames` frames before t, the smallest W
 the render's by less than 0.1 % of the largest ab difference, i.e. well under one 8-bit level. Strength 1
 has no such bound, so the warm-up then starts at the first frame. Stepping forward one frame reuses the
 state; only jumps pay for the warm-up.
+
+Frames are shown as a player shows them by :mod:`vidcolor.frame_display`; rows and sheets are drawn by
+:mod:`vidcolor.sheet_drawing`.
 """
 
 from __future__ import annotations
@@ -20,48 +23,26 @@ from __future__ import annotations
 import bisect
 import time
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass, replace
-from fractions import Fraction
+from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from .arguments import whole_number
-from .errors import InputError, OutputError, VidcolorError
-from .io.decode import FrameTimeline, LumaFrame, VideoInfo, VideoSource
-from .io.images import LoadedImage, check_image_size, is_image_suffix, quantised, read_image, write_image
+from .errors import InputError, VidcolorError
+from .frame_display import PreviewFrame, displayed, displayed_size, luma_to_grey, pixel_aspect, planes_to_rgb
+from .io.decode import FrameTimeline, LumaFrame, VideoSource
+from .io.images import LoadedImage, is_image_suffix, read_image, write_image
 from .io.output import atomic_output, check_output_path
 from .io.probe import media_kind
-from .merge import YuvFormat
 from .pipeline import FrameColorizer, source_yuv_format
+from .sheet_drawing import check_sheet_size, contact_sheet
 from .temporal import TemporalOptions
 from .worker import Colorizer, check_photo_memory
 
 WARMUP_TOLERANCE = 1e-3
 DEFAULT_SHEET_FRAMES = 8
-_BACKGROUND = 0.12  # grey of the label strips
-_MIN_ASPECT = Fraction(1, 4)  # narrowest pixel shape believed (and the reciprocal the widest)
-_FONT = cv2.FONT_HERSHEY_SIMPLEX
-_MIN_FONT_SCALE = 0.35  # digits about 9 px tall: the smallest still read at a glance
-_MARGIN = 4  # px of strip left and right of the label text
 _DECODE_ON = 50  # frames: decoding on to a sheet row this close costs less than a seek (a GOP's decoding)
-
-
-@dataclass(frozen=True)
-class PreviewFrame:
-    """One frame as a player shows the render's: ``(H, W, 3)`` float32 RGB in [0, 1], in display orientation
-    and aspect (anamorphic pixels stretched)."""
-
-    index: int
-    seconds: float
-    original: np.ndarray
-    colour: np.ndarray
-    shows: int | None = None  # frame ``index`` could not be decoded (damaged): the frame shown in its place
-
-    def held_as(self, index: int, seconds: float) -> PreviewFrame:
-        """This frame shown in the place of the lost frame ``index``, which starts ``seconds`` in."""
-        return replace(self, index=index, seconds=seconds, shows=self.index if self.shows is None else self.shows)
 
 
 @dataclass(frozen=True)
@@ -95,24 +76,6 @@ def warmup_frames(temporal: TemporalOptions) -> int | None:
     return frames
 
 
-def luma_to_grey(y: np.ndarray) -> np.ndarray:
-    """A limited-range Y' plane as the grey RGB image ``(H, W, 3)`` float32 in [0, 1] a player shows."""
-    grey = np.clip((y.astype(np.float32) - 16.0) / 219.0, 0.0, 1.0)
-    return np.repeat(grey[..., None], 3, axis=2)
-
-
-def planes_to_rgb(y: np.ndarray, cb: np.ndarray, cr: np.ndarray, yuv: YuvFormat) -> np.ndarray:
-    """4:2:0 planes as RGB ``(H, W, 3)`` float32 in [0, 1]: bilinear chroma upsampling, ``yuv``'s matrix."""
-    height, width = y.shape
-    luma = luma_to_grey(y)[..., 0]
-    chroma = [
-        cv2.resize((plane.astype(np.float32) - 128.0) / 224.0, (width, height), interpolation=cv2.INTER_LINEAR)
-        for plane in (cb, cr)
-    ]
-    red, green, blue = yuv.chroma_to_rgb(luma, chroma[0], chroma[1])
-    return np.clip(np.stack([red, green, blue], axis=2), 0.0, 1.0).astype(np.float32)
-
-
 def sheet_indices(frame_count: int, frames: int, first: int = 0) -> list[int]:
     """``frames`` evenly spaced indices from frame ``first`` to the last; clamped to the distinct ones."""
     span = frame_count - first
@@ -125,47 +88,6 @@ def sheet_indices(frame_count: int, frames: int, first: int = 0) -> list[int]:
 
 
 # -- decoding --------------------------------------------------------------------------------------
-
-
-def pixel_aspect(source: VideoSource) -> Fraction:
-    """The width of the stored pixels over their height (sample aspect ratio: 32:27 for a 16:9 DVD), which the
-    render keeps and players stretch the width by; 1 where the video states none, or one no camera or
-    disc format uses (outside 1/4..4: damaged metadata, which would make panels of gigabytes)."""
-    aspect = source.video_stream.sample_aspect_ratio
-    return Fraction(aspect) if aspect and _MIN_ASPECT <= aspect <= 1 / _MIN_ASPECT else Fraction(1)
-
-
-def displayed_size(width: int, height: int, aspect: Fraction, rotation: int) -> tuple[int, int]:
-    """Width and height a player shows a ``width`` x ``height`` picture at: the width stretched by the pixel
-    ``aspect``, then turned by ``rotation`` degrees."""
-    width = max(round(width * aspect), 1)
-    return (height, width) if (rotation // 90) % 2 else (width, height)
-
-
-def _displayed(image: np.ndarray, aspect: Fraction, info: VideoInfo) -> np.ndarray:
-    """Stored pixels as a player shows them: stretched to square pixels, then turned (and mirrored) as the
-    video's display matrix says."""
-    height, width = image.shape[:2]
-    shown_width, _ = displayed_size(width, height, aspect, 0)
-    if shown_width != width:
-        shrinking = shown_width < width
-        image = cv2.resize(image, (shown_width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
-    if info.mirrored:
-        return np.ascontiguousarray(_mirrored(image, info.display_matrix))
-    turns = (info.rotation // 90) % 4
-    return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
-
-
-def _mirrored(image: np.ndarray, matrix: tuple[int, ...]) -> np.ndarray:
-    """``image`` as a mirroring display ``matrix`` (FFmpeg's layout ``a b _ c d _ _ _ _``) shows it: the stored
-    pixel at column x, row y goes to column ``a*x + c*y`` and row ``b*x + d*y`` (then moved into view)."""
-    a, b, c, d = matrix[0], matrix[1], matrix[3], matrix[4]
-    across, down = a, d
-    if abs(b) + abs(c) > abs(a) + abs(d):  # a quarter turn: stored columns become shown rows
-        image, across, down = image.swapaxes(0, 1), c, b
-    if across < 0:
-        image = image[:, ::-1]
-    return image[::-1] if down < 0 else image
 
 
 class _Renderer:
@@ -196,8 +118,8 @@ class _Renderer:
         return PreviewFrame(
             index=frame.index,
             seconds=self.timeline.seconds_of(frame.index),
-            original=_displayed(luma_to_grey(frame.y), self.aspect, self.info),
-            colour=_displayed(planes_to_rgb(frame.y, cb, cr, self.yuv), self.aspect, self.info),
+            original=displayed(luma_to_grey(frame.y), self.aspect, self.info),
+            colour=displayed(planes_to_rgb(frame.y, cb, cr, self.yuv), self.aspect, self.info),
         )
 
 
@@ -323,126 +245,6 @@ def start_index(timeline: FrameTimeline, start_seconds: float, input_path: Path)
     if first is None:
         raise InputError(f"--start {start_seconds:g} s is past the end of {input_path.name}; give an earlier time")
     return first
-
-
-def label_height(width: int) -> int:
-    """Height of a one-line label strip above a row of panels ``width`` wide (the line pitch at full size)."""
-    return max(18, width // 40)
-
-
-@dataclass(frozen=True)
-class Label:
-    """A label laid out for its strip: ``lines`` at font ``scale``, ``pitch`` px apart, ``width`` px wide at least."""
-
-    lines: list[str]
-    scale: float
-    pitch: int
-    width: int
-
-    @property
-    def height(self) -> int:
-        return len(self.lines) * self.pitch
-
-
-def _text_width(text: str, scale: float) -> int:
-    return cv2.getTextSize(text, _FONT, scale, 1)[0][0]
-
-
-def layout_label(text: str, panel_width: int) -> Label:
-    """Lay ``text`` out over a row of two panels ``panel_width`` wide so all of it can be read: its parts
-    (separated by two spaces) wrap onto further lines, the font shrinks (down to a small but readable size)
-    until the widest part fits, and a row too narrow even then is widened."""
-    row_width = 2 * panel_width
-    room = row_width - 2 * _MARGIN
-    scale = label_height(panel_width) / 36.0
-    parts = text.split("  ")
-    while scale > _MIN_FONT_SCALE and max(_text_width(part, scale) for part in parts) > room:
-        scale = max(scale * 0.9, _MIN_FONT_SCALE)
-    room = max(room, *(_text_width(part, scale) for part in parts))
-    lines = [parts[0]]
-    for part in parts[1:]:
-        joined = f"{lines[-1]}  {part}"
-        if _text_width(joined, scale) <= room:
-            lines[-1] = joined
-        else:
-            lines.append(part)
-    return Label(lines, scale, max(round(36 * scale), 1), max(row_width, room + 2 * _MARGIN))
-
-
-def label_text(index: int, seconds: float, extra: str = "") -> str:
-    """``frame 12  0:00.40`` (the time rounded to the hundredth: 299.9997 s is ``5:00.00``) and any extra
-    settings."""
-    minutes, hundredths = divmod(round(seconds * 100), 6000)
-    text = f"frame {index}  {minutes}:{hundredths / 100:05.2f}"
-    return f"{text}  {extra}" if extra else text
-
-
-def row_label(index: int, seconds: float, shows: int | None = None, extra: str = "") -> str:
-    """The label of frame ``index``, ``seconds`` in: :func:`label_text`, and where the frame could not be decoded,
-    the frame ``shows`` that is shown in its place."""
-    damaged = "" if shows is None else f"(damaged: shows frame {shows})"
-    return label_text(index, seconds, "  ".join(part for part in (damaged, extra) if part))
-
-
-def describe(frame: PreviewFrame, extra: str = "") -> str:
-    """The label of ``frame`` (see :func:`row_label`)."""
-    return row_label(frame.index, frame.seconds, frame.shows, extra)
-
-
-def possible_labels(index: int, seconds: float, last: int | None) -> list[str]:
-    """Every label the sheet row of frame ``index`` may carry: its own, and should the frame turn out damaged, one
-    naming the frame shown instead, any of frames 0 to ``last`` (None: it cannot be damaged, a photo). The font's
-    digits are equally wide, so one number of each length stands for them all."""
-    lengths = range(1, len(str(last)) + 1) if last is not None else range(0)
-    return [row_label(index, seconds)] + [row_label(index, seconds, 10 ** (length - 1)) for length in lengths]
-
-
-def row_size(text: str, width: int, height: int) -> tuple[int, int]:
-    """Width and height of the :func:`sheet_row` of panels ``width`` x ``height`` labelled ``text``."""
-    label = layout_label(text, width)
-    return label.width, label.height + height
-
-
-def sheet_row(frame: PreviewFrame, text: str, row_width: int = 0) -> np.ndarray:
-    """One row: a label strip over original | colour, RGB uint8 (a quarter of float32's memory: a sheet of
-    4K frames is gigabytes), at least ``row_width`` wide (the panels on the left, the rest background)."""
-    height, width = frame.original.shape[:2]
-    label = layout_label(text, width)
-    row = np.full((label.height + height, max(label.width, row_width), 3), round(_BACKGROUND * 255), np.uint8)
-    for number, line in enumerate(label.lines):
-        baseline = number * label.pitch + int(label.pitch * 0.72)
-        cv2.putText(row, line, (_MARGIN, baseline), _FONT, label.scale, (255, 255, 255), 1, cv2.LINE_AA)
-    for column, panel in enumerate((frame.original, frame.colour)):
-        row[label.height:, column * width:(column + 1) * width] = quantised(panel, 255, np.uint8)
-    return row
-
-
-def sheet_size(width: int, height: int, rows: Sequence[tuple[int, float]], last: int | None) -> tuple[int, int]:
-    """The largest width and height a sheet of frames shown ``width`` x ``height`` can take, its rows the frames
-    ``(index, seconds)`` labelled as :func:`possible_labels` allows (``last``: the video's last frame index)."""
-    sizes = [[row_size(text, width, height) for text in possible_labels(index, seconds, last)]
-             for index, seconds in rows]
-    return max(size[0] for row in sizes for size in row), sum(max(size[1] for size in row) for row in sizes)
-
-
-def check_sheet_size(suffix: str, width: int, height: int, rows: Sequence[tuple[int, float]],
-                     last: int | None) -> None:
-    """Refuse, before any frame is rendered, a sheet (see :func:`sheet_size`) too large for its format. Each
-    row is measured with every label it may carry, so a sheet that passes fits whichever frames turn out
-    damaged."""
-    check_image_size(suffix, *sheet_size(width, height, rows, None))
-    try:
-        check_image_size(suffix, *sheet_size(width, height, rows, last))
-    except OutputError as error:
-        raise OutputError(f"{error} (its size should frames turn out damaged: their rows' labels are longer)") from None
-
-
-def contact_sheet(frames: Sequence[PreviewFrame]) -> np.ndarray:
-    """Rows of :func:`sheet_row`, one per frame, stacked top to bottom (all frames the same size)."""
-    texts = [describe(frame) for frame in frames]
-    height, width = frames[0].original.shape[:2]
-    row_width = max(row_size(text, width, height)[0] for text in texts)
-    return np.concatenate([sheet_row(frame, text, row_width) for frame, text in zip(frames, texts)], axis=0)
 
 
 def photo_preview(image: LoadedImage, colorizer: Colorizer, path: Path) -> PreviewFrame:

@@ -12,11 +12,13 @@ import cv2
 import numpy as np
 
 from .errors import VidcolorError
+from .frame_display import PreviewFrame
 from .io.decode import VideoSource
 from .io.images import read_image, write_image
 from .io.output import atomic_output, longest_name
 from .io.probe import media_kind
-from .preview import PreviewFrame, PreviewSession, describe, photo_preview, sheet_row
+from .preview import PreviewSession, photo_preview
+from .sheet_drawing import describe, sheet_row
 from .temporal import TemporalOptions
 from .worker import Colorizer
 
