@@ -23,7 +23,10 @@ from PIL import Image
 
 import vidcolor.batch as batch_module
 import vidcolor.io.output as output_module
-from vidcolor.batch import BatchInterrupted, colorize_tree, report_paths, walk_tree
+from vidcolor.batch import BatchInterrupted, colorize_tree
+from vidcolor.batch_plan import walk_tree
+from vidcolor.batch_report import report_paths
+from vidcolor.errors import InputError, VidcolorWarning
 from vidcolor.commands.batch import batch_command
 from vidcolor.models import create_generator
 from vidcolor.worker import Colorizer
@@ -717,7 +720,7 @@ def test_a_second_source_folder_into_the_same_output_folder_is_warned_about(tmp_
         warnings.simplefilter("error")
         run(cards[0], dst, colorizer)
         run(cards[0], dst, colorizer)  # a rerun of the same folder
-    with pytest.warns(batch_module.VidcolorWarning) as caught:
+    with pytest.warns(VidcolorWarning) as caught:
         report = run(cards[1], dst, colorizer)
 
     assert statuses(report) == {"IMG_0001.png": "skipped"}
@@ -800,7 +803,7 @@ def test_two_runs_writing_their_reports_at_once_both_succeed(tmp_path: Path, mon
             batch_module.write_report(pending.pop())
         return real_dumps(document, **kwargs)
 
-    monkeypatch.setattr(batch_module.json, "dumps", dumps_while_the_other_run_writes)
+    monkeypatch.setattr(json, "dumps", dumps_while_the_other_run_writes)
     batch_module.write_report(first)
 
     assert json.loads(report_paths(dst)[1].read_text(encoding="utf-8"))["src_dir"] == str(tmp_path / "one")
@@ -815,7 +818,7 @@ def test_a_report_that_fails_halfway_leaves_no_temporary_file(tmp_path: Path, mo
     def disk_full(document, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(batch_module.json, "dumps", disk_full)
+    monkeypatch.setattr(json, "dumps", disk_full)
     with pytest.raises(batch_module.OutputError, match=r"No space left on device"):
         batch_module.write_report(report)
     assert [path.name for path in dst.iterdir()] == ["vidcolor-report.csv"]
@@ -834,7 +837,7 @@ def test_an_unexpected_error_is_one_line_in_the_report_and_its_traceback_shown_w
     def fail(source, *args, **kwargs):
         if Path(source).name == "a.png":
             raise RuntimeError("Error(s) in loading state_dict:\n\tMissing key(s): \"head.weight\"")
-        raise batch_module.InputError(f"{source} is damaged:\nFFmpeg said: invalid data")
+        raise InputError(f"{source} is damaged:\nFFmpeg said: invalid data")
 
     monkeypatch.setattr(batch_module, "colorize_image", fail)
     monkeypatch.delenv("VIDCOLOR_DEBUG", raising=False)
@@ -867,7 +870,7 @@ def test_names_a_spreadsheet_would_run_as_formulas_are_text_in_the_csv(tmp_path:
 
     def fail_a_b(source, *args, **kwargs):
         if Path(source).name == "a-b.png":
-            raise batch_module.InputError("=HYPERLINK(\"http://example.invalid\")")
+            raise InputError("=HYPERLINK(\"http://example.invalid\")")
         return real(source, *args, **kwargs)
 
     monkeypatch.setattr(batch_module, "colorize_image", fail_a_b)

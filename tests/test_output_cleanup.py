@@ -11,9 +11,10 @@ import pytest
 from image_media import make_image
 from locks import fcntl
 
-import vidcolor.batch as batch_module
+import vidcolor.batch_report as report_module
 import vidcolor.io.output as output_module
-from vidcolor.batch import colorize_tree, report_paths
+from vidcolor.batch import colorize_tree
+from vidcolor.batch_report import report_paths
 from vidcolor.models import create_generator
 from vidcolor.worker import Colorizer
 
@@ -62,12 +63,12 @@ def test_a_report_temporary_another_runs_cleanup_takes_before_it_is_locked_is_gi
     cleanup could take as well."""
     dst = tmp_path / "dst"
     dst.mkdir()
-    report = batch_module.BatchReport(tmp_path / "src", dst, [batch_module.FileResult("a.png", "image", "done", 1)])
+    report = report_module.BatchReport(tmp_path / "src", dst, [report_module.FileResult("a.png", "image", "done", 1)])
     real_try_lock = output_module.try_lock
     created = []
 
     def removed_by_another_runs_cleanup_first(descriptor: int) -> bool | None:
-        [temporary] = [path for path in dst.iterdir() if batch_module.REPORT_TEMPORARY.fullmatch(path.name)]
+        [temporary] = [path for path in dst.iterdir() if report_module.REPORT_TEMPORARY.fullmatch(path.name)]
         created.append(temporary.name)
         if len(created) == 1:
             assert output_module.remove_stale_working_file(temporary)
@@ -75,8 +76,8 @@ def test_a_report_temporary_another_runs_cleanup_takes_before_it_is_locked_is_gi
         assert not output_module.remove_stale_working_file(temporary)  # held now (the first one: gone)
         return locked
 
-    monkeypatch.setattr(batch_module, "try_lock", removed_by_another_runs_cleanup_first)
-    batch_module.write_report(report)
+    monkeypatch.setattr(report_module, "try_lock", removed_by_another_runs_cleanup_first)
+    report_module.write_report(report)
 
     assert len(created) == 3 and created[0] != created[1]  # the CSV twice, then the JSON
     assert report_paths(dst)[0].read_text(encoding="utf-8-sig").splitlines()[1].startswith("a.png,image,done,1,")

@@ -10,7 +10,9 @@ from typing import Any, Callable
 import click
 from tqdm import tqdm
 
-from ..batch import BatchInterrupted, FileResult, check_folders, colorize_tree, report_paths
+from ..batch import BatchInterrupted, colorize_tree
+from ..batch_folders import check_folders
+from ..batch_report import FileResult, report_paths
 from ._common import (
     Interrupted,
     check_render_size,
