@@ -346,12 +346,12 @@ def test_pack_keeps_photos_whose_names_differ_only_in_suffix(tmp_path: Path) -> 
 def test_val_sample_sheet_decodes_only_the_photos_it_shows(photo_dir: Path, tmp_path: Path, monkeypatch) -> None:
     """The sample sheet's --val photos: evenly spread, the corrupt first pick replaced by the next readable
     photo, and no more decoded than needed (the whole --val folder was decoded to pick six)."""
-    from training import trainer as trainer_module
+    from training import samples as samples_module
 
     decoded = []
-    real = trainer_module.load_or_reason
-    monkeypatch.setattr(trainer_module, "load_or_reason", lambda path, side: decoded.append(path) or real(path, side))
-    images = trainer_module.preview_photos(photo_dir / "street", 2, CROP)
+    real = samples_module.load_or_reason
+    monkeypatch.setattr(samples_module, "load_or_reason", lambda path, side: decoded.append(path) or real(path, side))
+    images = samples_module.preview_photos(photo_dir / "street", 2, CROP)
     assert images.shape[0] == 2 and images.dtype == torch.uint8
     assert [path.name for path in decoded] == ["corrupt.jpg", "photo7.png", "grey_rgb.jpg", "photo1.png"]
 
@@ -721,7 +721,7 @@ def test_a_checkpoint_written_on_a_machine_with_more_gpus_resumes(photo_dir: Pat
 def test_a_gpu_checkpoint_resumes_on_a_machine_with_fewer_gpus(monkeypatch) -> None:
     """A checkpoint kept the RNG state of every GPU of the machine that wrote it and gave them back by number:
     written on an 8-GPU machine, it failed to resume on a 1-GPU one ('IndexError: tuple index out of range')."""
-    from training.trainer import restore_cuda_rng
+    from training.run_checkpoint import restore_cuda_rng
 
     restored: list[tuple[int, torch.device]] = []
     monkeypatch.setattr(torch.cuda, "set_rng_state", lambda state, device: restored.append((int(state[0]), device)))

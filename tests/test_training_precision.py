@@ -16,15 +16,8 @@ from training_photos import CROP, tiny_config
 from training import trainer as trainer_module
 from training.config import StageBudget
 from training.data import random_crops, to_model_pair
-from training.trainer import (
-    Precision,
-    Trainer,
-    TrainingDiverged,
-    device_precision,
-    divergence_message,
-    resume_trainer,
-    training_precision,
-)
+from training.steps import Precision, TrainingDiverged, device_precision, divergence_message, training_precision
+from training.trainer import Trainer, resume_trainer
 
 FP16 = Precision("cpu", torch.float16, scaled=True)  # what a GPU before Ampere gets, on the CPU
 

@@ -137,7 +137,7 @@ def _check_init_weights(weights: Path, arch: str) -> None:
 
 def _saved_state(run_dir: Path) -> dict[str, Any]:
     """The checkpoint of the run in ``run_dir``, or a usage error saying why there is none to resume."""
-    from .trainer import read_checkpoint
+    from .run_checkpoint import read_checkpoint
 
     try:
         return read_checkpoint(run_dir)

@@ -1,122 +1,66 @@
 """The two-stage pix2pix training loop: L1 pretraining of the generator, then the cGAN stage.
 
 Steps run in bf16 autocast on CUDA GPUs that compute in it (Ampere on), in fp16 autocast with a gradient
-scaler on older ones (T4, V100, P100) and in float32 on the CPU (see :func:`training_precision`).
+scaler on older ones (T4, V100, P100) and in float32 on the CPU (see :func:`training.steps.training_precision`).
 
 Everything needed to continue a run exactly (weights, optimisers, gradient scales, stage, epoch, position in the
 epoch's shuffled order, step, elapsed time, RNG states, the best held-out weights) is saved in
 ``RUN_DIR/checkpoint.pt`` every ``outputs_every`` epochs (default 1), every ``checkpoint_minutes``
 and when a stage ends. With ``holdout`` set, held-out photos are scored at the same moments
 (see :mod:`training.holdout`).
+
+One step of each stage is :mod:`training.steps`, the checkpoint file :mod:`training.run_checkpoint`, the
+sample sheet :mod:`training.samples` and the exported training record :mod:`training.run_info`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import math
-import platform
 import random
 import time
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
-from dataclasses import dataclass
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
-from vidcolor.errors import InputError, OutputError, VidcolorError, WeightsError, first_line
+from vidcolor.errors import InputError, OutputError, WeightsError, first_line
 from vidcolor.models import (
     PatchDiscriminator,
     create_generator,
     generator_spec,
-    list_generators,
     load_generator,
     read_metadata,
     save_generator,
 )
-from vidcolor.worker import autocast_dtype
 
 from . import plots
-from .config import CHECKPOINT_NAME, GAN, PRETRAIN, STAGES, TrainConfig
-from .data import (
-    ImageBank,
-    as_images,
-    bank_side,
-    build_bank,
-    centre_crops,
-    collect_images,
-    find_images,
-    load_or_reason,
-    predicted_and_grey_images,
-    random_crops,
-    to_model_pair,
+from .run_checkpoint import (
+    photos_fingerprint,
+    read_checkpoint,
+    restore_rng,
+    restore_scaler,
+    rng_state,
+    write_checkpoint,
 )
+from .config import CHECKPOINT_NAME, PRETRAIN, STAGES, TrainConfig
+from .data import ImageBank, build_bank, collect_images, find_images, random_crops, to_model_pair
 from .history import LossHistory
 from .holdout import BestWeights, HoldoutLog, score_holdout, split_bank
-from .losses import discriminator_loss, generator_adversarial_loss, l1_loss
+from .run_info import training_info
+from .samples import bank_preview_batch, predict_preview, val_preview_batch, write_sample_sheet
+from .steps import (
+    check_finite,
+    check_values_per_step,
+    device_precision,
+    gan_step,
+    pretrain_step,
+)
+
 
 log = logging.getLogger(__name__)
-
-# what every checkpoint holds (save_checkpoint writes them, read_checkpoint looks for them); "scalers", the
-# gradient scales of fp16 runs, are left out: checkpoints written before they existed resume with fresh ones
-_CHECKPOINT_KEYS = frozenset({"config", "generator", "discriminator", "pretrain_optimizer", "gan_g_optimizer",
-                              "gan_d_optimizer", "progress", "order", "best_weights", "unrewound_generator", "rng"})
-
-
-class TrainingDiverged(VidcolorError):
-    """A loss became NaN or infinite: the weights are lost, so the run stops instead of training on garbage."""
-
-
-def check_values_per_step(photos_per_step: int, crop: int) -> None:
-    """:class:`InputError` for a step of one 32-px crop: the encoders' deepest layer (1/32 of the crop) then holds
-    one value per channel, which BatchNorm cannot train on (``Expected more than 1 value per channel``)."""
-    if photos_per_step * (crop // 32) ** 2 < 2:
-        raise InputError(f"a training step of {photos_per_step} photo at crop {crop} leaves the encoder's deepest layer "
-                         "one value per channel, which BatchNorm cannot train on; use --batch-size 2 or more (with at "
-                         "least 2 training photos) or --crop 64")
-
-
-@dataclass(frozen=True)
-class Precision:
-    """How training steps compute on ``device_type``: autocast to ``dtype`` (``None``: plain float32), and
-    with ``scaled`` a gradient scaler, which fp16 needs (its small gradients underflow to zero without one)."""
-
-    device_type: str
-    dtype: torch.dtype | None = None
-    scaled: bool = False
-
-    @property
-    def name(self) -> str:
-        """``bf16``, ``fp16`` or ``fp32``, for logs and the exported file's metadata."""
-        return {torch.bfloat16: "bf16", torch.float16: "fp16", None: "fp32"}[self.dtype]
-
-    def autocast(self) -> AbstractContextManager[Any]:
-        """The autocast context of a forward pass (a no-op in float32)."""
-        return torch.autocast(self.device_type, dtype=self.dtype) if self.dtype is not None else nullcontext()
-
-    def scaler(self) -> torch.amp.GradScaler:
-        """A new gradient scaler, disabled (a plain backward and step) unless ``scaled``."""
-        return torch.amp.GradScaler(self.device_type, enabled=self.scaled)
-
-
-def training_precision(device_type: str, bf16_supported: bool) -> Precision:
-    """The precision of training steps: bf16 autocast on a CUDA GPU that computes in bf16, fp16 autocast with a
-    gradient scaler on one that does not (before Ampere: bf16 is emulated there, slowly), float32 elsewhere."""
-    if device_type != "cuda":
-        return Precision(device_type)
-    if bf16_supported:
-        return Precision("cuda", torch.bfloat16)
-    return Precision("cuda", torch.float16, scaled=True)
-
-
-def device_precision(device: torch.device) -> Precision:
-    """:func:`training_precision` of ``device``, asking the GPU itself (``torch.cuda.is_bf16_supported()`` says
-    True on a T4 too, where bf16 is only emulated: see :func:`vidcolor.worker.autocast_dtype`)."""
-    return training_precision(device.type, device.type == "cuda" and autocast_dtype(device) == torch.bfloat16)
 
 
 class Trainer:
@@ -166,7 +110,8 @@ class Trainer:
         self.holdout_log = HoldoutLog(self.run_dir / "holdout.csv", fresh) if self.holdout is not None else None
         self.best = BestWeights(config.patience)
         self.unrewound: dict[str, torch.Tensor] | None = None  # the L1 stage's last weights, once it ends on its best
-        self.preview = val_preview if val_preview is not None else self._bank_preview_batch()
+        self.preview = val_preview if val_preview is not None else bank_preview_batch(
+            self.bank, config.preview_count, config.crop)
 
     def start_from(self, weights: str | Path) -> None:
         """Load an exported generator (same architecture) as the starting point, for fine-tuning."""
@@ -204,49 +149,16 @@ class Trainer:
         self.position += size
         return random_crops(self.bank.images[indices.to(self.bank.images.device)], self.config.crop, self.data_rng)
 
-    def _descend(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, net: str) -> None:
-        """Backpropagate ``loss`` and step ``optimizer`` through the gradient scaler of ``net``: a plain backward
-        and step unless it is enabled (fp16), where a step whose gradients overflowed is skipped and the scale
-        lowered (a skipped step is no divergence: the weights stay as they were)."""
-        scaler = self.scalers[net]
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-
     # ----------------------------------------------------------------- steps
     def pretrain_step(self, l_norm: torch.Tensor, ab_norm: torch.Tensor) -> dict[str, float]:
         """One Adam step of the generator on L1 alone."""
-        self.generator.train()
-        self.pretrain_optimizer.zero_grad(set_to_none=True)
-        with self.precision.autocast():
-            predicted = self.generator(l_norm)
-        loss = l1_loss(predicted, ab_norm)
-        self._descend(loss, self.pretrain_optimizer, "generator")
-        return {"l1": loss.item()}
+        return pretrain_step(self.generator, self.pretrain_optimizer, self.scalers["generator"], self.precision,
+                             l_norm, ab_norm)
 
     def gan_step(self, l_norm: torch.Tensor, ab_norm: torch.Tensor) -> dict[str, float]:
         """One discriminator step, then one generator step on cGAN loss + ``l1_weight`` x L1."""
-        self.generator.train()
-        self.discriminator.train()
-        with self.precision.autocast():
-            predicted = self.generator(l_norm)
-        self.discriminator.requires_grad_(True)
-        self.gan_d_optimizer.zero_grad(set_to_none=True)
-        with self.precision.autocast():
-            real_logits = self.discriminator(torch.cat([l_norm, ab_norm], dim=1))
-            fake_logits = self.discriminator(torch.cat([l_norm, predicted.detach()], dim=1))
-        loss_d = discriminator_loss(real_logits.float(), fake_logits.float())
-        self._descend(loss_d, self.gan_d_optimizer, "discriminator")
-
-        self.discriminator.requires_grad_(False)
-        self.gan_g_optimizer.zero_grad(set_to_none=True)
-        with self.precision.autocast():
-            fake_logits = self.discriminator(torch.cat([l_norm, predicted], dim=1))
-        loss_gan = generator_adversarial_loss(fake_logits.float())
-        loss_l1 = l1_loss(predicted, ab_norm)
-        self._descend(loss_gan + self.config.l1_weight * loss_l1, self.gan_g_optimizer, "generator")
-        self.discriminator.requires_grad_(True)
-        return {"l1": loss_l1.item(), "gan_g": loss_gan.item(), "gan_d": loss_d.item()}
+        return gan_step(self.generator, self.discriminator, self.gan_g_optimizer, self.gan_d_optimizer, self.scalers,
+                        self.precision, self.config.l1_weight, l_norm, ab_norm)
 
     # ----------------------------------------------------------------- the loop
     def run(self, max_steps: int | None = None, progress: bool = True) -> None:
@@ -267,7 +179,7 @@ class Trainer:
                 rgb = self._next_batch()
                 l_norm, ab_norm = to_model_pair(rgb)
                 losses = self.pretrain_step(l_norm, ab_norm) if stage == PRETRAIN else self.gan_step(l_norm, ab_norm)
-                self._check_finite(stage, losses)
+                check_finite(stage, self.step + 1, losses, self.precision)
                 if self.device.type == "cuda":
                     torch.cuda.synchronize(self.device)
                 seconds = time.monotonic() - started
@@ -296,12 +208,6 @@ class Trainer:
             log.info("nothing to train: every stage has spent its budget, which counts the whole run, not this resume "
                      "(give a larger one, such as --gan-epochs or --gan-minutes, to train on)")
         self.save_checkpoint()
-
-    def _check_finite(self, stage: str, losses: dict[str, float]) -> None:
-        """Raise :class:`TrainingDiverged` when a loss of the step about to be counted is NaN or infinite."""
-        broken = {name: value for name, value in losses.items() if not math.isfinite(value)}
-        if broken:
-            raise TrainingDiverged(divergence_message(stage, self.step + 1, broken, self.precision))
 
     def _finish_epoch(self) -> bool:
         """Close an epoch; draw its outputs and checkpoint every ``outputs_every`` epochs. True if it checkpointed."""
@@ -334,25 +240,6 @@ class Trainer:
         self.save_checkpoint()
 
     # ----------------------------------------------------------------- outputs
-    def _bank_preview_batch(self) -> torch.Tensor:
-        """Fixed photos for the per-epoch sample sheet when no ``config.val`` is given: from the training bank."""
-        count = self.config.preview_count
-        picks = np.linspace(0, len(self.bank) - 1, min(count, len(self.bank))).astype(int)
-        images = self.bank.images[torch.as_tensor(picks, device=self.bank.images.device)].cpu()
-        return centre_crops(images, self.config.crop)
-
-    @torch.no_grad()
-    def predict_preview(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(grey, predicted, truth) RGB ``(N, H, W, 3)`` of the preview photos."""
-        self.generator.eval()
-        truth = self.preview.to(self.device)
-        l_norm, _ = to_model_pair(truth)
-        with self.precision.autocast():
-            predicted = self.generator(l_norm).float()
-        self.generator.train()
-        colour, grey = predicted_and_grey_images(l_norm, predicted)
-        return grey, colour, as_images(truth)
-
     def write_outputs(self, tag: str) -> None:
         """Everything an output epoch writes: figures, the held-out scoring, a snapshot if asked for."""
         with self._writing():
@@ -365,9 +252,8 @@ class Trainer:
 
     def write_figures(self, tag: str) -> None:
         """Sample sheet (grey | predicted | truth) for ``tag`` and the loss curve so far."""
-        grey, colour, truth = self.predict_preview()
-        rows = [[g, c, t] for g, c, t in zip(grey, colour, truth)]
-        plots.image_sheet(rows, ["grey", "predicted", "truth"], self.run_dir / "samples" / f"{tag}.png")
+        images = predict_preview(self.generator, self.preview, self.device, self.precision)
+        write_sample_sheet(*images, self.run_dir / "samples" / f"{tag}.png")
         plots.loss_curve(self.history.path, self.run_dir / "loss_curve.png")
 
     def evaluate_holdout(self) -> None:
@@ -382,55 +268,11 @@ class Trainer:
         log.info("held-out photos at step %d: PSNR %.3f dB (grey %.3f), colourfulness %.1f (truth %.1f)%s",
                  self.step, score.psnr, score.psnr_grey, score.colourfulness, score.colourfulness_truth, note)
 
-    def _epochs_seen(self, stage: str) -> float:
-        """Passes over the data a stage made, counting a partial epoch as a fraction (an epoch is the
-        whole batches that fit in the data: the remainder is left for the next epoch's shuffle)."""
-        steps_per_epoch = len(self.bank) // min(self.config.batch_size, len(self.bank))
-        return round(self.stage_steps[stage] / steps_per_epoch, 2)
-
     def training_info(self) -> dict[str, Any]:
         """What went into the weights, for the exported file's metadata."""
-        if self.device.type == "cuda":
-            hardware = torch.cuda.get_device_name(self.device)
-        else:
-            hardware = f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
-        counts: dict[str, int] = {}
-        for source in self.bank.sources:
-            folder = next((str(f) for f in self.config.data if Path(source).is_relative_to(Path(f))), "other")
-            counts[folder] = counts.get(folder, 0) + 1
-        return {
-            "data": counts,
-            "photos": len(self.bank),
-            "skipped_grey": len(self.bank.skipped_grey),
-            "skipped_unreadable": len(self.bank.skipped_corrupt),
-            "crop": self.config.crop,
-            "batch_size": self.config.batch_size,
-            "stages": {
-                PRETRAIN: {"loss": "L1", "lr": self.config.pretrain_lr, "betas": [0.9, 0.999],
-                           "steps": self.stage_steps[PRETRAIN], "epochs": self._epochs_seen(PRETRAIN),
-                           "minutes": round(self.stage_seconds[PRETRAIN] / 60, 2)},
-                GAN: {"loss": f"cGAN BCE + {self.config.l1_weight:g} L1", "lr": self.config.gan_lr, "betas": [0.5, 0.999],
-                      "discriminator": "PatchGAN 70x70",
-                      "steps": self.stage_steps[GAN], "epochs": self._epochs_seen(GAN),
-                      "minutes": round(self.stage_seconds[GAN] / 60, 2)},
-            },
-            "steps": self.step,
-            "minutes": round(sum(self.stage_seconds.values()) / 60, 2),
-            "hardware": hardware,
-            "precision": self.precision.name,
-            "torch": torch.__version__,
-            "pretrained_encoder": self.config.pretrained,
-            "seed": self.config.seed,
-        } | self._holdout_info() | (
-            {"initialised_from": weights_lineage(self.config.init_weights)} if self.config.init_weights else {})
-
-    def _holdout_info(self) -> dict[str, Any]:
-        if self.holdout is None:
-            return {}
-        info: dict[str, Any] = {"photos": len(self.holdout), "fraction": self.config.holdout, "patience": self.config.patience}
-        if self.best.state is not None:
-            info["best_l1_stage"] = {"step": self.best.step, "psnr": round(self.best.psnr, 3)}
-        return {"holdout": info}
+        return training_info(config=self.config, bank=self.bank, holdout=self.holdout, best=self.best,
+                             device=self.device, precision=self.precision, step=self.step,
+                             stage_steps=self.stage_steps, stage_seconds=self.stage_seconds)
 
     def export(self, path: str | Path) -> None:
         """Write the generator in vidcolor's safetensors format (fp16 unless ``config.fp16`` is off) with
@@ -459,24 +301,11 @@ class Trainer:
             "order": self.order,
             "best_weights": self.best.state_dict(),
             "unrewound_generator": self.unrewound,
-            "rng": {
-                "data": self.data_rng.get_state(),
-                "torch": torch.get_rng_state(),
-                "cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
-                "python": random.getstate(),
-            },
+            "rng": rng_state(self.data_rng, self.device),
         }
         path = self.run_dir / CHECKPOINT_NAME
-        temporary = path.with_name(path.name + ".tmp")
         with self._writing(path):
-            try:
-                with open(temporary, "wb") as handle:
-                    _save_through(state, _FileWrites(handle))
-                temporary.replace(path)
-            except BaseException:  # a full disk or Ctrl-C: the last good checkpoint stays, no .tmp beside it
-                with suppress(OSError):  # a folder turned read-only, where it was never made: keep the first error
-                    temporary.unlink(missing_ok=True)
-                raise
+            write_checkpoint(state, path)
         return path
 
     @contextmanager
@@ -520,10 +349,7 @@ class Trainer:
         self.stage_steps, self.stage_epochs = progress["stage_steps"], progress["stage_epochs"]
         self.stage_seconds = progress["stage_seconds"]
         self.order = state["order"]
-        self.data_rng.set_state(state["rng"]["data"])
-        torch.set_rng_state(state["rng"]["torch"])
-        restore_cuda_rng(state["rng"]["cuda"], self.device)
-        random.setstate(state["rng"]["python"])
+        restore_rng(state["rng"], self.data_rng, self.device)
         self.best.load_state_dict(state["best_weights"])
         self.unrewound = state["unrewound_generator"]
         self.history.truncate(self.step)
@@ -546,87 +372,12 @@ class Trainer:
                 self.unrewound = None
 
 
-class _FileWrites:
-    """The target of :func:`torch.save` that keeps what interrupted a write to ``handle`` (a full disk, Ctrl-C):
-    torch swallows it and raises a RuntimeError of its own (``unexpected pos``), without the reason."""
-
-    def __init__(self, handle: BinaryIO) -> None:
-        self.handle = handle
-        self.failure: BaseException | None = None
-
-    def write(self, data: bytes) -> int:
-        try:
-            return self.handle.write(data)
-        except BaseException as error:
-            self.failure = error
-            raise
-
-    def flush(self) -> None:
-        self.handle.flush()
-
-
-def _save_through(state: dict[str, Any], target: _FileWrites) -> None:
-    """:func:`torch.save` of ``state`` into ``target``, raising what interrupted its writes, not torch's RuntimeError."""
-    try:
-        torch.save(state, target)
-    except RuntimeError as error:
-        if target.failure is None:
-            raise
-        raise target.failure from error
-
-
-def divergence_message(stage: str, step: int, broken: dict[str, float], precision: Precision) -> str:
-    """What to tell the user when the losses in ``broken`` of ``step`` are NaN or infinite. Under fp16 autocast
-    (GPUs before Ampere) that is also what a forward pass overflowing fp16's range (65504) gives, which a lower
-    learning rate may not cure but bf16 or float32 does."""
-    option = "--pretrain-lr" if stage == PRETRAIN else "--gan-lr"
-    losses = ", ".join(f"the {name} loss is {value}" for name, value in broken.items())
-    advice = f"start a new run (another --out) with a lower {option}"
-    if precision.dtype == torch.float16:
-        return (f"training diverged at step {step} ({stage} stage): {losses}, which in fp16 (this GPU's training "
-                "precision) may also be the forward pass overflowing fp16's range (65504); "
-                f"{advice}, or train on a GPU with bf16 (Ampere or newer) or on the CPU (--device cpu, float32)")
-    return f"training diverged at step {step} ({stage} stage): {losses}; {advice}"
-
-
-def photos_fingerprint(sources: list[str]) -> str:
-    """SHA-256 of the run's photo list, in order: a resumed run must see the same photos, not only as many,
-    or its hold-out split (drawn by position) would move onto photos it has trained on."""
-    return hashlib.sha256("\n".join(sources).encode("utf-8", "surrogateescape")).hexdigest()
-
-
 def check_init_weights(weights: str | Path, arch: str) -> None:
     """``WeightsError`` unless ``weights`` is a vidcolor generator file of architecture ``arch`` (reads its
     metadata only: cheap enough to check before any photo is decoded)."""
     architecture = read_metadata(weights)["architecture"]
     if architecture != arch:
         raise WeightsError(f"{weights} holds {architecture}, not --arch {arch}")
-
-
-def val_preview_batch(config: TrainConfig) -> torch.Tensor:
-    """The centre crops of the ``config.val`` photos shown on the per-epoch sample sheet."""
-    if not Path(config.val).is_dir():  # moved since the run started (a new run's --val is checked by the command)
-        raise InputError(f"--val folder not found: {config.val}; the run shows the photos it started with, "
-                         "so put the folder back where it was")
-    return centre_crops(preview_photos(config.val, config.preview_count, config.crop), config.crop)
-
-
-def preview_photos(folder: str | Path, count: int, crop: int) -> torch.Tensor:
-    """``count`` colour photos evenly spread through ``folder`` as uint8 squares ``(N, S, S, 3)``; a grey
-    or unreadable pick gives way to the next readable photo, and only as many are decoded as needed."""
-    paths = find_images(folder)
-    spread = [paths[int(i)] for i in np.linspace(0, len(paths) - 1, min(count, len(paths)))]
-    chosen, side = set(spread), bank_side(crop)
-    picked: list[np.ndarray] = []
-    for path in spread + [path for path in paths if path not in chosen]:
-        pixels = load_or_reason(path, side)
-        if not isinstance(pixels, str):
-            picked.append(pixels)
-        if len(picked) == count:
-            break
-    if not picked:
-        raise InputError(f"no readable colour photo under --val {folder}")
-    return torch.from_numpy(np.stack(picked))
 
 
 def training_photos_of(config: TrainConfig) -> list[Path]:
@@ -641,53 +392,6 @@ def training_photos_of(config: TrainConfig) -> list[Path]:
             raise InputError(f"every photo under {', '.join(config.data)} is also under --val {config.val}")
         paths = kept
     return paths
-
-
-def weights_lineage(weights: str | Path) -> dict[str, Any]:
-    """The file name and training record of the weights a run started from (the name alone if unreadable now)."""
-    try:
-        return {"file": Path(weights).name} | read_metadata(weights).get("training", {})
-    except WeightsError:
-        return {"file": Path(weights).name}
-
-
-def restore_cuda_rng(saved: torch.Tensor | list[torch.Tensor] | None, device: torch.device) -> None:
-    """Give a CUDA ``device`` the RNG state of the device a checkpoint was trained on (``None`` from a CPU run).
-
-    Older checkpoints hold a list, one state per GPU of the machine that wrote them, without saying which GPU
-    trained: they are left out (restoring them by number fails on a machine with fewer GPUs, and no training
-    step draws on the CUDA generator: crops and flips come from the CPU ``data_rng``)."""
-    if device.type == "cuda" and isinstance(saved, torch.Tensor):
-        torch.cuda.set_rng_state(saved, device)
-
-
-def restore_scaler(scaler: torch.amp.GradScaler, saved: dict[str, Any] | None) -> None:
-    """Give ``scaler`` the gradient scale of an fp16 run's checkpoint. A checkpoint without one (bf16, float32,
-    or written before fp16 training) leaves it fresh, and a disabled scaler ignores it (the run went on a GPU
-    that computes in bf16, or the CPU)."""
-    if saved:
-        scaler.load_state_dict(saved)
-
-
-def read_checkpoint(run_dir: str | Path) -> dict[str, Any]:
-    """The saved state of the run in ``run_dir``; ``InputError`` when it has none."""
-    path = Path(run_dir) / CHECKPOINT_NAME
-    if not path.is_file():
-        raise InputError(f"no {CHECKPOINT_NAME} in {run_dir}; nothing to resume")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as error:  # noqa: BLE001 - a cut or foreign file fails in pickle, zipfile or torch, each its own way
-        raise InputError(f"{path} is damaged or not a vidcolor training checkpoint ({first_line(error)}); "
-                         "start a new run") from error
-    missing = _CHECKPOINT_KEYS - set(state) if isinstance(state, dict) else _CHECKPOINT_KEYS
-    if missing:
-        raise InputError(f"{path} is not a vidcolor training checkpoint (it lacks {', '.join(sorted(missing))}); "
-                         "start a new run")
-    arch = state["config"].get("arch") if isinstance(state["config"], dict) else None
-    if isinstance(arch, str) and arch not in list_generators():
-        raise InputError(f"{path} was trained with --arch {arch}, which this version of vidcolor does not have; "
-                         "resume it with the version that started it")
-    return state
 
 
 def resume_trainer(run_dir: str | Path, device: torch.device, config: TrainConfig | None = None,
