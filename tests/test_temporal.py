@@ -256,7 +256,7 @@ def cut_frames(lumas: list[np.ndarray], smoother: TemporalSmoother | None = None
         smoother(luma, ab)
         if smoother.cuts > before:
             found.append(index)
-        elif smoother.cuts < before:  # the frame before was a single odd frame, not a new shot
+        for _ in range(before - smoother.cuts):  # the frames before were a short run of odd frames, not new shots
             found.pop()
     return found
 
@@ -411,6 +411,76 @@ def test_one_frame_of_another_shot_counts_no_cut() -> None:
     frames = shot(1, 10, NORMAL)
     frames[5] = shot(2, 6, NORMAL)[5]
     assert cut_frames(frames) == []
+
+
+@pytest.mark.parametrize(("codes", "strength"), [(DARK, 4.0), (NORMAL, 2.0)])
+def test_a_flash_over_two_frames_is_no_cut_and_the_shot_follows_its_colour_after_it(codes: tuple[int, int],
+                                                                                    strength: float) -> None:
+    """An explosion lighting two frames counted two cuts and restarted the smoothing after it."""
+    frames = shot(7, 11, codes)
+    frames[6], frames[7] = flash(frames[6], strength, (0.3, 0.4)), flash(frames[7], strength * 0.7, (0.35, 0.4))
+    before, lit, after = (np.full((2, SIZE, SIZE), value, np.float32) for value in (10.0, -40.0, 30.0))
+    smoother = TemporalSmoother()
+    outputs = [smoother(luma, before if index < 6 else lit if index < 8 else after) for index, luma in enumerate(frames)]
+    assert smoother.cuts == 0
+    assert np.array_equal(outputs[6], lit)
+    followed = after + smoother.options.strength * (before - after)
+    inner = (slice(None), slice(8, -8), slice(8, -8))
+    assert np.abs(outputs[8] - followed)[inner].mean() < 2.0
+
+
+@pytest.mark.parametrize(("inserted", "expected"), [(2, []), (3, []), (4, [4, 8])])
+def test_a_run_of_up_to_three_frames_of_another_shot_counts_no_cut(inserted: int, expected: list[int]) -> None:
+    """Stray frames of another shot at a splice; from four frames on they are a shot of their own."""
+    frames = shot(1, 12, NORMAL)
+    frames[4 : 4 + inserted] = shot(2, 12, NORMAL)[4 : 4 + inserted]
+    assert cut_frames(frames) == expected
+
+
+def test_a_cut_to_a_take_of_the_same_set_up_is_not_taken_back_a_few_frames_on() -> None:
+    """Dark grainy takes of one set-up score just over the cut threshold at the cut and can score just under it
+    against the frame before the cut a few frames later: that is no return to the shot before."""
+    takes = [shot(1, 8, DARK, grain=2.0, detail=detail) for detail in (None, 50, 51)]
+    assert cut_frames(takes[0] + takes[1] + takes[2]) == [8, 16]
+
+
+def test_state_resumes_within_a_run_of_odd_frames() -> None:
+    """Stopped after two stray frames of two other shots, a resumed render takes back both cuts as the whole one
+    does."""
+    frames = shot(1, 10, NORMAL)
+    frames[4], frames[5] = shot(3, 10, NORMAL)[4], shot(4, 10, NORMAL)[5]
+    rng = np.random.default_rng(5)
+    abs_ = [rng.normal(0, 10, (2, SIZE, SIZE)).astype(np.float32) for _ in frames]
+    whole = TemporalSmoother()
+    expected = [whole(luma, ab) for luma, ab in zip(frames, abs_)]
+    first, second = TemporalSmoother(), TemporalSmoother()
+    for luma, ab in zip(frames[:6], abs_[:6]):
+        first(luma, ab)
+    assert first.cuts == 2
+    second.load_state({key: np.array(value) for key, value in first.state().items()})
+    resumed = [second(luma, ab) for luma, ab in zip(frames[6:], abs_[6:])]
+    assert all(np.array_equal(a, b) for a, b in zip(resumed, expected[6:]))
+    assert second.cuts == whole.cuts == 0
+
+
+def test_a_state_saved_without_the_run_of_odd_frames_resumes_as_one_frame_after_the_cut() -> None:
+    """A --resume folder written before runs of odd frames were followed holds no count of the frames since
+    the cut: it resumes as saved one frame after it."""
+    frames = shot(1, 10, NORMAL)
+    frames[4] = shot(3, 10, NORMAL)[4]
+    rng = np.random.default_rng(7)
+    abs_ = [rng.normal(0, 10, (2, SIZE, SIZE)).astype(np.float32) for _ in frames]
+    whole = TemporalSmoother()
+    expected = [whole(luma, ab) for luma, ab in zip(frames, abs_)]
+    first, second = TemporalSmoother(), TemporalSmoother()
+    for luma, ab in zip(frames[:5], abs_[:5]):
+        first(luma, ab)
+    state = first.state()
+    assert int(state.pop("frames_since_cut")) == int(state.pop("cuts_since_cut")) == 1
+    second.load_state(state)
+    resumed = [second(luma, ab) for luma, ab in zip(frames[5:], abs_[5:])]
+    assert all(np.array_equal(a, b) for a, b in zip(resumed, expected[5:]))
+    assert second.cuts == whole.cuts == 0
 
 
 def test_state_resumes_mid_shot_and_between_a_cut_and_the_next_frame() -> None:

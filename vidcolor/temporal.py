@@ -6,9 +6,10 @@ Occlusions, disocclusions and scene cuts fall back to the current prediction. Sc
 exposure-matched thumbnails, so flicker, fades and dark shots do not move the measure; frames without
 structure (black, white) keep their prediction and are skipped, so the next frame is compared with, and
 follows, the last frame that had structure. Film grain, new in every frame, is taken out of the cut measure
-(:func:`grain_corrected`), and a single odd frame (a partly blown flash, a stray frame at a splice) counts
-no cut: the frame after it is compared with, and follows, the frame before it. Streaming: the state is
-one previous L and ab, the frame before the last cut and the last pair's measure, so memory is constant.
+(:func:`grain_corrected`), and a short run of odd frames (up to :data:`_ODD_RUN`: an explosion or a partly
+blown flash lasting a frame or two, stray frames at a splice) counts no cut: each frame after it is compared
+with, and follows, the frame before it. Streaming: the state is one previous L and ab, the frame before the
+last cut and the last pair's measure, so memory is constant.
 """
 
 from __future__ import annotations
@@ -46,6 +47,12 @@ _BAR_FLATNESS = 2.0
 _BAR_RELATIVE = 0.25
 # Grain floors of the cut measure above this are taken as this: beyond it the grain drowns the picture.
 _GRAIN_FLOOR_LIMIT = 1.0
+# Frames with structure after a cut that are still compared with the frame before it: a run of odd frames this
+# long (a flash or an explosion lasting a few frames, a splice's stray frames) counts no cut when the shot returns.
+_ODD_RUN = 3
+# ... and returns to that frame when it matches it under this share of the cut threshold: clearly, since a take of
+# the same set-up after a real cut can score just under the threshold against it
+_RETURN_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -216,8 +223,11 @@ class TemporalSmoother:
         self._flow_forward = create_flow()
         self._previous_luma: np.ndarray | None = None
         self._previous_ab: np.ndarray | None = None  # (h, w, 2) float32, the last output
-        # The frame before the last cut (L, output ab, grain floor), until the frame after the cut is compared.
+        # The frame before the last cut (L, output ab, grain floor), while the frames after it may still return to
+        # it: how many of those have come (the cut's own frame the first) and the cuts counted since it
         self._before_cut: tuple[np.ndarray, np.ndarray, float] | None = None
+        self._since_cut = 0
+        self._cuts_since = 0
         self._floor: float | None = None  # the last pair's cut score, None before the first pair
 
     def state(self) -> dict[str, np.ndarray]:
@@ -227,7 +237,8 @@ class TemporalSmoother:
             state.update(previous_luma=self._previous_luma, previous_ab=self._previous_ab)
         if self._before_cut is not None:
             luma, ab, floor = self._before_cut
-            state.update(before_cut_luma=luma, before_cut_ab=ab, before_cut_floor=np.array(floor))
+            state.update(before_cut_luma=luma, before_cut_ab=ab, before_cut_floor=np.array(floor),
+                         frames_since_cut=np.array(self._since_cut), cuts_since_cut=np.array(self._cuts_since))
         if self._floor is not None:
             state.update(grain_floor=np.array(self._floor))
         return state
@@ -241,6 +252,9 @@ class TemporalSmoother:
         if "before_cut_luma" in state:
             floor = float(state["before_cut_floor"])
             self._before_cut = (state["before_cut_luma"], state["before_cut_ab"], floor)
+            # a state saved before runs of odd frames were followed holds the cut's own frame
+            self._since_cut = int(state.get("frames_since_cut", 1))
+            self._cuts_since = int(state.get("cuts_since_cut", 1))
         self._floor = float(state["grain_floor"]) if "grain_floor" in state else None
 
     def __call__(self, lightness: np.ndarray, ab: np.ndarray) -> np.ndarray:
@@ -273,22 +287,31 @@ class TemporalSmoother:
     def _follow(self, luma: np.ndarray, current: np.ndarray, previous: np.ndarray) -> np.ndarray:
         """Blend ``current`` (h, w, 2) with the warped previous output, or count a cut and keep it.
 
-        The frame after a cut is first compared with the frame before it: if they match, the frame between
-        was a single odd frame, its cut is taken back and this frame follows the one before it.
+        The :data:`_ODD_RUN` frames after a cut are first compared with the frame before it: if one matches, the
+        frames between were a short run of odd frames, the cuts counted since are taken back and this frame
+        follows the one before them.
         """
-        before_cut, self._before_cut = self._before_cut, None
+        before_cut = self._before_cut
         if before_cut is not None and before_cut[0].shape == luma.shape:
             before_luma, before_ab, floor = before_cut
             match = self._match(luma, before_luma)
-            if grain_corrected(match.score, floor) <= self.options.cut_threshold:
-                self.cuts -= 1
+            if grain_corrected(match.score, floor) <= _RETURN_SHARE * self.options.cut_threshold:
+                self.cuts -= self._cuts_since
+                self._before_cut = None
                 self._floor = match.score
                 return self._blend(luma, current, before_ab, match)
+        if before_cut is not None and (self._since_cut >= _ODD_RUN or before_cut[0].shape != luma.shape):
+            self._before_cut = before_cut = None  # a new shot: its cut stays counted
         match = self._match(luma, previous)
         floor, self._floor = (match.score if self._floor is None else self._floor), match.score
-        if grain_corrected(match.score, floor) > self.options.cut_threshold:
-            self.cuts += 1
-            self._before_cut = (previous, self._previous_ab, floor)
+        is_cut = grain_corrected(match.score, floor) > self.options.cut_threshold
+        self.cuts += is_cut
+        if before_cut is not None:
+            self._since_cut += 1
+            self._cuts_since += is_cut
+        elif is_cut:
+            self._before_cut, self._since_cut, self._cuts_since = (previous, self._previous_ab, floor), 1, 1
+        if is_cut:
             return current
         return self._blend(luma, current, self._previous_ab, match)
 
