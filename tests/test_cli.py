@@ -202,6 +202,7 @@ def test_video_to_a_non_video_file_type_is_refused(tmp_path, weights, clip, name
     result = run(clip, "-o", tmp_path / name, "--weights", weights, *(["--resume"] if resume else []))
     assert_one_line_error(result, "cannot write video as")
     assert ".mp4" in result.stderr
+    assert (".apng" in result.stderr) == name.endswith(".png")  # an animated PNG's name was not suggested
     assert no_outputs(tmp_path, set())
 
 

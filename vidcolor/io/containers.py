@@ -124,7 +124,8 @@ def check_video_output(path: Path) -> None:
     """Refuse, before any work, an output name FFmpeg cannot write a video to: an image or unknown suffix."""
     path = Path(path)
     if not is_video_output(path):
+        animated = " (or .apng, an animated PNG)" if path.suffix.lower() == ".png" else ""
         raise OutputError(
             f"cannot write video as '{path.suffix or path.name}': "
-            "use a video file type such as .mp4, .mkv, .mov, .avi or .webm"
+            f"use a video file type such as .mp4, .mkv, .mov, .avi or .webm{animated}"
         )
