@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 import pytest
@@ -444,23 +446,30 @@ def test_a_cut_to_a_take_of_the_same_set_up_is_not_taken_back_a_few_frames_on() 
     assert cut_frames(takes[0] + takes[1] + takes[2]) == [8, 16]
 
 
+def resume_at(frames: list[np.ndarray], stop: int, seed: int, saved: Callable[[dict], dict] = dict) -> tuple[int, int]:
+    """Smooth ``frames`` (random ab) in one go and again stopped before frame ``stop``, its state passed through
+    ``saved`` and loaded into a new smoother; asserts both give the same outputs after the stop, and returns the cut
+    counts at the stop and at the end."""
+    rng = np.random.default_rng(seed)
+    abs_ = [rng.normal(0, 10, (2, SIZE, SIZE)).astype(np.float32) for _ in frames]
+    whole = TemporalSmoother()
+    expected = [whole(luma, ab) for luma, ab in zip(frames, abs_)]
+    first, second = TemporalSmoother(), TemporalSmoother()
+    for luma, ab in zip(frames[:stop], abs_[:stop]):
+        first(luma, ab)
+    second.load_state(saved({key: np.array(value) for key, value in first.state().items()}))
+    resumed = [second(luma, ab) for luma, ab in zip(frames[stop:], abs_[stop:])]
+    assert all(np.array_equal(a, b) for a, b in zip(resumed, expected[stop:]))
+    assert second.cuts == whole.cuts
+    return first.cuts, whole.cuts
+
+
 def test_state_resumes_within_a_run_of_odd_frames() -> None:
     """Stopped after two stray frames of two other shots, a resumed render takes back both cuts as the whole one
     does."""
     frames = shot(1, 10, NORMAL)
     frames[4], frames[5] = shot(3, 10, NORMAL)[4], shot(4, 10, NORMAL)[5]
-    rng = np.random.default_rng(5)
-    abs_ = [rng.normal(0, 10, (2, SIZE, SIZE)).astype(np.float32) for _ in frames]
-    whole = TemporalSmoother()
-    expected = [whole(luma, ab) for luma, ab in zip(frames, abs_)]
-    first, second = TemporalSmoother(), TemporalSmoother()
-    for luma, ab in zip(frames[:6], abs_[:6]):
-        first(luma, ab)
-    assert first.cuts == 2
-    second.load_state({key: np.array(value) for key, value in first.state().items()})
-    resumed = [second(luma, ab) for luma, ab in zip(frames[6:], abs_[6:])]
-    assert all(np.array_equal(a, b) for a, b in zip(resumed, expected[6:]))
-    assert second.cuts == whole.cuts == 0
+    assert resume_at(frames, 6, seed=5) == (2, 0)
 
 
 def test_a_state_saved_without_the_run_of_odd_frames_resumes_as_one_frame_after_the_cut() -> None:
@@ -468,19 +477,12 @@ def test_a_state_saved_without_the_run_of_odd_frames_resumes_as_one_frame_after_
     the cut: it resumes as saved one frame after it."""
     frames = shot(1, 10, NORMAL)
     frames[4] = shot(3, 10, NORMAL)[4]
-    rng = np.random.default_rng(7)
-    abs_ = [rng.normal(0, 10, (2, SIZE, SIZE)).astype(np.float32) for _ in frames]
-    whole = TemporalSmoother()
-    expected = [whole(luma, ab) for luma, ab in zip(frames, abs_)]
-    first, second = TemporalSmoother(), TemporalSmoother()
-    for luma, ab in zip(frames[:5], abs_[:5]):
-        first(luma, ab)
-    state = first.state()
-    assert int(state.pop("frames_since_cut")) == int(state.pop("cuts_since_cut")) == 1
-    second.load_state(state)
-    resumed = [second(luma, ab) for luma, ab in zip(frames[5:], abs_[5:])]
-    assert all(np.array_equal(a, b) for a, b in zip(resumed, expected[5:]))
-    assert second.cuts == whole.cuts == 0
+
+    def older(state: dict) -> dict:
+        assert int(state.pop("frames_since_cut")) == int(state.pop("cuts_since_cut")) == 1
+        return state
+
+    assert resume_at(frames, 5, seed=7, saved=older) == (1, 0)
 
 
 def test_state_resumes_mid_shot_and_between_a_cut_and_the_next_frame() -> None:
@@ -488,15 +490,5 @@ def test_state_resumes_mid_shot_and_between_a_cut_and_the_next_frame() -> None:
     exactly as the render that was not stopped."""
     frames = shot(1, 6, DARK, grain=3.0) + shot(2, 4, DARK, grain=3.0)
     frames[3] = flash(frames[3], 4.0, (0.5, 0.5))
-    rng = np.random.default_rng(3)
-    abs_ = [rng.normal(0, 10, (2, SIZE, SIZE)).astype(np.float32) for _ in frames]
-    whole = TemporalSmoother()
-    expected = [whole(luma, ab) for luma, ab in zip(frames, abs_)]
     for stop in (2, 4, 7):
-        first, second = TemporalSmoother(), TemporalSmoother()
-        for luma, ab in zip(frames[:stop], abs_[:stop]):
-            first(luma, ab)
-        second.load_state({key: np.array(value) for key, value in first.state().items()})
-        resumed = [second(luma, ab) for luma, ab in zip(frames[stop:], abs_[stop:])]
-        assert all(np.array_equal(a, b) for a, b in zip(resumed, expected[stop:]))
-        assert second.cuts == whole.cuts == 1
+        assert resume_at(frames, stop, seed=3)[1] == 1
