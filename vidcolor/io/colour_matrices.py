@@ -1,5 +1,6 @@
 """The Y'CbCr matrices by FFmpeg's colour-space code (AVCOL_SPC_*, H.273 MatrixCoefficients), without torch:
-which codes a stream may state (the decoder) and their coefficients (the chroma merge)."""
+which codes a stream may state (the decoder) and their coefficients (the chroma merge); and the codes of the
+sample ranges (AVCOL_RANGE_*)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ RGB = 0  # AVCOL_SPC_RGB: the stream holds R'G'B', not Y'CbCr
 BT709 = 1
 SMPTE170M = 6  # BT.601 (525 lines); BT.470BG (5) has the same coefficients
 YCGCO = 8  # Y = (R + 2G + B) / 4, Cg = G - Y, Co = (R - B) / 2
+
+# sample ranges by FFmpeg's colour-range code (AVCOL_RANGE_*)
+MPEG_RANGE = 1  # limited range: 16-235 at 8 bits
+JPEG_RANGE = 2  # full range
 
 # (Kr, Kb) of each code with a Y'CbCr matrix of its own: BT.709, FCC, BT.470BG, SMPTE 170M, SMPTE 240M,
 # BT.2020 (non-constant and constant luminance; the latter, which swscale does not convert, made as non-constant)

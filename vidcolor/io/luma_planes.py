@@ -7,9 +7,8 @@ import cv2
 import numpy as np
 
 from vidcolor.io import colour_matrices
+from vidcolor.io.colour_matrices import JPEG_RANGE, MPEG_RANGE
 
-_JPEG_RANGE = 2  # AVCOL_RANGE_JPEG: full-range samples
-_MPEG_RANGE = 1  # AVCOL_RANGE_MPEG: limited-range samples (16-235 at 8 bits)
 # one-plane grey formats: swscale takes them as full range whatever their tag (see limited_grey_luma)
 _GREY_FORMATS = frozenset({"gray", "gray9le", "gray9be", "gray10le", "gray10be", "gray12le", "gray12be", "gray14le",
                            "gray14be", "gray16le", "gray16be"})
@@ -35,10 +34,10 @@ def luma_plane(frame: av.VideoFrame, width: int, height: int, reformatter: av.vi
     """The limited-range 8-bit Y plane of ``frame`` at ``width`` x ``height`` (a frame of another size is
     scaled), converted by ``reformatter`` where it must be; R'G'B' frames with ``rgb_matrix`` (see
     :func:`matrix_for_rgb`)."""
-    if frame.color_range == _MPEG_RANGE and frame.format.name in _GREY_FORMATS:
+    if frame.color_range == MPEG_RANGE and frame.format.name in _GREY_FORMATS:
         return limited_grey_luma(frame, width, height)
     resized = (frame.width, frame.height) != (width, height)
-    if resized or frame.format.name != "yuv420p" or frame.color_range == _JPEG_RANGE:
+    if resized or frame.format.name != "yuv420p" or frame.color_range == JPEG_RANGE:
         # R'G'B' is converted with the matrix its chroma will be made in; Y'CbCr keeps its Y plane, whatever
         # its matrix: one swscale has no table for (YCgCo, BT.2020 constant luminance) is stated as BT.709
         src_matrix, dst_matrix = None, None

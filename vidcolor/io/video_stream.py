@@ -13,10 +13,10 @@ import numpy as np
 
 from vidcolor.errors import InputError, OutputError, VidcolorWarning
 from vidcolor.io.containers import counts_frames, stores_frame_times, takes
+from vidcolor.io.colour_matrices import JPEG_RANGE, MPEG_RANGE
 from vidcolor.io.decode import VideoSource
 
 DEFAULT_PRESET = "medium"  # --preset's default, which leaves an encoder with numbered presets at its own
-_MPEG_RANGE, _JPEG_RANGE = 1, 2  # AVCOL_RANGE_MPEG (limited), AVCOL_RANGE_JPEG (full)
 _FULL_RANGE_ENCODERS = frozenset({"mjpeg", "ljpeg"})  # JPEG samples are full range (FFmpeg refuses limited range)
 _BITS_PER_PIXEL = 0.2  # bit rate for encoders without a constant-quality mode: ~20 Mb/s at 1080p25
 _MPEG_FRAME_RATES = tuple(Fraction(rate) for rate in ("24000/1001", "24", "25", "30000/1001", "30", "50", "60000/1001", "60"))
@@ -112,9 +112,9 @@ def add_video_stream(
     stream.time_base = timing.time_base
     src = template.codec_context
     if encoder in _FULL_RANGE_ENCODERS:
-        stream.codec_context.color_range = _JPEG_RANGE
+        stream.codec_context.color_range = JPEG_RANGE
     else:
-        stream.codec_context.color_range = _MPEG_RANGE if src.color_range == _JPEG_RANGE else src.color_range
+        stream.codec_context.color_range = MPEG_RANGE if src.color_range == JPEG_RANGE else src.color_range
     stream.codec_context.colorspace = info.matrix  # for RGB sources, the matrix the chroma was made in
     stream.codec_context.color_primaries = src.color_primaries
     stream.codec_context.color_trc = src.color_trc
@@ -166,9 +166,9 @@ def frame_for_encoder(
         rows[:, : target.width] = values
         target.update(rows)
     frame.colorspace, frame.color_primaries, frame.color_trc = ctx.colorspace, ctx.color_primaries, ctx.color_trc
-    if ctx.color_range == _JPEG_RANGE:  # the planes are limited range: stretch them for a JPEG encoder
-        frame.color_range = _MPEG_RANGE
-        return frame.reformat(format=ctx.pix_fmt, src_color_range=_MPEG_RANGE, dst_color_range=_JPEG_RANGE)
+    if ctx.color_range == JPEG_RANGE:  # the planes are limited range: stretch them for a JPEG encoder
+        frame.color_range = MPEG_RANGE
+        return frame.reformat(format=ctx.pix_fmt, src_color_range=MPEG_RANGE, dst_color_range=JPEG_RANGE)
     frame.color_range = ctx.color_range
     if ctx.pix_fmt not in ("yuv420p", "pal8"):
         frame = frame.reformat(format=ctx.pix_fmt)
