@@ -120,7 +120,7 @@ class VideoSink:
         self._last_slot: int | None = after_slot  # on slots: the latest frame's slot
         self._first_time: Fraction | None = None  # where the first frame is in the output, in seconds
         self._shift = 0  # stream time base ticks every video packet moves by: the first frame's place in its slot
-        self._dropped = 0  # frames of a variable-rate source that a fixed-slot output had no slot for
+        self._dropped = 0  # frames with no slot of their own, or within the shortest frame of the one before
         self._sound_end: float | None = None  # MXF: where the sound ends, in seconds from the first frame
         try:
             self._encoding = video_template is None
@@ -270,7 +270,8 @@ class VideoSink:
 
     @property
     def dropped(self) -> int:
-        """Frames left out so far: a variable-rate source's frames that a fixed-slot output had no slot for."""
+        """Frames left out so far: a variable-rate source's frames that a fixed-slot output had no slot for, and
+        frames that came less than the output's shortest frame after the one before (see :meth:`_after_last_tick`)."""
         return self._dropped
 
     @property
