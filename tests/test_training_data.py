@@ -4,7 +4,9 @@ evaluation folders that a failed or interrupted run does not leave behind."""
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,7 +15,7 @@ from PIL import Image
 
 from tests.image_media import icc_profile, pattern
 from training.cli import evaluate_command
-from training.data import build_bank, load_square
+from training.data import build_bank, find_images, load_square
 from training.evaluate import output_folder
 from vidcolor.errors import OutputError
 from vidcolor.io.images import read_image
@@ -201,3 +203,52 @@ def test_a_failed_evaluate_leaves_no_out_folder(tmp_path: Path) -> None:
                                                        "--render-size", "32", "--device", "cpu"])
         assert result.exit_code == 1 and "Error:" in result.output, result.output
         assert not (tmp_path / "new").exists()
+
+
+class _ReversedScandir:
+    """``os.scandir`` listing a folder's entries in reverse name order, as a file system may (listing order is the
+    file system's own, not sorted)."""
+
+    def __init__(self, entries: list[os.DirEntry[str]]) -> None:
+        self._entries = iter(entries)
+
+    def __enter__(self) -> "_ReversedScandir":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+    def __iter__(self) -> "_ReversedScandir":
+        return self
+
+    def __next__(self) -> os.DirEntry[str]:
+        return next(self._entries)
+
+    def close(self) -> None:
+        """Nothing to release: the entries were read at once."""
+
+
+def test_a_folder_linked_twice_is_found_under_the_same_name_whatever_the_listing_order(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """README: symlinked folders are followed, each real folder once. Which link's name is kept must not depend on
+    the order the file system lists the folder in: it names the evaluation row, orders the training photos and
+    enters the photo list's SHA-256 that a resumed run checks."""
+    photos = tmp_path / "real"
+    photos.mkdir()
+    Image.fromarray(np.full((8, 8, 3), (200, 60, 40), np.uint8)).save(photos / "red.png")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a").symlink_to(photos)
+    (data / "b").symlink_to(photos)
+    listed_in_order = find_images(data)
+
+    real_scandir = os.scandir
+
+    def reversed_scandir(path: Any = ".") -> _ReversedScandir:
+        with real_scandir(path) as entries:
+            return _ReversedScandir(sorted(entries, key=lambda entry: entry.name, reverse=True))
+
+    monkeypatch.setattr(os, "scandir", reversed_scandir)
+    listed_in_reverse = find_images(data)
+
+    assert listed_in_order == listed_in_reverse == [data / "a" / "red.png"]

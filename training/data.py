@@ -61,7 +61,8 @@ class ImageBank:
 
 def find_images(root: str | os.PathLike) -> list[Path]:
     """Every photo under ``root`` (recursively, sorted), by file suffix; symlinked folders are followed,
-    each real folder once (a link back up the tree cannot loop)."""
+    each real folder once (a link back up the tree cannot loop), under the first of its names in sorted order
+    (not the file system's listing order, which differs between copies of a folder)."""
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"{root} is a file, not a folder of photos" if root.exists() else f"data folder not found: {root}")
@@ -73,6 +74,7 @@ def find_images(root: str | os.PathLike) -> list[Path]:
             subfolders.clear()
             continue
         seen.add(real)
+        subfolders.sort()  # walked in this order: which name of a folder linked twice is kept must not vary
         found.extend(path for path in map(Path(folder).joinpath, files) if is_image_suffix(path) and path.is_file())
     return sorted(found)
 
