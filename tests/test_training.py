@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import os
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from training.cli import train_command
 from training.config import StageBudget
 from training.data import build_bank, collect_images, random_crops, to_model_pair
 from training.trainer import Trainer, resume_trainer
-from vidcolor.errors import InputError, OutputError, WeightsError
+from vidcolor.errors import InputError, OutputError, VidcolorWarning, WeightsError
 from vidcolor.models import create_generator, load_generator, read_metadata, save_generator
 
 
@@ -801,3 +802,24 @@ def test_one_32_px_crop_a_step_is_refused_in_one_line(photo_dir: Path, tmp_path:
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert lines[-1].startswith("Error:") and "--batch-size 2" in lines[-1], result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(("arch", "pretrained", "init_weights", "recorded"), [
+    ("lite0-unet", True, False, True),
+    ("lite0-unet", False, False, False),
+    ("lite0-unet", True, True, False),  # the ImageNet weights are replaced by the exported model's
+    ("resnet18-unet", True, False, False),  # torchvision's ImageNet file is not cached (never downloaded)
+    ("tiny-unet", True, False, False),  # has no ImageNet encoder
+])
+def test_the_training_record_says_imagenet_encoder_only_where_the_run_started_from_one(
+        photo_dir: Path, bank, tmp_path: Path, monkeypatch, arch: str, pretrained: bool, init_weights: bool,
+        recorded: bool) -> None:
+    monkeypatch.setattr("vidcolor.models.generators._cached_resnet18_weights", lambda: None)
+    source = tmp_path / "source.safetensors"
+    if init_weights:
+        save_generator(create_generator(arch), source, architecture=arch)
+    config = tiny_config(photo_dir, arch=arch, pretrained=pretrained, init_weights=str(source) if init_weights else None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", VidcolorWarning)  # resnet18's "not cached" warning
+        trainer = Trainer(config, tmp_path / "run", torch.device("cpu"), bank=bank)
+    assert trainer.training_info()["pretrained_encoder"] is recorded

@@ -122,7 +122,8 @@ def main() -> None:
     parser.add_argument("--count", type=whole_number(1), default=300, help="photos to score, spread through the folder")
     parser.add_argument("--colour-ratio", type=positive_number, default=None,
                         help="store the smallest scale reaching this x the truth's colourfulness (default: best PSNR)")
-    parser.add_argument("--plot", type=Path, default=None, help="save PSNR against colourfulness per scale as a PNG")
+    parser.add_argument("--plot", type=Path, default=None,
+                        help="save PSNR against colourfulness per scale as a picture (.png, .pdf, .svg or .jpg)")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
     if args.plot is not None and args.plot.suffix.lower() not in PLOT_SUFFIXES:

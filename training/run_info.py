@@ -20,8 +20,12 @@ from .steps import Precision
 
 def training_info(*, config: TrainConfig, bank: ImageBank, holdout: ImageBank | None, best: BestWeights,
                   device: torch.device, precision: Precision, step: int, stage_steps: dict[str, int],
-                  stage_seconds: dict[str, float]) -> dict[str, Any]:
-    """What went into the weights trained on ``bank`` (``holdout`` set aside), for the exported file's metadata."""
+                  stage_seconds: dict[str, float], imagenet_encoder: bool) -> dict[str, Any]:
+    """What went into the weights trained on ``bank`` (``holdout`` set aside), for the exported file's metadata.
+
+    ``pretrained_encoder`` is true only where the run's generator started from ImageNet encoder weights:
+    ``imagenet_encoder`` (they were found and loaded) and no ``--init-weights`` replacing them.
+    """
     if device.type == "cuda":
         hardware = torch.cuda.get_device_name(device)
     else:
@@ -52,7 +56,7 @@ def training_info(*, config: TrainConfig, bank: ImageBank, holdout: ImageBank | 
         "hardware": hardware,
         "precision": precision.name,
         "torch": torch.__version__,
-        "pretrained_encoder": config.pretrained,
+        "pretrained_encoder": imagenet_encoder and not config.init_weights,
         "seed": config.seed,
     } | _holdout_info(config, holdout, best) | (
         {"initialised_from": weights_lineage(config.init_weights)} if config.init_weights else {})

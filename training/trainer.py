@@ -272,7 +272,8 @@ class Trainer:
         """What went into the weights, for the exported file's metadata."""
         return training_info(config=self.config, bank=self.bank, holdout=self.holdout, best=self.best,
                              device=self.device, precision=self.precision, step=self.step,
-                             stage_steps=self.stage_steps, stage_seconds=self.stage_seconds)
+                             stage_steps=self.stage_steps, stage_seconds=self.stage_seconds,
+                             imagenet_encoder=getattr(self.generator, "imagenet_encoder", False))
 
     def export(self, path: str | Path) -> None:
         """Write the generator in vidcolor's safetensors format (fp16 unless ``config.fp16`` is off) with

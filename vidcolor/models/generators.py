@@ -22,11 +22,15 @@ with warnings.catch_warnings():
 
 
 class ColorizationGenerator(nn.Module):
-    """U-Net mapping normalised L ``(N,1,H,W)`` to normalised ab ``(N,2,H,W)`` through tanh."""
+    """U-Net mapping normalised L ``(N,1,H,W)`` to normalised ab ``(N,2,H,W)`` through tanh.
 
-    def __init__(self, encoder: nn.Module, input_size: int) -> None:
+    ``imagenet_encoder`` says whether the encoder was built with ImageNet weights (for the training record).
+    """
+
+    def __init__(self, encoder: nn.Module, input_size: int, imagenet_encoder: bool = False) -> None:
         super().__init__()
         self.unet = DynamicUnet(encoder, n_out=2, img_size=(input_size, input_size))
+        self.imagenet_encoder = imagenet_encoder
         self._start_near_grey()
 
     def _start_near_grey(self) -> None:
@@ -89,21 +93,20 @@ def _cached_resnet18_weights() -> Path | None:
     return cached if cached.is_file() else None
 
 
-def resnet18_encoder(pretrained: bool) -> nn.Module:
-    """The seed's encoder: fastai ``create_body(resnet18, n_in=1, cut=-2)``.
+def resnet18_encoder(pretrained: bool) -> tuple[nn.Module, bool]:
+    """The seed's encoder: fastai ``create_body(resnet18, n_in=1, cut=-2)``, and whether it holds ImageNet weights.
 
     ImageNet weights are used when torchvision's file is already cached; otherwise the encoder
     starts from random weights with a warning (nothing is downloaded).
     """
     backbone = resnet18()
-    if pretrained:
-        cached = _cached_resnet18_weights()
-        if cached is None:
-            warnings.warn("ResNet18 ImageNet weights are not cached; using a randomly initialised encoder",
-                          category=VidcolorWarning, stacklevel=2)
-        else:
-            backbone.load_state_dict(torch.load(cached, map_location="cpu", weights_only=True))
-    return create_body(backbone, n_in=1, pretrained=pretrained, cut=-2)
+    cached = _cached_resnet18_weights() if pretrained else None
+    if pretrained and cached is None:
+        warnings.warn("ResNet18 ImageNet weights are not cached; using a randomly initialised encoder",
+                      category=VidcolorWarning, stacklevel=2)
+    if cached is not None:
+        backbone.load_state_dict(torch.load(cached, map_location="cpu", weights_only=True))
+    return create_body(backbone, n_in=1, pretrained=pretrained, cut=-2), cached is not None
 
 
 def tiny_encoder() -> nn.Sequential:
@@ -123,12 +126,13 @@ def tiny_encoder() -> nn.Sequential:
 
 @register_generator("lite0-unet", "DynamicUnet over EfficientNet-Lite0 (ImageNet), the default")
 def build_lite0_unet(pretrained: bool, input_size: int) -> nn.Module:
-    return ColorizationGenerator(lite0_encoder(pretrained), input_size)
+    return ColorizationGenerator(lite0_encoder(pretrained), input_size, imagenet_encoder=pretrained)
 
 
 @register_generator("resnet18-unet", "DynamicUnet over ResNet18, the original pix2pix colouriser")
 def build_resnet18_unet(pretrained: bool, input_size: int) -> nn.Module:
-    return ColorizationGenerator(resnet18_encoder(pretrained), input_size)
+    encoder, imagenet = resnet18_encoder(pretrained)
+    return ColorizationGenerator(encoder, input_size, imagenet_encoder=imagenet)
 
 
 @register_generator("tiny-unet", "Tiny DynamicUnet for tests and smoke runs (not for real use)")
