@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from click.testing import CliRunner
 from PIL import Image
 from media import (
     make_damaged_times,
@@ -28,6 +29,7 @@ from media import (
     tone_frame,
 )
 
+from cli import main
 from vidcolor.errors import InputError, OutputError, VidcolorWarning
 from vidcolor.io.decode import LumaFrame, VideoSource, count_frames
 from vidcolor.io.containers import container_format
@@ -1378,3 +1380,20 @@ def test_editing_intermediates_are_written(tmp_path: Path, codec: str, ext: str)
     if codec == "dnxhd":
         with av.open(str(dst)) as container:
             assert container.streams.video[0].codec_context.profile == "DNXHR HQ"
+
+
+@pytest.mark.parametrize("suffix", [".mov", ".mxf"])
+def test_dnxhd_below_its_smallest_size_is_one_clear_line(tmp_path: Path, weights: Path, suffix: str,
+                                                         recwarn: pytest.WarningsRecorder) -> None:
+    """`dnxhd` is written as DNxHR HQ, which takes any size from 256x120. A smaller picture is refused by name and
+    size, without FFmpeg's bare "Invalid argument" or a false warning that the sound must be re-encoded."""
+    clip = make_video(tmp_path / "small.mp4", size=(254, 120), frames=2, audio="aac")
+    output = tmp_path / f"out{suffix}"
+    result = CliRunner().invoke(main, [str(clip), "-o", str(output), "--codec", "dnxhd", "--weights", str(weights),
+                                       "--device", "cpu", "--render-size", "64", "-q"], catch_exceptions=False)
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines == ["Error: dnxhd (DNxHR) takes pictures of at least 256x120, not 254x120; scale the video up or "
+                     "pick another --codec such as prores_ks or ffv1"], result.stderr
+    assert not [str(w.message) for w in recwarn if "does not take this aac" in str(w.message)]
+    assert not output.exists() and list(tmp_path.glob(".*partial*")) == []

@@ -36,6 +36,7 @@ _NUMBERED_OPTION_TYPES = frozenset({"INT", "INT64", "UINT", "UINT64"})
 # options of particular encoders: libx265 prints its own log past FFmpeg's log level (errors only, then); DNxHD's
 # own profiles take only a few sizes and bit rates, DNxHR HQ (8-bit 4:2:2, for editing) any size from 256x120
 _ENCODER_OPTIONS = {"libx265": {"x265-params": "log-level=error"}, "dnxhd": {"profile": "dnxhr_hq"}}
+_DNXHR_SMALLEST = (256, 120)  # width, height: FFmpeg's DNxHR encoder fails to open below them
 _COARSE_TIME_BASE_ENCODERS = frozenset({"mpeg4", "msmpeg4", "msmpeg4v2", "h263", "h263p"})  # at most 1/65535
 
 
@@ -77,6 +78,7 @@ def add_video_stream(
     if presets is not None and preset not in presets:
         raise OutputError(f"--preset {preset} is not a {encoder} preset; use one of {', '.join(presets)}")
     check_even_size(source.path.name, info.width, info.height)
+    check_smallest_size(encoder, info.width, info.height)
     if not takes(container, av.Codec(codec_name, "w")):
         raise OutputError(f"'{suffix}' files ({container.format.name}) cannot take "
                           f"{codec_name} video; pick another --codec or file type")
@@ -261,6 +263,15 @@ def check_even_size(name: str, width: int, height: int) -> None:
     if width % 2 or height % 2:
         raise InputError(f"{name} is {width}x{height}: 4:2:0 video needs an even width and height; crop or pad it "
                          "by one pixel first (e.g. ffmpeg -vf crop=trunc(iw/2)*2:trunc(ih/2)*2)")
+
+
+def check_smallest_size(encoder: str, width: int, height: int) -> None:
+    """:class:`OutputError` for a picture smaller than ``encoder`` takes (DNxHR: 256x120), before its stream is
+    set up: FFmpeg would only say "Invalid argument", after the sound's routes were chosen on a failing probe."""
+    smallest_width, smallest_height = _DNXHR_SMALLEST
+    if encoder == "dnxhd" and (width < smallest_width or height < smallest_height):
+        raise OutputError(f"dnxhd (DNxHR) takes pictures of at least {smallest_width}x{smallest_height}, not "
+                          f"{width}x{height}; scale the video up or pick another --codec such as prores_ks or ffv1")
 
 
 def _standard_rates_only(codec_name: str) -> bool:
