@@ -43,7 +43,7 @@ def colorize_all(inputs: list[Path], out: Path, overwrite: bool) -> None:
     check_outputs(inputs, out, overwrite)
     out.mkdir(parents=True, exist_ok=True)
     colorizer = Colorizer.from_weights(saturation=1.2)  # bundled model, 20 % more colour
-    settings = EncodeSettings(codec="libx264", crf=20, preset="slow")
+    settings = EncodeSettings(crf=20, preset="slow")  # the codec each output file type takes (libx264 for .mp4)
     steady = TemporalOptions(strength=0.85)  # hold colour a little more firmly than the default
     for path, kind in zip(inputs, kinds):
         target = out / path.name

@@ -6,6 +6,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 import torch
@@ -174,3 +175,14 @@ def test_the_example_checks_inputs_and_the_output_folder_before_any_work(tmp_pat
     assert sorted(path.name for path in out.iterdir()) == ["clip.mp4"]
     assert run_example(monkeypatch, photo, clip, "--out", out, "--overwrite") is None
     assert sorted(path.name for path in out.iterdir()) == ["clip.mp4", "photo.png"]
+
+
+def test_the_example_colours_a_video_whose_file_type_takes_no_h264(tmp_path, monkeypatch):
+    """The example forced libx264, so a .webm (or .mpg, .ogv, .gif) input, written under its own name, failed with
+    "cannot take libx264 video" after the photos before it were written."""
+    webm = make_video(tmp_path / "film.webm", size=(64, 48), frames=3, codec="libvpx-vp9")
+    out = tmp_path / "out"
+    assert run_example(monkeypatch, webm, "--out", out) is None
+    with av.open(str(out / "film.webm")) as container:
+        assert container.streams.video[0].codec_context.name == "vp9"
+        assert sum(1 for _ in container.decode(video=0)) == 3
