@@ -284,3 +284,14 @@ def test_big_photos_are_scored_in_pieces_with_the_numbers_of_the_whole(monkeypat
     np.testing.assert_array_equal(grey_baseline(truth), whole)
     expected = structural_similarity(truth.astype(np.float64), image.astype(np.float64), data_range=1.0, channel_axis=2)
     assert ssim(truth, image) == pytest.approx(expected, abs=1e-12)
+
+
+def test_yellow_blue_spread_counts_as_its_standard_deviation():
+    """A mis-weighted yellow-blue spread would misreport how colourful the model's output is in the model card."""
+    half_blue = np.zeros((4, 4, 3))
+    half_blue[:, :2, 2] = 1.0  # rg = 0 everywhere; yb = -255 or 0: std 127.5, mean -127.5
+    assert colourfulness(half_blue) == pytest.approx(127.5 + 0.3 * 127.5)
+    blue_and_yellow = np.zeros((2, 2, 3))
+    blue_and_yellow[0, :, 2] = 1.0
+    blue_and_yellow[1, :, :2] = 1.0  # rg = 0; yb = -255 or 255: std 255, mean 0
+    assert colourfulness(blue_and_yellow) == pytest.approx(255.0)
