@@ -18,7 +18,7 @@ from training import trainer as trainer_module
 from training.cli import train_command
 from training.config import StageBudget
 from training.data import centre_crops, to_model_pair
-from training.holdout import HoldoutScore, score_holdout, split_bank
+from training.holdout import BestWeights, HoldoutScore, score_holdout, split_bank
 from training.metrics import colourfulness, psnr
 from training.trainer import Trainer, resume_trainer
 from vidcolor.color import lab_from_normalized, lab_to_rgb
@@ -187,3 +187,26 @@ def test_train_command_checks_holdout_options(photo_dir: Path, tmp_path: Path) -
     longer = CliRunner().invoke(train_command, ["--resume", str(run_dir), "--pretrain-epochs", "2", "--holdout", "0.25"])
     assert longer.exit_code == 0, longer.output
     assert [row["step"] for row in _holdout_rows(run_dir)] == ["0", "1", "2"]  # the start, then each 1-step epoch
+
+
+def test_a_tie_is_no_gain_it_keeps_the_first_weights_and_spends_patience() -> None:
+    """Guards against a plateau of equal scores resetting patience forever and swapping in later, equal weights."""
+    net = torch.nn.Linear(2, 1)
+    best = BestWeights(patience=2)
+    assert best.update(22.0, 1, net)
+    first = {name: value.clone() for name, value in net.state_dict().items()}
+    with torch.no_grad():
+        net.weight.add_(1.0)
+    assert not best.update(22.0, 2, net)
+    assert (best.psnr, best.step, best.stale, best.patience_spent) == (22.0, 1, 1, False)
+    assert not best.update(21.0, 3, net)
+    assert (best.step, best.stale, best.patience_spent) == (1, 2, True)
+    assert all(torch.equal(best.state[name], value) for name, value in first.items())
+    assert best.update(22.5, 4, net) and (best.step, best.stale, best.patience_spent) == (4, 0, False)
+
+
+def test_the_held_out_photos_depend_on_the_seed(bank) -> None:
+    """Guards against a split that ignores --seed, so every run holds out the same photos whatever seed it is given."""
+    held = {seed: tuple(split_bank(bank, 0.25, seed=seed)[1].sources) for seed in range(10)}
+    assert held[3] == tuple(split_bank(bank, 0.25, seed=3)[1].sources)  # the same seed, the same draw
+    assert len(set(held.values())) >= 5, held  # 28 possible pairs of the 8 photos

@@ -97,3 +97,10 @@ def test_each_patchgan_logit_sees_exactly_70x70_input_pixels():
     rows, cols = pairs.grad[0].abs().sum(0).nonzero(as_tuple=True)
     assert (rows.max() - rows.min() + 1, cols.max() - cols.min() + 1) == (70, 70)
     assert pairs.grad[0].abs().sum((1, 2)).gt(0).all()  # L and both ab channels are judged together
+
+
+def test_every_hidden_layer_is_a_leaky_relu_of_slope_0_2() -> None:
+    """Guards against a flatter slope (or ReLU), which starves the generator of gradient from negative logits."""
+    activations = [layer for layer in PatchDiscriminator().modules() if not isinstance(
+        layer, (PatchDiscriminator, torch.nn.Conv2d, torch.nn.BatchNorm2d))]
+    assert [(type(layer), layer.negative_slope) for layer in activations] == [(torch.nn.LeakyReLU, 0.2)] * 4

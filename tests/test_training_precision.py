@@ -7,6 +7,7 @@ few of them."""
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from training_photos import CROP, tiny_config
 from training import trainer as trainer_module
 from training.config import StageBudget
 from training.data import random_crops, to_model_pair
-from training.steps import Precision, TrainingDiverged, device_precision, divergence_message, training_precision
+from training.steps import Precision, TrainingDiverged, check_finite, device_precision, divergence_message, training_precision
 from training.trainer import Trainer, resume_trainer
 
 FP16 = Precision("cpu", torch.float16, scaled=True)  # what a GPU before Ampere gets, on the CPU
@@ -202,3 +203,11 @@ def test_an_fp16_checkpoint_resumes_on_the_cpu(photo_dir: Path, bank, tmp_path: 
     resumed.run(progress=False)
     assert resumed.stage is None and resumed.step == 4
     assert all(torch.isfinite(value).all() for value in resumed.generator.state_dict().values() if value.is_floating_point())
+
+
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan])
+def test_an_infinite_loss_stops_the_run_like_a_nan_one(value: float) -> None:
+    """Guards against an infinite loss (an overflowing step) being trained on and exported as if it were fine."""
+    with pytest.raises(TrainingDiverged, match=f"at step 4 \\(gan stage\\): the gan_d loss is {value}"):
+        check_finite("gan", 4, {"l1": 0.25, "gan_g": 0.7, "gan_d": value}, Precision("cpu"))
+    check_finite("gan", 4, {"l1": 0.25, "gan_g": 0.7, "gan_d": 1e30}, Precision("cpu"))  # large but finite: goes on
