@@ -43,7 +43,7 @@ from .io.decode import LumaFrame, VideoSource
 from .io.containers import check_video_output, container_format
 from .io.encode import EncodeSettings, VideoSink, round_half_up
 from .io.ffmpeg_names import ffmpeg_path
-from .io.output import atomic_output, check_name_length, check_output_path, try_lock
+from .io.output import OutputDoneError, atomic_output, check_name_length, check_output_path, try_lock
 from .pipeline import (
     FrameColorizer,
     VideoResult,
@@ -315,12 +315,22 @@ def colorize_video_resumable(
             _start_afresh(folder)
             manifest.save()
         rendered_before = sum(segment["frames"] for segment in manifest.segments)
-        _render_segments(source, output_path, manifest, frame_colorizer, batch_size, settings, progress)
+        try:
+            _render_segments(source, output_path, manifest, frame_colorizer, batch_size, settings, progress)
+            if not manifest.segments:
+                raise InputError(f"{input_path} has a video stream but no decodable frames")
+        except InputError:
+            if not manifest.segments:  # nothing to resume, and a rerun fails alike: leave no folder behind
+                shutil.rmtree(folder, ignore_errors=True)
+            raise
         frames = sum(segment["frames"] for segment in manifest.segments)
-        if frames == 0:
-            raise InputError(f"{input_path} has a video stream but no decodable frames")
-        with atomic_output(output_path, replace=overwrite) as temporary:
-            _join_segments(source, manifest, temporary, settings, name=str(output_path))
+        try:
+            with atomic_output(output_path, replace=overwrite) as temporary:
+                _join_segments(source, manifest, temporary, settings, name=str(output_path))
+        except OutputDoneError as error:  # its words ("did not start") fit a render that has not run; this one has
+            raise OutputDoneError(f"output {output_path} was written by another run meanwhile; it was left alone, and "
+                                  f"this render's {frames} frames are kept in {folder}: rerun with --resume "
+                                  "--overwrite to join them into it") from error
         shutil.rmtree(folder, ignore_errors=True)
     return VideoResult(output_path, frames, time.perf_counter() - started, frame_colorizer.cuts,
                        frames - rendered_before if rendered_before else None)
