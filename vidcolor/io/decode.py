@@ -87,6 +87,7 @@ class VideoSource:
         self._reformatter = av.video.reformatter.VideoReformatter()
         self._rgb_matrix = matrix_for_rgb(self.video_stream.codec_context)
         self._peeked: list[av.Packet] = []  # packets read ahead from the start, which the first pass takes
+        self._starts_inside_gop: bool | None = None  # the first video packet is no keyframe (None: not read)
         try:
             self.info = self._read_info()
         except InputError:
@@ -343,8 +344,12 @@ class VideoSource:
 
     def _seek_start(self) -> None:
         """Back to the first packet; files that refuse that seek (an AVI whose first packets are not
-        keyframes, a bare stream) are opened again."""
+        keyframes, a bare stream) are opened again, and so are files cut inside a GOP, where the seek lands on
+        the first keyframe (Matroska) and MPEG-4 part 2 loses the frames its packets before that one give."""
         self._peeked = []
+        if self._starts_inside_gop:
+            self._reopen()
+            return
         try:
             self.container.seek(0, backward=True, any_frame=False)
         except av.FFmpegError:
@@ -520,6 +525,8 @@ class VideoSource:
             if not packet.size:
                 continue  # the end of the file: the decoder's flush below
             read += packet.size
+            if packet.stream is self.video_stream and self._starts_inside_gop is None:
+                self._starts_inside_gop = not packet.is_keyframe
             if read <= _PEEK_BYTES:
                 self._peeked.append(packet)
             elif self._peeked:
