@@ -176,7 +176,7 @@ def _colorize_file(
         if not kind:
             broken_link = source.is_symlink() and not source.exists()  # to nothing, or a loop
             if reason != SOUND_ONLY and (source.suffix.lower() in MEDIA_EXTENSIONS
-                                         or broken_link and links_to_a_media_name(source)):
+                                         or links_to_a_media_name(source)):  # `tape -> /mnt/old/tape.mov`
                 return FileResult(name, "", "failed", error=joined_lines(reason))
             shown = reason if reason == SOUND_ONLY or broken_link else "not an image or video"
             return FileResult(name, "", "ignored", error=joined_lines(shown))

@@ -90,7 +90,7 @@ def classify(path: Path) -> tuple[str, str]:
 
 
 def links_to_a_media_name(link: Path) -> bool:
-    """Whether the symbolic link ``link`` points at a name with a media extension (`tape -> /mnt/old/tape.mov`)."""
+    """Whether ``link`` is a symbolic link to a name with a media extension (`tape -> /mnt/old/tape.mov`)."""
     try:
         return Path(os.readlink(link)).suffix.lower() in MEDIA_EXTENSIONS
     except OSError:
