@@ -344,3 +344,16 @@ def make_camera_clip(path: Path, *, timecode: str | None = None, chapter: str | 
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
     return path
+
+
+def live_without_pictures(path: Path) -> Path:
+    """A live-written Matroska file whose H.264 track got no picture, beside a second of sound."""
+    with av.open(str(path), "w", options={"live": "1"}) as container:
+        video = container.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 96, 64, "yuv420p"
+        sound = _audio_stream(container, "aac")
+        for start in range(0, 48000, 1024):
+            container.mux(sound.encode(tone_frame(sound, start, 1024)))
+        container.mux(sound.encode(None))
+        container.mux(video.encode(None))
+    return path

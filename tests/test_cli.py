@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from cli import main
 from tests.image_media import make_image
-from tests.media import make_video
+from tests.media import live_without_pictures, make_video
 from vidcolor.models import checkpoint, create_generator, save_generator
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -125,19 +125,7 @@ def test_audio_only_file_has_no_video_stream(tmp_path, weights):
 
 def test_video_stream_without_frames_leaves_nothing(tmp_path, weights):
     """A live-written file whose video track got no picture (only sound) must not leave a sound-only output."""
-    from tests.media import _audio_stream, tone_frame
-
-    import av
-
-    path = tmp_path / "no_picture.mkv"
-    with av.open(str(path), "w", options={"live": "1"}) as container:
-        video = container.add_stream("libx264", rate=25)
-        video.width, video.height, video.pix_fmt = 96, 64, "yuv420p"
-        sound = _audio_stream(container, "aac")
-        for start in range(0, 48000, 1024):
-            container.mux(sound.encode(tone_frame(sound, start, 1024)))
-        container.mux(sound.encode(None))
-        container.mux(video.encode(None))
+    path = live_without_pictures(tmp_path / "no_picture.mkv")
     result = run(path, "-o", tmp_path / "out.mp4", "--weights", weights, "--render-size", "64", "-q")
     assert_one_line_error(result, "no decodable frames")
     assert no_outputs(tmp_path, {"no_picture.mkv"})

@@ -6,11 +6,10 @@ import shutil
 import warnings
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 
-from tests.media import _audio_stream, make_video, read_video_frames, tone_frame
+from tests.media import live_without_pictures, make_video, read_video_frames
 from tests.test_decode_inputs import make_without_pictures
 from tests.test_pipeline import _CreatesTheOutput
 from tests.locks import CONTENT
@@ -199,19 +198,6 @@ def test_the_progress_bar_of_a_resumed_render_counts_the_frames_done_before(tmp_
 def test_a_first_render_counts_no_frames_as_coloured_before(tmp_path, source, colorizer):  # noqa: F811
     """Only a resumed render has a count of its own (the CLI's summary then says 'N coloured in this run')."""
     assert colorize_video_resumable(source, tmp_path / "out.mp4", colorizer, **RENDER).coloured is None
-
-
-def live_without_pictures(path: Path) -> Path:
-    """A live-written Matroska file whose H.264 track got no picture, beside a second of sound."""
-    with av.open(str(path), "w", options={"live": "1"}) as container:
-        video = container.add_stream("libx264", rate=25)
-        video.width, video.height, video.pix_fmt = 96, 64, "yuv420p"
-        sound = _audio_stream(container, "aac")
-        for start in range(0, 48000, 1024):
-            container.mux(sound.encode(tone_frame(sound, start, 1024)))
-        container.mux(sound.encode(None))
-        container.mux(video.encode(None))
-    return path
 
 
 @pytest.mark.parametrize(("make", "words"), [
