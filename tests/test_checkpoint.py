@@ -1,8 +1,10 @@
 """Safetensors checkpoints: round trip, fp16 storage, and clear errors for wrong or corrupt files."""
 
+import hashlib
 import json
 import os
 import stat
+from pathlib import Path
 
 import pytest
 import torch
@@ -11,7 +13,8 @@ from safetensors.torch import load_file, save_file
 
 from tests.locks import CONTENT, fcntl, written_by_another_run
 from vidcolor.errors import OutputError, WeightsError
-from vidcolor.models import create_generator, load_generator, read_metadata, save_generator
+from vidcolor.models import (checkpoint, create_generator, load_generator, read_metadata, save_generator,
+                             update_metadata)
 
 
 @pytest.fixture
@@ -197,3 +200,111 @@ def test_two_exports_to_one_file_at_once_do_not_write_into_each_other(tmp_path, 
         with pytest.raises(OutputError, match="being written by another run"):
             save_generator(tiny_model, path, "tiny-unet")
         assert working.read_bytes() == CONTENT and not path.exists()
+
+
+@pytest.mark.parametrize("protocol", [2, 5])
+def test_a_legacy_pytorch_pickle_of_any_protocol_is_named_as_a_checkpoint(tmp_path: Path, protocol: int) -> None:
+    """torch.save's pre-1.6 format pickles with the protocol asked for (2 to 5): each is named a checkpoint."""
+    path = tmp_path / "generator.pth"
+    torch.save({"w": torch.ones(2)}, path, _use_new_zipfile_serialization=False, pickle_protocol=protocol)
+    assert path.read_bytes()[:2] == bytes([0x80, protocol])
+    with pytest.raises(WeightsError, match=f"^{path} is a PyTorch checkpoint"):
+        load_generator(path)
+
+
+def test_weights_built_at_the_smallest_input_size_load_and_one_pixel_less_is_refused(tmp_path: Path) -> None:
+    """Input sizes from 32 to 1024 pixels are accepted: 32 itself loads, 31 is named as out of range."""
+    model = create_generator("tiny-unet", input_size=32)
+    smallest, smaller = tmp_path / "smallest.safetensors", tmp_path / "smaller.safetensors"
+    save_generator(model, smallest, "tiny-unet", input_size=32)
+    save_generator(model, smaller, "tiny-unet", input_size=31)
+    assert load_generator(smallest)[1]["input_size"] == 32
+    with pytest.raises(WeightsError, match=f"^{smaller} has input size 31 in its metadata"):
+        read_metadata(smaller)
+
+
+def _export_without_checksum(path: Path) -> dict[str, tuple[int, int, int]]:
+    """A tiny generator with no zero bias, stored as vidcolor wrote it before exports carried a checksum; returns
+    each tensor's (start, end) in the file and number of dimensions."""
+    model = create_generator("tiny-unet", input_size=64)
+    with torch.no_grad():
+        for name, tensor in model.named_parameters():
+            if name.endswith("bias"):
+                tensor.fill_(0.5)
+    save_generator(model, path, "tiny-unet", input_size=64)
+    metadata = read_metadata(path)
+    del metadata["data_sha256"], metadata["data_bytes"]
+    save_file(load_file(str(path)), str(path), metadata={"vidcolor": json.dumps(metadata)})
+    blob = path.read_bytes()
+    start = 8 + int.from_bytes(blob[:8], "little")
+    header = json.loads(blob[8:start])
+    header.pop("__metadata__")
+    return {name: (start + entry["data_offsets"][0], start + entry["data_offsets"][1], len(entry["shape"]))
+            for name, entry in header.items()}
+
+
+def _blank(path: Path, begin: int) -> None:
+    """Overwrite ``path`` with zero bytes from ``begin`` to its end."""
+    data = bytearray(path.read_bytes())
+    data[begin:] = bytes(len(data) - begin)
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("chunk", [checkpoint.CHUNK_BYTES, 1000])
+def test_zeros_blanking_exactly_the_last_weight_tensor_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  chunk: int) -> None:
+    """A copy cut short at a tensor's start leaves that whole tensor zeros: it is named, with the zero bytes
+    counted exactly (read in one chunk or many)."""
+    monkeypatch.setattr(checkpoint, "CHUNK_BYTES", chunk)
+    path = tmp_path / "old.safetensors"
+    tensors = _export_without_checksum(path)
+    name, (begin, end, _) = max(tensors.items(), key=lambda item: item[1][0])
+    assert end == path.stat().st_size
+    _blank(path, begin)
+    with pytest.raises(WeightsError, match=rf"^{path} is damaged: its last {end - begin} bytes are zeros, blanking 1 "
+                                           rf"weight tensors such as '{name}'"):
+        load_generator(path)
+
+
+def test_tensor_data_all_zeros_is_refused(tmp_path: Path) -> None:
+    """A pre-allocated file never written past its header: every weight tensor is blanked."""
+    path = tmp_path / "old.safetensors"
+    tensors = _export_without_checksum(path)
+    begin = min(start for start, _, _ in tensors.values())
+    weights = sum(1 for start, end, dims in tensors.values() if dims >= 2 and end > start)
+    _blank(path, begin)
+    with pytest.raises(WeightsError, match=rf"^{path} is damaged: its last {path.stat().st_size - begin} bytes are "
+                                           rf"zeros, blanking {weights} weight tensors"):
+        load_generator(path)
+
+
+def test_a_half_precision_export_keeps_integer_tensors_as_integers(tmp_path: Path) -> None:
+    """dtype=float16 stores the floating-point tensors at half precision; BatchNorm's step counters stay int64."""
+    model = create_generator("tiny-unet", input_size=64)
+    path = tmp_path / "half.safetensors"
+    save_generator(model, path, "tiny-unet", input_size=64, dtype=torch.float16)
+    stored = load_file(str(path))
+    for name, tensor in model.state_dict().items():
+        assert stored[name].dtype == (torch.float16 if tensor.is_floating_point() else tensor.dtype), name
+    assert any(name.endswith("num_batches_tracked") for name in stored)
+
+
+def test_updating_metadata_of_weights_another_tool_converted_checksums_the_new_data(tmp_path: Path) -> None:
+    """An export another tool stored again at half precision (its checksum no longer fits: the data has another
+    length) gets a checksum of its data when its metadata is updated: a byte flipped after that is refused."""
+    path = tmp_path / "half.safetensors"
+    save_generator(create_generator("tiny-unet", input_size=64), path, "tiny-unet", input_size=64)
+    with safe_open(str(path), "pt") as handle:
+        stored = handle.metadata()
+    save_file({name: tensor.half() if tensor.is_floating_point() else tensor
+               for name, tensor in load_file(str(path)).items()}, str(path), metadata=stored)
+    update_metadata(path, {"inference": {"saturation": 1.5}})
+    blob = path.read_bytes()
+    data = blob[8 + int.from_bytes(blob[:8], "little"):]
+    metadata = read_metadata(path)
+    assert (metadata["data_bytes"], metadata["data_sha256"]) == (len(data), hashlib.sha256(data).hexdigest())
+    flipped = bytearray(blob)
+    flipped[-1] ^= 0x01
+    path.write_bytes(bytes(flipped))
+    with pytest.raises(WeightsError, match=f"^{path} is damaged: its tensor data does not match the checksum"):
+        load_generator(path)
