@@ -31,7 +31,7 @@ _INTEROP_POINTER = 0xA005  # where the grey file's interoperability directory wa
 _MAX_DPI = 65535.0  # JPEG's density field holds no more (it wrapped), and no scan has more
 _XMP_TAG, _IPTC_TAG = 700, 33723  # TIFF tags
 _PHOTOSHOP_IPTC = 0x0404  # the IPTC block among a JPEG's Photoshop resources
-_JPEG_EXIF_LIMIT = 65533 - 8  # one APP1 segment, less its header
+_JPEG_EXIF_LIMIT = 65533  # one APP1 segment: its "Exif" header (part of the bytes) and the TIFF structure
 _JPEG_XMP_LIMIT = 65533 - 29  # one APP1 segment, less the XMP namespace
 # ImageDescription texts that say how a TIFF's pixels are stored (tifffile, ImageJ, OME), not what they show
 _STORAGE_DESCRIPTIONS = ('{"shape"', "ImageJ=", "<?xml")
