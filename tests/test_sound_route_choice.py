@@ -171,18 +171,24 @@ def test_sound_ending_before_a_late_picture_is_padded_in_mxf(tmp_path: Path) -> 
         assert sum(1 for _ in container.decode(video=0)) == 38
 
 
-def test_statistics_tags_named_for_a_language_are_not_carried_over(tmp_path: Path) -> None:
-    """mkvmerge writes a track's statistics with a language suffix ('BPS-eng', 'DURATION-eng'): they describe
-    the old file, so they are left out like their plain forms, while the track's title is kept."""
-    plain = _clip(tmp_path / "plain.mkv", "aac", first=0, frames=10)
-    src = tmp_path / "tagged.mkv"
-    with av.open(str(plain)) as source, av.open(str(src), "w") as target:
+def _with_sound_tags(plain: Path, path: Path, tags: dict[str, str]) -> Path:
+    """``plain`` copied into ``path`` (its container by the suffix), its sound track (stream 1) given ``tags``."""
+    with av.open(str(plain)) as source, av.open(str(path), "w") as target:
         streams = {stream.index: target.add_stream_from_template(stream) for stream in source.streams}
-        streams[1].metadata.update({"title": "Commentary", "BPS-eng": "128000", "DURATION-eng": "00:00:00.400000000"})
+        streams[1].metadata.update(tags)
         for packet in source.demux():
             if packet.size:
                 packet.stream = streams[packet.stream.index]
                 target.mux(packet)
+    return path
+
+
+def test_statistics_tags_named_for_a_language_are_not_carried_over(tmp_path: Path) -> None:
+    """mkvmerge writes a track's statistics with a language suffix ('BPS-eng', 'DURATION-eng'): they describe
+    the old file, so they are left out like their plain forms, while the track's title is kept."""
+    plain = _clip(tmp_path / "plain.mkv", "aac", first=0, frames=10)
+    src = _with_sound_tags(plain, tmp_path / "tagged.mkv",
+                           {"title": "Commentary", "BPS-eng": "128000", "DURATION-eng": "00:00:00.400000000"})
     round_trip(src, tmp_path / "out.mkv")
     with av.open(str(tmp_path / "out.mkv")) as container:
         tags = {key.lower(): value for key, value in container.streams.audio[0].metadata.items()}
@@ -194,14 +200,7 @@ def test_a_track_title_outranks_its_handler_name(tmp_path: Path) -> None:
     """An MP4 track with both a title and a name of its own in its handler keeps its title (the handler's name goes
     only where the track has no title)."""
     plain = _clip(tmp_path / "plain.mkv", "aac", first=0, frames=10)
-    src = tmp_path / "named.mp4"
-    with av.open(str(plain)) as source, av.open(str(src), "w") as target:
-        streams = {stream.index: target.add_stream_from_template(stream) for stream in source.streams}
-        streams[1].metadata.update({"title": "Commentary", "handler_name": "Director's cut"})
-        for packet in source.demux():
-            if packet.size:
-                packet.stream = streams[packet.stream.index]
-                target.mux(packet)
+    src = _with_sound_tags(plain, tmp_path / "named.mp4", {"title": "Commentary", "handler_name": "Director's cut"})
     round_trip(src, tmp_path / "out.mkv")
     with av.open(str(tmp_path / "out.mkv")) as container:
         assert container.streams.audio[0].metadata["title"] == "Commentary"
