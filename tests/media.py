@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 from typing import Literal
@@ -357,3 +358,45 @@ def live_without_pictures(path: Path) -> Path:
         container.mux(sound.encode(None))
         container.mux(video.encode(None))
     return path
+
+
+def make_clip_with_sound(path: Path, audio: str, *, rate: int = 48000, frames: int = 50, first: int = 0,
+                         first_frame: int = 0, last: int | None = None, step: int = 1024,
+                         missing: tuple[float, float] | None = None,
+                         sound: Callable[[av.AudioStream, int, int], av.AudioFrame] = tone_frame) -> Path:
+    """96x64 libx264 frames at 25 fps, numbered ``first_frame`` to ``frames`` (each a shade lighter), with
+    ``audio`` stereo sound at ``rate`` Hz from sample ``first`` (negative: before the picture) to sample ``last``
+    (default: the picture's end), in ``step``-sample frames of ``sound``; those starting between ``missing``'s
+    two times (seconds) are left out (a capture that dropped that sound)."""
+    last = round(frames / 25 * rate) if last is None else last
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 96, 64, "yuv420p"
+        track = container.add_stream(audio, rate=rate, layout="stereo")
+        track.time_base = Fraction(1, rate)
+        sample = first
+        for index in range(first_frame, frames):
+            picture = av.VideoFrame(96, 64, "yuv420p")
+            picture.planes[0].update(np.full(picture.planes[0].buffer_size, 16 + index, np.uint8).tobytes())
+            picture.pts = index
+            container.mux(video.encode(picture))
+            while sample < min((index + 1) / 25 * rate, last):
+                if missing is None or not missing[0] * rate <= sample < missing[1] * rate:
+                    container.mux(track.encode(sound(track, sample, step)))
+                sample += step
+        container.mux(video.encode(None))
+        container.mux(track.encode(None))
+    return Path(path)
+
+
+def with_stream_tags(src: Path, dst: Path, tags: dict[int, dict[str, str]]) -> Path:
+    """``src`` remuxed into ``dst`` (its container by the suffix), stream ``i`` given the metadata ``tags[i]``."""
+    with av.open(str(src)) as source, av.open(str(dst), "w") as target:
+        streams = {stream.index: target.add_stream_from_template(stream) for stream in source.streams}
+        for index, metadata in tags.items():
+            streams[index].metadata.update(metadata)
+        for packet in source.demux():
+            if packet.size:
+                packet.stream = streams[packet.stream.index]
+                target.mux(packet)
+    return dst

@@ -4,14 +4,14 @@ what re-encoding keeps (the channels of trimmed sound) and how overlapping subti
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
-from media import make_camera_clip, read_packets, round_trip, round_trip_warnings
+from media import (make_camera_clip, make_clip_with_sound, read_packets, round_trip, round_trip_warnings,
+                   with_stream_tags)
 from test_sound_gaps import _adpcm_avi
 from test_subtitles import ASS_HEADER, OVERLAPPING, _with_subtitles
 
@@ -48,31 +48,6 @@ def _beep(stream: av.AudioStream, start: int, samples: int) -> av.AudioFrame:
     return beep
 
 
-def _clip(path: Path, audio: str, *, first: int, rate: int = RATE, step: int = 1024, frames: int = 50,
-          first_frame: int = 0, last: float | None = None, missing: tuple[float, float] | None = None,
-          sound: Callable[[av.AudioStream, int, int], av.AudioFrame] = _left_tone) -> Path:
-    """96x64 frames at 25 fps from frame ``first_frame`` to ``frames`` with ``audio`` sound at ``rate`` Hz from sample ``first`` (negative:
-    before the picture) to the picture's end (or to ``last`` seconds), in ``step``-sample frames; those starting between ``missing``'s
-    two times (seconds) are left out (a capture that dropped that sound)."""
-    with av.open(str(path), "w") as container:
-        video = container.add_stream("libx264", rate=25)
-        video.width, video.height, video.pix_fmt = 96, 64, "yuv420p"
-        track = container.add_stream(audio, rate=rate, layout="stereo")
-        track.time_base = Fraction(1, rate)
-        sample = first
-        for index in range(first_frame, frames):
-            picture = av.VideoFrame(96, 64, "yuv420p")
-            picture.pts = index
-            container.mux(video.encode(picture))
-            while sample < min((index + 1) / 25, last or frames / 25) * rate:
-                if missing is None or not missing[0] * rate <= sample < missing[1] * rate:
-                    container.mux(track.encode(sound(track, sample, step)))
-                sample += step
-        container.mux(video.encode(None))
-        container.mux(track.encode(None))
-    return path
-
-
 def _channels(path: Path) -> np.ndarray:
     """The first audio stream decoded, as a (channels, samples) float array."""
     with av.open(str(path)) as container:
@@ -86,7 +61,7 @@ def _channels(path: Path) -> np.ndarray:
 def test_sound_an_mp4_edit_list_hides_is_copied_hidden_into_mp4_and_mov(tmp_path: Path, ext: str) -> None:
     """MP4 and QuickTime hide sound with an edit list as the source did, so every packet of it goes, byte for
     byte, the 0.5 s before the picture still hidden (other outputs leave it out)."""
-    src = _clip(tmp_path / "hidden.mp4", "aac", first=-RATE // 2, frames=25)
+    src = make_clip_with_sound(tmp_path / "hidden.mp4", "aac", first=-RATE // 2, frames=25, sound=_left_tone)
     with av.open(str(src)) as container:
         hidden = sum(packet.is_discard for packet in container.demux(audio=0) if packet.size)
     assert hidden >= 20  # 0.5 s of 1,024-sample packets at 48 kHz
@@ -100,7 +75,7 @@ def test_sound_an_mp4_edit_list_hides_is_copied_hidden_into_mp4_and_mov(tmp_path
 def test_a_short_gap_in_copied_sound_is_kept_in_avi(tmp_path: Path) -> None:
     """A capture that dropped 85 ms of sound (4 AAC packets): AVI times sound by its samples, so a copy would
     close the gap up and play the sound after it 85 ms early; any gap over 20 ms is filled with silence."""
-    src = _clip(tmp_path / "gap.mkv", "aac", first=0, missing=(0.6, 0.7), sound=_beep)
+    src = make_clip_with_sound(tmp_path / "gap.mkv", "aac", first=0, missing=(0.6, 0.7), sound=_beep)
     dst = tmp_path / "out.avi"
     with pytest.warns(UserWarning, match=r"would close up the 0\.0\d s gap in this sound at 0\.6\d s"):
         round_trip(src, dst)
@@ -114,7 +89,8 @@ def test_stereo_sound_trimmed_before_the_picture_keeps_its_channels_in_avi(tmp_p
     """Sound from 0, picture from 0.48 s: AVI leaves out the 23,040 samples before the picture, 63 of them
     from a 999-sample frame (an odd count, which a cut in values rather than samples would split between the
     channels). The tone stays on the left channel, the right one silent."""
-    src = _clip(tmp_path / "early.mkv", "pcm_s16le", first=0, step=999, first_frame=12)  # pictures from 0.48 s
+    src = make_clip_with_sound(tmp_path / "early.mkv", "pcm_s16le", first=0, step=999, first_frame=12,  # pictures from 0.48 s
+                               sound=_left_tone)
     dst = tmp_path / "out.avi"
     with pytest.warns(UserWarning, match=r"cannot start sound 0\.48 s before the picture"):
         round_trip(src, dst)
@@ -139,7 +115,7 @@ def test_adpcm_copied_into_avi_is_never_timed_longer_than_its_blocks(tmp_path: P
 def test_sound_30_ms_after_the_picture_is_delayed_in_avi(tmp_path: Path) -> None:
     """AVI starts every stream at 0: sound that begins 30 ms after the picture would play 30 ms early, past the
     20 ms that may go unnoticed, so it is re-encoded after 30 ms of silence."""
-    src = _clip(tmp_path / "late.mkv", "pcm_s16le", first=1440)  # 30 ms at 48 kHz
+    src = make_clip_with_sound(tmp_path / "late.mkv", "pcm_s16le", first=1440, sound=_left_tone)  # 30 ms at 48 kHz
     dst = tmp_path / "out.avi"
     with pytest.warns(UserWarning, match=r"cannot start sound 0\.03 s after the picture"):
         round_trip(src, dst)
@@ -150,7 +126,7 @@ def test_sound_30_ms_after_the_picture_is_delayed_in_avi(tmp_path: Path) -> None
 def test_sound_swf_cannot_state_goes_to_the_next_rate_up(tmp_path: Path) -> None:
     """SWF states MP3 at 11.025, 22.05 or 44.1 kHz only: 16 kHz sound is re-encoded at 22.05 kHz, the nearest
     rate above it that SWF states, not at the highest."""
-    src = _clip(tmp_path / "in.mkv", "aac", first=0, rate=16000, frames=25)
+    src = make_clip_with_sound(tmp_path / "in.mkv", "aac", first=0, rate=16000, frames=25, sound=_left_tone)
     dst = tmp_path / "out.swf"
     with pytest.warns(UserWarning, match=r"re-encoding it as mp3, 16000 Hz sound at 22050 Hz"):
         round_trip(src, dst)
@@ -163,7 +139,8 @@ def test_sound_ending_before_a_late_picture_is_padded_in_mxf(tmp_path: Path) -> 
     both lengths): MXF drops the pictures after the
     end of the sound, so the sound, which ends before the picture does, is padded with silence and every
     picture is kept."""
-    src = _clip(tmp_path / "short.mov", "pcm_s16le", first=23040, first_frame=12, last=1.8)
+    src = make_clip_with_sound(tmp_path / "short.mov", "pcm_s16le", first=23040, first_frame=12, last=round(1.8 * RATE),
+                               sound=_left_tone)
     dst = tmp_path / "out.mxf"
     with pytest.warns(UserWarning, match="padding it with silence"):
         round_trip(src, dst)
@@ -171,24 +148,12 @@ def test_sound_ending_before_a_late_picture_is_padded_in_mxf(tmp_path: Path) -> 
         assert sum(1 for _ in container.decode(video=0)) == 38
 
 
-def _with_sound_tags(plain: Path, path: Path, tags: dict[str, str]) -> Path:
-    """``plain`` copied into ``path`` (its container by the suffix), its sound track (stream 1) given ``tags``."""
-    with av.open(str(plain)) as source, av.open(str(path), "w") as target:
-        streams = {stream.index: target.add_stream_from_template(stream) for stream in source.streams}
-        streams[1].metadata.update(tags)
-        for packet in source.demux():
-            if packet.size:
-                packet.stream = streams[packet.stream.index]
-                target.mux(packet)
-    return path
-
-
 def test_statistics_tags_named_for_a_language_are_not_carried_over(tmp_path: Path) -> None:
     """mkvmerge writes a track's statistics with a language suffix ('BPS-eng', 'DURATION-eng'): they describe
     the old file, so they are left out like their plain forms, while the track's title is kept."""
-    plain = _clip(tmp_path / "plain.mkv", "aac", first=0, frames=10)
-    src = _with_sound_tags(plain, tmp_path / "tagged.mkv",
-                           {"title": "Commentary", "BPS-eng": "128000", "DURATION-eng": "00:00:00.400000000"})
+    plain = make_clip_with_sound(tmp_path / "plain.mkv", "aac", first=0, frames=10)
+    src = with_stream_tags(plain, tmp_path / "tagged.mkv",
+                           {1: {"title": "Commentary", "BPS-eng": "128000", "DURATION-eng": "00:00:00.400000000"}})
     round_trip(src, tmp_path / "out.mkv")
     with av.open(str(tmp_path / "out.mkv")) as container:
         tags = {key.lower(): value for key, value in container.streams.audio[0].metadata.items()}
@@ -199,8 +164,8 @@ def test_statistics_tags_named_for_a_language_are_not_carried_over(tmp_path: Pat
 def test_a_track_title_outranks_its_handler_name(tmp_path: Path) -> None:
     """An MP4 track with both a title and a name of its own in its handler keeps its title (the handler's name goes
     only where the track has no title)."""
-    plain = _clip(tmp_path / "plain.mkv", "aac", first=0, frames=10)
-    src = _with_sound_tags(plain, tmp_path / "named.mp4", {"title": "Commentary", "handler_name": "Director's cut"})
+    plain = make_clip_with_sound(tmp_path / "plain.mkv", "aac", first=0, frames=10)
+    src = with_stream_tags(plain, tmp_path / "named.mp4", {1: {"title": "Commentary", "handler_name": "Director's cut"}})
     round_trip(src, tmp_path / "out.mkv")
     with av.open(str(tmp_path / "out.mkv")) as container:
         assert container.streams.audio[0].metadata["title"] == "Commentary"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import av
 import pytest
-from media import make_camera_clip, make_video, round_trip, round_trip_warnings
+from media import make_camera_clip, make_video, round_trip, round_trip_warnings, with_stream_tags
 
 
 def _caption_sei() -> bytes:
@@ -97,25 +97,12 @@ def test_timecode_and_chapter_tracks_are_not_called_left_out(tmp_path: Path, kin
     assert not any("data track" in message for message in messages), messages
 
 
-def _with_handler_names(src: Path, dst: Path, names: dict[int, str]) -> Path:
-    """``src`` remuxed into an MP4 whose tracks are named only by their handler (as MP4Box's ``:name=`` does)."""
-    with av.open(str(src)) as source, av.open(str(dst), "w") as target:
-        streams = {stream.index: target.add_stream_from_template(stream) for stream in source.streams}
-        for index, name in names.items():
-            streams[index].metadata["handler_name"] = name
-        for packet in source.demux():
-            if packet.size:
-                packet.stream = streams[packet.stream.index]
-                target.mux(packet)
-    return dst
-
-
 @pytest.mark.parametrize("ext", ["mp4", "mkv"])
 def test_track_names_held_in_mp4_handlers_are_kept(tmp_path: Path, ext: str) -> None:
     """An audio track named 'Director's commentary' in its MP4 handler came out unnamed; generic
     handler names (FFmpeg's 'SoundHandler') do not become track titles."""
     plain = make_video(tmp_path / "plain.mp4", size=(64, 48), frames=6, audio="aac")
-    src = _with_handler_names(plain, tmp_path / "named.mp4", {1: "Director's commentary"})
+    src = with_stream_tags(plain, tmp_path / "named.mp4", {1: {"handler_name": "Director's commentary"}})
     dst = tmp_path / f"out.{ext}"
     round_trip(src, dst)
     with av.open(str(dst)) as container:
@@ -160,14 +147,7 @@ def test_a_track_language_quicktime_knows_in_its_other_form_is_kept_in_mov(tmp_p
     """FFmpeg's QuickTime muxer knows one ISO 639-2 code of each pair and dropped a French 'fre' or German
     'deu' track's language without a word (MP4 and Matroska take either)."""
     plain = make_video(tmp_path / "plain.mkv", size=(64, 48), frames=4, audio="aac")
-    src = tmp_path / "tagged.mkv"
-    with av.open(str(plain)) as source, av.open(str(src), "w") as target:
-        streams = {stream.index: target.add_stream_from_template(stream) for stream in source.streams}
-        streams[1].metadata["language"] = language
-        for packet in source.demux():
-            if packet.size:
-                packet.stream = streams[packet.stream.index]
-                target.mux(packet)
+    src = with_stream_tags(plain, tmp_path / "tagged.mkv", {1: {"language": language}})
     for ext, expected in (("mov", stored), ("mkv", language)):
         round_trip(src, tmp_path / f"out.{ext}")
         with av.open(str(tmp_path / f"out.{ext}")) as container:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
 import re
 import warnings
 from fractions import Fraction
@@ -17,6 +16,7 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 from media import (
+    make_clip_with_sound,
     make_damaged_times,
     make_rgb_video,
     make_slideshow,
@@ -603,30 +603,6 @@ def test_audio_a_muxer_lists_but_refuses_is_reencoded(tmp_path: Path, source_ext
     assert decoded / rate == pytest.approx(12 * 1001 / 30000, abs=0.1)
 
 
-def _clip_with_sound(path: Path, audio: str, rate: int, frames: int, first: int, last: int | None = None,
-                     sound_frame: Callable[[av.AudioStream, int, int], av.AudioFrame] = tone_frame) -> Path:
-    """A 96x64 libx264 clip of ``frames`` frames at 25 fps from 0 with ``audio`` sound at ``rate`` Hz from sample
-    ``first`` (negative: before the picture) to ``last`` (default: the picture's end), in 1,024-sample frames."""
-    last = round(frames / 25 * rate) if last is None else last
-    with av.open(str(path), "w") as container:
-        video = container.add_stream("libx264", rate=25)
-        video.width, video.height, video.pix_fmt = 96, 64, "yuv420p"
-        sound = container.add_stream(audio, rate=rate, layout="stereo")
-        sound.time_base = Fraction(1, rate)
-        sample = first
-        for index in range(frames):
-            frame = av.VideoFrame(96, 64, "yuv420p")
-            frame.planes[0].update(np.full(frame.planes[0].buffer_size, 16 + index, np.uint8).tobytes())
-            frame.pts = index
-            container.mux(video.encode(frame))
-            while sample < min((index + 1) / 25 * rate, last):
-                container.mux(sound.encode(sound_frame(sound, sample, 1024)))
-                sample += 1024
-        container.mux(video.encode(None))
-        container.mux(sound.encode(None))
-    return path
-
-
 def _first_sound(path: Path) -> float:
     """When the first audio stream's left channel first rises above a tenth of its peak, in seconds."""
     with av.open(str(path)) as container:
@@ -643,7 +619,7 @@ def test_sound_that_starts_late_stays_in_sync_in_avi(tmp_path: Path, ext: str, a
     """AVI starts every stream at 0: sound that begins 1 s into the picture played 1 s early, silently
     (and from Matroska, whose sound is in other sample formats and a 1/1000 time base, the fix failed);
     8 kHz sound re-encoded as 8 kHz AAC played 128 ms late (the encoder's 1,024 priming samples)."""
-    src = _clip_with_sound(tmp_path / f"late.{ext}", audio, rate, 50, first=rate)  # the sound begins at 1.0 s
+    src = make_clip_with_sound(tmp_path / f"late.{ext}", audio, rate=rate, frames=50, first=rate)  # the sound begins at 1.0 s
     dst = tmp_path / "out.avi"
     with pytest.warns(UserWarning, match=r"cannot start sound (0\.9.|1\.00) s after the picture"):
         round_trip(src, dst)
@@ -1195,8 +1171,8 @@ def test_silence_before_late_unsigned_8_bit_sound_in_avi_is_quiet(tmp_path: Path
         frame.sample_rate, frame.pts, frame.time_base = 48000, start, Fraction(1, 48000)
         return frame
 
-    src = _clip_with_sound(tmp_path / "late_u8.mkv", "pcm_u8", 48000, 25, first=24000,  # sound from 0.5 s
-                           sound_frame=unsigned_tone)
+    src = make_clip_with_sound(tmp_path / "late_u8.mkv", "pcm_u8", frames=25, first=24000,  # sound from 0.5 s
+                               sound=unsigned_tone)
     with pytest.warns(UserWarning, match=r"cannot start sound 0\.\d\d s after the picture"):
         round_trip(src, tmp_path / "out.avi")
     assert _first_sound(tmp_path / "out.avi") == pytest.approx(0.5, abs=0.03)
@@ -1206,8 +1182,8 @@ def test_silence_before_late_unsigned_8_bit_sound_in_avi_is_quiet(tmp_path: Path
 def test_mxf_keeps_every_frame_and_the_sound_in_place(tmp_path: Path, start: float, seconds: float) -> None:
     """MXF drops the pictures after the end of the sound (26 of 50 frames were left) and starts every stream
     at 0 (sound 0.3 s into the picture played 0.3 s early): the sound is now placed and padded as for AVI."""
-    src = _clip_with_sound(tmp_path / "short_sound.mkv", "pcm_s16le", 48000, 50, first=round(start * 48000),
-                           last=round((start + seconds) * 48000))
+    src = make_clip_with_sound(tmp_path / "short_sound.mkv", "pcm_s16le", frames=50, first=round(start * 48000),
+                               last=round((start + seconds) * 48000))
     dst = tmp_path / "out.mxf"
     with pytest.warns(UserWarning, match="re-encoding it as pcm_s16le"):
         round_trip(src, dst)
@@ -1250,7 +1226,7 @@ def test_sound_an_mp4_edit_list_hides_is_not_copied(tmp_path: Path, ext: str) ->
     before the picture in .mkv, and in .avi played first, making all the sound 0.5 s late. The encoder's
     priming just before the first shown packet (under 45 ms) is kept for the decoder."""
     # 0.5 s of sound before the picture: the MP4 muxer hides it with an edit list
-    src = _clip_with_sound(tmp_path / "hidden.mp4", "aac", 48000, 25, first=-24000)
+    src = make_clip_with_sound(tmp_path / "hidden.mp4", "aac", frames=25, first=-24000)
     with av.open(str(src)) as container:
         packets = [packet for packet in container.demux(audio=0) if packet.size]
         shown = next(packet for packet in packets if not packet.is_discard)
