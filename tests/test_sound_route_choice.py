@@ -85,6 +85,20 @@ def test_a_short_gap_in_copied_sound_is_kept_in_avi(tmp_path: Path) -> None:
     assert (second - loud[0]) / RATE == pytest.approx(1.6 - 0.2, abs=0.01)
 
 
+def test_low_rate_pcm_with_a_gap_keeps_its_rate_in_avi(tmp_path: Path) -> None:
+    """8 kHz PCM with a gap is re-encoded with silence into AVI at its own 8 kHz: PCM has no encoder priming to
+    shorten, so only compressed sound below 44.1 kHz goes up to 48 kHz there."""
+    src = make_clip_with_sound(tmp_path / "phone.mkv", "pcm_s16le", rate=8000, step=256, missing=(0.6, 0.9))
+    messages = round_trip_warnings(src, tmp_path / "out.avi")
+    assert any("gap" in message and "pcm_s16le" in message for message in messages), messages
+    assert not any("Hz sound at" in message for message in messages), messages
+    with av.open(str(tmp_path / "out.avi")) as container:
+        sound = container.streams.audio[0]
+        assert (sound.codec_context.name, sound.sample_rate) == ("pcm_s16le", 8000)
+        samples = sum(frame.samples for frame in container.decode(sound))
+    assert abs(samples - 2 * 8000) <= 256  # the whole 2 s, the gap filled with silence
+
+
 def test_stereo_sound_trimmed_before_the_picture_keeps_its_channels_in_avi(tmp_path: Path) -> None:
     """Sound from 0, picture from 0.48 s: AVI leaves out the 23,040 samples before the picture, 63 of them
     from a 999-sample frame (an odd count, which a cut in values rather than samples would split between the

@@ -116,6 +116,17 @@ def test_track_names_held_in_mp4_handlers_are_kept(tmp_path: Path, ext: str) -> 
         assert not {"title", "name"} & set(container.streams.audio[0].metadata)
 
 
+@pytest.mark.parametrize("ext", ["mp4", "mkv"])
+def test_a_camera_handler_naming_its_codec_is_not_a_track_title(tmp_path: Path, ext: str) -> None:
+    """A camera names every sound track by its codec ('GoPro AAC'): that is no title, and comes back as none."""
+    plain = make_video(tmp_path / "plain.mp4", size=(64, 48), frames=6, audio="aac")
+    src = with_stream_tags(plain, tmp_path / "camera.mp4", {1: {"handler_name": "GoPro AAC"}})
+    dst = tmp_path / f"out.{ext}"
+    round_trip(src, dst)
+    with av.open(str(dst)) as container:
+        assert not {"title", "name"} & set(container.streams.audio[0].metadata)
+
+
 def _with_font(path: Path) -> Path:
     """A Matroska clip with a font attached (as for styled ASS subtitles)."""
     plain = make_video(path.with_name("plain.mkv"), size=(64, 48), frames=5, audio="aac")

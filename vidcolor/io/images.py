@@ -50,6 +50,7 @@ _MAX_SIDE = {".jpg": 65500, ".jpeg": 65500, ".webp": 16383}  # libjpeg's and lib
 _NO_METADATA = ImageMetadata()
 _PNG_CHUNK_LIMIT = 64 << 20  # bytes a PNG's colour profile or text chunk may decompress to
 _PNG_LIMIT_LOCK = threading.Lock()
+_PNG_GREY_ALPHA = 4  # a PNG's colour type for grey with alpha
 
 # EXIF orientation -> how to turn the stored pixels into the displayed image (as Pillow's
 # ImageOps.exif_transpose does), written on arrays so it also serves 16-bit data.
@@ -216,7 +217,8 @@ def _open_pillow(path: Path, image: Image.Image) -> _Source:
         if stated and _ORIENTATION not in image.getexif():
             orientation = 1  # the decoder turned the pixels itself (Pillow: a TIFF turned by its XMP)
     profile = None if image.mode == "CMYK" else image.info.get("icc_profile")  # a CMYK one is applied in decoding
-    return _Source(pixels, orientation, image.mode in _GREY_MODES, profile, metadata)
+    is_grey = image.mode in _GREY_MODES or pixels.shape[2:] == (2,)  # a 16-bit grey + alpha PNG's mode is RGBA
+    return _Source(pixels, orientation, is_grey, profile, metadata)
 
 
 def _open_tiff(path: Path) -> _Source:
@@ -241,7 +243,8 @@ def _decode(path: Path, image: Image.Image) -> np.ndarray:
         if pixels is None:
             raise ValueError("OpenCV could not decode the PNG")
         pixels = cv2.cvtColor(pixels, cv2.COLOR_BGRA2RGBA if pixels.shape[2] == 4 else cv2.COLOR_BGR2RGB)
-        return pixels[..., [0, 3]] if image.mode == "LA" else pixels  # OpenCV gives grey + alpha as four channels
+        # OpenCV gives grey + alpha as four channels (and Pillow calls a 16-bit one RGBA)
+        return pixels[..., [0, 3]] if _png_colour_type(path) == _PNG_GREY_ALPHA else pixels
     if image.format == "TIFF" and image.mode in ("RGB", "RGBA") and max(image.tag_v2.get(258, (8,))) > 8:
         return read_tiff_pixels(path)
     if image.mode.startswith("I"):
@@ -287,6 +290,13 @@ def _png_grey_bits(path: Path, image: Image.Image) -> int:
     with path.open("rb") as file:
         header = file.read(25)
     return header[24] if len(header) == 25 and header[24] in (2, 4) else 8
+
+
+def _png_colour_type(path: Path) -> int | None:
+    """A PNG's colour type, from its header (IHDR): 0 grey, 2 RGB, 3 palette, 4 grey with alpha, 6 RGBA."""
+    with path.open("rb") as file:
+        header = file.read(26)
+    return header[25] if len(header) == 26 else None
 
 
 def _float_as_16_bit(values: np.ndarray, path: Path) -> np.ndarray:
