@@ -159,9 +159,11 @@ class VideoSink:
                                                     / Fraction(self._video.time_base)))
         except (av.FFmpegError, ValueError) as e:
             self.container.close()
+            code = getattr(e, "errno", None)
+            if code in _FULL_DISK_REASONS:  # MP4 and QuickTime write their header here: not the codec's fault
+                raise self._write_error(e) from e
             # FFmpeg's muxers also return a bare -1, read as EPERM, for streams they refuse: EPERM is a
             # permission problem only where the folder really cannot be written
-            code = getattr(e, "errno", None)
             if code in _UNWRITABLE and (code != errno.EPERM or not os.access(self.path.parent, os.W_OK | os.X_OK)):
                 raise OutputError(f"{self.name} cannot be written ({e.strerror}); check that {self.path.parent} "
                                   "exists and is writable") from e
