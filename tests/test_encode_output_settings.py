@@ -1,5 +1,6 @@
 """How VideoSink sets up an output: a video-only file (a segment of a resumable render) holds the picture
-alone, and a muxer's refusal is told apart from a folder that cannot be written."""
+alone, a full disk is named as such, a muxer's refusal is told apart from a folder that cannot be written, and
+Ctrl-C before the first frame stays an interrupt."""
 
 from __future__ import annotations
 
