@@ -5,7 +5,6 @@ import functools
 from pathlib import Path
 
 import av
-import cv2
 import numpy as np
 import pytest
 import torch
@@ -14,6 +13,7 @@ from click.testing import CliRunner
 from cli import main
 from tests.image_media import make_image
 from tests.media import make_video
+from tests.test_preview import fake_window
 from vidcolor.batch_report import FileResult
 from vidcolor.commands.batch import file_line
 from vidcolor.commands.colorize import interrupted_resume_message
@@ -135,15 +135,7 @@ def test_a_log_line_writes_the_delete_character_as_an_escape():
 
 def test_the_window_opens_at_the_start_given(tmp_path, weights, clip, monkeypatch):
     """The clip is 29.97 frames a second: 0.15 s falls in frame 4 (0.1335 s to 0.1668 s)."""
-    titles: list[str] = []
-    monkeypatch.setattr(cv2, "getBuildInformation", lambda: "  GUI:                           QT5\n")
-    monkeypatch.setenv("DISPLAY", ":0")
-    monkeypatch.setattr(cv2, "namedWindow", lambda *a, **k: None)
-    monkeypatch.setattr(cv2, "destroyWindow", lambda *a, **k: None)
-    monkeypatch.setattr(cv2, "imshow", lambda name, image: None)
-    monkeypatch.setattr(cv2, "setWindowTitle", lambda name, title: titles.append(title))
-    monkeypatch.setattr(cv2, "getWindowProperty", lambda *a: 1.0)
-    monkeypatch.setattr(cv2, "waitKeyEx", lambda delay: ord("q"))
+    titles = fake_window(monkeypatch, [ord("q")])
     result = run("preview", clip, "--start", "0.15", "--weights", weights, "--render-size", "64")
     assert result.exit_code == 0, result.output
     assert len(titles) == 1 and " frame 4 " in titles[0], titles

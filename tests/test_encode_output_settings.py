@@ -12,25 +12,13 @@ import av
 import numpy as np
 import pytest
 from media import make_video
+from test_streams_kept import _with_font
 
 from vidcolor.errors import OutputError
 from vidcolor.io.decode import LumaFrame, VideoSource
 from vidcolor.io.encode import EncodeSettings, VideoSink
 
 FAST = EncodeSettings(preset="ultrafast")
-
-
-def _with_font(path: Path) -> Path:
-    """A 5-frame Matroska clip with AAC sound and a font attached (as for styled ASS subtitles)."""
-    plain = make_video(path.with_name("plain.mkv"), size=(64, 48), frames=5, audio="aac")
-    with av.open(str(plain)) as source, av.open(str(path), "w") as target:
-        streams = {stream.index: target.add_stream_from_template(stream) for stream in source.streams}
-        target.add_attachment("Caption Sans.ttf", "font/ttf", b"\x00\x01\x00\x00 font tables")
-        for packet in source.demux():
-            if packet.size:
-                packet.stream = streams[packet.stream.index]
-                target.mux(packet)
-    return path
 
 
 def _write_video_alone(src: Path, dst: Path) -> list[str]:
