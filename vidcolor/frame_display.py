@@ -38,11 +38,15 @@ def luma_to_grey(y: np.ndarray) -> np.ndarray:
 
 
 def planes_to_rgb(y: np.ndarray, cb: np.ndarray, cr: np.ndarray, yuv: YuvFormat) -> np.ndarray:
-    """4:2:0 planes as RGB ``(H, W, 3)`` float32 in [0, 1]: bilinear chroma upsampling, ``yuv``'s matrix."""
+    """4:2:0 planes as RGB ``(H, W, 3)`` float32 in [0, 1]: bilinear chroma upsampling, ``yuv``'s matrix.
+
+    The chroma is doubled, then cropped to an odd width or height: each sample stays centred on its own two
+    pixels (stretched to the odd size, the samples would slide up to a pixel off)."""
     height, width = y.shape
     luma = luma_to_grey(y)[..., 0]
+    doubled = (2 * cb.shape[1], 2 * cb.shape[0])
     chroma = [
-        cv2.resize((plane.astype(np.float32) - 128.0) / 224.0, (width, height), interpolation=cv2.INTER_LINEAR)
+        cv2.resize((plane.astype(np.float32) - 128.0) / 224.0, doubled, interpolation=cv2.INTER_LINEAR)[:height, :width]
         for plane in (cb, cr)
     ]
     red, green, blue = yuv.chroma_to_rgb(luma, chroma[0], chroma[1])

@@ -106,7 +106,9 @@ def chroma_planes(lightness: torch.Tensor, ab: torch.Tensor, yuv: YuvFormat) -> 
 def _chroma_planes(lightness: torch.Tensor, ab: torch.Tensor, yuv: YuvFormat) -> tuple[torch.Tensor, torch.Tensor]:
     height, width = lightness.shape[-2:]
     half = ((height + 1) // 2, (width + 1) // 2)
-    l_half = F.adaptive_avg_pool2d(lightness, half) if half != (height, width) else lightness
+    # each 2x2 block's mean; of an odd size, the last row's or column's own (adaptive pooling would shift
+    # every block of an odd size half a pixel and mix in a row or column of the block before)
+    l_half = F.avg_pool2d(lightness, 2, ceil_mode=True) if half != (height, width) else lightness
     ab_half = resize(ab, half)
     rgb = lab_to_rgb(torch.cat([l_half, ab_half], dim=1))
     return yuv.rgb_to_chroma(rgb)
