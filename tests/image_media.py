@@ -230,10 +230,19 @@ def icc_rgb_table() -> bytes:
                     + ramp)
 
 
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    """A PNG chunk: length, ``kind``, ``data`` and their CRC."""
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
 def with_png_chunk(path: Path, kind: bytes, data: bytes) -> Path:
     """Insert a ``kind`` chunk holding ``data`` right after the PNG's header chunk (IHDR)."""
     png = path.read_bytes()
     end_of_header = 8 + 8 + 13 + 4  # signature, then IHDR: length, type, 13 bytes, CRC
-    chunk = struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    path.write_bytes(png[:end_of_header] + chunk + png[end_of_header:])
+    path.write_bytes(png[:end_of_header] + png_chunk(kind, data) + png[end_of_header:])
     return path
+
+
+def srgb_encoded(linear: np.ndarray) -> np.ndarray:
+    """Linear light as sRGB values in [0, 1]."""
+    return np.where(linear > 0.0031308, 1.055 * np.maximum(linear, 1e-12) ** (1 / 2.4) - 0.055, 12.92 * linear)

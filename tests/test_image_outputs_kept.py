@@ -14,7 +14,7 @@ import pytest
 import tifffile
 from PIL import Image, PngImagePlugin
 
-from tests.image_media import icc_profile, with_icc_tags, with_png_chunk
+from tests.image_media import icc_profile, png_chunk, srgb_encoded, with_icc_tags, with_png_chunk
 from vidcolor.errors import OutputError
 from vidcolor.io.gif_palette import apng_plays_option, gif_has_transparency, gif_loop_option
 from vidcolor.io.images import read_image, write_image
@@ -24,25 +24,16 @@ _XMP_TURNED = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://
                b'</x:xmpmeta>')
 
 
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
 def _grey_alpha_png_16(path: Path, grey: np.ndarray, alpha: np.ndarray, profile: bytes | None = None) -> Path:
     """A 16-bit grey-with-alpha PNG (colour type 4), written by hand: Pillow and OpenCV write none."""
     height, width = grey.shape
     samples = np.dstack([grey, alpha]).astype(">u2")
     rows = b"".join(b"\x00" + samples[row].tobytes() for row in range(height))
     header = struct.pack(">IIBBBBB", width, height, 16, 4, 0, 0, 0)
-    profile_chunk = _png_chunk(b"iCCP", b"scanner\x00\x00" + zlib.compress(profile)) if profile else b""
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + profile_chunk
-                     + _png_chunk(b"IDAT", zlib.compress(rows)) + _png_chunk(b"IEND", b""))
+    profile_chunk = png_chunk(b"iCCP", b"scanner\x00\x00" + zlib.compress(profile)) if profile else b""
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + profile_chunk
+                     + png_chunk(b"IDAT", zlib.compress(rows)) + png_chunk(b"IEND", b""))
     return path
-
-
-def _srgb_encoded(linear: np.ndarray) -> np.ndarray:
-    """Linear light as sRGB values in [0, 1]."""
-    return np.where(linear > 0.0031308, 1.055 * np.maximum(linear, 1e-12) ** (1 / 2.4) - 0.055, 12.92 * linear)
 
 
 def test_a_tiff_output_named_tiff_keeps_16_bits_and_alpha(tmp_path: Path) -> None:
@@ -110,7 +101,7 @@ def test_a_16_bit_grey_png_with_alpha_and_a_grey_profile_is_converted_at_16_bits
         image = read_image(source)
     assert image.bit_depth == 16
     linear = (stored / 65535) ** (563 / 256)  # the profile's tone curve: gamma 2.2 as an ICC curve stores it
-    np.testing.assert_allclose(image.grey * 65535, _srgb_encoded(linear) * 65535, atol=1.5)
+    np.testing.assert_allclose(image.grey * 65535, srgb_encoded(linear) * 65535, atol=1.5)
     np.testing.assert_allclose(image.rgb, np.repeat(image.grey[..., None], 3, axis=2))
     np.testing.assert_array_equal(image.alpha, np.full(stored.shape, 40000 / 65535, np.float32))
 

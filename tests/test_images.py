@@ -17,7 +17,7 @@ from skimage.color import rgb2lab
 
 from tests.image_media import (
     add_orientation, icc_curve_table, icc_parametric_curve, icc_profile, icc_rgb_table, make_image, mark_box,
-    press_linear_rgb, with_icc_tags, with_png_chunk,
+    png_chunk, press_linear_rgb, srgb_encoded, with_icc_tags, with_png_chunk,
 )
 from vidcolor.errors import InputError, OutputError, VidcolorWarning
 from vidcolor.io.images import IMAGE_SUFFIXES, is_image_suffix, read_image, write_image
@@ -420,11 +420,6 @@ def _cmyk_print(path: Path, **options: object) -> np.ndarray:
     return inks
 
 
-def _srgb_encoded(linear: np.ndarray) -> np.ndarray:
-    """Linear light as sRGB values in [0, 1]."""
-    return np.where(linear > 0.0031308, 1.055 * np.maximum(linear, 1e-12) ** (1 / 2.4) - 0.055, 12.92 * linear)
-
-
 @pytest.mark.parametrize("suffix", [".tif", ".jpg"])
 def test_a_cmyk_print_is_converted_through_its_profile(tmp_path: Path, suffix: str) -> None:
     """A CMYK profile was only named in a warning and the inks subtracted from white: a grey print's 50 %
@@ -441,7 +436,7 @@ def test_a_cmyk_print_is_converted_through_its_profile(tmp_path: Path, suffix: s
                                              renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC,
                                              flags=ImageCms.Flags.BLACKPOINTCOMPENSATION | ImageCms.Flags.NOOPTIMIZE)
     np.testing.assert_array_equal(image.rgb, np.asarray(expected, dtype=np.float32) / 255)
-    press_grey = _srgb_encoded(press_linear_rgb(inks[:8] / 255))[..., 0]  # what the press prints
+    press_grey = srgb_encoded(press_linear_rgb(inks[:8] / 255))[..., 0]  # what the press prints
     np.testing.assert_allclose(image.grey[:8], press_grey, atol=1.5 / 255)
     assert image.grey[:8].std(axis=0).max() < 2 / 255  # the ramp runs along the rows
 
@@ -489,7 +484,7 @@ def test_a_16_bit_grey_scan_with_a_grey_profile_is_converted_at_16_bits(tmp_path
         image = read_image(src)
     assert image.bit_depth == 16
     linear = (stored / 65535) ** (563 / 256)  # the profile's tone curve: gamma 2.2 as an ICC curve stores it
-    np.testing.assert_allclose(image.grey * 65535, _srgb_encoded(linear) * 65535, atol=1.5)
+    np.testing.assert_allclose(image.grey * 65535, srgb_encoded(linear) * 65535, atol=1.5)
     assert np.unique(image.grey).size > 2 * 256  # 16-bit steps, not 8-bit ones
     if "alpha" in layout:
         np.testing.assert_array_equal(image.alpha, np.full(stored.shape, 40000 / 65535, np.float32))
@@ -1047,9 +1042,6 @@ def test_a_decoder_warning_names_the_photo(tmp_path: Path) -> None:
 
 def _grey_png(path: Path, levels: np.ndarray, bits: int, key: int) -> Path:
     """A grey PNG of ``bits`` bits per pixel (1, 2 or 4) whose level ``key`` is transparent (a tRNS chunk)."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
     height, width = levels.shape
     per_byte = 8 // bits
     rows = b""
@@ -1057,9 +1049,9 @@ def _grey_png(path: Path, levels: np.ndarray, bits: int, key: int) -> Path:
         padded = np.concatenate([row, np.zeros(-len(row) % per_byte, row.dtype)]).reshape(-1, per_byte)
         packed = sum(padded[:, i].astype(np.uint8) << (8 - bits * (i + 1)) for i in range(per_byte))
         rows += b"\x00" + packed.astype(np.uint8).tobytes()
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, bits, 0, 0, 0, 0))
-                     + chunk(b"tRNS", struct.pack(">H", key)) + chunk(b"IDAT", zlib.compress(rows))
-                     + chunk(b"IEND", b""))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, bits, 0, 0, 0, 0))
+                     + png_chunk(b"tRNS", struct.pack(">H", key)) + png_chunk(b"IDAT", zlib.compress(rows))
+                     + png_chunk(b"IEND", b""))
     return path
 
 

@@ -244,7 +244,8 @@ def _decode(path: Path, image: Image.Image) -> np.ndarray:
             raise ValueError("OpenCV could not decode the PNG")
         pixels = cv2.cvtColor(pixels, cv2.COLOR_BGRA2RGBA if pixels.shape[2] == 4 else cv2.COLOR_BGR2RGB)
         # OpenCV gives grey + alpha as four channels (and Pillow calls a 16-bit one RGBA)
-        return pixels[..., [0, 3]] if _png_colour_type(path) == _PNG_GREY_ALPHA else pixels
+        header = _png_header(path)
+        return pixels[..., [0, 3]] if header is not None and header[1] == _PNG_GREY_ALPHA else pixels
     if image.format == "TIFF" and image.mode in ("RGB", "RGBA") and max(image.tag_v2.get(258, (8,))) > 8:
         return read_tiff_pixels(path)
     if image.mode.startswith("I"):
@@ -285,18 +286,15 @@ def _keyed_alpha(grey: np.ndarray, image: Image.Image, bits: int = 8) -> np.ndar
 
 def _png_grey_bits(path: Path, image: Image.Image) -> int:
     """A grey PNG's bit depth (2, 4 or 8: the IHDR's; Pillow reads 1-bit grey as mode "1"), 8 for other files."""
-    if image.format != "PNG":
-        return 8
-    with path.open("rb") as file:
-        header = file.read(25)
-    return header[24] if len(header) == 25 and header[24] in (2, 4) else 8
+    header = _png_header(path) if image.format == "PNG" else None
+    return header[0] if header is not None and header[0] in (2, 4) else 8
 
 
-def _png_colour_type(path: Path) -> int | None:
-    """A PNG's colour type, from its header (IHDR): 0 grey, 2 RGB, 3 palette, 4 grey with alpha, 6 RGBA."""
+def _png_header(path: Path) -> tuple[int, int] | None:
+    """A PNG's bit depth and colour type (0 grey, 2 RGB, 3 palette, 4 grey with alpha, 6 RGBA), from its IHDR."""
     with path.open("rb") as file:
         header = file.read(26)
-    return header[25] if len(header) == 26 else None
+    return (header[24], header[25]) if len(header) == 26 else None
 
 
 def _float_as_16_bit(values: np.ndarray, path: Path) -> np.ndarray:
